@@ -1,0 +1,642 @@
+package registry
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/registry/sqldb"
+	"github.com/google/uuid"
+)
+
+// batchRows bounds the rows of one multi-row INSERT (SQLite allows 32766 variables).
+const batchRows = 500
+
+// NewDataset is one dataset to insert: its ID and its data ID (required dimensions).
+type NewDataset struct {
+	ID     dataset.ID
+	DataID dimensions.DataID
+}
+
+// ConflictError says a dataset with the same type and data ID (or ID) is already there.
+type ConflictError struct {
+	Type, Collection string
+	DataID           dimensions.DataID
+	Err              error
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("dataset %s %s in %q: already exists (a dataset with this type and data ID, or this ID, is there): %v", e.Type, e.DataID, e.Collection, e.Err)
+}
+func (e *ConflictError) Is(target error) bool { return target == errs.ErrConflict }
+func (e *ConflictError) Unwrap() error        { return e.Err }
+
+// ensureSummaries adds the collection summary rows the dataset tables' foreign keys need.
+func (r *Registry) ensureSummaries(ctx context.Context, c sqldb.Conn, collID int64, st *storedType, ids []dimensions.DataID) error {
+	need := []summaryKey{{collID, fmt.Sprintf("t:%d", st.id)}}
+	govs := st.Dimensions.Governors()
+	for _, id := range ids {
+		for _, g := range govs {
+			need = append(need, summaryKey{collID, fmt.Sprintf("%s:%v", g.Name, id[g.Name])})
+		}
+	}
+	for _, k := range need {
+		r.mu.Lock()
+		done := r.summaries[k]
+		r.mu.Unlock()
+		if done {
+			continue
+		}
+		var err error
+		if strings.HasPrefix(k.what, "t:") {
+			_, err = c.Exec(ctx, "INSERT INTO "+r.db.T("collection_summary_dataset_type")+" (collection_id, dataset_type_id) VALUES (?, ?) ON CONFLICT DO NOTHING", collID, st.id)
+		} else {
+			gov, val, _ := strings.Cut(k.what, ":")
+			var v any = val
+			if e := r.Universe.MustElement(gov); e.PrimaryKey().Type == "int" {
+				v = toInt(val)
+			}
+			_, err = c.Exec(ctx, "INSERT INTO "+r.db.T("collection_summary_"+gov)+" (collection_id, "+r.db.Q(gov)+") VALUES (?, ?) ON CONFLICT DO NOTHING", collID, v)
+		}
+		if err != nil {
+			return fmt.Errorf("update collection summary: %w", err)
+		}
+		r.mu.Lock()
+		r.summaries[k] = true
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+// InsertDatasets adds datasets of one type to a RUN. With skipExisting, datasets
+// whose ID is already in the run are left alone; otherwise any existing dataset
+// with the same ID or type+data ID is a *ConflictError. Data IDs must be normalized.
+func (r *Registry) InsertDatasets(ctx context.Context, c sqldb.Conn, typeName, run string, ds []NewDataset, skipExisting bool) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	st, err := r.storedType(ctx, c, typeName)
+	if err != nil {
+		return err
+	}
+	col, err := r.lookupCollection(ctx, c, run)
+	if err != nil {
+		return err
+	}
+	if col.Type != dataset.Run {
+		return fmt.Errorf("insert datasets into %q: %w: it is %s, not a RUN", run, errs.ErrInvalid, col.Type)
+	}
+	ids := make([]dimensions.DataID, len(ds))
+	for i, d := range ds {
+		ids[i] = d.DataID
+	}
+	if err := r.ensureSummaries(ctx, c, col.ID, st, ids); err != nil {
+		return err
+	}
+	dims := st.Dimensions.RequiredNames()
+	qdims := make([]string, len(dims))
+	for i, d := range dims {
+		qdims[i] = r.db.Q(d)
+	}
+	conflict := ""
+	if skipExisting {
+		conflict = " ON CONFLICT DO NOTHING"
+	}
+	now := r.nowValue()
+	for start := 0; start < len(ds); start += batchRows {
+		end := min(start+batchRows, len(ds))
+		batch := ds[start:end]
+		var dsArgs, tagArgs []any
+		var dsRows, tagRows []string
+		for _, d := range batch {
+			if r.datasetsV2 {
+				dsRows = append(dsRows, "(?, ?, ?, ?)")
+				dsArgs = append(dsArgs, r.uuid(d.ID), st.id, now, col.ID)
+			} else {
+				dsRows = append(dsRows, "(?, ?, ?)")
+				dsArgs = append(dsArgs, r.uuid(d.ID), st.id, col.ID)
+			}
+			tagRows = append(tagRows, "("+sqldb.Placeholders(3+len(dims))+")")
+			tagArgs = append(tagArgs, st.id, r.uuid(d.ID), col.ID)
+			for _, k := range dims {
+				v, ok := d.DataID[k]
+				if !ok {
+					return fmt.Errorf("insert dataset %s %s: %w: missing dimension %q", typeName, d.DataID, errs.ErrInvalid, k)
+				}
+				tagArgs = append(tagArgs, v)
+			}
+		}
+		dsCols := "id, dataset_type_id, run_id"
+		if r.datasetsV2 {
+			dsCols = "id, dataset_type_id, ingest_date, run_id"
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dataset")+" ("+dsCols+") VALUES "+strings.Join(dsRows, ", ")+conflict, dsArgs...); err != nil {
+			return r.datasetConflict(typeName, run, batch, err)
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" (dataset_type_id, dataset_id, collection_id, "+strings.Join(qdims, ", ")+") VALUES "+strings.Join(tagRows, ", ")+conflict, tagArgs...); err != nil {
+			return r.datasetConflict(typeName, run, batch, err)
+		}
+	}
+	return nil
+}
+
+func (r *Registry) datasetConflict(typeName, coll string, batch []NewDataset, err error) error {
+	if !strings.Contains(err.Error(), errs.ErrConflict.Error()) {
+		return fmt.Errorf("insert %d %s dataset(s) into %q: %w", len(batch), typeName, coll, err)
+	}
+	var id dimensions.DataID
+	if len(batch) == 1 {
+		id = batch[0].DataID
+	}
+	return &ConflictError{Type: typeName, Collection: coll, DataID: id, Err: err}
+}
+
+// DatasetQuery selects datasets of one type.
+type DatasetQuery struct {
+	Type        string
+	Collections []string // ordered; globs allowed when !FindFirst
+	FindFirst   bool
+	// DataID restricts required (or implied, via joins) dimension values by equality.
+	DataID dimensions.DataID
+	// Where is an extra SQL condition over the selected columns, using the aliases
+	// that Columns reports; set by the query planner. Args are its bind values.
+	Where string
+	Args  []any
+	// IDs restricts to these dataset IDs.
+	IDs   []dataset.ID
+	Limit int // 0: no limit
+	// WithImplied joins dimension tables to fill implied dimensions.
+	WithImplied bool
+}
+
+// ResolveCollections expands globs and chains into the ordered list of collection
+// records searched. Globs are refused for ordered (find-first) searches.
+func (r *Registry) ResolveCollections(ctx context.Context, names []string, ordered bool) ([]*Collection, error) {
+	var expanded []string
+	for _, n := range names {
+		if IsGlob(n) {
+			if ordered {
+				return nil, fmt.Errorf("collection %q: %w: glob patterns are not allowed in an ordered (find-first) search", n, errs.ErrInvalid)
+			}
+			cs, err := r.MatchCollections(ctx, []string{n})
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range cs {
+				expanded = append(expanded, c.Name)
+			}
+			continue
+		}
+		expanded = append(expanded, n)
+	}
+	flat, err := r.Flatten(ctx, expanded)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Collection, 0, len(flat))
+	for _, n := range flat {
+		c, err := r.Collection(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Datasets streams the datasets matching q to fn, ordered by data ID.
+func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset.Ref) error) error {
+	st, err := r.storedType(ctx, r.db.Conn(), q.Type)
+	if err != nil {
+		return err
+	}
+	colls, err := r.ResolveCollections(ctx, q.Collections, q.FindFirst)
+	if err != nil {
+		return err
+	}
+	var searchable []*Collection
+	for _, c := range colls {
+		if c.Type == dataset.Run || c.Type == dataset.Tagged {
+			searchable = append(searchable, c)
+		}
+		// CALIBRATION collections need a validity-range lookup (query system).
+	}
+	if len(searchable) == 0 {
+		return nil
+	}
+	sqlText, args, cols := r.datasetSQL(st, searchable, q)
+	rows, err := r.db.Conn().Query(ctx, sqlText, args...)
+	if err != nil {
+		return fmt.Errorf("query %s datasets: %w", q.Type, err)
+	}
+	defer rows.Close()
+	runNames := map[int64]string{}
+	for rows.Next() {
+		vals := make([]any, len(cols)+2)
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		id, err := parseUUID(vals[0])
+		if err != nil {
+			return err
+		}
+		runID := toInt(vals[1])
+		run, ok := runNames[runID]
+		if !ok {
+			c, err := r.collectionByID(ctx, r.db.Conn(), runID)
+			if err != nil {
+				return err
+			}
+			run, runNames[runID] = c.Name, c.Name
+		}
+		ref := dataset.Ref{ID: id, Type: st.Type, Run: run, DataID: dimensions.DataID{}}
+		ref.Type.Name = q.Type
+		for i, d := range cols {
+			v := vals[i+2]
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			if v == nil {
+				continue
+			}
+			if e := r.Universe.MustElement(d); e.PrimaryKey().Type == "int" {
+				v = toInt(v)
+			}
+			ref.DataID[d] = v
+		}
+		if err := fn(ref); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// datasetSQL builds the query: the dataset type's tags table restricted to the
+// collections, joined to dimension tables for implied values, with find-first
+// done by a window function over the collection rank (never one OR per data ID).
+func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuery) (string, []any, []string) {
+	dims := st.Dimensions.RequiredNames()
+	var args []any
+	sel := []string{"t.dataset_id", "d.run_id"}
+	cols := append([]string(nil), dims...)
+	colExpr := map[string]string{}
+	for _, d := range dims {
+		colExpr[d] = "t." + r.db.Q(d)
+		sel = append(sel, colExpr[d])
+	}
+	from := r.db.T(st.tagTable) + " t JOIN " + r.db.T("dataset") + " d ON d.id = t.dataset_id"
+	if q.WithImplied || len(q.DataID) > 0 {
+		// Join each element whose key values are known, until no new implied values appear.
+		joined := map[string]bool{}
+		for progress := true; progress; {
+			progress = false
+			for _, e := range append(append([]*dimensions.Element(nil), st.Dimensions.Required...), st.Dimensions.Implied...) {
+				if joined[e.Name] || !e.HasTable() || len(e.Implied) == 0 || colExpr[e.Name] == "" {
+					continue
+				}
+				ready := true
+				for _, rq := range e.Required {
+					if colExpr[rq.Name] == "" {
+						ready = false
+					}
+				}
+				if !ready {
+					continue
+				}
+				alias := "j_" + e.Name
+				var on []string
+				for _, rq := range e.Required {
+					on = append(on, alias+"."+r.db.Q(rq.Name)+" = "+colExpr[rq.Name])
+				}
+				on = append(on, alias+"."+r.db.Q(e.PrimaryKey().Name)+" = "+colExpr[e.Name])
+				from += " LEFT JOIN " + r.db.T(e.Name) + " " + alias + " ON " + strings.Join(on, " AND ")
+				joined[e.Name] = true
+				for _, imp := range e.Implied {
+					if colExpr[imp.Name] == "" {
+						colExpr[imp.Name] = alias + "." + r.db.Q(imp.Name)
+						cols = append(cols, imp.Name)
+						sel = append(sel, colExpr[imp.Name])
+						progress = true
+					}
+				}
+			}
+		}
+	}
+	var where []string
+	collIDs := make([]string, len(colls))
+	rank := "CASE t.collection_id"
+	for i, c := range colls {
+		collIDs[i] = fmt.Sprint(c.ID)
+		rank += fmt.Sprintf(" WHEN %d THEN %d", c.ID, i)
+	}
+	rank += " END"
+	where = append(where, "t.dataset_type_id = ?", "t.collection_id IN ("+strings.Join(collIDs, ", ")+")")
+	args = append(args, st.id)
+	keys := make([]string, 0, len(q.DataID))
+	for k := range q.DataID {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if e, ok := colExpr[k]; ok {
+			where = append(where, e+" = ?")
+			args = append(args, q.DataID[k])
+		} else {
+			where = append(where, "1 = 0") // a dimension the type cannot have
+		}
+	}
+	if len(q.IDs) > 0 {
+		ph := make([]string, len(q.IDs))
+		for i, id := range q.IDs {
+			ph[i] = "?"
+			args = append(args, r.uuid(id))
+		}
+		where = append(where, "t.dataset_id IN ("+strings.Join(ph, ", ")+")")
+	}
+	if q.Where != "" {
+		expanded := q.Where
+		for _, c := range cols {
+			expanded = strings.ReplaceAll(expanded, "{"+c+"}", colExpr[c])
+		}
+		where = append(where, "("+expanded+")")
+		args = append(args, q.Args...)
+	}
+	order := make([]string, len(dims))
+	for i, d := range dims {
+		order[i] = colExpr[d]
+	}
+	var sqlText string
+	if q.FindFirst && len(colls) > 1 {
+		part := make([]string, len(dims))
+		outer := make([]string, len(sel))
+		for i := range dims {
+			part[i] = "x" + fmt.Sprint(i+2)
+		}
+		for i := range sel {
+			outer[i] = "x" + fmt.Sprint(i)
+		}
+		inner := make([]string, len(sel))
+		for i, s := range sel {
+			inner[i] = s + " AS x" + fmt.Sprint(i)
+		}
+		body := "SELECT " + strings.Join(inner, ", ") + ", " + rank + " AS coll_rank FROM " + from + " WHERE " + strings.Join(where, " AND ")
+		sqlText = "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY " + strings.Join(part, ", ") +
+			" ORDER BY coll_rank) AS rn FROM (" + body + ") s) f WHERE rn = 1 ORDER BY " + strings.Join(part, ", ")
+	} else {
+		sqlText = "SELECT " + strings.Join(sel, ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ") +
+			" ORDER BY " + strings.Join(order, ", ") + ", " + rank
+	}
+	if q.Limit > 0 {
+		sqlText += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	return sqlText, args, cols
+}
+
+func parseUUID(v any) (dataset.ID, error) {
+	switch x := v.(type) {
+	case string:
+		return uuid.Parse(x)
+	case []byte:
+		if len(x) == 16 {
+			var id dataset.ID
+			copy(id[:], x)
+			return id, nil
+		}
+		return uuid.Parse(string(x))
+	case [16]byte:
+		return dataset.ID(x), nil
+	}
+	return dataset.ID{}, fmt.Errorf("dataset id %v (%T): %w: not a UUID", v, v, errs.ErrInvalid)
+}
+
+// UUIDHex renders an ID as stored in SQLite.
+func UUIDHex(id dataset.ID) string { return hex.EncodeToString(id[:]) }
+
+// FindDataset returns the first dataset of the type with the data ID in the
+// ordered collections, or a nil ref when there is none.
+func (r *Registry) FindDataset(ctx context.Context, typeName string, id dimensions.DataID, collections []string) (*dataset.Ref, error) {
+	var found *dataset.Ref
+	err := r.Datasets(ctx, DatasetQuery{Type: typeName, Collections: collections, FindFirst: true, DataID: id, Limit: 1}, func(ref dataset.Ref) error {
+		found = &ref
+		return nil
+	})
+	return found, err
+}
+
+// Dataset returns the dataset with the given ID, or nil.
+func (r *Registry) Dataset(ctx context.Context, id dataset.ID) (*dataset.Ref, error) {
+	var typeID, runID int64
+	err := r.db.Conn().QueryRow(ctx, "SELECT dataset_type_id, run_id FROM "+r.db.T("dataset")+" WHERE id = ?", r.uuid(id)).Scan(&typeID, &runID)
+	if sqldb.IsNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up dataset %s: %w", id, err)
+	}
+	if err := r.loadTypes(ctx, r.db.Conn()); err != nil {
+		return nil, err
+	}
+	var st *storedType
+	r.mu.Lock()
+	for _, t := range r.types {
+		if t.id == typeID {
+			st = t
+		}
+	}
+	r.mu.Unlock()
+	if st == nil {
+		return nil, fmt.Errorf("dataset %s: %w: its dataset type #%d is unknown", id, errs.ErrInvalid, typeID)
+	}
+	run, err := r.collectionByID(ctx, r.db.Conn(), runID)
+	if err != nil {
+		return nil, err
+	}
+	var found *dataset.Ref
+	err = r.Datasets(ctx, DatasetQuery{Type: st.Name, Collections: []string{run.Name}, IDs: []dataset.ID{id}}, func(ref dataset.Ref) error {
+		found = &ref
+		return nil
+	})
+	return found, err
+}
+
+// DeleteDatasets removes datasets (and, by cascade, their associations).
+func (r *Registry) DeleteDatasets(ctx context.Context, c sqldb.Conn, ids []dataset.ID) error {
+	for start := 0; start < len(ids); start += batchRows {
+		end := min(start+batchRows, len(ids))
+		ph := make([]string, 0, end-start)
+		args := make([]any, 0, end-start)
+		for _, id := range ids[start:end] {
+			ph = append(ph, "?")
+			args = append(args, r.uuid(id))
+		}
+		in := " IN (" + strings.Join(ph, ", ") + ")"
+		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("dataset_location")+" WHERE dataset_id"+in, args...); err != nil {
+			return fmt.Errorf("delete dataset locations: %w", err)
+		}
+		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("dataset")+" WHERE id"+in, args...); err != nil {
+			return fmt.Errorf("delete datasets: %w", err)
+		}
+	}
+	return nil
+}
+
+// Associate adds datasets to a TAGGED collection; a different dataset with the
+// same type and data ID already there is a conflict, the same one a no-op.
+func (r *Registry) Associate(ctx context.Context, c sqldb.Conn, tag string, refs []dataset.Ref) error {
+	col, err := r.lookupCollection(ctx, c, tag)
+	if err != nil {
+		return err
+	}
+	if col.Type != dataset.Tagged {
+		return fmt.Errorf("associate with %q: %w: it is %s, not TAGGED", tag, errs.ErrInvalid, col.Type)
+	}
+	for _, ref := range refs {
+		st, err := r.storedType(ctx, c, ref.Type.Name)
+		if err != nil {
+			return err
+		}
+		if err := r.ensureSummaries(ctx, c, col.ID, st, []dimensions.DataID{ref.DataID}); err != nil {
+			return err
+		}
+		dims := st.Dimensions.RequiredNames()
+		q := make([]string, len(dims))
+		args := []any{st.id, r.uuid(ref.ID), col.ID}
+		for i, d := range dims {
+			q[i] = r.db.Q(d)
+			args = append(args, ref.DataID[d])
+		}
+		// Re-associating the very same dataset is a no-op.
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+r.db.T(st.tagTable)+" WHERE dataset_id = ? AND collection_id = ?", r.uuid(ref.ID), col.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" (dataset_type_id, dataset_id, collection_id, "+strings.Join(q, ", ")+") VALUES ("+sqldb.Placeholders(len(args))+")", args...); err != nil {
+			return &ConflictError{Type: ref.Type.Name, Collection: tag, DataID: ref.DataID, Err: err}
+		}
+	}
+	return nil
+}
+
+// Disassociate removes datasets from a TAGGED collection.
+func (r *Registry) Disassociate(ctx context.Context, c sqldb.Conn, tag string, refs []dataset.Ref) error {
+	col, err := r.lookupCollection(ctx, c, tag)
+	if err != nil {
+		return err
+	}
+	if col.Type != dataset.Tagged {
+		return fmt.Errorf("disassociate from %q: %w: it is %s, not TAGGED", tag, errs.ErrInvalid, col.Type)
+	}
+	for _, ref := range refs {
+		st, err := r.storedType(ctx, c, ref.Type.Name)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T(st.tagTable)+" WHERE dataset_id = ? AND collection_id = ?", r.uuid(ref.ID), col.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunDatasetIDs lists the IDs of every dataset in a RUN.
+func (r *Registry) RunDatasetIDs(ctx context.Context, c sqldb.Conn, run string) ([]dataset.ID, error) {
+	col, err := r.lookupCollection(ctx, c, run)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, "SELECT id FROM "+r.db.T("dataset")+" WHERE run_id = ?", col.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []dataset.ID
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		id, err := parseUUID(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// RemoveRun deletes a RUN collection and every dataset in it (the caller removes
+// the files first, from the records it read).
+func (r *Registry) RemoveRun(ctx context.Context, c sqldb.Conn, run string, unlinkFromChains bool) error {
+	col, err := r.lookupCollection(ctx, c, run)
+	if err != nil {
+		return err
+	}
+	if col.Type != dataset.Run {
+		return fmt.Errorf("remove run %q: %w: it is %s, not a RUN", run, errs.ErrInvalid, col.Type)
+	}
+	if err := r.checkParents(ctx, c, col, unlinkFromChains); err != nil {
+		return err
+	}
+	ids, err := r.RunDatasetIDs(ctx, c, run)
+	if err != nil {
+		return err
+	}
+	if err := r.DeleteDatasets(ctx, c, ids); err != nil {
+		return err
+	}
+	if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("collection")+" WHERE collection_id = ?", col.ID); err != nil {
+		return fmt.Errorf("remove run %q: %w", run, err)
+	}
+	r.forget(run)
+	r.mu.Lock()
+	r.summaries = map[summaryKey]bool{}
+	r.mu.Unlock()
+	return nil
+}
+
+// CollectionDatasetTypes lists the dataset type names the collection summary
+// records for a (non-chained) collection.
+func (r *Registry) CollectionDatasetTypes(ctx context.Context, name string) ([]string, error) {
+	flat, err := r.Flatten(ctx, []string{name})
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, n := range flat {
+		col, err := r.Collection(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := r.db.Conn().Query(ctx, "SELECT t.name FROM "+r.db.T("collection_summary_dataset_type")+" s JOIN "+r.db.T("dataset_type")+" t ON t.id = s.dataset_type_id WHERE s.collection_id = ?", col.ID)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var t string
+			if err := rows.Scan(&t); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			set[t] = true
+		}
+		rows.Close()
+	}
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out, nil
+}

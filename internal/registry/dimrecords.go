@@ -1,0 +1,387 @@
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/registry/sqldb"
+	"github.com/gobutler/butler/timespan"
+)
+
+// InsertMode says what to do when a record with the same key exists.
+type InsertMode int
+
+const (
+	// InsertNew fails with a conflict when the record exists.
+	InsertNew InsertMode = iota
+	// InsertSkip leaves an existing record as it is.
+	InsertSkip
+	// InsertReplace overwrites an existing record.
+	InsertReplace
+)
+
+// recordColumns lists an element's record columns in table order, with their SQL
+// names (timespan expands to two columns on SQLite).
+func (r *Registry) recordColumns(e *dimensions.Element) (fields []string, sqlCols []string) {
+	t := elementTable(e)
+	for _, c := range t.Columns {
+		fields = append(fields, c.Name)
+		if c.Type == sqldb.Timespan && !r.db.Dialect.SupportsTimespanRange() {
+			sqlCols = append(sqlCols, c.Name+"_begin", c.Name+"_end")
+			continue
+		}
+		sqlCols = append(sqlCols, c.Name)
+	}
+	return fields, sqlCols
+}
+
+func (r *Registry) recordArgs(e *dimensions.Element, fields []string, rec dimensions.Record) ([]any, error) {
+	var args []any
+	for _, f := range fields {
+		v, ok := rec.Values[f]
+		if f == "timespan" {
+			ts, _ := v.(timespan.Timespan)
+			if !ok || v == nil {
+				args = append(args, nil, nil)
+			} else {
+				args = append(args, ts.Begin, ts.End)
+			}
+			continue
+		}
+		if !ok {
+			v = nil
+		}
+		args = append(args, v)
+	}
+	return args, nil
+}
+
+// InsertRecords writes dimension records of one element.
+func (r *Registry) InsertRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, mode InsertMode) error {
+	e, ok := r.Universe.Element(element)
+	if !ok || !e.HasTable() {
+		return fmt.Errorf("insert %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
+	}
+	fields, cols := r.recordColumns(e)
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = r.db.Q(c)
+	}
+	stmt := "INSERT INTO " + r.db.T(e.Name) + " (" + strings.Join(quoted, ", ") + ") VALUES (" + sqldb.Placeholders(len(cols)) + ")"
+	switch mode {
+	case InsertSkip:
+		stmt += " ON CONFLICT DO NOTHING"
+	case InsertReplace:
+		// An upsert, not a delete and insert, so rows referring to the record stay valid.
+		pk := elementTable(e).PrimaryKey
+		var sets []string
+		for _, c := range cols {
+			if !contains(pk, c) {
+				sets = append(sets, r.db.Q(c)+" = excluded."+r.db.Q(c))
+			}
+		}
+		qpk := make([]string, len(pk))
+		for i, k := range pk {
+			qpk[i] = r.db.Q(k)
+		}
+		if len(sets) == 0 {
+			stmt += " ON CONFLICT DO NOTHING"
+		} else {
+			stmt += " ON CONFLICT (" + strings.Join(qpk, ", ") + ") DO UPDATE SET " + strings.Join(sets, ", ")
+		}
+	}
+	for _, rec := range recs {
+		args, err := r.recordArgs(e, fields, rec)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("insert %s record %s: %w", element, rec.DataID(), err)
+		}
+	}
+	if e.Governor {
+		for _, rec := range recs {
+			if err := r.addSkypixSummaries(ctx, c, e, rec.Values[e.PrimaryKey().Name]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addSkypixSummaries records that the common skypix system may index the spatial
+// elements governed by a new governor value.
+func (r *Registry) addSkypixSummaries(ctx context.Context, c sqldb.Conn, gov *dimensions.Element, value any) error {
+	if r.Universe.CommonSkyPix == nil {
+		return nil
+	}
+	sp := r.Universe.CommonSkyPix
+	for _, e := range r.Universe.Elements {
+		if e.Spatial == "" || !e.HasTable() || e.GovernorOf() != gov {
+			continue
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(e.Name+"_skypix_overlap_summary")+" (skypix_system, skypix_level, "+r.db.Q(gov.Name)+") VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+			sp.SkyPixSystem, sp.SkyPixLevel, value); err != nil {
+			return fmt.Errorf("record skypix summary of %s: %w", e.Name, err)
+		}
+	}
+	return nil
+}
+
+// SyncRecord inserts a record unless an identical one exists. A different existing
+// record is a conflict unless update, which overwrites it. It reports whether it wrote.
+func (r *Registry) SyncRecord(ctx context.Context, c sqldb.Conn, element string, rec dimensions.Record, update bool) (bool, error) {
+	e, ok := r.Universe.Element(element)
+	if !ok || !e.HasTable() {
+		return false, fmt.Errorf("sync %s record: %w: no such stored dimension element", element, errs.ErrInvalid)
+	}
+	old, found, err := r.fetchRecord(ctx, c, e, rec.DataID())
+	if err != nil {
+		return false, err
+	}
+	if !found {
+		return true, r.InsertRecords(ctx, c, element, []dimensions.Record{rec}, InsertNew)
+	}
+	if diff := recordDiff(old, rec); diff != "" {
+		if !update {
+			return false, fmt.Errorf("%s record %s: %w: differs from the stored one (%s); use --update to overwrite", element, rec.DataID(), errs.ErrConflict, diff)
+		}
+		return true, r.InsertRecords(ctx, c, element, []dimensions.Record{rec}, InsertReplace)
+	}
+	return false, nil
+}
+
+func recordDiff(old, rec dimensions.Record) string {
+	var diffs []string
+	for k, v := range rec.Values {
+		ov := old.Values[k]
+		if fmt.Sprint(normalizeValue(ov)) != fmt.Sprint(normalizeValue(v)) {
+			diffs = append(diffs, fmt.Sprintf("%s: stored %v, new %v", k, ov, v))
+		}
+	}
+	return strings.Join(diffs, "; ")
+}
+
+func normalizeValue(v any) any {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case *string:
+		if x == nil {
+			return nil
+		}
+		return *x
+	case []byte:
+		return string(x)
+	}
+	return v
+}
+
+// Record fetches the record of element with the given data ID.
+func (r *Registry) Record(ctx context.Context, element string, id dimensions.DataID) (dimensions.Record, bool, error) {
+	e, ok := r.Universe.Element(element)
+	if !ok {
+		return dimensions.Record{}, false, fmt.Errorf("dimension element %q: %w", element, errs.ErrNotFound)
+	}
+	return r.fetchRecord(ctx, r.db.Conn(), e, id)
+}
+
+func (r *Registry) fetchRecord(ctx context.Context, c sqldb.Conn, e *dimensions.Element, id dimensions.DataID) (dimensions.Record, bool, error) {
+	var where []string
+	var args []any
+	for _, d := range e.Required {
+		where = append(where, r.db.Q(d.Name)+" = ?")
+		args = append(args, id[d.Name])
+	}
+	if e.IsDimension() {
+		where = append(where, r.db.Q(e.PrimaryKey().Name)+" = ?")
+		args = append(args, id[e.Name])
+	}
+	recs, err := r.Records(ctx, c, e.Name, strings.Join(where, " AND "), args...)
+	if err != nil || len(recs) == 0 {
+		return dimensions.Record{}, false, err
+	}
+	return recs[0], true, nil
+}
+
+// Records reads records of an element filtered by an optional SQL condition on its
+// columns (placeholders '?'), in primary-key order.
+func (r *Registry) Records(ctx context.Context, c sqldb.Conn, element, where string, args ...any) ([]dimensions.Record, error) {
+	var out []dimensions.Record
+	err := r.EachRecord(ctx, c, element, where, args, func(rec dimensions.Record) error {
+		out = append(out, rec)
+		return nil
+	})
+	return out, err
+}
+
+// EachRecord streams the records of an element to fn.
+func (r *Registry) EachRecord(ctx context.Context, c sqldb.Conn, element, where string, args []any, fn func(dimensions.Record) error) error {
+	e, ok := r.Universe.Element(element)
+	if !ok || !e.HasTable() {
+		return fmt.Errorf("dimension element %q: %w: it has no stored records", element, errs.ErrNotFound)
+	}
+	fields, cols := r.recordColumns(e)
+	quoted := make([]string, len(cols))
+	for i, col := range cols {
+		quoted[i] = r.db.Q(col)
+	}
+	t := elementTable(e)
+	q := "SELECT " + strings.Join(quoted, ", ") + " FROM " + r.db.T(e.Name)
+	if where != "" {
+		q += " WHERE " + where
+	}
+	pk := make([]string, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		pk[i] = r.db.Q(k)
+	}
+	q += " ORDER BY " + strings.Join(pk, ", ")
+	rows, err := c.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read %s records: %w", element, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		rec := dimensions.Record{Element: e, Values: map[string]any{}}
+		i := 0
+		for _, f := range fields {
+			col, _ := t.Column(f)
+			if col.Type == sqldb.Timespan && !r.db.Dialect.SupportsTimespanRange() {
+				b, e2 := vals[i], vals[i+1]
+				i += 2
+				if b == nil || e2 == nil {
+					rec.Values[f] = nil
+				} else {
+					rec.Values[f] = timespan.Timespan{Begin: toInt(b), End: toInt(e2)}
+				}
+				continue
+			}
+			rec.Values[f] = scanValue(col, vals[i])
+			i++
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case float64:
+		return int64(x)
+	case []byte:
+		var n int64
+		fmt.Sscan(string(x), &n)
+		return n
+	case string:
+		var n int64
+		fmt.Sscan(x, &n)
+		return n
+	}
+	return 0
+}
+
+func scanValue(col sqldb.Column, v any) any {
+	if v == nil {
+		return nil
+	}
+	switch col.Type {
+	case sqldb.Int64, sqldb.Int16:
+		return toInt(v)
+	case sqldb.Float:
+		switch x := v.(type) {
+		case float64:
+			return x
+		case int64:
+			return float64(x)
+		}
+	case sqldb.Bool:
+		switch x := v.(type) {
+		case bool:
+			return x
+		case int64:
+			return x != 0
+		}
+	case sqldb.String:
+		switch x := v.(type) {
+		case []byte:
+			return string(x)
+		}
+	}
+	return v
+}
+
+// Expand fills the implied dimensions of a data ID from the stored records and
+// returns the records of every element of the group it could find (keyed by name).
+func (r *Registry) Expand(ctx context.Context, g dimensions.Group, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
+	full := id.Clone()
+	recs := map[string]dimensions.Record{}
+	c := r.db.Conn()
+	// Required dimensions first (their records give implied values), then implied.
+	for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
+		if !e.HasTable() {
+			continue
+		}
+		if _, ok := full[e.Name]; !ok {
+			continue
+		}
+		rec, ok, err := r.fetchRecord(ctx, c, e, full)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			return nil, nil, fmt.Errorf("data ID %s: %w: no %s record with %s=%v", id, errs.ErrNotFound, e.Name, e.Name, full[e.Name])
+		}
+		recs[e.Name] = rec
+		for _, imp := range e.Implied {
+			if v := rec.Values[imp.Name]; v != nil {
+				full[imp.Name] = v
+			}
+		}
+	}
+	for _, e := range g.Implied {
+		if _, ok := full[e.Name]; ok && e.HasTable() {
+			if _, done := recs[e.Name]; !done {
+				rec, ok, err := r.fetchRecord(ctx, c, e, full)
+				if err != nil {
+					return nil, nil, err
+				}
+				if ok {
+					recs[e.Name] = rec
+					for _, imp := range e.Implied {
+						if v := rec.Values[imp.Name]; v != nil {
+							full[imp.Name] = v
+						}
+					}
+				}
+			}
+		}
+	}
+	return full, recs, nil
+}
+
+var _ = sql.ErrNoRows
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

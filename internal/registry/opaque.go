@@ -1,0 +1,201 @@
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/internal/registry/sqldb"
+)
+
+// NullComponent is stored in the component column of a file record that holds a
+// whole (not disassembled) dataset.
+const NullComponent = "__NULL_STRING__"
+
+// FileRecord is one row of a FileDatastore's records table.
+type FileRecord struct {
+	DatasetID    dataset.ID
+	Path         string // relative to the datastore root, or an absolute URI
+	Formatter    string
+	StorageClass string
+	Component    string // "" for a whole dataset
+	Checksum     string
+	FileSize     int64 // -1 when unknown
+}
+
+// ensureOpaque creates a file records table (registered in opaque_meta) on first use.
+func (r *Registry) ensureOpaque(ctx context.Context, c sqldb.Conn, table string) error {
+	r.mu.Lock()
+	ok := r.opaque[table]
+	r.mu.Unlock()
+	if ok {
+		return nil
+	}
+	exists, err := r.db.TableExists(ctx, c, table)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		if err := r.db.CreateTables(ctx, c, []sqldb.Table{fileRecordsTable(table)}); err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("opaque_meta")+" (table_name) VALUES (?) ON CONFLICT DO NOTHING", table); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.opaque[table] = true
+	r.mu.Unlock()
+	return nil
+}
+
+// EnsureFileRecordsTable creates the records table if needed, in its own transaction.
+func (r *Registry) EnsureFileRecordsTable(ctx context.Context, table string) error {
+	if r.db.ReadOnly {
+		return nil
+	}
+	c := r.db.Conn()
+	if ok, err := r.db.TableExists(ctx, c, table); err != nil || ok {
+		return err
+	}
+	return r.db.Tx(ctx, func(c sqldb.Conn) error { return r.ensureOpaque(ctx, c, table) })
+}
+
+// InsertFileRecords stores file records and the datasets' locations.
+func (r *Registry) InsertFileRecords(ctx context.Context, c sqldb.Conn, table, datastoreName string, recs []FileRecord, skipExisting bool) error {
+	if err := r.ensureOpaque(ctx, c, table); err != nil {
+		return err
+	}
+	conflict := ""
+	if skipExisting {
+		conflict = " ON CONFLICT DO NOTHING"
+	}
+	for start := 0; start < len(recs); start += batchRows {
+		end := min(start+batchRows, len(recs))
+		var rows, locRows []string
+		var args, locArgs []any
+		for _, fr := range recs[start:end] {
+			comp := fr.Component
+			if comp == "" {
+				comp = NullComponent
+			}
+			var sum any
+			if fr.Checksum != "" {
+				sum = fr.Checksum
+			}
+			rows = append(rows, "(?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, r.uuid(fr.DatasetID), fr.Path, fr.Formatter, fr.StorageClass, comp, sum, fr.FileSize)
+			locRows = append(locRows, "(?, ?)")
+			locArgs = append(locArgs, datastoreName, r.uuid(fr.DatasetID))
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(table)+" (dataset_id, path, formatter, storage_class, component, checksum, file_size) VALUES "+strings.Join(rows, ", ")+conflict, args...); err != nil {
+			return fmt.Errorf("store file records: %w", err)
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dataset_location")+" (datastore_name, dataset_id) VALUES "+strings.Join(locRows, ", ")+" ON CONFLICT DO NOTHING", locArgs...); err != nil {
+			return fmt.Errorf("store dataset locations: %w", err)
+		}
+	}
+	return nil
+}
+
+// FileRecords returns the records of the given datasets, keyed by dataset ID.
+func (r *Registry) FileRecords(ctx context.Context, table string, ids []dataset.ID) (map[dataset.ID][]FileRecord, error) {
+	out := map[dataset.ID][]FileRecord{}
+	c := r.db.Conn()
+	if ok, err := r.db.TableExists(ctx, c, table); err != nil || !ok {
+		return out, err
+	}
+	for start := 0; start < len(ids); start += batchRows {
+		end := min(start+batchRows, len(ids))
+		ph := make([]string, 0, end-start)
+		args := make([]any, 0, end-start)
+		for _, id := range ids[start:end] {
+			ph = append(ph, "?")
+			args = append(args, r.uuid(id))
+		}
+		rows, err := c.Query(ctx, "SELECT dataset_id, path, formatter, storage_class, component, checksum, file_size FROM "+r.db.T(table)+
+			" WHERE dataset_id IN ("+strings.Join(ph, ", ")+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("read file records: %w", err)
+		}
+		for rows.Next() {
+			var idv any
+			var fr FileRecord
+			var sum sql.NullString
+			var size sql.NullInt64
+			if err := rows.Scan(&idv, &fr.Path, &fr.Formatter, &fr.StorageClass, &fr.Component, &sum, &size); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			id, err := parseUUID(idv)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			fr.DatasetID, fr.Checksum, fr.FileSize = id, sum.String, -1
+			if size.Valid {
+				fr.FileSize = size.Int64
+			}
+			if fr.Component == NullComponent {
+				fr.Component = ""
+			}
+			out[id] = append(out[id], fr)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// DeleteFileRecords removes the records of datasets and returns the paths no other
+// record still refers to (safe to delete from storage).
+func (r *Registry) DeleteFileRecords(ctx context.Context, c sqldb.Conn, table string, ids []dataset.ID) ([]string, error) {
+	if ok, err := r.db.TableExists(ctx, c, table); err != nil || !ok {
+		return nil, err
+	}
+	var orphans []string
+	for start := 0; start < len(ids); start += batchRows {
+		end := min(start+batchRows, len(ids))
+		ph := make([]string, 0, end-start)
+		args := make([]any, 0, end-start)
+		for _, id := range ids[start:end] {
+			ph = append(ph, "?")
+			args = append(args, r.uuid(id))
+		}
+		in := "(" + strings.Join(ph, ", ") + ")"
+		rows, err := c.Query(ctx, "SELECT DISTINCT path FROM "+r.db.T(table)+" WHERE dataset_id IN "+in, args...)
+		if err != nil {
+			return nil, err
+		}
+		var paths []string
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			paths = append(paths, p)
+		}
+		rows.Close()
+		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T(table)+" WHERE dataset_id IN "+in, args...); err != nil {
+			return nil, fmt.Errorf("delete file records: %w", err)
+		}
+		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("dataset_location")+" WHERE dataset_id IN "+in, args...); err != nil {
+			return nil, fmt.Errorf("delete dataset locations: %w", err)
+		}
+		for _, p := range paths {
+			var n int
+			if err := c.QueryRow(ctx, "SELECT count(*) FROM "+r.db.T(table)+" WHERE path = ?", p).Scan(&n); err != nil {
+				return nil, err
+			}
+			if n == 0 {
+				orphans = append(orphans, p)
+			}
+		}
+	}
+	return orphans, nil
+}
