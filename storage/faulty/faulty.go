@@ -1,0 +1,183 @@
+// Package faulty wraps a storage.Backend and fails chosen writes, for crash-ordering tests:
+// wrap the backend with NthWrite(n) for n = 0, 1, …, run the operation under test, check the
+// repository's invariants after each failure, and stop when no fault fired.
+//
+//	for n := 0; ; n++ {
+//		inj := faulty.NthWrite(n)
+//		fb := faulty.Wrap(backend, inj)
+//		err := doPut(ctx, fb) // must fail cleanly when the fault fires
+//		checkInvariants(t)
+//		if !inj.Fired() {
+//			break
+//		}
+//	}
+package faulty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/storage"
+)
+
+// ErrInjected is wrapped by every injected failure.
+var ErrInjected = errors.New("injected fault")
+
+// Op names a write operation.
+type Op string
+
+const (
+	OpPut    Op = "put"
+	OpLink   Op = "link"
+	OpCopy   Op = "copy"
+	OpMove   Op = "move"
+	OpDelete Op = "delete"
+)
+
+// Injector decides whether a write fails. Fault is called before each write reaches the inner
+// backend. A non-nil before fails the write without doing it; a non-nil after is returned once
+// the inner write has succeeded, like a crash between a write and its acknowledgement.
+type Injector interface {
+	Fault(op Op, key string) (before, after error)
+}
+
+// Nth fails one write: the one numbered N (from 0) among Put, Link, CopyFrom and MoveFrom.
+// Deletes are not counted (they are how callers clean up), unless CountDeletes is set. A
+// negative N never fires. Safe for concurrent use.
+type Nth struct {
+	N            int
+	AfterWrite   bool  // fail after the write is done instead of before it
+	CountDeletes bool  // count Delete as a write too
+	Err          error // wrapped in the injected error besides ErrInjected
+
+	mu    sync.Mutex
+	seen  int
+	fired bool
+}
+
+// NthWrite returns an injector failing write n (from 0) before it happens.
+func NthWrite(n int) *Nth { return &Nth{N: n} }
+
+// Fired reports whether write N was reached, so that the fault was injected.
+func (f *Nth) Fired() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fired
+}
+
+// Writes returns how many writes were counted so far.
+func (f *Nth) Writes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seen
+}
+
+// Fault counts the write and fails it when it is number N.
+func (f *Nth) Fault(op Op, key string) (before, after error) {
+	if op == OpDelete && !f.CountDeletes {
+		return nil, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := f.seen
+	f.seen++
+	if i != f.N {
+		return nil, nil
+	}
+	f.fired = true
+	var err error
+	if f.Err != nil {
+		err = fmt.Errorf("%w on write %d (%s %q): %w", ErrInjected, i, op, key, f.Err)
+	} else {
+		err = fmt.Errorf("%w on write %d (%s %q)", ErrInjected, i, op, key)
+	}
+	if f.AfterWrite {
+		return nil, err
+	}
+	return err, nil
+}
+
+// Backend is a storage.Backend that consults an Injector before and after each write. It has
+// the optional capabilities too; where the wrapped backend lacks one, the method returns
+// errs.ErrUnsupported, so callers should fall back on that error as well as on a failed type
+// assertion.
+type Backend struct {
+	inner storage.Backend
+	inj   Injector
+}
+
+var (
+	_ storage.Backend = (*Backend)(nil)
+	_ storage.Linker  = (*Backend)(nil)
+	_ storage.Copier  = (*Backend)(nil)
+	_ storage.Mover   = (*Backend)(nil)
+)
+
+// Wrap returns b with faults from inj.
+func Wrap(b storage.Backend, inj Injector) *Backend { return &Backend{inner: b, inj: inj} }
+
+// Unwrap returns the wrapped backend.
+func (b *Backend) Unwrap() storage.Backend { return b.inner }
+
+func (b *Backend) write(op Op, key string, do func() error) error {
+	before, after := b.inj.Fault(op, key)
+	if before != nil {
+		return before
+	}
+	if err := do(); err != nil {
+		return err
+	}
+	return after
+}
+
+func (b *Backend) Get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	return b.inner.Get(ctx, key, off, n)
+}
+
+func (b *Backend) Put(ctx context.Context, key string, r io.Reader, size int64) error {
+	return b.write(OpPut, key, func() error { return b.inner.Put(ctx, key, r, size) })
+}
+
+func (b *Backend) Stat(ctx context.Context, key string) (storage.Info, error) {
+	return b.inner.Stat(ctx, key)
+}
+
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	return b.write(OpDelete, key, func() error { return b.inner.Delete(ctx, key) })
+}
+
+func (b *Backend) List(ctx context.Context, prefix string, fn func(storage.Info) error) error {
+	return b.inner.List(ctx, prefix, fn)
+}
+
+func (b *Backend) URI(key string) string { return b.inner.URI(key) }
+
+func (b *Backend) Close() error { return b.inner.Close() }
+
+func (b *Backend) Link(ctx context.Context, src, key string, mode storage.LinkMode) error {
+	l, ok := b.inner.(storage.Linker)
+	if !ok {
+		return fmt.Errorf("%s %q to %q: %w: backend cannot link", mode, src, key, errs.ErrUnsupported)
+	}
+	return b.write(OpLink, key, func() error { return l.Link(ctx, src, key, mode) })
+}
+
+func (b *Backend) CopyFrom(ctx context.Context, src, key string) error {
+	c, ok := b.inner.(storage.Copier)
+	if !ok {
+		return fmt.Errorf("copy %q to %q: %w: backend has no CopyFrom", src, key, errs.ErrUnsupported)
+	}
+	return b.write(OpCopy, key, func() error { return c.CopyFrom(ctx, src, key) })
+}
+
+func (b *Backend) MoveFrom(ctx context.Context, src, key string) error {
+	m, ok := b.inner.(storage.Mover)
+	if !ok {
+		return fmt.Errorf("move %q to %q: %w: backend has no MoveFrom", src, key, errs.ErrUnsupported)
+	}
+	return b.write(OpMove, key, func() error { return m.MoveFrom(ctx, src, key) })
+}
