@@ -118,7 +118,7 @@ func parseValue(s string) (any, string, error) {
 	return v, comment, err
 }
 
-// parseString parses a quoted string at the start of s: ” stands for one quote and
+// parseString parses a quoted string at the start of s: a doubled quote stands for one, and
 // trailing blanks are not significant. It returns the text after the closing quote.
 func parseString(s string) (string, string, error) {
 	var b []byte // only built when the string holds a '' escape
