@@ -44,7 +44,7 @@ formatters:
 		{"datastore.records.table", "file_datastore_records", true},
 		{".datastore.datastores.1.root", "second", true},
 		{".datastore.datastores.2.root", nil, false},
-		{"a.b", "direct", true},   // an exact top-level key wins over splitting
+		{"a.b", "direct", true}, // an exact top-level key wins over splitting
 		{"__null__", "placeholder", true},
 		{"/formatters/lsst.obs.Formatter/recipe", "default", true},
 		{`.formatters.lsst\.obs\.Formatter.recipe`, "default", true},
