@@ -23,6 +23,7 @@ import (
 )
 
 // Config is a nested mapping with ordered keys, as read from YAML or JSON.
+// It is not safe for concurrent modification.
 //
 // Values are nil, bool, int, int64, uint64, float64, string, []any or a nested
 // mapping (returned by Get as a *Config that shares storage with its parent).
@@ -651,9 +652,10 @@ func writeJSON(buf *bytes.Buffer, v any, indent string) error {
 		}
 		buf.WriteString("{\n")
 		for i, k := range t.keys {
-			kb, _ := json.Marshal(k)
 			buf.WriteString(indent + "  ")
-			buf.Write(kb)
+			if err := writeJSONScalar(buf, k); err != nil {
+				return err
+			}
 			buf.WriteString(": ")
 			if err := writeJSON(buf, t.vals[k], indent+"  "); err != nil {
 				return err
@@ -687,11 +689,19 @@ func writeJSON(buf *bytes.Buffer, v any, indent string) error {
 		}
 		buf.WriteString(formatFloat(t))
 	default:
-		b, err := json.Marshal(t)
-		if err != nil {
-			return err
-		}
-		buf.Write(b)
+		return writeJSONScalar(buf, t)
 	}
+	return nil
+}
+
+// writeJSONScalar encodes without HTML escaping, so "<butlerRoot>" stays readable.
+func writeJSONScalar(buf *bytes.Buffer, v any) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	buf.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 	return nil
 }

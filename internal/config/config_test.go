@@ -173,6 +173,9 @@ func TestConfig_YAML_OrderAndTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(string(js), `"mid": "<butlerRoot>"`) {
+		t.Errorf("JSON escaped <butlerRoot>:\n%s", js)
+	}
 	if !strings.Contains(string(js), `"level": 16.0`) || strings.Index(string(js), "zeta") > strings.Index(string(js), "alpha") {
 		t.Errorf("JSON lost order or float form:\n%s", js)
 	}

@@ -141,7 +141,7 @@ func LoadRepo(ref string, searchPath []string) (*Repo, error) {
 		if indexErr != nil {
 			return nil, fmt.Errorf("open repository %q: %w (no known aliases: %v)", ref, err, indexErr)
 		}
-		return nil, fmt.Errorf("open repository %q: %w (no known aliases)", ref, err)
+		return nil, fmt.Errorf("open repository %q: %w", ref, err)
 	}
 	return nil, fmt.Errorf("open repository %q: %w", ref, err)
 }
@@ -501,8 +501,8 @@ func compositesView(m *mapping) (map[string]bool, error) {
 // errBothIndexes is returned when both index variables are set.
 var errBothIndexes = fmt.Errorf("%w: only one of $%s and $%s may be set", errs.ErrInvalid, EnvRepositories, EnvRepositoryIndex)
 
-// readRepoIndex returns the alias → URI index from the environment. With
-// neither variable set it returns (nil, error explaining that).
+// readRepoIndex returns the alias → URI index from the environment; with
+// neither variable set it returns (nil, nil).
 func readRepoIndex() (map[string]string, error) {
 	inline := os.Getenv(EnvRepositories)
 	file := os.Getenv(EnvRepositoryIndex)
@@ -533,7 +533,7 @@ func readRepoIndex() (map[string]string, error) {
 		}
 		return idx, nil
 	}
-	return nil, fmt.Errorf("no repository index: neither $%s nor $%s is set", EnvRepositories, EnvRepositoryIndex)
+	return nil, nil
 }
 
 // parseRepoIndex reads a flat label → URI mapping (YAML, so JSON too).
@@ -563,11 +563,8 @@ func parseRepoIndex(data []byte) (map[string]string, error) {
 // KnownRepos lists the aliases of the repository index, sorted. It returns an
 // error only when an index is configured but cannot be read.
 func KnownRepos() ([]string, error) {
-	if os.Getenv(EnvRepositories) == "" && os.Getenv(EnvRepositoryIndex) == "" {
-		return nil, nil
-	}
 	idx, err := readRepoIndex()
-	if err != nil {
+	if err != nil || idx == nil {
 		return nil, err
 	}
 	return slices.Sorted(maps.Keys(idx)), nil
@@ -578,6 +575,10 @@ func RepoURI(label string) (string, error) {
 	idx, err := readRepoIndex()
 	if err != nil {
 		return "", fmt.Errorf("look up repository alias %q: %w", label, err)
+	}
+	if idx == nil {
+		return "", fmt.Errorf("look up repository alias %q: %w: no repository index ($%s or $%s) is set",
+			label, errs.ErrNotFound, EnvRepositoryIndex, EnvRepositories)
 	}
 	uri, ok := idx[label]
 	if !ok {

@@ -158,7 +158,7 @@ func TestLoadRepo_Aliases(t *testing.T) {
 			wantMsg: []string{`"nosuch"`, "known aliases: gone, main"}},
 		{name: "alias to missing repo", index: idxYAML, ref: "gone", wantErr: errs.ErrNotFound,
 			wantMsg: []string{`resolved from alias "gone"`}},
-		{name: "no index", ref: "nosuch", wantErr: errs.ErrNotFound, wantMsg: []string{"no known aliases"}},
+		{name: "no index", ref: "nosuch", wantErr: errs.ErrNotFound, wantMsg: []string{`"nosuch"`}},
 		{name: "index file missing", index: filepath.Join(idxDir, "absent.yaml"), ref: "nosuch", wantErr: errs.ErrNotFound,
 			wantMsg: []string{"no known aliases", "absent.yaml"}},
 		{name: "both set", index: idxYAML, inline: "main: " + repo, ref: "main", wantErr: errs.ErrInvalid,
