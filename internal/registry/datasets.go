@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/gobutler/butler/internal/registry/sqldb"
 	"github.com/google/uuid"
 )
+
+var fieldToken = regexp.MustCompile(`\{([a-z_0-9]+)\.([a-z_0-9]+)\}`)
 
 // batchRows bounds the rows of one multi-row INSERT (SQLite allows 32766 variables).
 const batchRows = 500
@@ -294,7 +297,7 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		sel = append(sel, colExpr[d])
 	}
 	from := r.db.T(st.tagTable) + " t JOIN " + r.db.T("dataset") + " d ON d.id = t.dataset_id"
-	if q.WithImplied || len(q.DataID) > 0 {
+	if q.WithImplied || len(q.DataID) > 0 || q.Where != "" {
 		// Join each element whose key values are known, until no new implied values appear.
 		joined := map[string]bool{}
 		for progress := true; progress; {
@@ -364,9 +367,33 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	}
 	if q.Where != "" {
 		expanded := q.Where
-		for _, c := range cols {
-			expanded = strings.ReplaceAll(expanded, "{"+c+"}", colExpr[c])
+		// Record fields ({element.field}) join the element's table on demand.
+		for _, m := range fieldToken.FindAllStringSubmatch(q.Where, -1) {
+			elem, field := m[1], m[2]
+			e, ok := r.Universe.Element(elem)
+			if !ok || !e.HasTable() {
+				continue
+			}
+			alias := "j_" + elem
+			if !strings.Contains(from, " "+alias+" ON ") {
+				var on []string
+				for _, d := range e.Dimensions() {
+					key := d.Name
+					if d == e {
+						key = e.PrimaryKey().Name
+					}
+					on = append(on, alias+"."+r.db.Q(key)+" = "+colExpr[d.Name])
+				}
+				from += " LEFT JOIN " + r.db.T(e.Name) + " " + alias + " ON " + strings.Join(on, " AND ")
+			}
+			expanded = strings.ReplaceAll(expanded, m[0], alias+"."+r.db.Q(field))
 		}
+		for c, e := range colExpr {
+			expanded = strings.ReplaceAll(expanded, "{"+c+"}", e)
+		}
+		expanded = strings.ReplaceAll(expanded, "{dataset_id}", "t.dataset_id")
+		expanded = strings.ReplaceAll(expanded, "{ingest_date}", "d.ingest_date")
+		expanded = strings.ReplaceAll(expanded, "{run_id}", "d.run_id")
 		where = append(where, "("+expanded+")")
 		args = append(args, q.Args...)
 	}

@@ -1,0 +1,256 @@
+// Package butler is the Go API of the data butler: create and open repositories,
+// put, get and find datasets, organise them in collections, ingest files. A
+// repository is a registry (SQL database) plus a datastore (files in a
+// directory or bucket), laid out as lsst.daf.butler lays them out.
+package butler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/config"
+	"github.com/gobutler/butler/internal/datastore"
+	"github.com/gobutler/butler/internal/registry"
+	"github.com/gobutler/butler/internal/registry/sqldb"
+	"github.com/gobutler/butler/storage"
+	"github.com/gobutler/butler/storage/posix"
+)
+
+// Butler is an open repository.
+type Butler struct {
+	// Root is the repository root; ConfigFile the butler.yaml it was opened from.
+	Root, ConfigFile string
+	// Universe is the repository's dimension universe.
+	Universe *dimensions.Universe
+
+	repo       *config.Repo
+	reg        *registry.Registry
+	ds         *datastore.Datastore
+	log        *slog.Logger
+	writeable  bool
+	storageCls map[string]config.StorageClassDef
+}
+
+// DefaultStorage returns the storage drivers a butler can open, by URI scheme.
+// Drivers are registered here, not in init, so tests can build their own.
+func DefaultStorage() *storage.Mux {
+	m := &storage.Mux{}
+	m.Register(posix.Scheme, posix.OpenURL)
+	return m
+}
+
+// CreateOptions are the switches of `butler create`.
+type CreateOptions struct {
+	SeedConfig      string // path of a seed config ("" for none)
+	DimensionConfig string // path of a dimension universe config ("" for the default)
+	Standalone      bool
+	Override        bool
+	Outfile         string
+	SearchPath      []string
+	Logger          *slog.Logger
+}
+
+// Create makes a new, empty repository at root and returns the path of the
+// config file it wrote. An existing repository there is left untouched and is
+// an error wrapping errs.ErrConflict.
+func Create(ctx context.Context, root string, opts CreateOptions) (string, error) {
+	if root == "" {
+		return "", fmt.Errorf("create repository: %w: no root given", errs.ErrInvalid)
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", fmt.Errorf("create repository %q: %w", root, err)
+	}
+	seed := config.New()
+	if opts.SeedConfig != "" {
+		if seed, err = config.Load(opts.SeedConfig); err != nil {
+			return "", fmt.Errorf("create repository %q: seed config: %w", root, err)
+		}
+	}
+	u := dimensions.Default()
+	if opts.DimensionConfig != "" {
+		data, err := os.ReadFile(opts.DimensionConfig)
+		if err != nil {
+			return "", fmt.Errorf("create repository %q: dimension config: %w", root, classifyOS(err))
+		}
+		if u, err = dimensions.Load(data); err != nil {
+			return "", fmt.Errorf("create repository %q: dimension config %s: %w", root, opts.DimensionConfig, err)
+		}
+	}
+	cfg, err := config.MakeRepoConfig(abs, seed, config.MakeOptions{Standalone: opts.Standalone, Override: opts.Override, Outfile: opts.Outfile, SearchPath: opts.SearchPath, Logger: opts.Logger})
+	if err != nil {
+		return "", fmt.Errorf("create repository %q: %w", root, err)
+	}
+	configFile := filepath.Join(abs, "butler.yaml")
+	if opts.Outfile != "" {
+		if configFile, err = filepath.Abs(opts.Outfile); err != nil {
+			return "", err
+		}
+	}
+	if _, err := os.Stat(configFile); err == nil {
+		return "", fmt.Errorf("create repository %q: %w: %s already exists", root, errs.ErrConflict, configFile)
+	}
+	repo, err := config.NewRepo(cfg, configFile, opts.SearchPath)
+	if err != nil {
+		return "", fmt.Errorf("create repository %q: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", fmt.Errorf("create repository %q: %w", root, classifyOS(err))
+	}
+	db, created, err := openDB(ctx, repo.Registry, true, false)
+	if err != nil {
+		return "", fmt.Errorf("create repository %q: %w", root, err)
+	}
+	reg, err := registry.Create(ctx, db, u)
+	if err != nil {
+		db.Close()
+		if created != "" && !errors.Is(err, errs.ErrConflict) {
+			os.Remove(created)
+		}
+		return "", fmt.Errorf("create repository %q: %w", root, err)
+	}
+	defer reg.Close()
+	if err := reg.EnsureFileRecordsTable(ctx, recordsTable(repo.Datastore)); err != nil {
+		return "", err
+	}
+	if err := config.WriteRepoConfig(cfg, configFile); err != nil {
+		if created != "" {
+			reg.Close()
+			os.Remove(created)
+		}
+		return "", fmt.Errorf("create repository %q: %w", root, err)
+	}
+	return configFile, nil
+}
+
+func recordsTable(d config.DatastoreConfig) string {
+	if d.RecordsTable != "" {
+		return d.RecordsTable
+	}
+	return "file_datastore_records"
+}
+
+// openDB connects to the registry database. For a new SQLite file it returns its
+// path in created so a failed create can remove it.
+func openDB(ctx context.Context, reg config.RegistryConfig, create, readOnly bool) (*sqldb.DB, string, error) {
+	switch {
+	case strings.HasPrefix(reg.DB, "sqlite:///"):
+		path := strings.TrimPrefix(reg.DB, "sqlite:///")
+		if path == "" || path == ":memory:" {
+			return nil, "", fmt.Errorf("registry %q: %w: in-memory SQLite registries are not supported", reg.DB, errs.ErrUnsupported)
+		}
+		created := ""
+		if create {
+			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+				created = path
+			}
+		}
+		db, err := sqldb.OpenSQLite(ctx, path, create, readOnly)
+		return db, created, err
+	case strings.HasPrefix(reg.DB, "postgresql"):
+		return nil, "", fmt.Errorf("registry %s: %w: PostgreSQL registries are not built into this version yet", reg, errs.ErrUnsupported)
+	}
+	return nil, "", fmt.Errorf("registry %q: %w: unknown database URL (want sqlite:///PATH or postgresql://HOST/DB)", reg.DB, errs.ErrUnsupported)
+}
+
+// OpenOptions tune Open.
+type OpenOptions struct {
+	// Writeable opens the registry for writing; read-only otherwise.
+	Writeable  bool
+	SearchPath []string
+	Logger     *slog.Logger
+	Storage    *storage.Mux // nil: DefaultStorage()
+}
+
+// Open opens an existing repository by path, config file or alias.
+func Open(ctx context.Context, ref string, opts OpenOptions) (*Butler, error) {
+	repo, err := config.LoadRepo(ref, opts.SearchPath)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	db, _, err := openDB(ctx, repo.Registry, false, !opts.Writeable)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %q: %w", ref, err)
+	}
+	reg, err := registry.Open(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open repository %q: %w", ref, err)
+	}
+	mux := opts.Storage
+	if mux == nil {
+		mux = DefaultStorage()
+	}
+	backend, err := mux.Open(ctx, repo.Datastore.Root)
+	if err != nil {
+		reg.Close()
+		return nil, fmt.Errorf("open datastore of %q: %w", ref, err)
+	}
+	dcfg := datastore.Config{
+		Name: repo.Datastore.Name, RecordsTable: recordsTable(repo.Datastore),
+		Templates: repo.Datastore.Templates, Formatters: map[string]string{}, Checksum: repo.Datastore.Checksum,
+	}
+	if dcfg.Name == "" || strings.HasPrefix(dcfg.Name, "FileDatastore@") {
+		// The recorded name keeps the placeholder, so a moved repository still matches its rows.
+		dcfg.Name = "FileDatastore@<butlerRoot>"
+	}
+	for k, f := range repo.Datastore.Formatters {
+		dcfg.Formatters[k] = f.Formatter
+	}
+	ds, err := datastore.New(dcfg, backend)
+	if err != nil {
+		reg.Close()
+		return nil, err
+	}
+	scs, err := config.StorageClasses(repo.Config)
+	if err != nil {
+		log.Warn("storage classes unreadable", "err", err)
+	}
+	return &Butler{Root: repo.Root, ConfigFile: repo.ConfigFile, Universe: reg.Universe, repo: repo, reg: reg, ds: ds, log: log, writeable: opts.Writeable, storageCls: scs}, nil
+}
+
+// Close releases the repository.
+func (b *Butler) Close() error {
+	return errors.Join(b.reg.Close(), b.ds.Backend.Close())
+}
+
+// Registry gives access to the registry for packages of this module (ingest, transfer).
+func (b *Butler) Registry() *registry.Registry { return b.reg }
+
+// Datastore gives access to the datastore for packages of this module.
+func (b *Butler) Datastore() *datastore.Datastore { return b.ds }
+
+// Config returns the expanded repository configuration.
+func (b *Butler) Config() *config.Config { return b.repo.Config }
+
+// IsWriteable reports whether the repository was opened for writing.
+func (b *Butler) IsWriteable() bool { return b.writeable }
+
+func (b *Butler) checkWriteable(what string) error {
+	if !b.writeable {
+		return fmt.Errorf("%s: %w: repository %s was opened read-only", what, errs.ErrReadOnly, b.Root)
+	}
+	return nil
+}
+
+func classifyOS(err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%w: %w", errs.ErrNotFound, err)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%w: %w", errs.ErrPermission, err)
+	}
+	return err
+}

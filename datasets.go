@@ -1,0 +1,467 @@
+package butler
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/datastore"
+	"github.com/gobutler/butler/internal/registry"
+	"github.com/gobutler/butler/internal/registry/sqldb"
+	"go.yaml.in/yaml/v3"
+)
+
+// RegisterDatasetType adds a dataset type; it reports whether it was new. An
+// identical existing type is a no-op, a different one a conflict.
+func (b *Butler) RegisterDatasetType(ctx context.Context, name, storageClass string, dims []string, isCalibration bool) (bool, error) {
+	if err := b.checkWriteable("register dataset type " + name); err != nil {
+		return false, err
+	}
+	if b.storageCls != nil {
+		if _, ok := b.storageCls[storageClass]; !ok {
+			return false, fmt.Errorf("register dataset type %q: %w: unknown storage class %q", name, errs.ErrInvalid, storageClass)
+		}
+	}
+	g, err := b.Universe.Group(dims...)
+	if err != nil {
+		return false, fmt.Errorf("register dataset type %q: %w", name, err)
+	}
+	var added bool
+	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
+		added, err = b.reg.RegisterDatasetType(ctx, c, dataset.Type{Name: name, Dimensions: g, StorageClass: storageClass, IsCalibration: isCalibration})
+		return err
+	})
+	return added, err
+}
+
+// DatasetType returns a registered dataset type.
+func (b *Butler) DatasetType(ctx context.Context, name string) (dataset.Type, error) {
+	return b.reg.DatasetType(ctx, name)
+}
+
+// DatasetTypes lists registered dataset types matching glob patterns (all when none).
+func (b *Butler) DatasetTypes(ctx context.Context, patterns ...string) ([]dataset.Type, error) {
+	return b.reg.DatasetTypes(ctx, patterns)
+}
+
+// RemoveDatasetTypes deletes the dataset types matching the patterns; it returns
+// the names removed. A type that still has datasets is refused.
+func (b *Butler) RemoveDatasetTypes(ctx context.Context, patterns ...string) ([]string, error) {
+	if err := b.checkWriteable("remove dataset types"); err != nil {
+		return nil, err
+	}
+	types, err := b.reg.DatasetTypes(ctx, patterns)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
+		for _, t := range types {
+			if err := b.reg.RemoveDatasetType(ctx, c, t.Name); err != nil {
+				return err
+			}
+			names = append(names, t.Name)
+		}
+		return nil
+	})
+	return names, err
+}
+
+// fields implements datastore.Fields for a dataset being written.
+type fields struct {
+	id      dimensions.DataID
+	records map[string]dimensions.Record
+	typ     string
+	run     string
+	dsID    dataset.ID
+}
+
+func (f fields) Value(name string) (any, bool) {
+	switch name {
+	case "datasetType":
+		p, _ := dataset.SplitComponent(f.typ)
+		return p, true
+	case "component":
+		if _, c := dataset.SplitComponent(f.typ); c != "" {
+			return c, true
+		}
+		return nil, false
+	case "run":
+		return f.run, true
+	case "id":
+		return f.dsID.String(), true
+	}
+	v, ok := f.id[name]
+	return v, ok
+}
+
+func (f fields) Record(element, field string) (any, bool) {
+	rec, ok := f.records[element]
+	if !ok {
+		return nil, false
+	}
+	v, ok := rec.Values[field]
+	if !ok || v == nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// formatter extensions of the formatters this butler writes or recognises.
+var extensions = map[string]string{
+	"JsonFormatter": ".json", "YamlFormatter": ".yaml", "PickleFormatter": ".pickle",
+	"ParquetFormatter": ".parq", "AstropyTableFormatter": ".ecsv", "MatplotlibFormatter": ".png",
+	"PackagesFormatter": ".yaml", "ButlerLogRecordsFormatter": ".json",
+}
+
+func extensionOf(formatter string) string {
+	short := formatter[strings.LastIndexByte(formatter, '.')+1:]
+	if e, ok := extensions[short]; ok {
+		return e
+	}
+	if strings.Contains(short, "Fits") || strings.Contains(short, "RawFormatter") {
+		return ".fits"
+	}
+	return ""
+}
+
+// target builds the datastore lookup target of a dataset.
+func (b *Butler) target(t dataset.Type, run string, id dataset.ID, full dimensions.DataID, recs map[string]dimensions.Record) datastore.Target {
+	inst, _ := full["instrument"].(string)
+	return datastore.Target{
+		Instrument: inst, DatasetType: t.Name, Dimensions: strings.Join(t.Dimensions.RequiredNames(), "+"), StorageClass: t.StorageClass,
+		Fields: fields{id: full, records: recs, typ: t.Name, run: run, dsID: id},
+	}
+}
+
+// PutOptions tune Put.
+type PutOptions struct {
+	IDMode dataset.IDMode // Unique by default
+}
+
+// Put stores the bytes of data as a new dataset of the given type and data ID in
+// run (registered when missing) and returns its reference. The file is written
+// before its records; when the records cannot be committed the file is removed.
+func (b *Butler) Put(ctx context.Context, data []byte, typeName string, dataID dimensions.DataID, run string, opts ...PutOptions) (dataset.Ref, error) {
+	return b.PutReader(ctx, bytes.NewReader(data), int64(len(data)), typeName, dataID, run, opts...)
+}
+
+// PutReader is Put reading the content from r (size bytes, -1 when unknown).
+func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeName string, dataID dimensions.DataID, run string, opts ...PutOptions) (dataset.Ref, error) {
+	var o PutOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if err := b.checkWriteable("put " + typeName); err != nil {
+		return dataset.Ref{}, err
+	}
+	t, err := b.reg.DatasetType(ctx, typeName)
+	if err != nil {
+		return dataset.Ref{}, fmt.Errorf("put %s: %w", typeName, err)
+	}
+	id, err := b.Universe.Normalize(t.Dimensions, dataID)
+	if err != nil {
+		return dataset.Ref{}, fmt.Errorf("put %s: %w", typeName, err)
+	}
+	full, recs, err := b.reg.Expand(ctx, t.Dimensions, id)
+	if err != nil {
+		return dataset.Ref{}, fmt.Errorf("put %s: %w", typeName, err)
+	}
+	required := dimensions.DataID{}
+	for _, e := range t.Dimensions.Required {
+		required[e.Name] = full[e.Name]
+	}
+	if err := b.checkRun(ctx, run); err != nil {
+		return dataset.Ref{}, err
+	}
+	dsID, err := dataset.NewID(o.IDMode, typeName, run, required)
+	if err != nil {
+		return dataset.Ref{}, err
+	}
+	ref := dataset.Ref{ID: dsID, Type: t, DataID: required, Run: run}
+	// Refuse early (and cheaply) when the dataset exists, so no file is overwritten.
+	if existing, err := b.reg.FindDataset(ctx, typeName, required, []string{run}); err != nil {
+		return dataset.Ref{}, err
+	} else if existing != nil {
+		return dataset.Ref{}, &registry.ConflictError{Type: typeName, Collection: run, DataID: required, Err: fmt.Errorf("dataset %s is there", existing.ID)}
+	}
+	tgt := b.target(t, run, dsID, full, recs)
+	p, err := b.ds.Path(tgt)
+	if err != nil {
+		return dataset.Ref{}, fmt.Errorf("put %s %s: %w", typeName, required, err)
+	}
+	formatter := b.ds.Formatter(tgt)
+	if formatter == "" {
+		formatter = "lsst.daf.butler.formatters.file.FileFormatter"
+	}
+	key := p + extensionOf(formatter)
+	st, err := b.ds.Write(ctx, key, r, size)
+	if err != nil {
+		return dataset.Ref{}, fmt.Errorf("put %s %s: %w", typeName, required, err)
+	}
+	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
+		if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {
+			return err
+		}
+		if err := b.reg.InsertDatasets(ctx, c, typeName, run, []registry.NewDataset{{ID: dsID, DataID: required}}, false); err != nil {
+			return err
+		}
+		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), []registry.FileRecord{{
+			DatasetID: dsID, Path: st.Path, Formatter: formatter, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: st.Size,
+		}}, false)
+	})
+	if err != nil {
+		if rmErr := b.ds.Remove(context.WithoutCancel(ctx), []string{st.Path}); rmErr != nil {
+			b.log.Warn("could not remove file of failed put", "path", b.ds.URI(st.Path), "err", rmErr)
+		}
+		return dataset.Ref{}, fmt.Errorf("put %s %s: %w", typeName, required, err)
+	}
+	return ref, nil
+}
+
+// PutValue encodes v with the formatter configured for the dataset type (JSON or
+// YAML) and puts it.
+func (b *Butler) PutValue(ctx context.Context, v any, typeName string, dataID dimensions.DataID, run string, opts ...PutOptions) (dataset.Ref, error) {
+	t, err := b.reg.DatasetType(ctx, typeName)
+	if err != nil {
+		return dataset.Ref{}, fmt.Errorf("put %s: %w", typeName, err)
+	}
+	var data []byte
+	switch f := b.ds.Formatter(datastore.Target{DatasetType: t.Name, StorageClass: t.StorageClass, Dimensions: strings.Join(t.Dimensions.RequiredNames(), "+")}); {
+	case strings.HasSuffix(f, "JsonFormatter"):
+		data, err = json.Marshal(v)
+	case strings.HasSuffix(f, "YamlFormatter"):
+		data, err = yaml.Marshal(v)
+	default:
+		return dataset.Ref{}, fmt.Errorf("put %s: %w: storage class %s uses formatter %q, which this butler cannot encode (use Put with bytes)", typeName, errs.ErrUnsupported, t.StorageClass, f)
+	}
+	if err != nil {
+		return dataset.Ref{}, fmt.Errorf("put %s: encode: %w", typeName, err)
+	}
+	return b.Put(ctx, data, typeName, dataID, run, opts...)
+}
+
+// checkRun refuses a run name that exists as another collection type; a missing
+// run is registered later, inside the transaction that fills it.
+func (b *Butler) checkRun(ctx context.Context, run string) error {
+	c, err := b.reg.Collection(ctx, run)
+	if err != nil {
+		if errors.Is(err, errs.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if c.Type != dataset.Run {
+		return fmt.Errorf("collection %q: %w: is %s, not a RUN", run, errs.ErrInvalid, c.Type)
+	}
+	return nil
+}
+
+// Find returns the first dataset of the type with the data ID in the ordered
+// collections; a missing dataset is an error wrapping errs.ErrNotFound.
+func (b *Butler) Find(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) (dataset.Ref, error) {
+	t, err := b.reg.DatasetType(ctx, typeName)
+	if err != nil {
+		return dataset.Ref{}, err
+	}
+	if len(collections) == 0 {
+		return dataset.Ref{}, fmt.Errorf("find %s: %w: no collections given to search", typeName, errs.ErrInvalid)
+	}
+	id, err := b.Universe.Normalize(t.Dimensions, dataID)
+	if err != nil {
+		return dataset.Ref{}, fmt.Errorf("find %s: %w", typeName, err)
+	}
+	ref, err := b.reg.FindDataset(ctx, typeName, id, collections)
+	if err != nil {
+		return dataset.Ref{}, fmt.Errorf("find %s %s: %w", typeName, id, err)
+	}
+	if ref == nil {
+		return dataset.Ref{}, fmt.Errorf("dataset %s %s: %w in collections %s", typeName, id, errs.ErrNotFound, strings.Join(collections, ", "))
+	}
+	return *ref, nil
+}
+
+// Open returns a reader of a stored dataset's file.
+func (b *Butler) Open(ctx context.Context, ref dataset.Ref) (io.ReadCloser, error) {
+	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), []dataset.ID{ref.ID})
+	if err != nil {
+		return nil, err
+	}
+	rs := recs[ref.ID]
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("dataset %s: %w: it has no file in the datastore", ref, errs.ErrNotFound)
+	}
+	if len(rs) > 1 {
+		return nil, fmt.Errorf("dataset %s: %w: it is stored as %d component files", ref, errs.ErrUnsupported, len(rs))
+	}
+	return b.ds.Open(ctx, rs[0].Path)
+}
+
+// Get finds a dataset and returns its bytes.
+func (b *Butler) Get(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) ([]byte, dataset.Ref, error) {
+	ref, err := b.Find(ctx, typeName, dataID, collections)
+	if err != nil {
+		return nil, ref, err
+	}
+	data, err := b.GetRef(ctx, ref)
+	return data, ref, err
+}
+
+// GetRef reads the bytes of a resolved dataset.
+func (b *Butler) GetRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
+	rc, err := b.Open(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// GetValue finds a dataset and decodes its JSON or YAML content into v.
+func (b *Butler) GetValue(ctx context.Context, v any, typeName string, dataID dimensions.DataID, collections []string) (dataset.Ref, error) {
+	data, ref, err := b.Get(ctx, typeName, dataID, collections)
+	if err != nil {
+		return ref, err
+	}
+	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), []dataset.ID{ref.ID})
+	if err != nil {
+		return ref, err
+	}
+	switch ext := path.Ext(recs[ref.ID][0].Path); ext {
+	case ".json":
+		err = json.Unmarshal(data, v)
+	case ".yaml":
+		err = yaml.Unmarshal(data, v)
+	default:
+		err = fmt.Errorf("%w: cannot decode a %q file", errs.ErrUnsupported, ext)
+	}
+	if err != nil {
+		return ref, fmt.Errorf("get %s: decode: %w", ref, err)
+	}
+	return ref, nil
+}
+
+// URI returns the location of a dataset's file.
+func (b *Butler) URI(ctx context.Context, ref dataset.Ref) (string, error) {
+	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), []dataset.ID{ref.ID})
+	if err != nil {
+		return "", err
+	}
+	if len(recs[ref.ID]) == 0 {
+		return "", fmt.Errorf("dataset %s: %w: no file", ref, errs.ErrNotFound)
+	}
+	return b.ds.URI(recs[ref.ID][0].Path), nil
+}
+
+// URIs returns the file locations of many datasets at once (keyed by ID).
+func (b *Butler) URIs(ctx context.Context, ids []dataset.ID) (map[dataset.ID]string, error) {
+	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[dataset.ID]string, len(recs))
+	for id, rs := range recs {
+		if len(rs) > 0 {
+			out[id] = b.ds.URI(rs[0].Path)
+		}
+	}
+	return out, nil
+}
+
+// Dataset returns the dataset with the given ID.
+func (b *Butler) Dataset(ctx context.Context, id dataset.ID) (dataset.Ref, error) {
+	ref, err := b.reg.Dataset(ctx, id)
+	if err != nil {
+		return dataset.Ref{}, err
+	}
+	if ref == nil {
+		return dataset.Ref{}, fmt.Errorf("dataset %s: %w", id, errs.ErrNotFound)
+	}
+	return *ref, nil
+}
+
+// DatasetQuery selects datasets of one type in collections.
+type DatasetQuery = registry.DatasetQuery
+
+// Datasets streams the datasets matching q to fn.
+func (b *Butler) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset.Ref) error) error {
+	if q.DataID != nil {
+		t, err := b.reg.DatasetType(ctx, q.Type)
+		if err != nil {
+			return err
+		}
+		conv := dimensions.DataID{}
+		for k, v := range q.DataID {
+			e, ok := b.Universe.Element(k)
+			if !ok || !e.IsDimension() || !t.Dimensions.Has(k) {
+				return fmt.Errorf("query %s: %w: %q is not a dimension of %s", q.Type, errs.ErrInvalid, k, t.Dimensions)
+			}
+			if conv[k], err = dimensions.ConvertKey(e, v); err != nil {
+				return err
+			}
+		}
+		q.DataID = conv
+	}
+	return b.reg.Datasets(ctx, q, fn)
+}
+
+// removeRefs deletes datasets' records and then (after commit) their files.
+func (b *Butler) removeRefs(ctx context.Context, c sqldb.Conn, ids []dataset.ID) ([]string, error) {
+	orphans, err := b.reg.DeleteFileRecords(ctx, c, b.ds.RecordsTable(), ids)
+	if err != nil {
+		return nil, err
+	}
+	return orphans, b.reg.DeleteDatasets(ctx, c, ids)
+}
+
+// Remove deletes datasets and their files (prune --purge).
+func (b *Butler) Remove(ctx context.Context, refs []dataset.Ref) error {
+	if err := b.checkWriteable("remove datasets"); err != nil {
+		return err
+	}
+	ids := make([]dataset.ID, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	var orphans []string
+	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+		var err error
+		orphans, err = b.removeRefs(ctx, c, ids)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("remove %d dataset(s): %w", len(refs), err)
+	}
+	// Files go after the commit: a crash in between leaves files without records,
+	// which are harmless and found by a repair, never records without files.
+	return b.ds.Remove(ctx, orphans)
+}
+
+// Unstore deletes datasets' files and datastore records but keeps them in the registry.
+func (b *Butler) Unstore(ctx context.Context, refs []dataset.Ref) error {
+	if err := b.checkWriteable("unstore datasets"); err != nil {
+		return err
+	}
+	ids := make([]dataset.ID, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	var orphans []string
+	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+		var err error
+		orphans, err = b.reg.DeleteFileRecords(ctx, c, b.ds.RecordsTable(), ids)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return b.ds.Remove(ctx, orphans)
+}

@@ -1,0 +1,288 @@
+package butler
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/datastore"
+	"github.com/gobutler/butler/internal/registry"
+	"github.com/gobutler/butler/internal/registry/sqldb"
+)
+
+// FileDataset is one existing file to ingest as a dataset.
+type FileDataset struct {
+	Path   string            // local path of the file
+	DataID dimensions.DataID // the dataset's data ID (required dimensions at least)
+	// Records holds dimension records used by the file template (exposure.obs_id,
+	// detector.full_name); missing ones are read from the registry.
+	Records   map[string]dimensions.Record
+	Formatter string     // formatter class; "" = the configured one
+	ID        dataset.ID // preset ID; zero = made by the ID mode
+	Size      int64      // bytes; <= 0 = look it up
+}
+
+// IngestOptions tune Ingest.
+type IngestOptions struct {
+	Transfer string         // transfer mode, "auto" when empty
+	IDMode   dataset.IDMode // how IDs are made when not preset
+	// SkipExisting leaves datasets whose ID is already in the run alone instead of failing.
+	SkipExisting bool
+	// NoFileAttrs stores -1 instead of the file size (upstream --no-track-file-attrs).
+	NoFileAttrs bool
+}
+
+// IngestResult says what one Ingest call did.
+type IngestResult struct {
+	Refs    []dataset.Ref // ingested
+	Skipped int           // already present (SkipExisting)
+}
+
+// Ingest adds existing files as datasets of one type in run, in one transaction:
+// every file is transferred first, then all records are committed; when the
+// commit fails the transferred files are removed again.
+func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileDataset, opts IngestOptions) (IngestResult, error) {
+	var res IngestResult
+	if err := b.checkWriteable("ingest " + typeName); err != nil {
+		return res, err
+	}
+	mode := opts.Transfer
+	if mode == "" {
+		mode = datastore.Auto
+	}
+	if err := datastore.CheckMode(mode); err != nil {
+		return res, err
+	}
+	t, err := b.reg.DatasetType(ctx, typeName)
+	if err != nil {
+		return res, fmt.Errorf("ingest %s: %w", typeName, err)
+	}
+	if err := b.checkRun(ctx, run); err != nil {
+		return res, err
+	}
+	type planned struct {
+		ref  dataset.Ref
+		f    FileDataset
+		key  string
+		form string
+	}
+	plan := make([]planned, 0, len(files))
+	for _, f := range files {
+		id, err := b.Universe.Normalize(t.Dimensions, onlyGroup(t.Dimensions, f.DataID))
+		if err != nil {
+			return res, fmt.Errorf("ingest %s: %w", f.Path, err)
+		}
+		full, recs := f.DataID.Clone(), f.Records
+		if recs == nil {
+			if full, recs, err = b.reg.Expand(ctx, t.Dimensions, id); err != nil {
+				return res, fmt.Errorf("ingest %s: %w", f.Path, err)
+			}
+		}
+		required := dimensions.DataID{}
+		for _, e := range t.Dimensions.Required {
+			required[e.Name] = id[e.Name]
+		}
+		dsID := f.ID
+		if dsID == (dataset.ID{}) {
+			if dsID, err = dataset.NewID(opts.IDMode, typeName, run, required); err != nil {
+				return res, err
+			}
+		}
+		tgt := b.target(t, run, dsID, full, recs)
+		p, err := b.ds.Path(tgt)
+		if err != nil {
+			return res, fmt.Errorf("ingest %s: %w", f.Path, err)
+		}
+		form := f.Formatter
+		if form == "" {
+			form = b.ds.Formatter(tgt)
+		}
+		plan = append(plan, planned{ref: dataset.Ref{ID: dsID, Type: t, DataID: required, Run: run}, f: f, key: p + fileExtension(f.Path), form: form})
+	}
+	if _, err := b.reg.Collection(ctx, run); err == nil && opts.SkipExisting && len(plan) > 0 {
+		ids := make([]dataset.ID, len(plan))
+		for i, p := range plan {
+			ids[i] = p.ref.ID
+		}
+		present := map[dataset.ID]bool{}
+		err := b.reg.Datasets(ctx, registry.DatasetQuery{Type: typeName, Collections: []string{run}, IDs: ids}, func(r dataset.Ref) error {
+			present[r.ID] = true
+			return nil
+		})
+		if err != nil {
+			return res, err
+		}
+		kept := plan[:0]
+		for _, p := range plan {
+			if present[p.ref.ID] {
+				res.Skipped++
+				continue
+			}
+			kept = append(kept, p)
+		}
+		plan = kept
+	}
+	var written []string // files this call created, removed again if the commit fails
+	cleanup := func() {
+		if err := b.ds.Remove(context.WithoutCancel(ctx), written); err != nil {
+			b.log.Warn("could not remove files of a failed ingest", "err", err)
+		}
+	}
+	news := make([]registry.NewDataset, 0, len(plan))
+	recs := make([]registry.FileRecord, 0, len(plan))
+	for _, p := range plan {
+		st, err := b.ds.Ingest(ctx, p.f.Path, p.key, mode, p.f.Size)
+		if err != nil {
+			cleanup()
+			return IngestResult{}, err
+		}
+		if st.Path == p.key {
+			written = append(written, st.Path)
+		}
+		size := st.Size
+		if opts.NoFileAttrs {
+			size = -1
+		}
+		news = append(news, registry.NewDataset{ID: p.ref.ID, DataID: p.ref.DataID})
+		recs = append(recs, registry.FileRecord{DatasetID: p.ref.ID, Path: st.Path, Formatter: p.form, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: size})
+		res.Refs = append(res.Refs, p.ref)
+	}
+	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
+		if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {
+			return err
+		}
+		if err := b.reg.InsertDatasets(ctx, c, typeName, run, news, false); err != nil {
+			return err
+		}
+		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, false)
+	})
+	if err != nil {
+		if mode != datastore.Move {
+			cleanup()
+		}
+		return IngestResult{}, fmt.Errorf("ingest %d %s file(s) into %s: %w", len(plan), typeName, run, err)
+	}
+	return res, nil
+}
+
+// onlyGroup drops data ID keys outside the group (records may carry more).
+func onlyGroup(g dimensions.Group, id dimensions.DataID) dimensions.DataID {
+	out := dimensions.DataID{}
+	for k, v := range id {
+		if g.Has(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// fileExtension keeps the source's extension, including compound ones (.fits.fz, .fits.gz).
+func fileExtension(p string) string {
+	base := path.Base(filepath.ToSlash(p))
+	ext := path.Ext(base)
+	if ext == ".fz" || ext == ".gz" {
+		inner := path.Ext(strings.TrimSuffix(base, ext))
+		if inner != "" && len(inner) <= 5 {
+			return inner + ext
+		}
+	}
+	return ext
+}
+
+// RetrieveOptions tune RetrieveArtifacts.
+type RetrieveOptions struct {
+	Transfer     string // copy (default), link, symlink, hardlink, relsymlink, move is refused
+	PreservePath bool   // keep the datastore path under dest (else the file name only)
+	Clobber      bool   // overwrite existing files
+}
+
+// RetrieveArtifacts copies the files of datasets into a local directory and
+// returns the paths written.
+func (b *Butler) RetrieveArtifacts(ctx context.Context, refs []dataset.Ref, dest string, opts RetrieveOptions) ([]string, error) {
+	ids := make([]dataset.ID, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ID
+	}
+	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
+	if err != nil {
+		return nil, err
+	}
+	mode := opts.Transfer
+	if mode == "" || mode == datastore.Auto {
+		mode = datastore.Copy
+	}
+	var out []string
+	for _, id := range ids {
+		for _, fr := range recs[id] {
+			rel := fr.Path
+			if datastore.IsURI(rel) || !opts.PreservePath {
+				rel = path.Base(rel)
+			}
+			target := filepath.Join(dest, filepath.FromSlash(rel))
+			if _, err := os.Stat(target); err == nil && !opts.Clobber {
+				return out, fmt.Errorf("retrieve %s: %w: %s exists (use --clobber)", id, errs.ErrConflict, target)
+			}
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return out, err
+			}
+			if err := b.copyOut(ctx, fr.Path, target, mode); err != nil {
+				return out, fmt.Errorf("retrieve %s: %w", id, err)
+			}
+			out = append(out, target)
+		}
+	}
+	return out, nil
+}
+
+func (b *Butler) copyOut(ctx context.Context, stored, target, mode string) error {
+	src := ""
+	if strings.HasPrefix(stored, "file://") {
+		src = strings.TrimPrefix(stored, "file://")
+	} else if root := b.ds.Root(); root != "" {
+		src = filepath.Join(root, filepath.FromSlash(stored))
+	}
+	switch mode {
+	case datastore.Symlink, datastore.Link, datastore.RelSymlink, datastore.Hardlink:
+		if src == "" {
+			return fmt.Errorf("%w: cannot link to a remote file; use copy", errs.ErrUnsupported)
+		}
+		real, err := filepath.EvalSymlinks(src)
+		if err != nil {
+			return classifyOS(err)
+		}
+		os.Remove(target)
+		if mode == datastore.Hardlink || mode == datastore.Link {
+			if err := os.Link(real, target); err == nil || mode == datastore.Hardlink {
+				return err
+			}
+		}
+		return os.Symlink(real, target)
+	case datastore.Copy:
+		rc, err := b.ds.Open(ctx, stored)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		tmp := target + ".tmp"
+		f, err := os.Create(tmp)
+		if err != nil {
+			return err
+		}
+		if _, err := f.ReadFrom(rc); err != nil {
+			f.Close()
+			os.Remove(tmp)
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return os.Rename(tmp, target)
+	}
+	return fmt.Errorf("transfer mode %q: %w for retrieving artifacts", mode, errs.ErrUnsupported)
+}

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gobutler/butler/dimensions"
+	"github.com/spf13/cobra"
+)
+
+// queryOptions are shared by the query commands.
+type queryOptions struct {
+	collections []string
+	where       []string
+	binds       []string
+	limit       int
+	offset      int
+	format      string
+	dataID      []string
+}
+
+func addQueryFlags(cmd *cobra.Command, o *queryOptions, defLimit int) {
+	f := cmd.Flags()
+	f.StringArrayVar(&o.collections, "collections", nil, "collections to search, in order (comma-separated, repeatable; globs without --find-first)")
+	f.StringArrayVar(&o.where, "where", nil, "a where expression, e.g. \"instrument='LSSTCam' AND exposure.day_obs=20250415\" (repeatable: ANDed)")
+	f.StringArrayVar(&o.binds, "bind", nil, "NAME=VALUE bound to :NAME in --where (repeatable)")
+	f.IntVar(&o.limit, "limit", defLimit, "at most this many results; negative: at most -N and warn when there are more; 0: no limit")
+	f.IntVar(&o.offset, "offset", 0, "skip this many results first")
+	f.StringArrayVar(&o.dataID, "data-id", nil, "constrain a dimension, KEY=VALUE (repeatable)")
+	addFormatFlag(cmd, &o.format)
+}
+
+func (o *queryOptions) whereText() string {
+	var parts []string
+	for _, w := range o.where {
+		if strings.TrimSpace(w) != "" {
+			parts = append(parts, "("+w+")")
+		}
+	}
+	return strings.Join(parts, " AND ")
+}
+
+func (o *queryOptions) bindMap() (map[string]any, error) {
+	m := map[string]any{}
+	for _, b := range o.binds {
+		k, v, ok := strings.Cut(b, "=")
+		if !ok || k == "" {
+			return nil, usagef("--bind %q: want NAME=VALUE", b)
+		}
+		m[k] = parseScalar(v)
+	}
+	return m, nil
+}
+
+func parseScalar(v string) any {
+	if i, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return i
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return f
+	}
+	return v
+}
+
+func parseDataID(kvs []string) (dimensions.DataID, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	d := dimensions.DataID{}
+	for _, kv := range splitList(kvs) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("data ID item %q: want KEY=VALUE", kv)
+		}
+		d[strings.TrimSpace(k)] = parseScalar(strings.TrimSpace(v))
+	}
+	return d, nil
+}
+
+// effectiveLimit turns the CLI limit into (fetch this many, warn if more).
+func effectiveLimit(limit int) (int, bool) {
+	switch {
+	case limit < 0:
+		return -limit + 1, true
+	case limit == 0:
+		return 0, false
+	}
+	return limit, false
+}
+
+func limitWarning(limit int) string {
+	return fmt.Sprintf("warning: more than %d results; only the first %d are shown (use --limit 0 for all, or a larger --limit)", -limit, -limit)
+}

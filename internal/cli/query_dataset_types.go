@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+type queryDatasetTypesOptions struct {
+	verbose     bool
+	collections []string
+	format      string
+}
+
+func newQueryDatasetTypesCmd(g *globals) *cobra.Command {
+	var o queryDatasetTypesOptions
+	cmd := &cobra.Command{
+		Use:   "query-dataset-types REPO [GLOB...]",
+		Short: "List dataset types",
+		Args:  cobra.MinimumNArgs(1),
+		RunE:  func(c *cobra.Command, args []string) error { return runQueryDatasetTypes(c.Context(), g, o, args) },
+	}
+	cmd.Flags().BoolVarP(&o.verbose, "verbose", "v", false, "also show dimensions and storage class")
+	cmd.Flags().StringArrayVar(&o.collections, "collections", nil, "only types with datasets in these collections (comma-separated, repeatable)")
+	addFormatFlag(cmd, &o.format)
+	return cmd
+}
+
+func runQueryDatasetTypes(ctx context.Context, g *globals, o queryDatasetTypesOptions, args []string) error {
+	if err := checkFormat(o.format); err != nil {
+		return err
+	}
+	b, err := g.open(ctx, args[0], false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	types, err := b.DatasetTypes(ctx, splitList(args[1:])...)
+	if err != nil {
+		return err
+	}
+	var allowed map[string]bool
+	if cols := splitList(o.collections); len(cols) > 0 {
+		allowed = map[string]bool{}
+		matched, err := b.Collections(ctx, cols)
+		if err != nil {
+			return err
+		}
+		for _, c := range matched {
+			names, err := b.CollectionDatasetTypes(ctx, c.Name)
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				allowed[n] = true
+			}
+		}
+	}
+	t := &table{cols: []string{"name"}}
+	if o.verbose {
+		t.cols = append(t.cols, "dimensions", "storage class")
+	}
+	sort.Slice(types, func(i, j int) bool { return types[i].Name < types[j].Name })
+	for _, dt := range types {
+		if allowed != nil && !allowed[dt.Name] {
+			continue
+		}
+		typed := map[string]any{"name": dt.Name}
+		cells := []string{dt.Name}
+		if o.verbose {
+			dims := dt.Dimensions.RequiredNames()
+			typed["dimensions"], typed["storage_class"], typed["is_calibration"] = dims, dt.StorageClass, dt.IsCalibration
+			cells = append(cells, "("+strings.Join(dims, ", ")+")", dt.StorageClass)
+		}
+		t.add(typed, cells...)
+	}
+	return render(g.stdout, o.format, t)
+}

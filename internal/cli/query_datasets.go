@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dataset"
+	"github.com/spf13/cobra"
+)
+
+type queryDatasetsOptions struct {
+	queryOptions
+	findFirst bool
+	showURI   bool
+}
+
+func newQueryDatasetsCmd(g *globals) *cobra.Command {
+	var o queryDatasetsOptions
+	cmd := &cobra.Command{
+		Use:   "query-datasets REPO [DATASET_TYPE...]",
+		Short: "List datasets",
+		Long: `List the datasets of the given types (names or globs; all types when none) in the
+collections, one table per dataset type, with their full data IDs.`,
+		Example: `  butler query-datasets REPO raw --collections LSSTCam/raw/all --where "exposure.day_obs = 20250415 AND detector IN (10..20)"`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE:    func(c *cobra.Command, args []string) error { return runQueryDatasets(c.Context(), g, o, args) },
+	}
+	addQueryFlags(cmd, &o.queryOptions, -20000)
+	cmd.Flags().BoolVar(&o.findFirst, "find-first", false, "only the first dataset found for each data ID, searching the collections in order")
+	cmd.Flags().Bool("no-find-first", false, "every matching dataset in every collection (default)")
+	cmd.Flags().BoolVar(&o.showURI, "show-uri", false, "also show each dataset's file URI")
+	return cmd
+}
+
+func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, args []string) error {
+	if err := checkFormat(o.format); err != nil {
+		return err
+	}
+	binds, err := o.bindMap()
+	if err != nil {
+		return err
+	}
+	dataID, err := parseDataID(o.dataID)
+	if err != nil {
+		return err
+	}
+	b, err := g.open(ctx, args[0], false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	cols := splitList(o.collections)
+	if len(cols) == 0 {
+		cols = []string{"*"}
+		if o.findFirst {
+			return usagef("--find-first needs --collections (an ordered list, without globs)")
+		}
+	}
+	fetch, warn := effectiveLimit(o.limit)
+	if fetch > 0 {
+		fetch += o.offset
+	}
+	search := butler.DatasetSearch{Types: splitList(args[1:]), Collections: cols, Where: o.whereText(), Bind: binds, DataID: dataID, FindFirst: o.findFirst, Limit: fetch, WithImplied: true}
+	byType := map[string][]dataset.Ref{}
+	var order []string
+	n := 0
+	err = b.QueryDatasets(ctx, search, func(r dataset.Ref) error {
+		n++
+		if n <= o.offset {
+			return nil
+		}
+		if _, ok := byType[r.Type.Name]; !ok {
+			order = append(order, r.Type.Name)
+		}
+		byType[r.Type.Name] = append(byType[r.Type.Name], r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	total := n - o.offset
+	if warn && total > -o.limit {
+		fmt.Fprintln(g.stderr, limitWarning(o.limit))
+		// drop the extra row fetched to detect truncation
+		last := order[len(order)-1]
+		byType[last] = byType[last][:len(byType[last])-1]
+	}
+	if total <= 0 {
+		if o.format == "table" {
+			fmt.Fprintln(g.stdout, "No datasets found.")
+			for _, why := range b.ExplainNoDatasets(ctx, search) {
+				fmt.Fprintln(g.stderr, why)
+			}
+			return nil
+		}
+		return render(g.stdout, o.format, &table{})
+	}
+	var tables []*table
+	for _, name := range order {
+		refs := byType[name]
+		dims := refs[0].Type.Dimensions.Names()
+		t := &table{title: name, cols: append([]string{"type", "run", "id"}, dims...)}
+		if o.showURI {
+			t.cols = append(t.cols, "URI")
+		}
+		var uris map[dataset.ID]string
+		if o.showURI {
+			ids := make([]dataset.ID, len(refs))
+			for i, r := range refs {
+				ids[i] = r.ID
+			}
+			if uris, err = b.URIs(ctx, ids); err != nil {
+				return err
+			}
+		}
+		for _, r := range refs {
+			cells := []string{r.Type.Name, r.Run, r.ID.String()}
+			typed := map[string]any{"type": r.Type.Name, "run": r.Run, "id": r.ID.String()}
+			did := map[string]any{}
+			for _, d := range dims {
+				cells = append(cells, str(r.DataID[d]))
+				did[d] = r.DataID[d]
+			}
+			typed["data_id"] = did
+			if o.showURI {
+				cells = append(cells, uris[r.ID])
+				typed["uri"] = uris[r.ID]
+			}
+			t.add(typed, cells...)
+		}
+		tables = append(tables, t)
+	}
+	sort.SliceStable(tables, func(i, j int) bool { return tables[i].title < tables[j].title })
+	if o.format == "table" {
+		fmt.Fprintln(g.stdout)
+	}
+	if o.format == "json" || o.format == "yaml" {
+		// One flat list for scripts.
+		all := &table{}
+		for _, t := range tables {
+			all.raw = append(all.raw, t.records()...)
+			all.rows = append(all.rows, t.rows...)
+		}
+		return render(g.stdout, o.format, all)
+	}
+	_ = strings.Join
+	return render(g.stdout, o.format, tables...)
+}

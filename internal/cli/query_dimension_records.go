@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/timespan"
+	"github.com/spf13/cobra"
+)
+
+func newQueryDimensionRecordsCmd(g *globals) *cobra.Command {
+	var o queryOptions
+	cmd := &cobra.Command{
+		Use:     "query-dimension-records REPO ELEMENT",
+		Short:   "List the records of a dimension element (instrument, detector, exposure...)",
+		Example: `  butler query-dimension-records REPO exposure --where "instrument='LSSTCam' AND day_obs=20250415"`,
+		Args:    cobra.ExactArgs(2),
+		RunE:    func(c *cobra.Command, args []string) error { return runQueryDimensionRecords(c.Context(), g, o, args) },
+	}
+	addQueryFlags(cmd, &o, -20000)
+	return cmd
+}
+
+func runQueryDimensionRecords(ctx context.Context, g *globals, o queryOptions, args []string) error {
+	if err := checkFormat(o.format); err != nil {
+		return err
+	}
+	binds, err := o.bindMap()
+	if err != nil {
+		return err
+	}
+	dataID, err := parseDataID(o.dataID)
+	if err != nil {
+		return err
+	}
+	b, err := g.open(ctx, args[0], false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	fetch, warn := effectiveLimit(o.limit)
+	if fetch > 0 {
+		fetch += o.offset
+	}
+	t := &table{}
+	n := 0
+	err = b.QueryRecords(ctx, butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: binds, DataID: dataID, Limit: fetch}, func(r dimensions.Record) error {
+		n++
+		if n <= o.offset {
+			return nil
+		}
+		if t.cols == nil {
+			t.cols = recordColumns(r)
+		}
+		cells := make([]string, len(t.cols))
+		typed := map[string]any{}
+		for i, c := range t.cols {
+			v := recordValue(r, c)
+			cells[i] = str(v)
+			typed[c] = v
+		}
+		t.add(typed, cells...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if warn && len(t.rows) > -o.limit {
+		fmt.Fprintln(g.stderr, limitWarning(o.limit))
+		t.rows, t.raw = t.rows[:-o.limit], t.raw[:-o.limit]
+	}
+	if len(t.rows) == 0 && o.format == "table" {
+		fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
+		return nil
+	}
+	return render(g.stdout, o.format, t)
+}
+
+// recordColumns lists a record's fields in table order, timespans split in two.
+func recordColumns(r dimensions.Record) []string {
+	e := r.Element
+	var cols []string
+	for _, d := range e.Required {
+		cols = append(cols, d.Name)
+	}
+	if e.IsDimension() {
+		cols = append(cols, e.PrimaryKey().Name)
+	}
+	for _, d := range e.Implied {
+		cols = append(cols, d.Name)
+	}
+	if e.IsDimension() {
+		for _, k := range e.Keys[1:] {
+			cols = append(cols, k.Name)
+		}
+	}
+	for _, m := range e.Metadata {
+		cols = append(cols, m.Name)
+	}
+	if e.Spatial != "" {
+		cols = append(cols, "region")
+	}
+	if e.Temporal != "" {
+		cols = append(cols, "timespan (TAI)")
+	}
+	return cols
+}
+
+func recordValue(r dimensions.Record, col string) any {
+	if col == "timespan (TAI)" {
+		ts, ok := r.Values["timespan"].(timespan.Timespan)
+		if !ok {
+			return nil
+		}
+		return ts.String()
+	}
+	return r.Values[col]
+}

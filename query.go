@@ -1,0 +1,293 @@
+package butler
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/query"
+	"github.com/gobutler/butler/internal/registry"
+)
+
+// DatasetSearch selects datasets of one or more types in collections.
+type DatasetSearch struct {
+	Types       []string // names or globs; empty: all types
+	Collections []string // ordered; globs allowed without FindFirst
+	Where       string   // the where expression language of daf_butler
+	Bind        map[string]any
+	DataID      dimensions.DataID
+	FindFirst   bool
+	Limit       int  // 0: no limit
+	WithImplied bool // fill implied dimensions (physical_filter, band, day_obs...)
+}
+
+// resolverFor maps where-expression identifiers onto a dataset type's columns.
+func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
+	return func(parts []string) (string, error) {
+		switch len(parts) {
+		case 1:
+			name := parts[0]
+			switch name {
+			case "dataset_id", "ingest_date":
+				return "{" + name + "}", nil
+			}
+			if g.Has(name) {
+				return "{" + name + "}", nil
+			}
+			// A bare field is accepted when exactly one element of the query has it.
+			var found []string
+			for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
+				if !e.HasTable() {
+					continue
+				}
+				for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
+					if f.Name == name {
+						found = append(found, e.Name+"."+name)
+					}
+				}
+			}
+			if len(found) == 1 {
+				return "{" + found[0] + "}", nil
+			}
+			if len(found) > 1 {
+				return "", fmt.Errorf("%q is ambiguous: say which of %s", name, strings.Join(found, ", "))
+			}
+			return "", fmt.Errorf("unknown name %q: not a dimension of %s (dimensions: %s)", name, g, strings.Join(g.Names(), ", "))
+		case 2, 3:
+			e, ok := b.Universe.Element(parts[0])
+			if !ok || !g.Has(parts[0]) {
+				return "", fmt.Errorf("unknown element %q in %q: the query has %s", parts[0], strings.Join(parts, "."), strings.Join(g.Names(), ", "))
+			}
+			field := parts[1]
+			if len(parts) == 3 {
+				if field != "timespan" || (parts[2] != "begin" && parts[2] != "end") {
+					return "", fmt.Errorf("unknown field %q", strings.Join(parts, "."))
+				}
+				if e.Temporal == "" {
+					return "", fmt.Errorf("%s has no timespan", e.Name)
+				}
+				return "{" + e.Name + ".timespan_" + parts[2] + "}", nil
+			}
+			if e.IsDimension() && field == e.PrimaryKey().Name {
+				return "{" + e.Name + "}", nil
+			}
+			for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
+				if f.Name == field {
+					return "{" + e.Name + "." + field + "}", nil
+				}
+			}
+			if field == "region" && e.Spatial != "" {
+				return "{" + e.Name + ".region}", nil
+			}
+			var known []string
+			for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
+				known = append(known, f.Name)
+			}
+			if e.Temporal != "" {
+				known = append(known, "timespan")
+			}
+			return "", fmt.Errorf("%s has no field %q (fields: %s)", e.Name, field, strings.Join(known, ", "))
+		}
+		return "", fmt.Errorf("unknown name %q", strings.Join(parts, "."))
+	}
+}
+
+// QueryDatasets streams the datasets matching s to fn, type by type (sorted by name).
+func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
+	types, err := b.reg.DatasetTypes(ctx, s.Types)
+	if err != nil {
+		return err
+	}
+	if len(types) == 0 {
+		if len(s.Types) > 0 && !registry.IsGlob(strings.Join(s.Types, "")) {
+			return fmt.Errorf("query datasets: %w", &registry.MissingDatasetTypeError{Name: strings.Join(s.Types, ", ")})
+		}
+		return nil
+	}
+	var ast query.Node
+	if strings.TrimSpace(s.Where) != "" {
+		if ast, err = query.Parse(s.Where); err != nil {
+			return err
+		}
+	}
+	sort.Slice(types, func(i, j int) bool { return types[i].Name < types[j].Name })
+	n := 0
+	for _, t := range types {
+		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: s.DataID}
+		if s.DataID != nil {
+			q.DataID = onlyGroup(t.Dimensions, s.DataID)
+			if len(q.DataID) != len(s.DataID) {
+				continue // a constraint on a dimension this type does not have
+			}
+		}
+		if ast != nil {
+			sqlWhere, args, err := registry.TranslateWhere(ast, b.resolverFor(t.Dimensions), s.Bind)
+			if err != nil {
+				if len(types) > 1 {
+					continue // the expression names dimensions another type has
+				}
+				return err
+			}
+			q.Where, q.Args = sqlWhere, args
+		}
+		if s.Limit > 0 {
+			q.Limit = s.Limit - n
+			if q.Limit <= 0 {
+				return nil
+			}
+		}
+		err := b.reg.Datasets(ctx, q, func(r dataset.Ref) error {
+			n++
+			return fn(r)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExplainNoDatasets says in plain words why a dataset search found nothing.
+func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []string {
+	var why []string
+	types, err := b.reg.DatasetTypes(ctx, s.Types)
+	if err != nil || len(types) == 0 {
+		all, _ := b.reg.DatasetTypes(ctx, nil)
+		var names []string
+		for _, t := range all {
+			names = append(names, t.Name)
+		}
+		return []string{fmt.Sprintf("No dataset type matches %s (registered: %s).", strings.Join(s.Types, ", "), orNone(names))}
+	}
+	if len(s.Collections) == 0 {
+		return []string{"No collections were given to search (use --collections)."}
+	}
+	colls, err := b.reg.ResolveCollections(ctx, s.Collections, false)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var names []string
+	for _, c := range colls {
+		names = append(names, c.Name)
+	}
+	if len(colls) == 0 {
+		return []string{fmt.Sprintf("No collections match %s.", strings.Join(s.Collections, ", "))}
+	}
+	for _, t := range types {
+		has := false
+		for _, c := range colls {
+			dts, _ := b.reg.CollectionDatasetTypes(ctx, c.Name)
+			for _, d := range dts {
+				has = has || d == t.Name
+			}
+		}
+		if !has {
+			why = append(why, fmt.Sprintf("No %s datasets were ever put in the collections searched (%s).", t.Name, strings.Join(names, ", ")))
+		}
+	}
+	if len(why) == 0 && (s.Where != "" || len(s.DataID) > 0) {
+		why = append(why, fmt.Sprintf("Datasets of these types exist in %s, but none match the where expression / data ID constraint.", strings.Join(names, ", ")))
+	}
+	return why
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// RecordSearch selects dimension records of one element.
+type RecordSearch struct {
+	Element string
+	Where   string
+	Bind    map[string]any
+	DataID  dimensions.DataID
+	Limit   int
+}
+
+// QueryRecords streams the records of an element matching a where expression
+// over its own fields and dimensions.
+func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimensions.Record) error) error {
+	e, ok := b.Universe.Element(s.Element)
+	if !ok {
+		return fmt.Errorf("dimension element %q: %w (known: %s)", s.Element, errs.ErrNotFound, strings.Join(b.Universe.DimensionNames(), ", "))
+	}
+	if !e.HasTable() {
+		return fmt.Errorf("dimension element %q: %w: its records are not stored", s.Element, errs.ErrUnsupported)
+	}
+	db := b.reg.DB()
+	var conds []string
+	var args []any
+	for _, d := range e.Dimensions() {
+		v, ok := s.DataID[d.Name]
+		if !ok {
+			continue
+		}
+		cv, err := dimensions.ConvertKey(d, v)
+		if err != nil {
+			return err
+		}
+		col := d.Name
+		if d == e {
+			col = e.PrimaryKey().Name
+		}
+		conds = append(conds, db.Q(col)+" = ?")
+		args = append(args, cv)
+	}
+	if strings.TrimSpace(s.Where) != "" {
+		ast, err := query.Parse(s.Where)
+		if err != nil {
+			return err
+		}
+		resolve := func(parts []string) (string, error) {
+			if len(parts) > 1 && parts[0] == e.Name {
+				parts = parts[1:]
+			}
+			if len(parts) == 2 && parts[0] == "timespan" {
+				return db.Q("timespan_" + parts[1]), nil
+			}
+			if len(parts) != 1 {
+				return "", fmt.Errorf("unknown name %q for %s records", strings.Join(parts, "."), e.Name)
+			}
+			if e.IsDimension() && parts[0] == e.Name {
+				return db.Q(e.PrimaryKey().Name), nil
+			}
+			for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
+				if f.Name == parts[0] {
+					return db.Q(f.Name), nil
+				}
+			}
+			for _, d := range append(append([]*dimensions.Element(nil), e.Required...), e.Implied...) {
+				if d.Name == parts[0] {
+					return db.Q(d.Name), nil
+				}
+			}
+			return "", fmt.Errorf("unknown name %q: %s records have no such field", parts[0], e.Name)
+		}
+		w, wargs, err := registry.TranslateWhere(ast, resolve, s.Bind)
+		if err != nil {
+			return err
+		}
+		conds = append(conds, w)
+		args = append(args, wargs...)
+	}
+	n := 0
+	errStop := fmt.Errorf("stop")
+	err := b.reg.EachRecord(ctx, db.Conn(), e.Name, strings.Join(conds, " AND "), args, func(r dimensions.Record) error {
+		if s.Limit > 0 && n >= s.Limit {
+			return errStop
+		}
+		n++
+		return fn(r)
+	})
+	if err == errStop {
+		return nil
+	}
+	return err
+}

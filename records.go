@@ -1,0 +1,84 @@
+package butler
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/internal/registry"
+	"github.com/gobutler/butler/internal/registry/sqldb"
+)
+
+// InsertMode says what to do with a dimension record that already exists.
+type InsertMode = registry.InsertMode
+
+const (
+	InsertNew     = registry.InsertNew
+	InsertSkip    = registry.InsertSkip
+	InsertReplace = registry.InsertReplace
+)
+
+// InsertRecords writes dimension records of one element in one transaction.
+func (b *Butler) InsertRecords(ctx context.Context, element string, recs []dimensions.Record, mode InsertMode) error {
+	if err := b.checkWriteable("insert " + element + " records"); err != nil {
+		return err
+	}
+	return b.reg.Tx(ctx, func(c sqldb.Conn) error { return b.reg.InsertRecords(ctx, c, element, recs, mode) })
+}
+
+// SyncRecords inserts records that are missing and checks the others are the
+// same; with update, differing ones are overwritten. It returns how many it wrote.
+func (b *Butler) SyncRecords(ctx context.Context, element string, recs []dimensions.Record, update bool) (int, error) {
+	if err := b.checkWriteable("sync " + element + " records"); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+		for _, rec := range recs {
+			wrote, err := b.reg.SyncRecord(ctx, c, element, rec, update)
+			if err != nil {
+				return err
+			}
+			if wrote {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Records reads every record of an element, optionally restricted by a data ID.
+func (b *Butler) Records(ctx context.Context, element string, where dimensions.DataID) ([]dimensions.Record, error) {
+	e, ok := b.Universe.Element(element)
+	if !ok {
+		return nil, fmt.Errorf("dimension element %q: not in universe %d", element, b.Universe.Version)
+	}
+	var conds string
+	var args []any
+	for _, d := range e.Dimensions() {
+		v, ok := where[d.Name]
+		if !ok {
+			continue
+		}
+		cv, err := dimensions.ConvertKey(d, v)
+		if err != nil {
+			return nil, err
+		}
+		col := d.Name
+		if d == e {
+			col = e.PrimaryKey().Name
+		}
+		if conds != "" {
+			conds += " AND "
+		}
+		conds += b.reg.DB().Q(col) + " = ?"
+		args = append(args, cv)
+	}
+	return b.reg.Records(ctx, b.reg.DB().Conn(), element, conds, args...)
+}
+
+// EachRecord streams every record of an element to fn.
+func (b *Butler) EachRecord(ctx context.Context, element string, fn func(dimensions.Record) error) error {
+	return b.reg.EachRecord(ctx, b.reg.DB().Conn(), element, "", nil, fn)
+}

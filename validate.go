@@ -1,0 +1,58 @@
+package butler
+
+import (
+	"context"
+	"fmt"
+	"path"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/internal/datastore"
+)
+
+// ValidateConfiguration checks every registered dataset type (or those matching
+// types, minus ignore) has a file template and a known storage class; it
+// returns one line per problem.
+func (b *Butler) ValidateConfiguration(ctx context.Context, types, ignore []string) ([]string, error) {
+	dts, err := b.reg.DatasetTypes(ctx, types)
+	if err != nil {
+		return nil, err
+	}
+	var problems []string
+	for _, t := range dts {
+		skip := false
+		for _, p := range ignore {
+			if ok, _ := path.Match(p, t.Name); ok {
+				skip = true
+			}
+		}
+		if skip {
+			continue
+		}
+		if b.storageCls != nil {
+			if _, ok := b.storageCls[t.StorageClass]; !ok {
+				problems = append(problems, fmt.Sprintf("%s: unknown storage class %q", t.Name, t.StorageClass))
+			}
+		}
+		// Render the template against a made-up data ID to find missing fields.
+		id := dimensions.DataID{}
+		recs := map[string]dimensions.Record{}
+		for _, e := range append(append([]*dimensions.Element(nil), t.Dimensions.Required...), t.Dimensions.Implied...) {
+			if e.PrimaryKey().Type == "int" {
+				id[e.Name] = int64(1)
+			} else {
+				id[e.Name] = "x"
+			}
+			vals := map[string]any{}
+			for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
+				vals[f.Name] = "x"
+			}
+			recs[e.Name] = dimensions.Record{Element: e, Values: vals}
+		}
+		if _, err := b.ds.Path(b.target(t, "run", dataset.ID{}, id, recs)); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: file template: %v", t.Name, err))
+		}
+		_ = datastore.Auto
+	}
+	return problems, nil
+}
