@@ -665,3 +665,10 @@ func TestTimespan(t *testing.T) {
 		}
 	}
 }
+
+func derefBool(p *bool) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
