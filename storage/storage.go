@@ -49,7 +49,7 @@ type Backend interface {
 	// URI is the absolute URI of key ("file:///abs/path", "s3://bucket/prefix/key"), escaped
 	// as a URI. URI("") is the URI of the store's root and ends in "/".
 	URI(key string) string
-	// Close releases resources; later calls fail.
+	// Close releases resources; later calls fail. Closing twice is harmless.
 	Close() error
 }
 

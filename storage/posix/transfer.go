@@ -135,7 +135,7 @@ func (b *Backend) MoveFrom(ctx context.Context, src, key string) error {
 		return nil
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(p))
+		err = b.syncDir(filepath.Dir(p))
 	}
 	if err != nil {
 		return b.fail(fmt.Sprintf("move %q to", src), key, err, true)
@@ -158,7 +158,7 @@ func (b *Backend) placeEntry(path string, make func(tmp string) error) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return b.syncDir(filepath.Dir(path))
 }
 
 // localSource checks that src is an absolute path to a regular file and returns it with
