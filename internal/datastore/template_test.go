@@ -118,6 +118,8 @@ func TestTemplate_Format(t *testing.T) {
 
 		// The packaged templates against the corpus raw.
 		{"raw template", rawTemplate, rawLSSTCam, "LSSTCam/raw/all/raw/20190319/MC_C_20190319_000001/raw_LSSTCam_unknown_MC_C_20190319_000001_R10_S02_LSSTCam_raw_all"},
+		{"raw template of 2021-2024", strings.Replace(rawTemplate, "{day_obs|exposure.day_obs}", "{exposure.day_obs}", 1), rawLSSTCam,
+			"LSSTCam/raw/all/raw/20190319/MC_C_20190319_000001/raw_LSSTCam_unknown_MC_C_20190319_000001_R10_S02_LSSTCam_raw_all"},
 		{"raw template, day_obs from record", rawTemplate, noDayObs, "LSSTCam/raw/all/raw/20190319/MC_C_20190319_000001/raw_LSSTCam_unknown_MC_C_20190319_000001_R10_S02_LSSTCam_raw_all"},
 		{"default template, raw", defaultTemplate, rawLSSTCam, "LSSTCam/raw/all/raw/20190319/unknown/unknown/MC_C_20190319_000001/raw_LSSTCam_unknown_unknown_MC_C_20190319_000001_R10_S02_LSSTCam_raw_all"},
 		{"default template, component", defaultTemplate, rawLSSTCam.with("datasetType", "calexp", "component", "wcs"), "LSSTCam/raw/all/calexp.wcs/20190319/unknown/unknown/MC_C_20190319_000001/calexp_wcs_LSSTCam_unknown_unknown_MC_C_20190319_000001_R10_S02_LSSTCam_raw_all"},
