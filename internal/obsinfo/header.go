@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -188,6 +189,12 @@ func yamlValue(n *yaml.Node) (any, error) {
 	case yaml.MappingNode:
 		return nil, fmt.Errorf("nested mapping is not a header value")
 	}
+	if n.Style == 0 {
+		// Plain scalars are resolved with PyYAML's YAML 1.1 rules, which is
+		// what wrote and reads these dumps: "0000189126e1" stays a string
+		// (YAML 1.2 would make it a float), "yes" is true.
+		return resolvePlain(n.Value)
+	}
 	switch n.ShortTag() {
 	case "!!null":
 		return nil, nil
@@ -214,10 +221,114 @@ func yamlValue(n *yaml.Node) (any, error) {
 		}
 		return f, nil
 	default:
-		// Strings, and timestamps, which stay as written (a GROUPID must keep
-		// its exact text).
+		// Quoted strings, and explicitly tagged timestamps, which stay as
+		// written (a GROUPID must keep its exact text).
 		return n.Value, nil
 	}
+}
+
+// PyYAML's implicit resolvers (YAML 1.1) for plain scalars.
+var (
+	yaml11Bool  = regexp.MustCompile(`^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`)
+	yaml11Int   = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
+	yaml11Float = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
+	yaml11Null  = regexp.MustCompile(`^(?:~|null|Null|NULL|)$`)
+)
+
+func resolvePlain(v string) (any, error) {
+	switch {
+	case yaml11Null.MatchString(v):
+		return nil, nil
+	case yaml11Bool.MatchString(v):
+		switch v[0] {
+		case 'y', 'Y', 't', 'T':
+			return true, nil
+		case 'o', 'O':
+			return v == "on" || v == "On" || v == "ON", nil
+		}
+		return false, nil
+	case yaml11Int.MatchString(v):
+		return yaml11ParseInt(v)
+	case yaml11Float.MatchString(v):
+		return yaml11ParseFloat(v)
+	}
+	return v, nil
+}
+
+func yaml11ParseInt(v string) (any, error) {
+	s := strings.ReplaceAll(v, "_", "")
+	sign := int64(1)
+	switch {
+	case strings.HasPrefix(s, "-"):
+		sign, s = -1, s[1:]
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	}
+	var i int64
+	var err error
+	switch {
+	case s == "0":
+		return int64(0), nil
+	case strings.HasPrefix(s, "0b"):
+		i, err = strconv.ParseInt(s[2:], 2, 64)
+	case strings.HasPrefix(s, "0x"):
+		i, err = strconv.ParseInt(s[2:], 16, 64)
+	case strings.HasPrefix(s, "0"):
+		i, err = strconv.ParseInt(s[1:], 8, 64)
+	case strings.Contains(s, ":"):
+		for _, part := range strings.Split(s, ":") {
+			d, perr := strconv.ParseInt(part, 10, 64)
+			if perr != nil {
+				return nil, perr
+			}
+			i = i*60 + d
+		}
+	default:
+		i, err = strconv.ParseInt(s, 10, 64)
+		if err != nil { // beyond int64: keep the magnitude as a float
+			f, ferr := strconv.ParseFloat(s, 64)
+			if ferr != nil {
+				return nil, ferr
+			}
+			return float64(sign) * f, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sign * i, nil
+}
+
+func yaml11ParseFloat(v string) (any, error) {
+	s := strings.ToLower(strings.ReplaceAll(v, "_", ""))
+	switch strings.TrimLeft(s, "+-") {
+	case ".inf":
+		if strings.HasPrefix(s, "-") {
+			return math.Inf(-1), nil
+		}
+		return math.Inf(1), nil
+	case ".nan":
+		return math.NaN(), nil
+	}
+	if strings.Contains(s, ":") {
+		sign := 1.0
+		switch {
+		case strings.HasPrefix(s, "-"):
+			sign, s = -1, s[1:]
+		case strings.HasPrefix(s, "+"):
+			s = s[1:]
+		}
+		total := 0.0
+		for _, part := range strings.Split(s, ":") {
+			d, err := strconv.ParseFloat(part, 64)
+			if err != nil {
+				return nil, err
+			}
+			total = total*60 + d
+		}
+		return sign * total, nil
+	}
+	return strconv.ParseFloat(s, 64)
 }
 
 // joinList turns a list value (COMMENT and HISTORY cards, or a repeated key)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/obsinfo"
@@ -33,6 +34,22 @@ HIERARCH ASTRO METADATA FIX MODIFIED: false
 `, obsinfo.Header{"SIMPLE": true, "EXPTIME": 15.0, "SEQNUM": int64(32), "DAYOBS": "20100217",
 			"GROUPID": "2024-03-22T03:41:54.994", "RA": nil, "OBJECT": "HD 131586", "COMMENT": "first\nsecond",
 			"ASTRO METADATA FIX MODIFIED": false}, nil},
+		{"yaml 1.1 plain scalars", `
+CONTNUM: 0000189126e1
+A: 1e5
+B: 017
+C: yes
+D: ~
+E: 1_000
+F: 1.5e+3
+G: '017'
+H: 1:30
+I: .NaN
+J: Off
+K: 1 1
+L:
+`, obsinfo.Header{"CONTNUM": "0000189126e1", "A": "1e5", "B": int64(15), "C": true, "D": nil, "E": int64(1000),
+			"F": 1500.0, "G": "017", "H": int64(90), "I": math.NaN(), "J": false, "K": "1 1", "L": nil}, nil},
 		{"property list", `!<lsst.daf.base.PropertyList>
 - [SIMPLE, Bool, true, conforms]
 - [BITPIX, Int, 8, array data type]
@@ -67,7 +84,7 @@ HIERARCH ASTRO METADATA FIX MODIFIED: false
 			if err != nil {
 				t.Fatalf("ParseHeaderDump: %v", err)
 			}
-			if d := cmp.Diff(tt.want, got); d != "" {
+			if d := cmp.Diff(tt.want, got, cmpopts.EquateNaNs()); d != "" {
 				t.Errorf("ParseHeaderDump (-want +got):\n%s", d)
 			}
 		})

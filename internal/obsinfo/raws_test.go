@@ -104,3 +104,25 @@ func TestTranslate_RawPrimaryHeaders(t *testing.T) {
 		t.Errorf("2021-12-12 raw: exposure %d detector %d filter %q, want 3021121200310, 98, SDSSi", o.ExposureID, o.DetectorNum, o.PhysicalFilter)
 	}
 }
+
+func BenchmarkTranslate(b *testing.B) {
+	for _, name := range []string{"lsstCam-MC_O_20250609_000578_R01_S01.yaml", "latiss-AT_O_20191113_000061.yaml"} {
+		b.Run("dump="+name, func(b *testing.B) {
+			dir := os.Getenv("BUTLER_TEST_CORPUS")
+			if dir == "" {
+				dir = filepath.Join("..", "..", "..", "shared", "corpus")
+			}
+			h, err := obsinfo.LoadHeaderDump(filepath.Join(dir, "headers", name))
+			if err != nil {
+				b.Skip(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := obsinfo.Translate(h, name); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "headers/s")
+		})
+	}
+}
