@@ -250,8 +250,15 @@ func withComment(card, comment string) string {
 	return card + " / " + comment
 }
 
+// formatFloat writes the shortest text that reads back as v: plain decimals for
+// everyday magnitudes (1818938.94, not 1.81893894E+06), an exponent otherwise.
 func formatFloat(v float64) string {
-	s := strconv.FormatFloat(v, 'G', -1, 64)
+	var s string
+	if a := math.Abs(v); a == 0 || a >= 1e-4 && a < 1e15 {
+		s = strconv.FormatFloat(v, 'f', -1, 64)
+	} else {
+		s = strconv.FormatFloat(v, 'E', -1, 64)
+	}
 	if !strings.ContainsAny(s, ".E") {
 		s += ".0"
 	}
