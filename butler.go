@@ -209,6 +209,23 @@ func Open(ctx context.Context, ref string, opts OpenOptions) (*Butler, error) {
 	for k, f := range repo.Datastore.Formatters {
 		dcfg.Formatters[k] = f.Formatter
 	}
+	// Config keys name dimension groups in any order (physical_filter+detector+exposure);
+	// lookups use the group's required dimensions in universe order.
+	canon := func(dims []string) (string, error) {
+		g, err := reg.Universe.Group(dims...)
+		if err != nil {
+			return "", err
+		}
+		return strings.Join(g.RequiredNames(), "+"), nil
+	}
+	if dcfg.Templates, err = datastore.CanonicalKeys(dcfg.Templates, canon); err != nil {
+		reg.Close()
+		return nil, fmt.Errorf("open repository %q: file templates: %w", ref, err)
+	}
+	if dcfg.Formatters, err = datastore.CanonicalKeys(dcfg.Formatters, canon); err != nil {
+		reg.Close()
+		return nil, fmt.Errorf("open repository %q: formatters: %w", ref, err)
+	}
 	ds, err := datastore.New(dcfg, backend)
 	if err != nil {
 		reg.Close()

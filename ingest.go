@@ -105,7 +105,7 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		}
 		plan = append(plan, planned{ref: dataset.Ref{ID: dsID, Type: t, DataID: required, Run: run}, f: f, key: p + fileExtension(f.Path), form: form})
 	}
-	if _, err := b.reg.Collection(ctx, run); err == nil && opts.SkipExisting && len(plan) > 0 {
+	if _, err := b.reg.Collection(ctx, run); err == nil && len(plan) > 0 {
 		ids := make([]dataset.ID, len(plan))
 		for i, p := range plan {
 			ids[i] = p.ref.ID
@@ -121,6 +121,10 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		kept := plan[:0]
 		for _, p := range plan {
 			if present[p.ref.ID] {
+				if !opts.SkipExisting {
+					// Refuse before any transfer, so the existing dataset's file is never touched.
+					return IngestResult{}, &registry.ConflictError{Type: typeName, Collection: run, DataID: p.ref.DataID, Err: fmt.Errorf("dataset %s is already there", p.ref.ID)}
+				}
 				res.Skipped++
 				continue
 			}
@@ -137,12 +141,16 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 	news := make([]registry.NewDataset, 0, len(plan))
 	recs := make([]registry.FileRecord, 0, len(plan))
 	for _, p := range plan {
+		// A file already at the key (left by an interrupted ingest, or another
+		// dataset's) is replaced but never removed on failure.
+		_, statErr := b.ds.Backend.Stat(ctx, p.key)
+		existed := statErr == nil
 		st, err := b.ds.Ingest(ctx, p.f.Path, p.key, mode, p.f.Size)
 		if err != nil {
 			cleanup()
 			return IngestResult{}, err
 		}
-		if st.Path == p.key {
+		if st.Path == p.key && !existed {
 			written = append(written, st.Path)
 		}
 		size := st.Size

@@ -93,6 +93,8 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newRetrieveArtifactsCmd(g),
 		newPutCmd(g),
 		newGetCmd(g),
+		newRegisterInstrumentCmd(g),
+		newIngestRawsCmd(g),
 	)
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(g))

@@ -191,3 +191,13 @@ func str(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// renderValue prints one value as JSON or YAML (csv/table fall back to YAML).
+func renderValue(w io.Writer, format string, v any) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	return yaml.NewEncoder(w).Encode(v)
+}

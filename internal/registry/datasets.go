@@ -34,7 +34,10 @@ type ConflictError struct {
 }
 
 func (e *ConflictError) Error() string {
-	return fmt.Sprintf("dataset %s %s in %q: already exists (a dataset with this type and data ID, or this ID, is there): %v", e.Type, e.DataID, e.Collection, e.Err)
+	if e.DataID == nil {
+		return fmt.Sprintf("%s dataset(s) in %q: already there (a dataset with the same type and data ID, or the same ID, exists)", e.Type, e.Collection)
+	}
+	return fmt.Sprintf("dataset %s %s in %q: already there (a dataset with the same type and data ID, or the same ID, exists)", e.Type, e.DataID, e.Collection)
 }
 func (e *ConflictError) Is(target error) bool { return target == errs.ErrConflict }
 func (e *ConflictError) Unwrap() error        { return e.Err }

@@ -1,0 +1,104 @@
+// Package ingest registers instruments and ingests raw files: scan the
+// locations, read headers in parallel, translate them, write the exposure-level
+// dimension records, then transfer the files and insert the datasets in batches.
+package ingest
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/internal/instrument"
+)
+
+// InstrumentRecords builds the instrument, physical_filter, detector and
+// visit_system records of an instrument for the repository's universe.
+func InstrumentRecords(u *dimensions.Universe, in *instrument.Instrument) map[string][]dimensions.Record {
+	out := map[string][]dimensions.Record{}
+	ie := u.MustElement("instrument")
+	inst := map[string]any{"name": in.Name, "visit_max": in.VisitMax, "exposure_max": in.ExposureMax, "detector_max": in.DetectorMax, "class_name": in.ClassName}
+	for _, m := range ie.Metadata {
+		if m.Name == "visit_system" {
+			inst["visit_system"] = in.VisitSystem
+		}
+	}
+	out["instrument"] = []dimensions.Record{{Element: ie, Values: inst}}
+	for _, f := range in.Filters {
+		out["physical_filter"] = append(out["physical_filter"], dimensions.Record{Element: u.MustElement("physical_filter"),
+			Values: map[string]any{"instrument": in.Name, "name": f.Name, "band": f.Band}})
+	}
+	for _, d := range in.Detectors {
+		var raft any
+		if d.Raft != nil {
+			raft = *d.Raft
+		}
+		out["detector"] = append(out["detector"], dimensions.Record{Element: u.MustElement("detector"),
+			Values: map[string]any{"instrument": in.Name, "id": d.ID, "full_name": d.FullName, "name_in_raft": d.NameInRaft, "raft": raft, "purpose": d.Purpose}})
+	}
+	if _, ok := u.Element("visit_system"); ok {
+		for _, vs := range in.VisitSystems {
+			out["visit_system"] = append(out["visit_system"], dimensions.Record{Element: u.MustElement("visit_system"),
+				Values: map[string]any{"instrument": in.Name, "id": vs.ID, "name": vs.Name}})
+		}
+	}
+	return out
+}
+
+// RegisterInstrument writes an instrument's records. Registering the same
+// definition again writes nothing; a changed definition is a conflict unless
+// update. It returns how many records it wrote.
+func RegisterInstrument(ctx context.Context, b *butler.Butler, class string, update bool) (int, error) {
+	in, err := instrument.Lookup(class)
+	if err != nil {
+		return 0, fmt.Errorf("register instrument: %w", err)
+	}
+	recs := InstrumentRecords(b.Universe, in)
+	n := 0
+	for _, el := range []string{"instrument", "physical_filter", "detector", "visit_system"} {
+		if len(recs[el]) == 0 {
+			continue
+		}
+		if el == "instrument" {
+			w, err := b.SyncRecords(ctx, el, recs[el], update)
+			if err != nil {
+				return n, fmt.Errorf("register instrument %s: %w", in.Name, err)
+			}
+			n += w
+			continue
+		}
+		w, err := syncMany(ctx, b, el, recs[el], update)
+		n += w
+		if err != nil {
+			return n, fmt.Errorf("register instrument %s: %w", in.Name, err)
+		}
+	}
+	return n, nil
+}
+
+// syncMany syncs records: new ones are inserted in one go, existing ones compared.
+func syncMany(ctx context.Context, b *butler.Butler, element string, recs []dimensions.Record, update bool) (int, error) {
+	existing, err := b.Records(ctx, element, dimensions.DataID{"instrument": recs[0].Values["instrument"]})
+	if err != nil {
+		return 0, err
+	}
+	have := map[string]bool{}
+	for _, r := range existing {
+		have[r.DataID().String()] = true
+	}
+	var fresh, old []dimensions.Record
+	for _, r := range recs {
+		if have[r.DataID().String()] {
+			old = append(old, r)
+		} else {
+			fresh = append(fresh, r)
+		}
+	}
+	if len(fresh) > 0 {
+		if err := b.InsertRecords(ctx, element, fresh, butler.InsertNew); err != nil {
+			return 0, err
+		}
+	}
+	n, err := b.SyncRecords(ctx, element, old, update)
+	return len(fresh) + n, err
+}
