@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/obsinfo"
+	"github.com/gobutler/butler/timespan"
 )
 
 func TestParseHeaderDump(t *testing.T) {
@@ -140,5 +142,46 @@ func TestTranslate_GuiderSidecar(t *testing.T) {
 	}
 	if *o.DayObsOffset != 43200 || o.CanSeeSky == nil || *o.CanSeeSky || math.Abs(float64(o.End-o.Begin)/1e9-15.014) > 1e-3 {
 		t.Errorf("offset %v can_see_sky %v duration %v", *o.DayObsOffset, derefBool(o.CanSeeSky), float64(o.End-o.Begin)/1e9)
+	}
+}
+
+func TestParseTranslated(t *testing.T) {
+	in := `{"__CONTENT__": "translated", "_translator": "LSSTCam",
+ "altaz_begin": [-110.0, 65.0], "boresight_rotation_angle": 45.0, "boresight_rotation_coord": "sky",
+ "can_see_sky": true, "dark_time": 31.0,
+ "datetime_begin": [2460817.0, -0.4418402777777778], "datetime_end": [2460817.0, -0.44149305555555557],
+ "detector_num": 42, "exposure_group": "20250521_000123", "exposure_id": 2025052000123,
+ "exposure_time": 30.0, "exposure_time_requested": 30.0, "focus_z": 0.001, "group_counter_end": 123,
+ "group_counter_start": 123, "has_simulated_content": false, "instrument": "LSSTCam", "object": "HD12345",
+ "observation_counter": 123, "observation_id": "MC_O_20250520_000123", "observation_reason": "science",
+ "observation_type": "science", "observing_day": 20250520, "observing_day_offset": 43200,
+ "physical_filter": "r_57", "pressure": 750.0, "temperature": 283.15, "tracking_radec": [123.456, -45.678],
+ "visit_id": 987654000, "science_program": null, "ext_foo": 1}`
+	o, err := obsinfo.ParseTranslated([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin, _ := timespan.ParseTAI("2025-05-21T01:23:45")
+	end, _ := timespan.ParseTAI("2025-05-21T01:24:15")
+	if o.Begin != begin || o.End != end {
+		t.Errorf("begin, end = %s, %s", timespan.FormatTAI(o.Begin), timespan.FormatTAI(o.End))
+	}
+	if o.Translator != "LSSTCam" || o.ExposureID != 2025052000123 || o.DetectorNum != 42 || o.Group != "20250521_000123" ||
+		o.DayObs != 20250520 || *o.DayObsOffset != 43200 || o.FocusZ != 1 || *o.Pressure != 75000 ||
+		math.Abs(*o.Temperature-10) > 1e-9 || *o.Azimuth != 250 || *o.ZenithAngle != 25 || *o.SkyAngle != 45 {
+		t.Errorf("decoded %+v", o)
+	}
+	if o.OK("science_program") || !o.OK("dark_time") {
+		t.Errorf("failed properties %v", o.FailedProperties())
+	}
+	for _, bad := range []string{
+		`{"__CONTENT__": "metadata", "EXPTIME": 1}`,
+		strings.Replace(in, `"exposure_id": 2025052000123,`, `"exposure_id": null,`, 1),
+		strings.Replace(in, `"datetime_begin": [2460817.0, -0.4418402777777778],`, `"datetime_begin": "2025-05-21",`, 1),
+		`[1, 2]`,
+	} {
+		if _, err := obsinfo.ParseTranslated([]byte(bad)); !errors.Is(err, errs.ErrInvalid) {
+			t.Errorf("ParseTranslated(%.40q...) = %v, want ErrInvalid", bad, err)
+		}
 	}
 }

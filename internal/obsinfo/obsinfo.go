@@ -182,6 +182,19 @@ func TranslateWith(h Header, filename string, opts Options) (*ObservationInfo, e
 	return o, nil
 }
 
+// Identify names the upstream translator that accepts the header, in
+// upstream's order ("LSSTCam", "LSST_LATISS", "LSST-TS8", ...; "" when none
+// does), and whether this package translates for it. Ingest reads HDU 1 and
+// merges it over HDU 0 only when no translator accepts HDU 0 (name == ""),
+// as obs_base does.
+func Identify(h Header) (name string, supported bool) {
+	f, other := selectTranslator(h)
+	if f != nil {
+		return f.translator, true
+	}
+	return other, false
+}
+
 // FixHeader returns a corrected copy of the header, as TranslateWith
 // corrects it before translating: the per-observation correction file, then
 // the translator's own fix-ups. A header no translator accepts is

@@ -672,3 +672,30 @@ func derefBool(p *bool) any {
 	}
 	return *p
 }
+
+func TestIdentify(t *testing.T) {
+	tests := []struct {
+		file      string
+		name      string
+		supported bool
+	}{
+		{"lsstCam-MC_C_20190319_000001_R10_S02.yaml", "LSSTCam", true},
+		{"latiss-2018-09-20-05700065-det000.yaml", "LSST_LATISS", true},
+		{"comCam-CC_C_20190526_000223_R22_S01.yaml", "LSSTComCam", true}, // INSTRUME LSST_CAMERA, TELCODE CC
+		{"comCamSim-IM_P_20240117_000000_R22_S00.yaml", "LSSTComCamSim", true},
+		{"lsstCamSim-MC_S_20240321_000720_R22_S11.yaml", "LSSTCamSim", true},
+		{"ts8-TS_C_20220711_000174_R22_S00.yaml", "LSST-TS8", false},
+		{"ts3-ITL-3800C-098_lambda_flat_1000_067_20160722020740.yaml", "LSST-TS3", false},
+		{"imsim-bias-lsst_a_3010002_R11_S00.yaml", "LSSTCam-imSim", false},
+		{"phosim-hdu0-lsst_a_204595_f3_R11_S02_E000.yaml", "LSSTCam-PhoSim", false},
+	}
+	for _, tt := range tests {
+		name, supported := obsinfo.Identify(loadDump(t, tt.file))
+		if name != tt.name || supported != tt.supported {
+			t.Errorf("Identify(%s) = %q, %v, want %q, %v", tt.file, name, supported, tt.name, tt.supported)
+		}
+	}
+	if name, supported := obsinfo.Identify(obsinfo.Header{"INSTRUME": "DECam"}); name != "" || supported {
+		t.Errorf("Identify(DECam) = %q, %v", name, supported)
+	}
+}
