@@ -258,6 +258,13 @@ func readItem(p string) item {
 	if sc := sidecarPath(p); sc != p {
 		if _, err := os.Stat(sc); err == nil {
 			h, err := obsinfo.LoadHeaderDump(sc)
+			if errors.Is(err, errs.ErrUnsupported) {
+				// A sidecar may hold an already-translated ObservationInfo.
+				if info, terr := obsinfo.LoadTranslated(sc); terr == nil {
+					it.info = info
+					return it
+				}
+			}
 			if err != nil {
 				it.err = fmt.Errorf("read sidecar %s: %w", sc, err)
 				return it
