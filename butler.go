@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +44,15 @@ type Butler struct {
 // Drivers are registered here, not in init, so tests can build their own.
 func DefaultStorage() *storage.Mux {
 	m := &storage.Mux{}
-	m.Register(posix.Scheme, posix.OpenURL)
+	m.Register(posix.Scheme, func(ctx context.Context, u *url.URL) (storage.Backend, error) {
+		// Directory syncs are batched: the butler syncs the entries it wrote once,
+		// right before committing the records that point at them.
+		b, err := posix.OpenURL(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		return posix.OpenOptions(ctx, b.(*posix.Backend).Root(), posix.Options{DeferDirSync: true})
+	})
 	return m
 }
 
@@ -270,4 +279,14 @@ func classifyOS(err error) error {
 		return fmt.Errorf("%w: %w", errs.ErrPermission, err)
 	}
 	return err
+}
+
+// syncFiles makes newly written datastore entries durable before their records commit.
+func (b *Butler) syncFiles(ctx context.Context, keys []string) error {
+	if s, ok := b.ds.Backend.(storage.Syncer); ok && len(keys) > 0 {
+		if err := s.SyncKeys(ctx, keys); err != nil {
+			return fmt.Errorf("sync datastore: %w", err)
+		}
+	}
+	return nil
 }

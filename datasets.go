@@ -207,24 +207,32 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 	if err != nil {
 		return dataset.Ref{}, fmt.Errorf("put %s %s: %w", typeName, required, err)
 	}
-	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
-		if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {
-			return err
-		}
-		if err := b.reg.InsertDatasets(ctx, c, typeName, run, []registry.NewDataset{{ID: dsID, DataID: required}}, false); err != nil {
-			return err
-		}
-		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), []registry.FileRecord{{
-			DatasetID: dsID, Path: st.Path, Formatter: formatter, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: st.Size,
-		}}, false)
-	})
+	err = b.syncFiles(ctx, []string{st.Path})
+	if err == nil {
+		err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
+			if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {
+				return err
+			}
+			return b.insertOne(ctx, c, typeName, run, dsID, required, st, formatter, t.StorageClass)
+		})
+	}
 	if err != nil {
+
 		if rmErr := b.ds.Remove(context.WithoutCancel(ctx), []string{st.Path}); rmErr != nil {
 			b.log.Warn("could not remove file of failed put", "path", b.ds.URI(st.Path), "err", rmErr)
 		}
 		return dataset.Ref{}, fmt.Errorf("put %s %s: %w", typeName, required, err)
 	}
 	return ref, nil
+}
+
+func (b *Butler) insertOne(ctx context.Context, c sqldb.Conn, typeName, run string, id dataset.ID, dataID dimensions.DataID, st datastore.Stored, formatter, sc string) error {
+	if err := b.reg.InsertDatasets(ctx, c, typeName, run, []registry.NewDataset{{ID: id, DataID: dataID}}, false); err != nil {
+		return err
+	}
+	return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), []registry.FileRecord{{
+		DatasetID: id, Path: st.Path, Formatter: formatter, StorageClass: sc, Checksum: st.Checksum, FileSize: st.Size,
+	}}, false)
 }
 
 // PutValue encodes v with the formatter configured for the dataset type (JSON or

@@ -2,7 +2,10 @@ package butler
 
 import (
 	"context"
+	"sync"
+
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"os"
 	"path"
 	"path/filepath"
@@ -36,6 +39,8 @@ type IngestOptions struct {
 	SkipExisting bool
 	// NoFileAttrs stores -1 instead of the file size (upstream --no-track-file-attrs).
 	NoFileAttrs bool
+	// Parallel is the number of files transferred at once (1 when 0).
+	Parallel int
 }
 
 // IngestResult says what one Ingest call did.
@@ -138,21 +143,43 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 			b.log.Warn("could not remove files of a failed ingest", "err", err)
 		}
 	}
+	// Transfers run in parallel (links and copies are system-call bound); the
+	// records keep the plan's order.
+	type outcome struct {
+		st      datastore.Stored
+		created bool
+	}
+	outs := make([]outcome, len(plan))
+	var mu sync.Mutex
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(max(opts.Parallel, 1))
+	for i, p := range plan {
+		eg.Go(func() error {
+			// A file already at the key (left by an interrupted ingest, or another
+			// dataset's) is replaced but never removed on failure.
+			_, statErr := b.ds.Backend.Stat(ectx, p.key)
+			st, err := b.ds.Ingest(ectx, p.f.Path, p.key, mode, p.f.Size)
+			if err != nil {
+				return err
+			}
+			created := st.Path == p.key && statErr != nil
+			outs[i] = outcome{st: st, created: created}
+			if created {
+				mu.Lock()
+				written = append(written, st.Path)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		cleanup()
+		return IngestResult{}, err
+	}
 	news := make([]registry.NewDataset, 0, len(plan))
 	recs := make([]registry.FileRecord, 0, len(plan))
-	for _, p := range plan {
-		// A file already at the key (left by an interrupted ingest, or another
-		// dataset's) is replaced but never removed on failure.
-		_, statErr := b.ds.Backend.Stat(ctx, p.key)
-		existed := statErr == nil
-		st, err := b.ds.Ingest(ctx, p.f.Path, p.key, mode, p.f.Size)
-		if err != nil {
-			cleanup()
-			return IngestResult{}, err
-		}
-		if st.Path == p.key && !existed {
-			written = append(written, st.Path)
-		}
+	for i, p := range plan {
+		st := outs[i].st
 		size := st.Size
 		if opts.NoFileAttrs {
 			size = -1
@@ -160,6 +187,16 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		news = append(news, registry.NewDataset{ID: p.ref.ID, DataID: p.ref.DataID})
 		recs = append(recs, registry.FileRecord{DatasetID: p.ref.ID, Path: st.Path, Formatter: p.form, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: size})
 		res.Refs = append(res.Refs, p.ref)
+	}
+	keys := make([]string, 0, len(recs))
+	for _, r := range recs {
+		if !datastore.IsURI(r.Path) {
+			keys = append(keys, r.Path)
+		}
+	}
+	if err := b.syncFiles(ctx, keys); err != nil {
+		cleanup()
+		return IngestResult{}, err
 	}
 	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
 		if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {

@@ -105,6 +105,13 @@ type Mover interface {
 	MoveFrom(ctx context.Context, src, key string) error
 }
 
+// Syncer is implemented by backends whose new entries become durable only when
+// their directories are synced; SyncKeys makes the given keys durable at once. A
+// caller that batches writes calls it before committing records that point at them.
+type Syncer interface {
+	SyncKeys(ctx context.Context, keys []string) error
+}
+
 // Opener opens the backend that u names. A bare path reaches the "file" opener as a URL with
 // Scheme "file" and the path, possibly relative, in Path.
 type Opener func(ctx context.Context, u *url.URL) (Backend, error)

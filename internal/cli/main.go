@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/gobutler/butler"
@@ -42,6 +43,13 @@ type globals struct {
 // Main runs the butler command line and returns the exit status.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	g := &globals{stdin: stdin, stdout: stdout, stderr: stderr}
+	if path := os.Getenv("BUTLER_CPUPROFILE"); path != "" {
+		// For measuring the butler itself; not a user feature.
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	root := newRootCmd(g)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -95,6 +103,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newGetCmd(g),
 		newRegisterInstrumentCmd(g),
 		newIngestRawsCmd(g),
+		newGenerateRawsCmd(g),
 	)
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(g))

@@ -439,6 +439,7 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		}
 		r, err := in.b.Ingest(ctx, "raw", run, fs, butler.IngestOptions{
 			Transfer: in.opts.Transfer, IDMode: dataset.DataIDTypeRun, SkipExisting: !in.opts.NoSkipExisting, NoFileAttrs: in.opts.NoFileAttrs,
+			Parallel: in.opts.Processes,
 		})
 		if err != nil {
 			if errors.Is(err, errs.ErrConflict) || errors.Is(err, errs.ErrNotFound) || errors.Is(err, errs.ErrPermission) || errors.Is(err, errs.ErrInvalid) {
