@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The main job end to end on SQLite: build the butler, create a repository,
+# register LSSTCam, generate sample raws, ingest them, and query them.
+# Usage: bash scripts/demo.sh [WORKDIR]   (default: a new temporary directory)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="${1:-$(mktemp -d -t butler-demo.XXXXXX)}"
+mkdir -p "$work"
+bin="$work/bin/butler"
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+echo "Building the butler (static, CGO_ENABLED=0) into $bin"
+CGO_ENABLED=0 go build -o "$bin" ./cmd/butler
+repo="$work/repo"
+raws="$work/raws"
+
+step butler create "$repo"
+"$bin" create "$repo"
+
+step butler register-instrument "$repo" lsst.obs.lsst.LsstCam
+"$bin" register-instrument "$repo" lsst.obs.lsst.LsstCam
+
+step butler generate-raws --instrument LSSTCam --exposures 20 --detectors 25 "$raws"
+"$bin" generate-raws --instrument LSSTCam --exposures 20 --detectors 25 "$raws"
+
+step butler ingest-raws --transfer symlink --processes 4 "$repo" "$raws"
+"$bin" ingest-raws --transfer symlink --processes 4 "$repo" "$raws"
+
+step butler query-collections "$repo"
+"$bin" query-collections "$repo"
+
+step butler query-dataset-types --verbose "$repo"
+"$bin" query-dataset-types --verbose "$repo"
+
+step butler query-dimension-records "$repo" exposure --where "instrument='LSSTCam'" --limit 5
+"$bin" query-dimension-records "$repo" exposure --where "instrument='LSSTCam'" --limit 5
+
+step butler query-datasets "$repo" raw --collections LSSTCam/raw/all --where "exposure.seq_num = 3 AND detector IN (0..100)" --show-uri
+"$bin" query-datasets "$repo" raw --collections LSSTCam/raw/all --where "exposure.seq_num = 3 AND detector IN (0..100)" --show-uri
+
+step "butler ingest-raws ... again (idempotent: everything is skipped)"
+"$bin" ingest-raws --transfer symlink --processes 4 "$repo" "$raws"
+
+echo
+echo "Done. Repository: $repo  (binary: $bin)"
