@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/gobutler/butler"
@@ -22,6 +23,7 @@ type ingestRawsOptions struct {
 	updateRecords              bool
 	noSkipExisting             bool
 	configs                    []string
+	configFile                 string
 	format                     string
 }
 
@@ -51,6 +53,7 @@ safe. Exit status 3 when some files failed (the others are ingested).`,
 	f.Bool("skip-existing", true, "skip raws already ingested (default)")
 	f.BoolVar(&o.noSkipExisting, "no-skip-existing", false, "an already-ingested raw is an error")
 	f.StringArrayVarP(&o.configs, "config", "c", nil, "task config override KEY=VALUE (transfer, failFast)")
+	f.StringVarP(&o.configFile, "config-file", "C", "", "file of task config overrides, one KEY=VALUE (or config.KEY=VALUE) per line")
 	f.IntVar(&o.batch, "batch-size", 2000, "files per database transaction")
 	addFormatFlag(cmd, &o.format)
 	return cmd
@@ -60,13 +63,30 @@ func runIngestRaws(ctx context.Context, g *globals, o ingestRawsOptions, args []
 	if err := checkFormat(o.format); err != nil {
 		return err
 	}
+	if o.configFile != "" {
+		data, err := os.ReadFile(o.configFile)
+		if err != nil {
+			return fmt.Errorf("read --config-file: %w", err)
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			line = strings.TrimPrefix(strings.ReplaceAll(line, " ", ""), "config.")
+			if !strings.Contains(line, "=") {
+				return usagef("--config-file %s line %d: want KEY=VALUE, got %q", o.configFile, i+1, line)
+			}
+			o.configs = append([]string{strings.Trim(line, "\"'")}, o.configs...)
+		}
+	}
 	for _, kv := range o.configs {
 		k, v, ok := strings.Cut(kv, "=")
 		switch {
 		case !ok:
 			return usagef("-c %q: want KEY=VALUE", kv)
 		case k == "transfer":
-			o.transfer = v
+			o.transfer = strings.Trim(v, "\"'")
 		case k == "failFast":
 			o.failFast = strings.EqualFold(v, "true")
 		default:
