@@ -32,20 +32,7 @@ func (b *Butler) SyncRecords(ctx context.Context, element string, recs []dimensi
 	if err := b.checkWriteable("sync " + element + " records"); err != nil {
 		return 0, err
 	}
-	n := 0
-	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
-		for _, rec := range recs {
-			wrote, err := b.reg.SyncRecord(ctx, c, element, rec, update)
-			if err != nil {
-				return err
-			}
-			if wrote {
-				n++
-			}
-		}
-		return nil
-	})
-	return n, err
+	return b.SyncRecordSets(ctx, []RecordSet{{Element: element, Records: recs}}, update)
 }
 
 // Records reads every record of an element, optionally restricted by a data ID.
@@ -81,4 +68,32 @@ func (b *Butler) Records(ctx context.Context, element string, where dimensions.D
 // EachRecord streams every record of an element to fn.
 func (b *Butler) EachRecord(ctx context.Context, element string, fn func(dimensions.Record) error) error {
 	return b.reg.EachRecord(ctx, b.reg.DB().Conn(), element, "", nil, fn)
+}
+
+// RecordSet is the records of one dimension element.
+type RecordSet struct {
+	Element string
+	Records []dimensions.Record
+}
+
+// SyncRecordSets syncs several elements' records in one transaction (all or
+// nothing): missing records are inserted, differing ones are a conflict unless
+// update. It returns how many records it wrote.
+func (b *Butler) SyncRecordSets(ctx context.Context, sets []RecordSet, update bool) (int, error) {
+	if err := b.checkWriteable("sync dimension records"); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+		n = 0
+		for _, s := range sets {
+			w, err := b.reg.SyncRecords(ctx, c, s.Element, s.Records, update)
+			if err != nil {
+				return err
+			}
+			n += w
+		}
+		return nil
+	})
+	return n, err
 }

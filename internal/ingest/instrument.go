@@ -54,51 +54,15 @@ func RegisterInstrument(ctx context.Context, b *butler.Butler, class string, upd
 		return 0, fmt.Errorf("register instrument: %w", err)
 	}
 	recs := InstrumentRecords(b.Universe, in)
-	n := 0
+	var sets []butler.RecordSet
 	for _, el := range []string{"instrument", "physical_filter", "detector", "visit_system"} {
-		if len(recs[el]) == 0 {
-			continue
+		if len(recs[el]) > 0 {
+			sets = append(sets, butler.RecordSet{Element: el, Records: recs[el]})
 		}
-		if el == "instrument" {
-			w, err := b.SyncRecords(ctx, el, recs[el], update)
-			if err != nil {
-				return n, fmt.Errorf("register instrument %s: %w", in.Name, err)
-			}
-			n += w
-			continue
-		}
-		w, err := syncMany(ctx, b, el, recs[el], update)
-		n += w
-		if err != nil {
-			return n, fmt.Errorf("register instrument %s: %w", in.Name, err)
-		}
+	}
+	n, err := b.SyncRecordSets(ctx, sets, update)
+	if err != nil {
+		return 0, fmt.Errorf("register instrument %s: %w", in.Name, err)
 	}
 	return n, nil
-}
-
-// syncMany syncs records: new ones are inserted in one go, existing ones compared.
-func syncMany(ctx context.Context, b *butler.Butler, element string, recs []dimensions.Record, update bool) (int, error) {
-	existing, err := b.Records(ctx, element, dimensions.DataID{"instrument": recs[0].Values["instrument"]})
-	if err != nil {
-		return 0, err
-	}
-	have := map[string]bool{}
-	for _, r := range existing {
-		have[r.DataID().String()] = true
-	}
-	var fresh, old []dimensions.Record
-	for _, r := range recs {
-		if have[r.DataID().String()] {
-			old = append(old, r)
-		} else {
-			fresh = append(fresh, r)
-		}
-	}
-	if len(fresh) > 0 {
-		if err := b.InsertRecords(ctx, element, fresh, butler.InsertNew); err != nil {
-			return 0, err
-		}
-	}
-	n, err := b.SyncRecords(ctx, element, old, update)
-	return len(fresh) + n, err
 }

@@ -385,3 +385,59 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// SyncRecords syncs many records of one element at once: missing ones are
+// inserted in bulk, existing ones compared (a difference is a conflict unless
+// update, which overwrites). It returns how many records it wrote.
+func (r *Registry) SyncRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, update bool) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	e, ok := r.Universe.Element(element)
+	if !ok || !e.HasTable() {
+		return 0, fmt.Errorf("sync %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
+	}
+	// Read the existing records of the same governor value(s) in one query.
+	var where []string
+	var args []any
+	if gov := e.GovernorOf(); gov != nil && gov != e {
+		vals := map[any]bool{}
+		for _, rec := range recs {
+			vals[rec.Values[gov.Name]] = true
+		}
+		var ph []string
+		for v := range vals {
+			ph = append(ph, "?")
+			args = append(args, v)
+		}
+		where = append(where, r.db.Q(gov.Name)+" IN ("+strings.Join(ph, ", ")+")")
+	}
+	existing := map[string]dimensions.Record{}
+	err := r.EachRecord(ctx, c, element, strings.Join(where, " AND "), args, func(rec dimensions.Record) error {
+		existing[rec.DataID().String()] = rec
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var fresh, changed []dimensions.Record
+	for _, rec := range recs {
+		old, ok := existing[rec.DataID().String()]
+		switch {
+		case !ok:
+			fresh = append(fresh, rec)
+		case recordDiff(old, rec) != "":
+			if !update {
+				return 0, fmt.Errorf("%s record %s: %w: differs from the stored one (%s); use --update to overwrite", element, rec.DataID(), errs.ErrConflict, recordDiff(old, rec))
+			}
+			changed = append(changed, rec)
+		}
+	}
+	if err := r.InsertRecords(ctx, c, element, fresh, InsertNew); err != nil {
+		return 0, err
+	}
+	if err := r.InsertRecords(ctx, c, element, changed, InsertReplace); err != nil {
+		return 0, err
+	}
+	return len(fresh) + len(changed), nil
+}
