@@ -445,16 +445,16 @@ func (b *Backend) fail(ctx context.Context, op, what string, err error) error {
 	}
 	code, status := apiCode(err), httpStatus(err)
 	switch {
+	case code == "InvalidAccessKeyId" || code == "XAdminUserNotFound" || code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
+		code == "Forbidden" || code == "ExpiredToken" || code == "InvalidToken" || status == http.StatusForbidden:
+		return fmt.Errorf("%s %q: %w: %s refused access to bucket %q for access key id %q: %w",
+			op, what, errs.ErrPermission, b.endpoint, b.bucket, b.accessKeyID(ctx), err)
 	case code == "NoSuchBucket":
 		return fmt.Errorf("%s %q: %w: bucket %q does not exist at %s: %w", op, what, errs.ErrNotFound, b.bucket, b.endpoint, err)
 	case code == "ExistingObjectIsDirectory" || code == "ObjectParentIsFile":
 		return fmt.Errorf("%s %q: %w: %w", op, what, errs.ErrConflict, err)
 	case code == "NoSuchKey" || code == "NotFound" || status == http.StatusNotFound:
 		return fmt.Errorf("%s %q: %w: %w", op, what, errs.ErrNotFound, err)
-	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
-		code == "Forbidden" || code == "ExpiredToken" || code == "InvalidToken" || status == http.StatusForbidden:
-		return fmt.Errorf("%s %q: %w: %s refused access to bucket %q for access key id %q: %w",
-			op, what, errs.ErrPermission, b.endpoint, b.bucket, b.accessKeyID(ctx), err)
 	}
 	if !errors.As(err, new(*smithy.OperationError)) {
 		return fmt.Errorf("%s %q: %w", op, what, err) // not from a request: a body that failed, a size mismatch
