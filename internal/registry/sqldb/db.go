@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/gobutler/butler/errs"
 	_ "modernc.org/sqlite" // registers driver "sqlite"
@@ -19,6 +20,9 @@ type DB struct {
 	Schema   string // PostgreSQL namespace; "" for SQLite
 	ReadOnly bool
 	where    string // redacted description for messages
+	// readOnlyWhy says why writes are refused when the database was opened
+	// writeable but the user's grants allow reading only.
+	readOnlyWhy string
 }
 
 // OpenSQLite opens (create=true: creates) the SQLite database at path. Every
@@ -67,6 +71,15 @@ func (db *DB) T(name string) string { return db.Dialect.Table(db.Schema, name) }
 // Q quotes an identifier.
 func (db *DB) Q(name string) string { return db.Dialect.Quote(name) }
 
+// ReadOnlyError is the error of a write attempted on a read-only registry.
+func (db *DB) ReadOnlyError() error {
+	why := db.readOnlyWhy
+	if why == "" {
+		why = "opened read-only"
+	}
+	return fmt.Errorf("registry %s: %w: %s", db.where, errs.ErrReadOnly, why)
+}
+
 // Querier is what both *sql.DB and *sql.Tx offer.
 type Querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -76,26 +89,65 @@ type Querier interface {
 
 // Conn runs statements outside or inside a transaction, rebinding placeholders and
 // classifying errors.
+//
+// Outside a transaction, a query whose connection was lost or refused (a
+// server restart) is tried again for up to retryFor: reads are safe to repeat.
+// Statements are not, and neither is anything inside a transaction.
 type Conn struct {
 	q  Querier
 	db *DB
+	tx bool
 }
+
+// retryFor bounds how long reads wait for a restarting server.
+const retryFor = 30 * time.Second
 
 // Exec runs a statement.
 func (c Conn) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	r, err := c.q.ExecContext(ctx, c.db.Dialect.Rebind(query), args...)
+	r, err := c.q.ExecContext(ctx, c.db.Dialect.Rebind(query), c.db.Dialect.Args(args)...)
 	return r, c.db.Dialect.Classify(err)
 }
 
 // Query runs a query.
 func (c Conn) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	r, err := c.q.QueryContext(ctx, c.db.Dialect.Rebind(query), args...)
+	query, args = c.db.Dialect.Rebind(query), c.db.Dialect.Args(args)
+	r, err := c.q.QueryContext(ctx, query, args...)
+	for wait := c.retrying(); err != nil && wait != nil && c.db.Dialect.Transient(err) && wait(ctx); {
+		r, err = c.q.QueryContext(ctx, query, args...)
+	}
 	return r, c.db.Dialect.Classify(err)
 }
 
 // QueryRow runs a one-row query.
 func (c Conn) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return c.q.QueryRowContext(ctx, c.db.Dialect.Rebind(query), args...)
+	query, args = c.db.Dialect.Rebind(query), c.db.Dialect.Args(args)
+	r := c.q.QueryRowContext(ctx, query, args...)
+	for wait := c.retrying(); r.Err() != nil && wait != nil && c.db.Dialect.Transient(r.Err()) && wait(ctx); {
+		r = c.q.QueryRowContext(ctx, query, args...)
+	}
+	return r
+}
+
+// retrying returns the back-off of a read outside a transaction (nil inside
+// one): it sleeps and reports whether to try again.
+func (c Conn) retrying() func(context.Context) bool {
+	if c.tx {
+		return nil
+	}
+	deadline := time.Now().Add(retryFor)
+	delay := 50 * time.Millisecond
+	return func(ctx context.Context) bool {
+		if time.Now().Add(delay).After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+		return true
+	}
 }
 
 // DB returns the database the connection belongs to.
@@ -105,19 +157,32 @@ func (c Conn) DB() *DB { return c.db }
 func (db *DB) Conn() Conn { return Conn{q: db.SQL, db: db} }
 
 // Tx runs fn in one transaction, committing when it returns nil.
+//
+// When the connection is lost inside the transaction (a server restart;
+// errors.Is(err, errs.ErrBusy) and IsTransient(err)), nothing was committed and
+// the caller may run the whole transaction again once it has undone fn's side
+// effects outside the database. A connection lost during COMMIT itself leaves
+// the outcome unknown; the error says so.
 func (db *DB) Tx(ctx context.Context, fn func(Conn) error) error {
 	if db.ReadOnly {
-		return fmt.Errorf("registry %s: %w: opened read-only", db.where, errs.ErrReadOnly)
+		return db.ReadOnlyError()
 	}
 	tx, err := db.SQL.BeginTx(ctx, nil)
+	for wait := (Conn{db: db}).retrying(); err != nil && db.Dialect.Transient(err) && wait(ctx); {
+		tx, err = db.SQL.BeginTx(ctx, nil) // nothing has happened yet: safe to repeat
+	}
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", db.Dialect.Classify(err))
 	}
-	if err := fn(Conn{q: tx, db: db}); err != nil {
+	if err := fn(Conn{q: tx, db: db, tx: true}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
+		if db.Dialect.Transient(err) {
+			return fmt.Errorf("commit: %w: the connection to %s was lost while committing, so the changes may or may not have been saved: %w",
+				errs.ErrBusy, db.where, err)
+		}
 		return fmt.Errorf("commit: %w", db.Dialect.Classify(err))
 	}
 	return nil
@@ -142,7 +207,8 @@ func (db *DB) TableExists(ctx context.Context, c Conn, name string) (bool, error
 	if db.Dialect.Name() == "sqlite" {
 		err = c.QueryRow(ctx, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", name).Scan(&n)
 	} else {
-		err = c.QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema=? AND table_name=?", db.Schema, name).Scan(&n)
+		// pg_tables, unlike information_schema, lists tables the user has no grant on.
+		err = c.QueryRow(ctx, "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname=? AND tablename=?", db.Schema, name).Scan(&n)
 	}
 	return n > 0, err
 }

@@ -26,6 +26,62 @@ type Dialect interface {
 	Table(schema, name string) string
 	// SupportsTimespanRange reports whether timespans are one range column.
 	SupportsTimespanRange() bool
+	// TimespanArgs are the bind values of one timespan column for [begin, end)
+	// in TAI nanoseconds, or for NULL when !valid: two values (SQLite) or one
+	// (PostgreSQL), in the order of the columns the dialect makes.
+	TimespanArgs(begin, end int64, valid bool) []any
+	// ScanTimespan reads back the values of one timespan column.
+	ScanTimespan(vals []any) (begin, end int64, valid bool, err error)
+	// TimespanBound is the SQL expression for the begin (or end) bound in TAI
+	// nanoseconds of timespan column `column` of table alias qualifier ("" for
+	// none), NULL when the timespan is NULL.
+	TimespanBound(qualifier, column string, end bool) string
+	// Args converts bind values of dialect-neutral types (GlobPattern).
+	Args(args []any) []any
+	// Transient reports whether err means the connection was lost or refused
+	// (server restart), so that a read may be tried again.
+	Transient(err error) bool
+}
+
+// Timespan limits (daf_butler TimeConverter): unbounded begin and end are
+// stored as these in SQLite and as NULL bounds in PostgreSQL ranges.
+const (
+	TimespanMin int64 = 0
+	TimespanMax int64 = 4102444800000000000
+)
+
+// GlobPattern is a bind value matched with GlobMatch: a SQLite GLOB pattern
+// (* ? [set] [^set], case-sensitive). Dialects without GLOB get a regex.
+type GlobPattern string
+
+// Markers around the operands of GlobMatch; Rebind replaces them with the
+// dialect's operator. NUL bytes cannot appear in SQL text otherwise.
+const (
+	globOpen  = "\x00GLOB("
+	globSep   = "\x00,"
+	globClose = "\x00)"
+)
+
+// GlobMatch is the condition "expr matches pattern", where pattern is SQL for
+// a GlobPattern value (normally "?"). Statements holding it must go through a
+// Conn, whose Rebind renders it.
+func GlobMatch(expr, pattern string) string { return globOpen + expr + globSep + pattern + globClose }
+
+// expandGlobs replaces GlobMatch markers using render.
+func expandGlobs(q string, render func(expr, pattern string) string) string {
+	for {
+		i := strings.Index(q, globOpen)
+		if i < 0 {
+			return q
+		}
+		rest := q[i+len(globOpen):]
+		j := strings.Index(rest, globSep)
+		k := strings.Index(rest, globClose)
+		if j < 0 || k < j {
+			return q // malformed; let the database report it
+		}
+		q = q[:i] + render(rest[:j], rest[j+len(globSep):k]) + rest[k+len(globClose):]
+	}
 }
 
 // quoteIdent double-quotes an identifier; both SQLite and PostgreSQL accept it.
@@ -39,9 +95,60 @@ func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 type sqlite struct{}
 
-func (sqlite) Name() string                     { return "sqlite" }
-func (sqlite) Quote(s string) string            { return quoteIdent(s) }
-func (sqlite) Rebind(q string) string           { return q }
+func (sqlite) Name() string          { return "sqlite" }
+func (sqlite) Quote(s string) string { return quoteIdent(s) }
+func (sqlite) Transient(error) bool  { return false } // busy_timeout does the waiting
+
+func (sqlite) Rebind(q string) string {
+	if !strings.Contains(q, globOpen) {
+		return q
+	}
+	return expandGlobs(q, func(expr, pattern string) string { return "(" + expr + " GLOB " + pattern + ")" })
+}
+
+func (sqlite) Args(args []any) []any {
+	for i, a := range args {
+		if g, ok := a.(GlobPattern); ok {
+			args = append([]any(nil), args...)
+			args[i] = string(g)
+		}
+	}
+	return args
+}
+
+func (sqlite) TimespanArgs(begin, end int64, valid bool) []any {
+	if !valid {
+		return []any{nil, nil}
+	}
+	return []any{begin, end}
+}
+
+func (sqlite) ScanTimespan(vals []any) (begin, end int64, valid bool, err error) {
+	if len(vals) != 2 {
+		return 0, 0, false, fmt.Errorf("timespan: %w: %d columns, want 2", errs.ErrInvalid, len(vals))
+	}
+	if vals[0] == nil || vals[1] == nil {
+		return 0, 0, false, nil
+	}
+	b, ok1 := vals[0].(int64)
+	e, ok2 := vals[1].(int64)
+	if !ok1 || !ok2 {
+		return 0, 0, false, fmt.Errorf("timespan: %w: bounds %v (%T), %v (%T) are not integers", errs.ErrInvalid, vals[0], vals[0], vals[1], vals[1])
+	}
+	return b, e, true, nil
+}
+
+func (sqlite) TimespanBound(qualifier, column string, end bool) string {
+	name := column + "_begin"
+	if end {
+		name = column + "_end"
+	}
+	if qualifier == "" {
+		return quoteIdent(name)
+	}
+	return qualifier + "." + quoteIdent(name)
+}
+
 func (sqlite) SupportsTimespanRange() bool      { return false }
 func (sqlite) Table(schema, name string) string { return quoteIdent(name) }
 func (sqlite) UUIDValue(b [16]byte) any         { return fmt.Sprintf("%x", b[:]) }
