@@ -23,6 +23,7 @@ import (
 	"github.com/gobutler/butler/internal/registry/sqldb"
 	"github.com/gobutler/butler/storage"
 	"github.com/gobutler/butler/storage/posix"
+	"github.com/gobutler/butler/storage/s3"
 )
 
 // Butler is an open repository.
@@ -53,6 +54,7 @@ func DefaultStorage() *storage.Mux {
 		}
 		return posix.OpenOptions(ctx, b.(*posix.Backend).Root(), posix.Options{DeferDirSync: true})
 	})
+	m.Register(s3.Scheme, s3.Open)
 	return m
 }
 
