@@ -44,12 +44,8 @@ func (r *Registry) recordArgs(e *dimensions.Element, fields []string, rec dimens
 	for _, f := range fields {
 		v, ok := rec.Values[f]
 		if f == "timespan" {
-			ts, _ := v.(timespan.Timespan)
-			if !ok || v == nil {
-				args = append(args, nil, nil)
-			} else {
-				args = append(args, ts.Begin, ts.End)
-			}
+			ts, isSpan := v.(timespan.Timespan)
+			args = append(args, r.db.Dialect.TimespanArgs(ts.Begin, ts.End, ok && isSpan)...)
 			continue
 		}
 		if !ok {
@@ -232,6 +228,12 @@ func (r *Registry) EachRecord(ctx context.Context, c sqldb.Conn, element, where 
 	}
 	t := elementTable(e)
 	q := "SELECT " + strings.Join(quoted, ", ") + " FROM " + r.db.T(e.Name)
+	if r.db.Dialect.SupportsTimespanRange() {
+		// Conditions may name SQLite's bound columns (butler.QueryRecords does);
+		// here the bounds come from the one range column.
+		where = strings.ReplaceAll(where, r.db.Q("timespan_begin"), r.db.Dialect.TimespanBound("", "timespan", false))
+		where = strings.ReplaceAll(where, r.db.Q("timespan_end"), r.db.Dialect.TimespanBound("", "timespan", true))
+	}
 	if where != "" {
 		q += " WHERE " + where
 	}
@@ -258,13 +260,19 @@ func (r *Registry) EachRecord(ctx context.Context, c sqldb.Conn, element, where 
 		i := 0
 		for _, f := range fields {
 			col, _ := t.Column(f)
-			if col.Type == sqldb.Timespan && !r.db.Dialect.SupportsTimespanRange() {
-				b, e2 := vals[i], vals[i+1]
-				i += 2
-				if b == nil || e2 == nil {
-					rec.Values[f] = nil
-				} else {
-					rec.Values[f] = timespan.Timespan{Begin: toInt(b), End: toInt(e2)}
+			if col.Type == sqldb.Timespan {
+				n := 1
+				if !r.db.Dialect.SupportsTimespanRange() {
+					n = 2
+				}
+				b, e2, valid, err := r.db.Dialect.ScanTimespan(vals[i : i+n])
+				if err != nil {
+					return fmt.Errorf("read %s records: %w", element, err)
+				}
+				i += n
+				rec.Values[f] = nil
+				if valid {
+					rec.Values[f] = timespan.Timespan{Begin: b, End: e2}
 				}
 				continue
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/query"
+	"github.com/gobutler/butler/internal/registry/sqldb"
 	"github.com/google/uuid"
 )
 
@@ -148,15 +149,34 @@ func (t *translator) expr(n query.Node) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			r, err := t.expr(x.Args[1])
-			if err != nil {
-				return "", err
+			// The pattern is bound as a GlobPattern so that each dialect gets
+			// its own form (PostgreSQL has no GLOB).
+			pattern, ok := t.stringValue(x.Args[1])
+			if !ok {
+				return "", t.errAt(x.Args[1], "GLOB needs a string pattern (a literal or a bound value)")
 			}
-			return "(" + l + " GLOB " + r + ")", nil
+			return sqldb.GlobMatch(l, t.value(sqldb.GlobPattern(pattern))), nil
 		}
 		return "", &WhereError{Pos: x.Pos(), Msg: fmt.Sprintf("%s(...) is not supported by this registry yet", x.Name)}
 	}
 	return "", t.errAt(n, "this expression (%s) cannot be used here", n)
+}
+
+// stringValue is the value of a string literal or a name bound to a string.
+func (t *translator) stringValue(n query.Node) (string, bool) {
+	switch x := n.(type) {
+	case *query.StringLit:
+		return x.Value, true
+	case *query.Bind:
+		v, ok := t.binds[x.Name].(string)
+		return v, ok
+	case *query.Ident:
+		if len(x.Parts) == 1 {
+			v, ok := t.binds[x.Parts[0]].(string)
+			return v, ok
+		}
+	}
+	return "", false
 }
 
 // overlaps handles TIMESPAN OVERLAPS (T1, T2) and TIMESPAN OVERLAPS T, where
