@@ -389,7 +389,11 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 				}
 				from += " LEFT JOIN " + r.db.T(e.Name) + " " + alias + " ON " + strings.Join(on, " AND ")
 			}
-			expanded = strings.ReplaceAll(expanded, m[0], alias+"."+r.db.Q(field))
+			col := alias + "." + r.db.Q(field)
+			if field == "timespan_begin" || field == "timespan_end" {
+				col = r.db.Dialect.TimespanBound(alias, "timespan", field == "timespan_end")
+			}
+			expanded = strings.ReplaceAll(expanded, m[0], col)
 		}
 		for c, e := range colExpr {
 			expanded = strings.ReplaceAll(expanded, "{"+c+"}", e)
