@@ -131,15 +131,10 @@ func (r *Registry) groupKey(ctx context.Context, c sqldb.Conn, g dimensions.Grou
 			return id, nil
 		}
 	}
-	res, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dimension_graph_key")+" DEFAULT VALUES")
-	if err != nil {
+	// RETURNING (SQLite >= 3.35 and PostgreSQL) gives this transaction's own key,
+	// where max(id) could see another client's.
+	if err := c.QueryRow(ctx, "INSERT INTO "+r.db.T("dimension_graph_key")+" DEFAULT VALUES RETURNING id").Scan(&key); err != nil {
 		return 0, fmt.Errorf("save dimension group %s: %w", g, err)
-	}
-	key, err = res.LastInsertId()
-	if err != nil || r.db.Dialect.Name() != "sqlite" {
-		if err := c.QueryRow(ctx, "SELECT max(id) FROM "+r.db.T("dimension_graph_key")).Scan(&key); err != nil {
-			return 0, err
-		}
 	}
 	for _, n := range names {
 		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dimension_graph_definition")+" (dimension_graph_id, dimension_name) VALUES (?, ?)", key, n); err != nil {
