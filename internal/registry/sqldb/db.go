@@ -188,7 +188,8 @@ func (db *DB) Tx(ctx context.Context, fn func(Conn) error) error {
 	return nil
 }
 
-// CreateTables runs the DDL of every table in one transaction.
+// CreateTables runs the DDL of every table in one transaction. On PostgreSQL
+// new tables get the grants of the collection table (see postgres.inheritGrants).
 func (db *DB) CreateTables(ctx context.Context, c Conn, tables []Table) error {
 	for _, t := range tables {
 		for _, stmt := range db.Dialect.CreateTable(db.Schema, t) {
@@ -196,6 +197,9 @@ func (db *DB) CreateTables(ctx context.Context, c Conn, tables []Table) error {
 				return fmt.Errorf("create table %s: %w", t.Name, err)
 			}
 		}
+	}
+	if pg, ok := db.Dialect.(postgres); ok {
+		return pg.inheritGrants(ctx, c, db.Schema, tables)
 	}
 	return nil
 }

@@ -529,3 +529,67 @@ func IsTransient(err error) bool {
 	var t *transientError
 	return errors.As(err, &t)
 }
+
+// inheritGrants gives new tables (and their sequences) the privileges that
+// the collection table (and its sequence) carry, so that what `butler share`
+// granted also covers tables that someone other than the schema's owner
+// creates later (a new dataset type's tags table, say): default privileges
+// only cover tables their own author creates. The owner of the collection
+// table keeps its grant option, so it can still share or revoke everything.
+func (d postgres) inheritGrants(ctx context.Context, c Conn, schema string, tables []Table) error {
+	type grant struct{ role, privilege, option string }
+	read := func(ref string) ([]grant, error) {
+		rows, err := c.Query(ctx, `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.rolname) END, a.privilege_type, a.is_grantable
+			FROM pg_catalog.pg_class k CROSS JOIN LATERAL aclexplode(k.relacl) a LEFT JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+			WHERE k.oid = to_regclass(?::text) AND (a.grantee = 0 OR g.rolname <> current_user)`, ref)
+		if err != nil {
+			return nil, fmt.Errorf("read grants of %s: %w", ref, err)
+		}
+		defer rows.Close()
+		var out []grant
+		for rows.Next() {
+			var g grant
+			var grantable bool
+			if err := rows.Scan(&g.role, &g.privilege, &grantable); err != nil {
+				return nil, err
+			}
+			if grantable {
+				g.option = " WITH GRANT OPTION"
+			}
+			out = append(out, g)
+		}
+		return out, rows.Err()
+	}
+	tableGrants, err := read(d.Table(schema, "collection"))
+	if err != nil || len(tableGrants) == 0 {
+		return err // nothing shared yet (or the repository is being created)
+	}
+	seqGrants, err := read(d.Table(schema, shrinkName("collection_seq_collection_id")))
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if t.Name == "collection" {
+			continue
+		}
+		apply := func(kind, name string, grants []grant) error {
+			for _, g := range grants {
+				if _, err := c.Exec(ctx, "GRANT "+g.privilege+" ON "+kind+" "+name+" TO "+g.role+g.option); err != nil {
+					return fmt.Errorf("share new table %s like the others: %w", t.Name, err)
+				}
+			}
+			return nil
+		}
+		if err := apply("TABLE", d.Table(schema, t.Name), tableGrants); err != nil {
+			return err
+		}
+		for _, col := range t.Columns {
+			if col.AutoIncrement {
+				if err := apply("SEQUENCE", d.Table(schema, shrinkName(t.Name+"_seq_"+col.Name)), seqGrants); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
