@@ -427,6 +427,34 @@ func BenchmarkS3IngestRaws(b *testing.B) {
 		b.ReportMetric(float64(total)*float64(done)/float64(n)/b.Elapsed().Seconds()/1e6, "MB/s")
 	}
 	for _, procs := range []int{1, 4} {
+		// The same ingest into a local directory, to tell the registry's share from S3's.
+		b.Run(fmt.Sprintf("ingest-posix/files=%d/procs=%d", n, procs), func(b *testing.B) {
+			done := 0
+			for b.Loop() {
+				b.StopTimer()
+				root := filepath.Join(b.TempDir(), "repo")
+				if _, err := butler.Create(b.Context(), root, butler.CreateOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				bu, err := butler.Open(b.Context(), root, butler.OpenOptions{Writeable: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := ingest.RegisterInstrument(b.Context(), bu, "lsst.obs.lsst.Latiss", false); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				res, err := ingest.Raws(b.Context(), bu, []string{src}, ingest.Options{Transfer: "copy", Processes: procs})
+				if err != nil || res.Ingested != n {
+					b.Fatalf("ingest: %d ingested, %v (%v)", res.Ingested, err, res.Failures)
+				}
+				b.StopTimer()
+				bu.Close()
+				b.StartTimer()
+				done += n
+			}
+			report(b, done)
+		})
 		b.Run(fmt.Sprintf("ingest/files=%d/procs=%d", n, procs), func(b *testing.B) {
 			done := 0
 			for i := 0; b.Loop(); i++ {

@@ -35,33 +35,84 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, size int64) 
 }
 
 func (b *Backend) put(ctx context.Context, key string, r io.Reader, size int64) error {
-	partSize := b.partSize
+	partSize := b.partSizeFor(size)
 	if size >= 0 {
 		// Read one byte more than announced, to notice a longer body without reading it all.
 		r = io.LimitReader(r, size+1)
-		// Very large objects need larger parts to fit in S3's 10,000.
-		partSize = max(partSize, (size/maxParts+1+(1<<20)-1)&^(1<<20-1))
 	}
-	c := &chunker{r: ctxReader{ctx, r}}
+	r = ctxReader{ctx, r}
+	if size >= 0 && size < partSize {
+		// A small body of known size: a buffer of its size, not a whole part.
+		buf := make([]byte, size+1)
+		n, err := io.ReadFull(r, buf)
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return err
+		}
+		return b.putObject(ctx, key, bytes.NewReader(buf[:n]), int64(n), size)
+	}
+	c := &chunker{r: r}
 	buf := b.getBuf(partSize)
 	n, last, err := c.next(*buf)
 	if err != nil {
 		b.putBuf(buf)
 		return err
 	}
-	if !last {
-		return b.putMultipart(ctx, key, c, size, buf, n, partSize)
+	if last {
+		defer b.putBuf(buf)
+		return b.putObject(ctx, key, bytes.NewReader((*buf)[:n]), int64(n), size)
 	}
-	defer b.putBuf(buf)
-	if err := checkSize(int64(n), size); err != nil {
+	first := true
+	return b.putMultipart(ctx, key, size, partSize, func() (part, bool, error) {
+		if first {
+			first = false
+			held := buf
+			return part{bytes.NewReader((*held)[:n]), int64(n), func() { b.putBuf(held) }}, false, nil
+		}
+		buf := b.getBuf(partSize)
+		n, last, err := c.next(*buf)
+		if err != nil {
+			b.putBuf(buf)
+			return part{}, false, err
+		}
+		return part{bytes.NewReader((*buf)[:n]), int64(n), func() { b.putBuf(buf) }}, last, nil
+	})
+}
+
+// putFile uploads the size bytes of f. Parts are sections of the file read with ReadAt, so
+// they go up concurrently and nothing is buffered here, whatever the file's size.
+func (b *Backend) putFile(ctx context.Context, key string, f *os.File, size int64) error {
+	partSize := b.partSizeFor(size)
+	if size <= partSize {
+		return b.putObject(ctx, key, io.NewSectionReader(f, 0, size), size, size)
+	}
+	off := int64(0)
+	return b.putMultipart(ctx, key, size, partSize, func() (part, bool, error) {
+		n := min(partSize, size-off)
+		p := part{body: io.NewSectionReader(f, off, n), n: n}
+		off += n
+		return p, off == size, nil
+	})
+}
+
+// partSizeFor returns the part size for a body of size bytes (-1: unknown). Very large objects
+// need larger parts to fit in S3's 10,000.
+func (b *Backend) partSizeFor(size int64) int64 {
+	if size < 0 {
+		return b.partSize
+	}
+	return max(b.partSize, (size/maxParts+1+(1<<20)-1)&^(1<<20-1))
+}
+
+// putObject sends a whole body of n bytes, announced as size, in one request.
+func (b *Backend) putObject(ctx context.Context, key string, body io.ReadSeeker, n, size int64) error {
+	if err := checkSize(n, size); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return err // a cancelled Put must not become visible, even when the body was read
 	}
-	_, err = b.client.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: &b.bucket, Key: aws.String(b.prefix + key),
-		Body: bytes.NewReader((*buf)[:n]), ContentLength: aws.Int64(int64(n)),
+	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: &b.bucket, Key: aws.String(b.prefix + key), Body: body, ContentLength: aws.Int64(n),
 	})
 	return err
 }
@@ -76,17 +127,23 @@ func checkSize(n, size int64) error {
 	return fmt.Errorf("%w: body has %d bytes, want %d", errs.ErrInvalid, n, size)
 }
 
-// putMultipart uploads the body in parts, first (of n bytes) being the first. At most b.conc
-// parts are in flight, so memory stays below (b.conc+1)*partSize. Any failure aborts the upload;
-// S3 then drops the parts, and nothing was ever visible under key.
-func (b *Backend) putMultipart(ctx context.Context, key string, c *chunker, size int64, first *[]byte, n int, partSize int64) (err error) {
+// part is one part of a multipart upload; release, if set, gives back its buffer.
+type part struct {
+	body    io.ReadSeeker
+	n       int64
+	release func()
+}
+
+// putMultipart uploads the parts next yields (last: the body ended with that part), at most
+// b.conc at once. Any failure aborts the upload; S3 then drops the parts, and nothing was ever
+// visible under key.
+func (b *Backend) putMultipart(ctx context.Context, key string, size, partSize int64, next func() (part, bool, error)) (err error) {
 	full := aws.String(b.prefix + key)
-	created, cerr := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+	created, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: &b.bucket, Key: full, ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 	})
-	if cerr != nil {
-		b.putBuf(first)
-		return fmt.Errorf("start multipart upload: %w", cerr)
+	if err != nil {
+		return fmt.Errorf("start multipart upload: %w", err)
 	}
 	uploadID := created.UploadId
 	defer func() {
@@ -107,53 +164,47 @@ func (b *Backend) putMultipart(ctx context.Context, key string, c *chunker, size
 	var mu sync.Mutex
 	var parts []types.CompletedPart
 	total := int64(0)
-	buf, last := first, false
-	for num := int32(1); ; num++ {
+	for num := int32(1); gctx.Err() == nil; num++ { // a failed part stops the reading; g.Wait says why
+		p, last, err := next()
+		if err != nil {
+			g.Wait()
+			return err
+		}
 		if num > maxParts {
-			b.putBuf(buf)
+			if p.release != nil {
+				p.release()
+			}
 			g.Wait()
 			return fmt.Errorf("%w: body longer than %d parts of %d bytes", errs.ErrInvalid, maxParts, partSize)
 		}
-		total += int64(n)
-		part, data := num, (*buf)[:n]
-		held := buf
+		total += p.n
 		g.Go(func() error {
-			defer b.putBuf(held)
+			if p.release != nil {
+				defer p.release()
+			}
 			out, err := b.client.UploadPart(gctx, &s3.UploadPartInput{
-				Bucket: &b.bucket, Key: full, UploadId: uploadID, PartNumber: aws.Int32(part),
-				Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
-				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+				Bucket: &b.bucket, Key: full, UploadId: uploadID, PartNumber: aws.Int32(num),
+				Body: p.body, ContentLength: aws.Int64(p.n), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 			})
 			if err != nil {
-				return fmt.Errorf("upload part %d: %w", part, err)
+				return fmt.Errorf("upload part %d: %w", num, err)
 			}
 			mu.Lock()
-			parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(part), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32})
+			parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32})
 			mu.Unlock()
 			return nil
 		})
 		if last {
 			break
 		}
-		if gctx.Err() != nil {
-			break // a part failed; g.Wait says which
-		}
-		buf = b.getBuf(partSize)
-		var rerr error
-		n, last, rerr = c.next(*buf)
-		if rerr != nil {
-			b.putBuf(buf)
-			g.Wait()
-			return rerr
-		}
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if err := checkSize(total, size); err != nil {
-		return err
-	}
 	if err := ctx.Err(); err != nil {
+		return err // before the size check: a cancelled Put stops reading early
+	}
+	if err := checkSize(total, size); err != nil {
 		return err
 	}
 	slices.SortFunc(parts, func(x, y types.CompletedPart) int { return cmp.Compare(*x.PartNumber, *y.PartNumber) })
@@ -243,7 +294,10 @@ func (b *Backend) CopyFrom(ctx context.Context, src, key string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("copy %q to %q: %w: not a regular file", src, key, errs.ErrInvalid)
 	}
-	if err := b.put(ctx, key, f, fi.Size()); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("copy %q to %q: %w", src, key, err)
+	}
+	if err := b.putFile(ctx, key, f, fi.Size()); err != nil {
 		return b.fail(ctx, fmt.Sprintf("copy %q to", src), key, err)
 	}
 	return nil

@@ -406,6 +406,51 @@ func TestPut_BoundedMemory(t *testing.T) {
 	}
 }
 
+// TestCopyFrom_Multipart uploads large local files, whose parts are read straight from the
+// file, through CopyFrom and MoveFrom, and checks that nothing of the file is buffered.
+func TestCopyFrom_Multipart(t *testing.T) {
+	srv := s3test.Require(t)
+	bucket := s3test.Bucket(t)
+	b := openOn(t, srv, bucket, "files", s3.Options{PartSize: partSize, Concurrency: 3})
+	for _, n := range []int64{partSize + 1, 2 * partSize, 6*partSize + 17} {
+		src := filepath.Join(t.TempDir(), "big.fits")
+		f, err := os.Create(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(f, &pattern{n: n}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		key := fmt.Sprintf("copy/%d", n)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := b.CopyFrom(t.Context(), src, key); err != nil {
+			t.Fatalf("CopyFrom of %d bytes: %v", n, err)
+		}
+		runtime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > partSize {
+			t.Errorf("CopyFrom of %d bytes allocated %d bytes, want less than one part", n, alloc)
+		}
+		if sum, got := getSum(t, b, key); got != n || sum != patternSum(n) {
+			t.Errorf("Get after CopyFrom: %d bytes (sum match %v), want %d", got, sum == patternSum(n), n)
+		}
+		moved := fmt.Sprintf("move/%d", n)
+		if err := b.MoveFrom(t.Context(), src, moved); err != nil {
+			t.Fatalf("MoveFrom of %d bytes: %v", n, err)
+		}
+		if _, err := os.Stat(src); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("source after MoveFrom: Stat error = %v, want it gone", err)
+		}
+		if sum, got := getSum(t, b, moved); got != n || sum != patternSum(n) {
+			t.Errorf("Get after MoveFrom: %d bytes (sum match %v), want %d", got, sum == patternSum(n), n)
+		}
+	}
+	noUploads(t, srv, bucket)
+}
+
 // TestPut_ServerKilledMidUpload kills versitygw during a multipart upload: the Put fails,
 // nothing is visible after the server restarts on the same directory, and a retry succeeds.
 func TestPut_ServerKilledMidUpload(t *testing.T) {
