@@ -24,6 +24,7 @@ import (
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/ingest"
 	"github.com/gobutler/butler/internal/rawgen"
@@ -293,6 +294,46 @@ func TestS3Datastore_Workflow(t *testing.T) {
 	}
 }
 
+// TestS3Datastore_PutGetPrune puts a dataset through the butler API, reads it back and
+// removes it with its file (prune --purge).
+func TestS3Datastore_PutGetPrune(t *testing.T) {
+	srv := s3test.NewServer(t)
+	_, bucket, b := newS3Repo(t, srv, "repo")
+	ctx := t.Context()
+	if _, err := b.RegisterDatasetType(ctx, "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RegisterRun(ctx, "u/run", ""); err != nil {
+		t.Fatal(err)
+	}
+	id := dimensions.DataID{"instrument": "LATISS", "detector": 0}
+	data := []byte("a: 1\nb: [2, 3]\n")
+	ref, err := b.Put(ctx, data, "dict", id, "u/run")
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	uri, err := b.URI(ctx, ref)
+	if err != nil || !strings.HasPrefix(uri, "s3://"+bucket+"/repo/u/run/dict/") {
+		t.Errorf("URI = %q, %v; want it under s3://%s/repo/u/run/dict/", uri, err, bucket)
+	}
+	got, _, err := b.Get(ctx, "dict", id, []string{"u/run"})
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("Get = %q, %v; want %q", got, err, data)
+	}
+	if keys := bucketKeys(t, srv, bucket); len(keys) != 1 {
+		t.Errorf("bucket holds %q, want one object", keys)
+	}
+	if err := b.Remove(ctx, []dataset.Ref{ref}); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if keys := bucketKeys(t, srv, bucket); len(keys) != 0 {
+		t.Errorf("bucket after Remove holds %q, want nothing", keys)
+	}
+	if _, err := b.Find(ctx, "dict", id, []string{"u/run"}); !errors.Is(err, errs.ErrNotFound) {
+		t.Errorf("Find after Remove: error = %v, want errs.ErrNotFound", err)
+	}
+}
+
 // TestS3Datastore_OpenErrors checks that a repository whose bucket is missing or whose
 // credentials are wrong fails to open with the kind and a message naming what to fix.
 func TestS3Datastore_OpenErrors(t *testing.T) {
@@ -352,7 +393,6 @@ func TestS3Datastore_ServerKilledMidIngest(t *testing.T) {
 			case <-time.After(5 * time.Millisecond):
 			}
 			if uploadStarted(srv.Dir, bucket) {
-				time.Sleep(20 * time.Millisecond)
 				srv.Kill()
 				return
 			}
