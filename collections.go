@@ -96,7 +96,7 @@ func (b *Butler) ChainCollections(ctx context.Context, parent string, children [
 		if _, err := b.reg.RegisterCollection(ctx, c, parent, dataset.Chained, opts.Doc); err != nil {
 			return err
 		}
-		current, err := b.reg.Chain(ctx, parent)
+		current, err := b.reg.ChainIn(ctx, c, parent)
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (b *Butler) ChainCollections(ctx context.Context, parent string, children [
 		if err := b.reg.SetChain(ctx, c, parent, next, opts.Flatten); err != nil {
 			return err
 		}
-		out, err = b.reg.Chain(ctx, parent)
+		out, err = b.reg.ChainIn(ctx, c, parent)
 		return err
 	})
 	return out, err

@@ -187,12 +187,6 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 		return dataset.Ref{}, err
 	}
 	ref := dataset.Ref{ID: dsID, Type: t, DataID: required, Run: run}
-	// Refuse early (and cheaply) when the dataset exists, so no file is overwritten.
-	if existing, err := b.reg.FindDataset(ctx, typeName, required, []string{run}); err != nil {
-		return dataset.Ref{}, err
-	} else if existing != nil {
-		return dataset.Ref{}, &registry.ConflictError{Type: typeName, Collection: run, DataID: required, Err: fmt.Errorf("dataset %s is there", existing.ID)}
-	}
 	tgt := b.target(t, run, dsID, full, recs)
 	p, err := b.ds.Path(tgt)
 	if err != nil {
@@ -203,36 +197,40 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 		formatter = "lsst.daf.butler.formatters.file.FileFormatter"
 	}
 	key := p + extensionOf(formatter)
-	st, err := b.ds.Write(ctx, key, r, size)
+	// The dataset rows go in first, inside the transaction: a duplicate fails
+	// there, before any file is touched, and the write lock it takes keeps a
+	// concurrent putter of the same data ID from writing the same file. The file
+	// is written (and synced) before the commit, and removed if the commit fails.
+	var st datastore.Stored
+	wrote := false
+	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
+		if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {
+			return err
+		}
+		if err := b.reg.InsertDatasets(ctx, c, typeName, run, []registry.NewDataset{{ID: dsID, DataID: required}}, false); err != nil {
+			return err
+		}
+		var err error
+		if st, err = b.ds.Write(ctx, key, r, size); err != nil {
+			return err
+		}
+		wrote = true
+		if err := b.syncFiles(ctx, []string{st.Path}); err != nil {
+			return err
+		}
+		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), []registry.FileRecord{{
+			DatasetID: dsID, Path: st.Path, Formatter: formatter, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: st.Size,
+		}}, false)
+	})
 	if err != nil {
-		return dataset.Ref{}, fmt.Errorf("put %s %s: %w", typeName, required, err)
-	}
-	err = b.syncFiles(ctx, []string{st.Path})
-	if err == nil {
-		err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
-			if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {
-				return err
+		if wrote {
+			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), []string{st.Path}); rmErr != nil {
+				b.log.Warn("could not remove file of failed put", "path", b.ds.URI(st.Path), "err", rmErr)
 			}
-			return b.insertOne(ctx, c, typeName, run, dsID, required, st, formatter, t.StorageClass)
-		})
-	}
-	if err != nil {
-
-		if rmErr := b.ds.Remove(context.WithoutCancel(ctx), []string{st.Path}); rmErr != nil {
-			b.log.Warn("could not remove file of failed put", "path", b.ds.URI(st.Path), "err", rmErr)
 		}
 		return dataset.Ref{}, fmt.Errorf("put %s %s: %w", typeName, required, err)
 	}
 	return ref, nil
-}
-
-func (b *Butler) insertOne(ctx context.Context, c sqldb.Conn, typeName, run string, id dataset.ID, dataID dimensions.DataID, st datastore.Stored, formatter, sc string) error {
-	if err := b.reg.InsertDatasets(ctx, c, typeName, run, []registry.NewDataset{{ID: id, DataID: dataID}}, false); err != nil {
-		return err
-	}
-	return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), []registry.FileRecord{{
-		DatasetID: id, Path: st.Path, Formatter: formatter, StorageClass: sc, Checksum: st.Checksum, FileSize: st.Size,
-	}}, false)
 }
 
 // PutValue encodes v with the formatter configured for the dataset type (JSON or
@@ -257,9 +255,12 @@ func (b *Butler) PutValue(ctx context.Context, v any, typeName string, dataID di
 	return b.Put(ctx, data, typeName, dataID, run, opts...)
 }
 
-// checkRun refuses a run name that exists as another collection type; a missing
-// run is registered later, inside the transaction that fills it.
+// checkRun refuses a run name that is invalid or exists as another collection
+// type; a missing run is registered later, inside the transaction that fills it.
 func (b *Butler) checkRun(ctx context.Context, run string) error {
+	if run == "" || len(run) > dataset.MaxCollectionName {
+		return fmt.Errorf("run %q: %w: a collection name must be 1 to %d characters", run, errs.ErrInvalid, dataset.MaxCollectionName)
+	}
 	c, err := b.reg.Collection(ctx, run)
 	if err != nil {
 		if errors.Is(err, errs.ErrNotFound) {

@@ -138,80 +138,75 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		plan = kept
 	}
 	var written []string // files this call created, removed again if the commit fails
-	cleanup := func() {
-		if err := b.ds.Remove(context.WithoutCancel(ctx), written); err != nil {
-			b.log.Warn("could not remove files of a failed ingest", "err", err)
-		}
-	}
-	// Transfers run in parallel (links and copies are system-call bound); the
-	// records keep the plan's order.
-	type outcome struct {
-		st      datastore.Stored
-		created bool
-	}
-	outs := make([]outcome, len(plan))
 	var mu sync.Mutex
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(max(opts.Parallel, 1))
-	for i, p := range plan {
-		eg.Go(func() error {
-			// A file already at the key (left by an interrupted ingest, or another
-			// dataset's) is replaced but never removed on failure.
-			_, statErr := b.ds.Backend.Stat(ectx, p.key)
-			st, err := b.ds.Ingest(ectx, p.f.Path, p.key, mode, p.f.Size)
-			if err != nil {
-				return err
-			}
-			created := st.Path == p.key && statErr != nil
-			outs[i] = outcome{st: st, created: created}
-			if created {
-				mu.Lock()
-				written = append(written, st.Path)
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	if err := eg.Wait(); err != nil {
-		cleanup()
-		return IngestResult{}, err
-	}
-	news := make([]registry.NewDataset, 0, len(plan))
-	recs := make([]registry.FileRecord, 0, len(plan))
-	for i, p := range plan {
-		st := outs[i].st
-		size := st.Size
-		if opts.NoFileAttrs {
-			size = -1
-		}
-		news = append(news, registry.NewDataset{ID: p.ref.ID, DataID: p.ref.DataID})
-		recs = append(recs, registry.FileRecord{DatasetID: p.ref.ID, Path: st.Path, Formatter: p.form, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: size})
-		res.Refs = append(res.Refs, p.ref)
-	}
-	keys := make([]string, 0, len(recs))
-	for _, r := range recs {
-		if !datastore.IsURI(r.Path) {
-			keys = append(keys, r.Path)
-		}
-	}
-	if err := b.syncFiles(ctx, keys); err != nil {
-		cleanup()
-		return IngestResult{}, err
-	}
+	// As in Put, the dataset rows go in first inside the transaction, so a
+	// conflict is found before any file is touched and concurrent ingests of the
+	// same files wait for each other instead of racing on the same keys.
 	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
 		if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {
 			return err
 		}
-		if err := b.reg.InsertDatasets(ctx, c, typeName, run, news, false); err != nil {
+		news := make([]registry.NewDataset, len(plan))
+		for i, p := range plan {
+			news[i] = registry.NewDataset{ID: p.ref.ID, DataID: p.ref.DataID}
+		}
+		if err := b.reg.InsertDatasets(ctx, c, typeName, run, news, opts.SkipExisting); err != nil {
 			return err
 		}
-		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, false)
+		// Transfers run in parallel (links and copies are system-call bound); the
+		// records keep the plan's order.
+		outs := make([]datastore.Stored, len(plan))
+		eg, ectx := errgroup.WithContext(ctx)
+		eg.SetLimit(max(opts.Parallel, 1))
+		for i, p := range plan {
+			eg.Go(func() error {
+				// A file already at the key (left by an interrupted ingest) is
+				// replaced but never removed on failure.
+				_, statErr := b.ds.Backend.Stat(ectx, p.key)
+				st, err := b.ds.Ingest(ectx, p.f.Path, p.key, mode, p.f.Size)
+				if err != nil {
+					return err
+				}
+				outs[i] = st
+				if st.Path == p.key && statErr != nil {
+					mu.Lock()
+					written = append(written, st.Path)
+					mu.Unlock()
+				}
+				return nil
+			})
+		}
+		if err := eg.Wait(); err != nil {
+			return err
+		}
+		recs := make([]registry.FileRecord, len(plan))
+		keys := make([]string, 0, len(plan))
+		for i, p := range plan {
+			st := outs[i]
+			size := st.Size
+			if opts.NoFileAttrs {
+				size = -1
+			}
+			recs[i] = registry.FileRecord{DatasetID: p.ref.ID, Path: st.Path, Formatter: p.form, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: size}
+			if !datastore.IsURI(st.Path) {
+				keys = append(keys, st.Path)
+			}
+		}
+		if err := b.syncFiles(ctx, keys); err != nil {
+			return err
+		}
+		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, opts.SkipExisting)
 	})
 	if err != nil {
 		if mode != datastore.Move {
-			cleanup()
+			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), written); rmErr != nil {
+				b.log.Warn("could not remove files of a failed ingest", "err", rmErr)
+			}
 		}
 		return IngestResult{}, fmt.Errorf("ingest %d %s file(s) into %s: %w", len(plan), typeName, run, err)
+	}
+	for _, p := range plan {
+		res.Refs = append(res.Refs, p.ref)
 	}
 	return res, nil
 }

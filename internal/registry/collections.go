@@ -21,22 +21,6 @@ type Collection struct {
 	Doc  string
 }
 
-func (r *Registry) remember(c *Collection) {
-	r.mu.Lock()
-	r.collByName[c.Name] = c
-	r.collByID[c.ID] = c
-	r.mu.Unlock()
-}
-
-func (r *Registry) forget(name string) {
-	r.mu.Lock()
-	if c, ok := r.collByName[name]; ok {
-		delete(r.collByID, c.ID)
-	}
-	delete(r.collByName, name)
-	r.mu.Unlock()
-}
-
 func validateCollectionName(name string) error {
 	if name == "" || len(name) > dataset.MaxCollectionName {
 		return fmt.Errorf("collection name %q: %w: must be 1 to %d characters", name, errs.ErrInvalid, dataset.MaxCollectionName)
@@ -78,7 +62,6 @@ func (r *Registry) RegisterCollection(ctx context.Context, c sqldb.Conn, name st
 			return false, fmt.Errorf("register run %q: %w", name, err)
 		}
 	}
-	r.remember(&Collection{ID: id, Name: name, Type: typ, Doc: doc})
 	return true, nil
 }
 
@@ -102,13 +85,9 @@ func (r *Registry) Collection(ctx context.Context, name string) (*Collection, er
 }
 
 func (r *Registry) lookupCollection(ctx context.Context, c sqldb.Conn, name string) (*Collection, error) {
-	r.mu.Lock()
-	col, ok := r.collByName[name]
-	r.mu.Unlock()
-	if ok {
-		return col, nil
-	}
-	col = &Collection{Name: name}
+	// Always read the database: another client may have removed or re-created the
+	// collection (SQLite may even reuse its ID), and an indexed lookup is cheap.
+	col := &Collection{Name: name}
 	var doc sql.NullString
 	var typ int
 	err := c.QueryRow(ctx, "SELECT collection_id, type, doc FROM "+r.db.T("collection")+" WHERE name = ?", name).Scan(&col.ID, &typ, &doc)
@@ -119,18 +98,11 @@ func (r *Registry) lookupCollection(ctx context.Context, c sqldb.Conn, name stri
 		return nil, fmt.Errorf("look up collection %q: %w", name, err)
 	}
 	col.Type, col.Doc = dataset.CollectionType(typ), doc.String
-	r.remember(col)
 	return col, nil
 }
 
 func (r *Registry) collectionByID(ctx context.Context, c sqldb.Conn, id int64) (*Collection, error) {
-	r.mu.Lock()
-	col, ok := r.collByID[id]
-	r.mu.Unlock()
-	if ok {
-		return col, nil
-	}
-	col = &Collection{ID: id}
+	col := &Collection{ID: id}
 	var doc sql.NullString
 	var typ int
 	err := c.QueryRow(ctx, "SELECT name, type, doc FROM "+r.db.T("collection")+" WHERE collection_id = ?", id).Scan(&col.Name, &typ, &doc)
@@ -138,7 +110,6 @@ func (r *Registry) collectionByID(ctx context.Context, c sqldb.Conn, id int64) (
 		return nil, fmt.Errorf("look up collection #%d: %w", id, err)
 	}
 	col.Type, col.Doc = dataset.CollectionType(typ), doc.String
-	r.remember(col)
 	return col, nil
 }
 
@@ -225,6 +196,11 @@ func IsGlob(s string) bool { return strings.ContainsAny(s, "*?[") || s == "..." 
 // Chain returns the children of a CHAINED collection, in order.
 func (r *Registry) Chain(ctx context.Context, parent string) ([]string, error) {
 	return r.chain(ctx, r.db.Conn(), parent)
+}
+
+// ChainIn is Chain read through c (inside a transaction).
+func (r *Registry) ChainIn(ctx context.Context, c sqldb.Conn, parent string) ([]string, error) {
+	return r.chain(ctx, c, parent)
 }
 
 func (r *Registry) chain(ctx context.Context, c sqldb.Conn, parent string) ([]string, error) {
@@ -418,7 +394,6 @@ func (r *Registry) SetDoc(ctx context.Context, c sqldb.Conn, name, doc string) e
 	if _, err := c.Exec(ctx, "UPDATE "+r.db.T("collection")+" SET doc = ? WHERE collection_id = ?", doc, col.ID); err != nil {
 		return err
 	}
-	r.forget(name)
 	return nil
 }
 
@@ -435,7 +410,6 @@ func (r *Registry) RemoveCollection(ctx context.Context, c sqldb.Conn, name stri
 	if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("collection")+" WHERE collection_id = ?", col.ID); err != nil {
 		return fmt.Errorf("remove collection %q: %w", name, err)
 	}
-	r.forget(name)
 	return nil
 }
 

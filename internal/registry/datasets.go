@@ -42,39 +42,25 @@ func (e *ConflictError) Error() string {
 func (e *ConflictError) Is(target error) bool { return target == errs.ErrConflict }
 func (e *ConflictError) Unwrap() error        { return e.Err }
 
-// ensureSummaries adds the collection summary rows the dataset tables' foreign keys need.
+// ensureSummaries adds the collection summary rows the dataset tables' foreign
+// keys need. They are written every time (cheap, idempotent) rather than cached,
+// because another client may remove and re-create the collection meanwhile.
 func (r *Registry) ensureSummaries(ctx context.Context, c sqldb.Conn, collID int64, st *storedType, ids []dimensions.DataID) error {
-	need := []summaryKey{{collID, fmt.Sprintf("t:%d", st.id)}}
-	govs := st.Dimensions.Governors()
-	for _, id := range ids {
-		for _, g := range govs {
-			need = append(need, summaryKey{collID, fmt.Sprintf("%s:%v", g.Name, id[g.Name])})
-		}
+	if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("collection_summary_dataset_type")+" (collection_id, dataset_type_id) VALUES (?, ?) ON CONFLICT DO NOTHING", collID, st.id); err != nil {
+		return fmt.Errorf("update collection summary: %w", err)
 	}
-	for _, k := range need {
-		r.mu.Lock()
-		done := r.summaries[k]
-		r.mu.Unlock()
-		if done {
-			continue
-		}
-		var err error
-		if strings.HasPrefix(k.what, "t:") {
-			_, err = c.Exec(ctx, "INSERT INTO "+r.db.T("collection_summary_dataset_type")+" (collection_id, dataset_type_id) VALUES (?, ?) ON CONFLICT DO NOTHING", collID, st.id)
-		} else {
-			gov, val, _ := strings.Cut(k.what, ":")
-			var v any = val
-			if e := r.Universe.MustElement(gov); e.PrimaryKey().Type == "int" {
-				v = toInt(val)
+	for _, g := range st.Dimensions.Governors() {
+		seen := map[any]bool{}
+		for _, id := range ids {
+			v := id[g.Name]
+			if seen[v] {
+				continue
 			}
-			_, err = c.Exec(ctx, "INSERT INTO "+r.db.T("collection_summary_"+gov)+" (collection_id, "+r.db.Q(gov)+") VALUES (?, ?) ON CONFLICT DO NOTHING", collID, v)
+			seen[v] = true
+			if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("collection_summary_"+g.Name)+" (collection_id, "+r.db.Q(g.Name)+") VALUES (?, ?) ON CONFLICT DO NOTHING", collID, v); err != nil {
+				return fmt.Errorf("update collection summary: %w", err)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("update collection summary: %w", err)
-		}
-		r.mu.Lock()
-		r.summaries[k] = true
-		r.mu.Unlock()
 	}
 	return nil
 }
@@ -633,10 +619,6 @@ func (r *Registry) RemoveRun(ctx context.Context, c sqldb.Conn, run string, unli
 	if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("collection")+" WHERE collection_id = ?", col.ID); err != nil {
 		return fmt.Errorf("remove run %q: %w", run, err)
 	}
-	r.forget(run)
-	r.mu.Lock()
-	r.summaries = map[summaryKey]bool{}
-	r.mu.Unlock()
 	return nil
 }
 

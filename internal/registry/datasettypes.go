@@ -168,13 +168,28 @@ func (r *Registry) storedType(ctx context.Context, c sqldb.Conn, name string) (*
 	st, ok := r.types[parent]
 	r.mu.Unlock()
 	if !ok {
-		return nil, &MissingDatasetTypeError{Name: parent}
+		// Another client may have registered it since the types were read.
+		r.mu.Lock()
+		r.typesLoaded = false
+		r.mu.Unlock()
+		if err := r.loadTypes(ctx, c); err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		st, ok = r.types[parent]
+		r.mu.Unlock()
+		if !ok {
+			return nil, &MissingDatasetTypeError{Name: parent}
+		}
 	}
 	return st, nil
 }
 
 // DatasetTypes lists registered dataset types matching the globs (all when empty), sorted.
 func (r *Registry) DatasetTypes(ctx context.Context, patterns []string) ([]dataset.Type, error) {
+	r.mu.Lock()
+	r.typesLoaded = false // a listing shows what other clients registered too
+	r.mu.Unlock()
 	if err := r.loadTypes(ctx, r.db.Conn()); err != nil {
 		return nil, err
 	}

@@ -23,18 +23,10 @@ type Registry struct {
 	datasetsV2 bool
 
 	mu          sync.Mutex
-	collByName  map[string]*Collection
-	collByID    map[int64]*Collection
 	types       map[string]*storedType
 	typesLoaded bool
 	opaque      map[string]bool
 	groupKeys   map[string]int64
-	summaries   map[summaryKey]bool
-}
-
-type summaryKey struct {
-	coll int64
-	what string // "t:<dataset_type_id>" or "<governor>:<value>"
 }
 
 type storedType struct {
@@ -56,8 +48,7 @@ func (r *Registry) Close() error { return r.db.Close() }
 func (r *Registry) IsWriteable() bool { return !r.db.ReadOnly }
 
 func newRegistry(db *sqldb.DB, u *dimensions.Universe) *Registry {
-	return &Registry{db: db, Universe: u, collByName: map[string]*Collection{}, collByID: map[int64]*Collection{},
-		types: map[string]*storedType{}, opaque: map[string]bool{}, groupKeys: map[string]int64{}, summaries: map[summaryKey]bool{}}
+	return &Registry{db: db, Universe: u, types: map[string]*storedType{}, opaque: map[string]bool{}, groupKeys: map[string]int64{}}
 }
 
 // Create makes the schema of a new repository in an empty database.
@@ -182,13 +173,10 @@ func (r *Registry) Tx(ctx context.Context, fn func(sqldb.Conn) error) error {
 func (r *Registry) invalidate() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.collByName = map[string]*Collection{}
-	r.collByID = map[int64]*Collection{}
 	r.types = map[string]*storedType{}
 	r.typesLoaded = false
 	r.opaque = map[string]bool{}
 	r.groupKeys = map[string]int64{}
-	r.summaries = map[summaryKey]bool{}
 }
 
 // uuid converts a dataset ID to its column value.
