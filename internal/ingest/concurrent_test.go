@@ -1,0 +1,114 @@
+package ingest_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/internal/ingest"
+	"github.com/gobutler/butler/internal/testutil/rawtest"
+)
+
+// Two ingests of the same raws into one repository at the same time (two
+// handles, as two processes would have) both finish, and nothing is lost.
+// Each gets a deadline far above the normal run time, so that a lock-up fails
+// the test instead of waiting out SQLite's busy timeout.
+func TestRaws_ConcurrentIngests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("several full ingests")
+	}
+	src := t.TempDir()
+	total := len(rawtest.Write(t, src, rawtest.LSSTCam, 40, 5))
+	for round := range 4 {
+		b := newRepo(t)
+		registerAll(t, b)
+		var wg sync.WaitGroup
+		results := make([]ingest.Result, 2)
+		errs := make([]error, 2)
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				h, err := butler.Open(ctx, b.Root, butler.OpenOptions{Writeable: true})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer h.Close()
+				results[i], errs[i] = ingest.Raws(ctx, h, []string{src}, ingest.Options{Transfer: "symlink", Processes: 2, BatchSize: 20})
+			}()
+		}
+		wg.Wait()
+		for i := range 2 {
+			if errs[i] != nil || len(results[i].Failures) != 0 {
+				t.Errorf("round %d, ingest %d: %v, %d failures (first: %v)", round, i, errs[i], len(results[i].Failures), firstFailure(results[i]))
+			}
+		}
+		if got := checkEveryDatasetHasItsFile(t, b); got != total {
+			t.Errorf("round %d: %d raws in the repository, want %d", round, got, total)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+func firstFailure(r ingest.Result) any {
+	if len(r.Failures) == 0 {
+		return nil
+	}
+	return r.Failures[0]
+}
+
+// A dataset query that is reading rows must not lock up a writer that is
+// committing in another handle. With SQLite's rollback journal a committing
+// writer holds PENDING and waits for readers to finish; a reader that opens a
+// second read (another pooled connection) before closing its first waits for
+// the writer: each waits for the other until the busy timeout.
+// The query below lists raws of two runs; the writer commits while the query
+// is between its rows.
+func TestRaws_QueryDoesNotLockUpCommittingWriter(t *testing.T) {
+	raws := filepath.Join(corpusRoot(t), "raws")
+	ctx := context.Background()
+	b := newRepo(t)
+	registerAll(t, b)
+	for _, run := range []string{"run/a", "run/b"} {
+		if _, err := ingest.Raws(ctx, b, []string{filepath.Join(raws, rawDet035)}, ingest.Options{Transfer: "direct", Run: run}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writer, err := butler.Open(ctx, b.Root, butler.OpenOptions{Writeable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	wrote := make(chan error, 1)
+	rows := 0
+	start := time.Now()
+	qerr := b.QueryDatasets(qctx, butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{"run/a", "run/b"}}, func(dataset.Ref) error {
+		rows++
+		if rows == 1 {
+			go func() {
+				_, err := writer.RegisterRun(qctx, "run/c", "")
+				wrote <- err
+			}()
+			time.Sleep(300 * time.Millisecond) // let the writer reach its commit
+		}
+		return nil
+	})
+	if qerr != nil || rows != 2 {
+		t.Errorf("QueryDatasets while another handle commits: %d rows, %v after %s; want 2 rows, nil", rows, qerr, time.Since(start).Round(time.Millisecond))
+	}
+	if err := <-wrote; err != nil {
+		t.Errorf("RegisterRun while a query reads: %v after %s", err, time.Since(start).Round(time.Millisecond))
+	}
+}
