@@ -2,7 +2,8 @@
 // object store: s3://bucket/prefix.
 //
 // The endpoint, region and credentials come from the usual places: S3_ENDPOINT_URL (as
-// lsst.resources reads it), AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; AWS_REGION,
+// lsst.resources reads it), AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or the profile's
+// endpoint_url; AWS_REGION,
 // AWS_DEFAULT_REGION or the profile (default us-east-1); the SDK's default credential chain
 // (environment, AWS_PROFILE, ~/.aws/credentials, ...). With an explicit endpoint the driver
 // uses path-style requests, which every S3-compatible server accepts.
@@ -184,8 +185,7 @@ func newBackend(ctx context.Context, bucket, prefix string, opts Options) (*Back
 	if opts.PartSize < minPartSize || opts.PartSize > 5<<30 {
 		return nil, fmt.Errorf("%w: part size %d outside [5 MiB, 5 GiB]", errs.ErrInvalid, opts.PartSize)
 	}
-	opts.Concurrency = max(opts.Concurrency, 0)
-	if opts.Concurrency == 0 {
+	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
 	if opts.MaxAttempts <= 0 {
@@ -224,6 +224,9 @@ func newBackend(ctx context.Context, bucket, prefix string, opts Options) (*Back
 	}
 	if cfg.Region == "" {
 		cfg.Region = defaultRegion
+	}
+	if opts.Endpoint == "" && aws.ToString(cfg.BaseEndpoint) != "" {
+		opts.Endpoint = *cfg.BaseEndpoint // the profile's endpoint_url: also not AWS, so path-style
 	}
 	var idle interface{ CloseIdleConnections() }
 	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {

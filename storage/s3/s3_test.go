@@ -115,6 +115,38 @@ func TestOpen_FromEnvironment(t *testing.T) {
 	}
 }
 
+// TestOpen_Profile takes everything from a named profile in the AWS config and credentials
+// files, endpoint_url included.
+func TestOpen_Profile(t *testing.T) {
+	srv := s3test.Require(t)
+	bucket := s3test.Bucket(t)
+	srv.SetEnv(t)
+	for _, v := range []string{"S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"} {
+		t.Setenv(v, "")
+	}
+	dir := t.TempDir()
+	config, creds := filepath.Join(dir, "config"), filepath.Join(dir, "credentials")
+	// A host name, not an IP address: the SDK would address the bucket as a virtual host then.
+	endpoint := strings.Replace(srv.Endpoint, "127.0.0.1", "localhost", 1)
+	if err := os.WriteFile(config, []byte("[profile butler]\nregion = "+srv.Region+"\nendpoint_url = "+endpoint+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(creds, []byte("[butler]\naws_access_key_id = "+srv.AccessKey+"\naws_secret_access_key = "+srv.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", config)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	t.Setenv("AWS_PROFILE", "butler")
+	b, err := s3.Open(t.Context(), &url.URL{Scheme: "s3", Host: bucket, Path: "/p"})
+	if err != nil {
+		t.Fatalf("Open with profile butler: %v", err)
+	}
+	defer b.Close()
+	if err := b.Put(t.Context(), "k", strings.NewReader("v"), 1); err != nil {
+		t.Errorf("Put with profile butler: %v", err)
+	}
+}
+
 func TestOpen_MissingBucket(t *testing.T) {
 	srv := s3test.Require(t)
 	bucket := "butler-absent-" + fmt.Sprint(time.Now().UnixNano())
