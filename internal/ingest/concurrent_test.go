@@ -13,27 +13,29 @@ import (
 	"github.com/gobutler/butler/internal/testutil/rawtest"
 )
 
-// Two ingests of the same raws into one repository at the same time (two
-// handles, as two processes would have) both finish, and nothing is lost.
-// Each gets a deadline far above the normal run time, so that a lock-up fails
-// the test instead of waiting out SQLite's busy timeout.
+// Three ingests of the same raws into one repository at the same time (three
+// handles, as three processes would have) all finish, and nothing is lost.
+// Each gets a deadline far above the normal run time (about a second), so that
+// a lock-up fails the test instead of waiting out SQLite's busy timeout.
 func TestRaws_ConcurrentIngests(t *testing.T) {
 	if testing.Short() {
 		t.Skip("several full ingests")
 	}
+	const writers = 3
 	src := t.TempDir()
-	total := len(rawtest.Write(t, src, rawtest.LSSTCam, 40, 5))
+	total := len(rawtest.Write(t, src, rawtest.LSSTCam, 20, 5))
 	for round := range 4 {
 		b := newRepo(t)
 		registerAll(t, b)
 		var wg sync.WaitGroup
-		results := make([]ingest.Result, 2)
-		errs := make([]error, 2)
-		for i := range 2 {
+		results := make([]ingest.Result, writers)
+		errs := make([]error, writers)
+		start := make(chan struct{})
+		for i := range writers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
 				h, err := butler.Open(ctx, b.Root, butler.OpenOptions{Writeable: true})
 				if err != nil {
@@ -41,20 +43,25 @@ func TestRaws_ConcurrentIngests(t *testing.T) {
 					return
 				}
 				defer h.Close()
-				results[i], errs[i] = ingest.Raws(ctx, h, []string{src}, ingest.Options{Transfer: "symlink", Processes: 2, BatchSize: 20})
+				<-start
+				results[i], errs[i] = ingest.Raws(ctx, h, []string{src}, ingest.Options{Transfer: "copy", Processes: 1, BatchSize: 5})
 			}()
 		}
+		close(start)
 		wg.Wait()
-		for i := range 2 {
+		for i := range writers {
 			if errs[i] != nil || len(results[i].Failures) != 0 {
-				t.Errorf("round %d, ingest %d: %v, %d failures (first: %v)", round, i, errs[i], len(results[i].Failures), firstFailure(results[i]))
+				t.Errorf("round %d, ingest %d: ingested %d, skipped %d, %v, %d failures (first: %v)", round, i,
+					results[i].Ingested, results[i].Skipped, errs[i], len(results[i].Failures), firstFailure(results[i]))
 			}
 		}
-		if got := checkEveryDatasetHasItsFile(t, b); got != total {
-			t.Errorf("round %d: %d raws in the repository, want %d", round, got, total)
-		}
+		got := checkEveryDatasetHasItsFile(t, b)
 		if t.Failed() {
+			t.Logf("round %d: %d of %d raws in the repository", round, got, total)
 			return
+		}
+		if got != total {
+			t.Errorf("round %d: %d raws in the repository, want %d", round, got, total)
 		}
 	}
 }
