@@ -313,3 +313,47 @@ func TestRaws_KillNine(t *testing.T) {
 		})
 	}
 }
+
+// Every transfer mode leaves the raw readable in the repository with the same
+// bytes; move removes the source, the others keep it.
+func TestRaws_TransferModes(t *testing.T) {
+	raws := filepath.Join(corpusRoot(t), "raws")
+	orig, err := os.ReadFile(filepath.Join(raws, rawDet035))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"auto", "link", "symlink", "hardlink", "copy", "move", "relsymlink", "direct"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := context.Background()
+			// A private copy: move must never touch the corpus.
+			src := filepath.Join(t.TempDir(), "det035.fits")
+			copyFile(t, filepath.Join(raws, rawDet035), src)
+			b := newRepo(t)
+			registerAll(t, b)
+			res, err := ingest.Raws(ctx, b, []string{src}, ingest.Options{Transfer: mode})
+			if err != nil || res.Ingested != 1 {
+				t.Fatalf("Raws(%s): ingested %d, failures %v, %v", mode, res.Ingested, res.Failures, err)
+			}
+			refs := rawRefs(t, b)
+			for _, ref := range refs {
+				data, err := b.GetRef(ctx, ref)
+				if err != nil {
+					t.Fatalf("GetRef after %s: %v", mode, err)
+				}
+				if string(data) != string(orig) {
+					t.Errorf("after %s the stored raw has %d bytes that differ from the source's %d", mode, len(data), len(orig))
+				}
+			}
+			_, statErr := os.Stat(src)
+			if mode == "move" && statErr == nil {
+				t.Errorf("move left the source in place")
+			}
+			if mode != "move" && statErr != nil {
+				t.Errorf("%s removed the source: %v", mode, statErr)
+			}
+			if got := checkEveryDatasetHasItsFile(t, b); got != 1 {
+				t.Errorf("%d raws, want 1", got)
+			}
+		})
+	}
+}
