@@ -282,6 +282,7 @@ func TestIngestFiles(t *testing.T) {
 		{"auto", "auto", true},
 		{"symlink", "symlink", true},
 		{"move", "move", false},
+		{"direct", "direct", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -334,6 +335,18 @@ func TestIngestFiles(t *testing.T) {
 					}
 				}
 			}
+			// Purging the datasets removes what the repository holds, never the
+			// user's own files (direct ingests, symlink targets).
+			run(t, "prune-datasets", f.root, "ingested", "--purge", "ingested", "--no-confirm")
+			for name, data := range files {
+				got, err := os.ReadFile(filepath.Join(src, name))
+				if tt.keepSource && (err != nil || string(got) != data) {
+					t.Errorf("source %s after purging its -t %s dataset: %q, %v", name, tt.transfer, got, err)
+				}
+			}
+			if got := repotest.DatastoreFiles(t, f.root); len(got) != 5 {
+				t.Errorf("datastore files after the purge = %v, want the fixture's 5", got)
+			}
 		})
 	}
 	t.Run("bad table", func(t *testing.T) {
@@ -351,4 +364,28 @@ func TestIngestFiles(t *testing.T) {
 			t.Errorf("a failed ingest left its run behind")
 		}
 	})
+}
+
+// TestPut_IncompleteTemplate: a file template that leaves out a dimension maps
+// two datasets to one path. Putting the second must not destroy the first.
+func TestPut_IncompleteTemplate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	seed := filepath.Join(dir, "seed.yaml")
+	if err := os.WriteFile(seed, []byte("datastore:\n  templates:\n    dict: \"{run}/{datasetType}/{instrument}\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(dir, "repo")
+	run(t, "create", repo, "--seed-config", seed)
+	run(t, "register-instrument", repo, "lsst.obs.lsst.LsstCam")
+	run(t, "register-dataset-type", repo, "dict", "StructuredDataDict", "instrument", "detector")
+	if res := (repotest.Cmd{Args: []string{"put", repo, "dict", "r", "-", "--data-id", "instrument=LSSTCam,detector=1"}, Stdin: "d: 1\n"}).Run(t); res.Code != 0 {
+		t.Fatalf("first put: %s", res)
+	}
+	res := repotest.Cmd{Args: []string{"put", repo, "dict", "r", "-", "--data-id", "instrument=LSSTCam,detector=2"}, Stdin: "d: 2\n"}.Run(t)
+	t.Logf("second put: %s", res)
+	got := repotest.Run(t, "get", repo, "dict", "--data-id", "instrument=LSSTCam,detector=1", "--collections", "r")
+	if got.Code != 0 || got.Stdout != "d: 1\n" {
+		t.Errorf("detector 1 after detector 2 was put at the same path: %s; want its own content", got)
+	}
 }
