@@ -167,7 +167,14 @@ func openDB(ctx context.Context, reg config.RegistryConfig, create, readOnly boo
 		db, err := sqldb.OpenSQLite(ctx, path, create, readOnly)
 		return db, created, err
 	case strings.HasPrefix(reg.DB, "postgresql"):
-		return nil, "", fmt.Errorf("registry %s: %w: PostgreSQL registries are not built into this version yet", reg, errs.ErrUnsupported)
+		// The password (from the URL, the config or db-auth) is only in dsn;
+		// messages use redacted.
+		dsn, redacted, err := config.ResolveConnection(reg)
+		if err != nil {
+			return nil, "", err
+		}
+		db, err := sqldb.OpenPostgres(ctx, dsn, redacted, reg.Namespace, create, readOnly)
+		return db, "", err
 	}
 	return nil, "", fmt.Errorf("registry %q: %w: unknown database URL (want sqlite:///PATH or postgresql://HOST/DB)", reg.DB, errs.ErrUnsupported)
 }
@@ -263,14 +270,47 @@ func (b *Butler) Datastore() *datastore.Datastore { return b.ds }
 // Config returns the expanded repository configuration.
 func (b *Butler) Config() *config.Config { return b.repo.Config }
 
-// IsWriteable reports whether the repository was opened for writing.
-func (b *Butler) IsWriteable() bool { return b.writeable }
+// IsWriteable reports whether the repository was opened for writing and the
+// database lets this user write.
+func (b *Butler) IsWriteable() bool { return b.writeable && b.reg.IsWriteable() }
 
 func (b *Butler) checkWriteable(what string) error {
 	if !b.writeable {
 		return fmt.Errorf("%s: %w: repository %s was opened read-only", what, errs.ErrReadOnly, b.Root)
 	}
+	if !b.reg.IsWriteable() {
+		// Opened for writing, but a PostgreSQL grant allows reading only.
+		return fmt.Errorf("%s: %w", what, b.reg.DB().ReadOnlyError())
+	}
 	return nil
+}
+
+// ShareAccess is what Share gives a database role.
+type ShareAccess int
+
+const (
+	// ShareRevoke takes away what Share gave.
+	ShareRevoke ShareAccess = iota
+	// ShareReadOnly lets the role query the repository.
+	ShareReadOnly
+	// ShareReadWrite lets the role change it too (what the seed tutorial grants by hand).
+	ShareReadWrite
+)
+
+// Share grants a PostgreSQL role (a collaborator's database user) access to
+// the repository's registry schema, covering existing and future tables and
+// sequences, or revokes it. Only the schema's owner may share; SQLite
+// repositories are errs.ErrUnsupported. The collaborator also needs the
+// butler.yaml and their own db-auth entry.
+func (b *Butler) Share(ctx context.Context, role string, access ShareAccess) error {
+	a := registry.NoAccess
+	switch access {
+	case ShareReadOnly:
+		a = registry.ReadAccess
+	case ShareReadWrite:
+		a = registry.ReadWriteAccess
+	}
+	return b.reg.Grant(ctx, role, a)
 }
 
 func classifyOS(err error) error {

@@ -105,6 +105,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newIngestRawsCmd(g),
 		newGenerateRawsCmd(g),
 		newBenchCmd(g),
+		newShareCmd(g),
 	)
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(g))
