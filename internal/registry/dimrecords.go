@@ -405,20 +405,27 @@ func (r *Registry) SyncRecords(ctx context.Context, c sqldb.Conn, element string
 	if !ok || !e.HasTable() {
 		return 0, fmt.Errorf("sync %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
 	}
-	// Read the existing records of the same governor value(s) in one query.
+	// Read only the existing records these could collide with: one query
+	// restricted by each key column to the values the new records hold, so the
+	// cost follows the batch, not the size of the table.
 	var where []string
 	var args []any
-	if gov := e.GovernorOf(); gov != nil && gov != e {
+	for _, d := range e.Dimensions() {
+		col := d.Name
+		if d == e {
+			col = e.PrimaryKey().Name
+		}
 		vals := map[any]bool{}
-		for _, rec := range recs {
-			vals[rec.Values[gov.Name]] = true
-		}
 		var ph []string
-		for v := range vals {
-			ph = append(ph, "?")
-			args = append(args, v)
+		for _, rec := range recs {
+			v := rec.Values[col]
+			if !vals[v] {
+				vals[v] = true
+				ph = append(ph, "?")
+				args = append(args, v)
+			}
 		}
-		where = append(where, r.db.Q(gov.Name)+" IN ("+strings.Join(ph, ", ")+")")
+		where = append(where, r.db.Q(col)+" IN ("+strings.Join(ph, ", ")+")")
 	}
 	existing := map[string]dimensions.Record{}
 	err := r.EachRecord(ctx, c, element, strings.Join(where, " AND "), args, func(rec dimensions.Record) error {
