@@ -437,24 +437,52 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		if err := in.ensureRawType(ctx); err != nil {
 			return err
 		}
-		r, err := in.b.Ingest(ctx, "raw", run, fs, butler.IngestOptions{
-			Transfer: in.opts.Transfer, IDMode: dataset.DataIDTypeRun, SkipExisting: !in.opts.NoSkipExisting, NoFileAttrs: in.opts.NoFileAttrs,
-			Parallel: in.opts.Processes,
-		})
-		if err != nil {
-			if errors.Is(err, errs.ErrConflict) || errors.Is(err, errs.ErrNotFound) || errors.Is(err, errs.ErrPermission) || errors.Is(err, errs.ErrInvalid) {
-				for _, f := range fs {
-					if ferr := in.fail(res, f.Path, err); ferr != nil {
-						return ferr
-					}
-				}
-				continue
-			}
+		if err := in.ingestFiles(ctx, run, fs, res, true); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ingestFiles ingests files in one transaction. When that fails for a reason
+// tied to the data (a conflict, a missing or unreadable file), it retries
+// exposure by exposure so only the exposures at fault fail, as upstream's
+// one-transaction-per-exposure does, while the common case stays one transaction.
+func (in *ingester) ingestFiles(ctx context.Context, run string, fs []butler.FileDataset, res *Result, split bool) error {
+	r, err := in.b.Ingest(ctx, "raw", run, fs, butler.IngestOptions{
+		Transfer: in.opts.Transfer, IDMode: dataset.DataIDTypeRun, SkipExisting: !in.opts.NoSkipExisting, NoFileAttrs: in.opts.NoFileAttrs,
+		Parallel: in.opts.Processes,
+	})
+	if err == nil {
 		res.Ingested += len(r.Refs)
 		res.Skipped += r.Skipped
 		in.task.Add(int64(len(fs)))
+		return nil
+	}
+	if !(errors.Is(err, errs.ErrConflict) || errors.Is(err, errs.ErrNotFound) || errors.Is(err, errs.ErrPermission) || errors.Is(err, errs.ErrInvalid)) {
+		return err
+	}
+	byExpo := map[any][]butler.FileDataset{}
+	var order []any
+	for _, f := range fs {
+		k := f.DataID["exposure"]
+		if _, ok := byExpo[k]; !ok {
+			order = append(order, k)
+		}
+		byExpo[k] = append(byExpo[k], f)
+	}
+	if !split || len(order) < 2 || in.opts.FailFast {
+		for _, f := range fs {
+			if ferr := in.fail(res, f.Path, err); ferr != nil {
+				return ferr
+			}
+		}
+		return nil
+	}
+	for _, k := range order {
+		if err := in.ingestFiles(ctx, run, byExpo[k], res, false); err != nil {
+			return err
+		}
 	}
 	return nil
 }

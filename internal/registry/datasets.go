@@ -227,7 +227,6 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		return fmt.Errorf("query %s datasets: %w", q.Type, err)
 	}
 	defer rows.Close()
-	runNames := map[int64]string{}
 	for rows.Next() {
 		vals := make([]any, len(cols)+2)
 		ptrs := make([]any, len(vals))
@@ -241,15 +240,7 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		if err != nil {
 			return err
 		}
-		runID := toInt(vals[1])
-		run, ok := runNames[runID]
-		if !ok {
-			c, err := r.collectionByID(ctx, r.db.Conn(), runID)
-			if err != nil {
-				return err
-			}
-			run, runNames[runID] = c.Name, c.Name
-		}
+		run := scanValue(sqldb.Column{Type: sqldb.String}, vals[1]).(string)
 		ref := dataset.Ref{ID: id, Type: st.Type, Run: run, DataID: dimensions.DataID{}}
 		ref.Type.Name = q.Type
 		for i, d := range cols {
@@ -278,14 +269,17 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuery) (string, []any, []string) {
 	dims := st.Dimensions.RequiredNames()
 	var args []any
-	sel := []string{"t.dataset_id", "d.run_id"}
+	sel := []string{"t.dataset_id", "rc.name"}
 	cols := append([]string(nil), dims...)
 	colExpr := map[string]string{}
 	for _, d := range dims {
 		colExpr[d] = "t." + r.db.Q(d)
 		sel = append(sel, colExpr[d])
 	}
-	from := r.db.T(st.tagTable) + " t JOIN " + r.db.T("dataset") + " d ON d.id = t.dataset_id"
+	// The run's name comes from a join: looking it up per row on another pooled
+	// connection would deadlock against a writer committing meanwhile (SQLite's
+	// PENDING lock blocks the new read while the open one blocks the writer).
+	from := r.db.T(st.tagTable) + " t JOIN " + r.db.T("dataset") + " d ON d.id = t.dataset_id JOIN " + r.db.T("collection") + " rc ON rc.collection_id = d.run_id"
 	if q.WithImplied || len(q.DataID) > 0 || q.Where != "" {
 		// Join each element whose key values are known, until no new implied values appear.
 		joined := map[string]bool{}
