@@ -36,12 +36,19 @@ Exit status: 0 success, 1 failure (not the owner, no such role, SQLite repositor
 	f.BoolVar(&o.readOnly, "read-only", false, "grant read-only access")
 	f.BoolVar(&o.readWrite, "read-write", false, "grant read and write access")
 	f.BoolVar(&o.revoke, "revoke", false, "revoke all access")
-	cmd.MarkFlagsMutuallyExclusive("read-only", "read-write", "revoke")
-	cmd.MarkFlagsOneRequired("read-only", "read-write", "revoke")
 	return cmd
 }
 
 func runShare(ctx context.Context, g *globals, o shareOptions, repo, role string) error {
+	n := 0
+	for _, set := range []bool{o.readOnly, o.readWrite, o.revoke} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return usagef("share: give exactly one of --read-only, --read-write and --revoke")
+	}
 	access, what := butler.ShareRevoke, "Revoked the access of %s to %s\n"
 	switch {
 	case o.readOnly:
