@@ -160,15 +160,15 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		eg.SetLimit(max(opts.Parallel, 1))
 		for i, p := range plan {
 			eg.Go(func() error {
-				// A file already at the key (left by an interrupted ingest) is
-				// replaced but never removed on failure.
-				_, statErr := b.ds.Backend.Stat(ectx, p.key)
+				// The dataset rows are already in (uncommitted), so nothing else
+				// refers to this key: a file found there is an orphan of an
+				// interrupted ingest, safe to replace, and to remove on failure.
 				st, err := b.ds.Ingest(ectx, p.f.Path, p.key, mode, p.f.Size)
 				if err != nil {
 					return err
 				}
 				outs[i] = st
-				if st.Path == p.key && statErr != nil {
+				if st.Path == p.key {
 					mu.Lock()
 					written = append(written, st.Path)
 					mu.Unlock()
