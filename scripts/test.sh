@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, vet, the unit and integration tests (real SQLite,
-# real FITS files, the real binary as a subprocess), and short fuzz runs.
+# Runs every test: formatting, vet, the unit and integration tests (real SQLite and
+# PostgreSQL, real FITS files, the real binary as a subprocess), and short fuzz runs.
 # Works on a fresh Debian machine with Go; installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +28,28 @@ if [ ! -x "$ci_bin/versitygw" ] || [ "$(cat "$ci_bin/versitygw.version" 2>/dev/n
 fi
 # CI must not skip the S3 tests for want of a server.
 export BUTLER_TEST_REQUIRE="${BUTLER_TEST_REQUIRE:+$BUTLER_TEST_REQUIRE,}s3"
+
+echo "== PostgreSQL server (registry tests start private clusters with it)"
+# internal/testutil/pgtest runs initdb and postgres from /usr/lib/postgresql/*/bin as the
+# postgres user; btree_gist comes with the server's contrib modules.
+have_pg() {
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 &&
+    ls /usr/share/postgresql/*/extension/btree_gist.control >/dev/null 2>&1
+}
+if ! have_pg && command -v apt-get >/dev/null; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  # The tests need the binaries, not Debian's default cluster.
+  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    $sudo mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends postgresql postgresql-contrib >/dev/null
+fi
+# With the server installed (and always in CI), a PostgreSQL test must not skip.
+if [ "${CI:-}" = true ] || have_pg; then
+  export BUTLER_TEST_REQUIRE="${BUTLER_TEST_REQUIRE:+$BUTLER_TEST_REQUIRE,}postgres"
+fi
 
 echo "== go test"
 go test -count=1 -timeout 20m ./...
