@@ -38,7 +38,6 @@ func benchRepo(b *testing.B) *butler.Butler {
 // BenchmarkPut times 1,000 puts of small datasets into a fresh repository per op.
 func BenchmarkPut(b *testing.B) {
 	data := []byte("a: 1\nb: [1, 2, 3]\n")
-	b.SetBytes(int64(len(data)) * benchDatasets)
 	n := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -63,7 +62,6 @@ func BenchmarkGet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.SetBytes(int64(len(data)) * benchDatasets)
 	n := 0
 	for b.Loop() {
 		for d := range benchDatasets {
