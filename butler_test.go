@@ -836,16 +836,16 @@ func TestPut_ConcurrentDuplicate(t *testing.T) {
 const (
 	childEnv   = "BUTLER_TEST_PUT_CHILD" // repo root,writer number
 	childCount = 1000                    // datasets each child puts into "shared"
-	dupCount   = 200                     // datasets both children put into "dup"
+	dupCount   = 100                     // datasets both children put into "dup"
 )
 
 // TestPut_TwoProcesses runs two OS processes (this test binary, re-executed) that
 // each put 1,000 datasets into the same SQLite repository at the same time, then
-// both put the same 200 datasets: none may be lost, and of each duplicate pair
+// both put the same 100 datasets: none may be lost, and of each duplicate pair
 // exactly one wins with its file intact.
 func TestPut_TwoProcesses(t *testing.T) {
 	if testing.Short() {
-		t.Skip("puts 2,400 datasets from two processes")
+		t.Skip("puts 2,200 datasets from two processes")
 	}
 	root, b := repotest.New(t)
 	repotest.AddInstrument(t, b, inst, 2*childCount)
