@@ -43,7 +43,10 @@ type Butler struct {
 
 // DefaultStorage returns the storage drivers a butler can open, by URI scheme.
 // Drivers are registered here, not in init, so tests can build their own.
-func DefaultStorage() *storage.Mux {
+func DefaultStorage() *storage.Mux { return storageWithSync(true) }
+
+// storageWithSync is DefaultStorage with local files fsynced or not.
+func storageWithSync(fsync bool) *storage.Mux {
 	m := &storage.Mux{}
 	m.Register(posix.Scheme, func(ctx context.Context, u *url.URL) (storage.Backend, error) {
 		// Directory syncs are batched: the butler syncs the entries it wrote once,
@@ -52,7 +55,7 @@ func DefaultStorage() *storage.Mux {
 		if err != nil {
 			return nil, err
 		}
-		return posix.OpenOptions(ctx, b.(*posix.Backend).Root(), posix.Options{DeferDirSync: true})
+		return posix.OpenOptions(ctx, b.(*posix.Backend).Root(), posix.Options{DeferDirSync: true, NoSync: !fsync})
 	})
 	m.Register(s3.Scheme, s3.Open)
 	return m
@@ -132,6 +135,13 @@ func Create(ctx context.Context, root string, opts CreateOptions) (string, error
 	if err := reg.EnsureFileRecordsTable(ctx, recordsTable(repo.Datastore)); err != nil {
 		return "", err
 	}
+	if created != "" {
+		reg.Close()
+		if err := sqldb.SetJournalMode(ctx, created, sqldb.JournalMode(created)); err != nil {
+			os.Remove(created)
+			return "", fmt.Errorf("create repository %q: %w", root, err)
+		}
+	}
 	if err := config.WriteRepoConfig(cfg, configFile); err != nil {
 		if created != "" {
 			reg.Close()
@@ -209,7 +219,11 @@ func Open(ctx context.Context, ref string, opts OpenOptions) (*Butler, error) {
 	}
 	mux := opts.Storage
 	if mux == nil {
-		mux = DefaultStorage()
+		// Like the Python butler, files are not fsynced unless datastore.fsync
+		// is set (atomic renames still keep readers from ever seeing part of a
+		// file); a commit only ever follows the file's rename.
+		fsync, _ := repo.Config.GetBool(".datastore.fsync")
+		mux = storageWithSync(fsync)
 	}
 	backend, err := mux.Open(ctx, repo.Datastore.Root)
 	if err != nil {

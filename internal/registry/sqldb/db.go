@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -56,7 +57,51 @@ func OpenSQLite(ctx context.Context, path string, create, readOnly bool) (*DB, e
 		db.Close()
 		return nil, fmt.Errorf("open registry %q: %w", path, sqlite{}.Classify(err))
 	}
+	if !create {
+		// A WAL database (chosen when it was created on a local disk) commits
+		// without an fsync at synchronous=NORMAL and stays consistent after a
+		// crash; every pooled connection needs the pragma, so it goes in the DSN.
+		var jm string
+		if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&jm); err == nil && strings.EqualFold(jm, "wal") {
+			db.Close()
+			if db, err = sql.Open("sqlite", dsn+"&_pragma=synchronous(normal)"); err != nil {
+				return nil, fmt.Errorf("open registry %q: %w", path, err)
+			}
+		}
+	}
 	return &DB{SQL: db, Dialect: sqlite{}, ReadOnly: readOnly, where: path}, nil
+}
+
+// JournalMode is the SQLite journal mode a new repository at path gets: "wal"
+// on a local file system, "delete" (the rollback journal, as the Python butler
+// uses) on network file systems such as NFS, GPFS and Lustre, where WAL is
+// unsafe. BUTLER_SQLITE_JOURNAL=wal|delete overrides the choice.
+func JournalMode(path string) string {
+	switch m := strings.ToLower(os.Getenv("BUTLER_SQLITE_JOURNAL")); m {
+	case "wal", "delete":
+		return m
+	}
+	if localFS(filepath.Dir(path)) {
+		return "wal"
+	}
+	return "delete"
+}
+
+// SetJournalMode switches a new SQLite database's (persistent) journal mode.
+func SetJournalMode(ctx context.Context, path, mode string) error {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=rw&_pragma=busy_timeout(300000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var got string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode="+mode).Scan(&got); err != nil {
+		return fmt.Errorf("set journal mode of %q: %w", path, err)
+	}
+	if !strings.EqualFold(got, mode) {
+		return fmt.Errorf("set journal mode of %q: SQLite kept %q instead of %q", path, got, mode)
+	}
+	return nil
 }
 
 // Close closes the pool.
