@@ -384,3 +384,49 @@ func TestPostgres_ReadSurvivesTerminatedSessions(t *testing.T) {
 		rows.Close()
 	}
 }
+
+// A transaction whose session dies is reported as transient (nothing was
+// committed, so the caller may run it again), and the next one succeeds.
+func TestPostgres_TxLostConnectionIsTransient(t *testing.T) {
+	ctx := context.Background()
+	schema := pgtest.Schema(t)
+	user, pw := pgtest.Role(t)
+	admin := pgtest.Admin(t)
+	if _, err := admin.ExecContext(ctx, "GRANT ALL ON SCHEMA "+quoteIdent(schema)+" TO "+quoteIdent(user)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := openPG(t, pgtest.URL(t, user, pw), schema, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Conn().Exec(ctx, "CREATE TABLE "+db.T("n")+" (x BIGINT)"); err != nil {
+		t.Fatal(err)
+	}
+	kill := func() {
+		if _, err := admin.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = db.Tx(ctx, func(c Conn) error {
+		if _, err := c.Exec(ctx, "INSERT INTO "+db.T("n")+" VALUES (1)"); err != nil {
+			return err
+		}
+		kill()
+		_, err := c.Exec(ctx, "INSERT INTO "+db.T("n")+" VALUES (2)")
+		return err
+	})
+	if !IsTransient(err) || !errors.Is(err, errs.ErrBusy) {
+		t.Fatalf("transaction on a killed session: %v, want a transient (busy) error", err)
+	}
+	kill() // idle connections too: the next transaction must find a live one
+	if err := db.Tx(ctx, func(c Conn) error {
+		_, err := c.Exec(ctx, "INSERT INTO "+db.T("n")+" VALUES (3)")
+		return err
+	}); err != nil {
+		t.Fatalf("transaction after the sessions were killed: %v", err)
+	}
+	var sum int
+	if err := db.Conn().QueryRow(ctx, "SELECT coalesce(sum(x), 0) FROM "+db.T("n")).Scan(&sum); err != nil || sum != 3 {
+		t.Errorf("committed rows sum to %d (%v), want 3: only the retried transaction", sum, err)
+	}
+}
