@@ -464,7 +464,7 @@ func (d postgres) Classify(err error) error {
 		return err
 	}
 	switch code := pe.Code; {
-	case code == "23505":
+	case code == "23505" || code == "42P07" || code == "42710": // unique; table or object exists
 		return fmt.Errorf("%w: %w", errs.ErrConflict, err)
 	case code == "23503":
 		return fmt.Errorf("%w: a referenced record is missing or still in use (%s): %w", errs.ErrConflict, pe.ConstraintName, err)

@@ -323,6 +323,7 @@ func TestPostgres_ClassifyAndReadOnly(t *testing.T) {
 		{"foreign key", "INSERT INTO " + db.T("child") + " (parent_id) VALUES (?)", []any{int64(999)}, errs.ErrConflict},
 		{"not null", "INSERT INTO " + db.T("parent") + " (name) VALUES (NULL)", nil, errs.ErrInvalid},
 		{"missing table", "SELECT * FROM " + db.T("nope"), nil, errs.ErrNotFound},
+		{"existing table", "CREATE TABLE " + db.T("parent") + " (x BIGINT)", nil, errs.ErrConflict},
 	}
 	for _, tt := range tests {
 		_, err := db.Conn().Exec(ctx, tt.sql, tt.args...)
