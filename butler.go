@@ -170,8 +170,14 @@ func openDB(ctx context.Context, reg config.RegistryConfig, create, readOnly boo
 		}
 		created := ""
 		if create {
-			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			fi, err := os.Stat(path)
+			switch {
+			case errors.Is(err, os.ErrNotExist):
 				created = path
+			case err == nil && fi.Size() > 0:
+				// Never open an existing database for creation: even a refused
+				// create would rewrite it (journal mode, checkpoint).
+				return nil, "", fmt.Errorf("registry %s: %w: the database already exists", path, errs.ErrConflict)
 			}
 		}
 		db, err := sqldb.OpenSQLite(ctx, path, create, readOnly)

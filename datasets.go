@@ -210,6 +210,13 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 		if err := b.reg.InsertDatasets(ctx, c, typeName, run, []registry.NewDataset{{ID: dsID, DataID: required}}, false); err != nil {
 			return err
 		}
+		// A template that leaves out a dimension maps two datasets to one file:
+		// refuse rather than overwrite the other dataset's file.
+		if inUse, err := b.reg.PathInUse(ctx, c, b.ds.RecordsTable(), key); err != nil {
+			return err
+		} else if inUse {
+			return fmt.Errorf("file %s: %w: another dataset is stored there; the file template for %s does not tell their data IDs apart (check it with config-validate)", b.ds.URI(key), errs.ErrConflict, typeName)
+		}
 		var err error
 		if st, err = b.ds.Write(ctx, key, r, size); err != nil {
 			return err

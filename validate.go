@@ -49,8 +49,21 @@ func (b *Butler) ValidateConfiguration(ctx context.Context, types, ignore []stri
 			}
 			recs[e.Name] = dimensions.Record{Element: e, Values: vals}
 		}
-		if _, err := b.ds.Path(b.target(t, "run", dataset.ID{}, id, recs)); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: file template: %v", t.Name, err))
+		tgt := b.target(t, "run", dataset.ID{}, id, recs)
+		tmpl, err := b.ds.Template(tgt)
+		if err == nil {
+			var implied []string
+			for _, e := range t.Dimensions.Implied {
+				implied = append(implied, e.Name)
+			}
+			_, comp := dataset.SplitComponent(t.Name)
+			err = tmpl.Validate(t.Dimensions.RequiredNames(), comp != "", implied...)
+		}
+		if err == nil {
+			_, err = b.ds.Path(tgt)
+		}
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", t.Name, err))
 		}
 		_ = datastore.Auto
 	}

@@ -2,7 +2,9 @@ package cli_test
 
 import (
 	"crypto/sha256"
+	"database/sql"
 	"fmt"
+	_ "modernc.org/sqlite"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +23,15 @@ func snapshot(t *testing.T, root string) map[string]string {
 	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
+		}
+		switch {
+		case strings.HasSuffix(p, "-wal") || strings.HasSuffix(p, "-shm"):
+			// WAL files change when anyone merely reads; the database's
+			// content is compared logically below instead.
+			return nil
+		case strings.HasSuffix(p, ".sqlite3"):
+			out[p] = dumpDB(t, p)
+			return nil
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -203,4 +214,44 @@ func TestConfigValidate(t *testing.T) {
 			run(t, "config-validate", repo, "-i", "dict")
 		})
 	}
+}
+
+// dumpDB hashes every row of every table of a SQLite database (WAL included).
+func dumpDB(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	h := sha256.New()
+	for _, tbl := range tables {
+		rows, err := db.Query(`SELECT * FROM "` + tbl + `" ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			rows.Scan(ptrs...)
+			fmt.Fprintf(h, "%s %v\n", tbl, vals)
+		}
+		rows.Close()
+	}
+	return fmt.Sprintf("db %x", h.Sum(nil))
 }

@@ -124,8 +124,11 @@ func writeText(w io.Writer, t *table) {
 	}
 	for _, r := range t.rows {
 		for i := range t.cols {
-			if i < len(r) && utf8.RuneCountInString(r[i]) > width[i] {
-				width[i] = utf8.RuneCountInString(r[i])
+			if i >= len(r) {
+				continue
+			}
+			for _, part := range strings.Split(r[i], "\n") {
+				width[i] = max(width[i], utf8.RuneCountInString(part))
 			}
 		}
 	}
@@ -151,7 +154,23 @@ func writeText(w io.Writer, t *table) {
 	line(t.cols, false)
 	line(nil, true)
 	for _, r := range t.rows {
-		line(r, false)
+		// A cell with several lines (a chain's children) continues on rows of
+		// its own, the other cells blank, as upstream prints them.
+		split := make([][]string, len(r))
+		n := 1
+		for i, c := range r {
+			split[i] = strings.Split(c, "\n")
+			n = max(n, len(split[i]))
+		}
+		for k := 0; k < n; k++ {
+			cells := make([]string, len(r))
+			for i := range r {
+				if k < len(split[i]) {
+					cells[i] = split[i][k]
+				}
+			}
+			line(cells, false)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"path"
+	"sort"
 	"strings"
 
 	"github.com/gobutler/butler"
@@ -175,6 +176,7 @@ func runQueryCollections(ctx context.Context, g *globals, o queryCollectionsOpti
 			if err2 != nil {
 				return err2
 			}
+			sort.Strings(parents)
 			err = addRow(0, c, strings.Join(parents, "\n"), parents)
 		case "NO-CHILDREN":
 			err = addRow(0, c, "", nil)

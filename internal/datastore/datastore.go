@@ -79,6 +79,28 @@ func (d *Datastore) lookup(m map[string]string, t Target) (string, string, bool)
 	return "", "", false
 }
 
+// Template returns the parsed template the target's lookup finds.
+func (d *Datastore) Template(t Target) (*Template, error) {
+	key, text, ok := d.lookup(d.cfg.Templates, t)
+	if !ok {
+		return nil, fmt.Errorf("file template for %s: %w: no template matches and there is no default", t.DatasetType, errs.ErrInvalid)
+	}
+	d.mu.Lock()
+	tmpl, ok := d.templates[key]
+	d.mu.Unlock()
+	if ok {
+		return tmpl, nil
+	}
+	tmpl, err := ParseTemplate(text)
+	if err != nil {
+		return nil, fmt.Errorf("file template %q: %w", key, err)
+	}
+	d.mu.Lock()
+	d.templates[key] = tmpl
+	d.mu.Unlock()
+	return tmpl, nil
+}
+
 // Path renders the template for the target: the relative path without extension.
 func (d *Datastore) Path(t Target) (string, error) {
 	key, text, ok := d.lookup(d.cfg.Templates, t)

@@ -199,3 +199,14 @@ func (r *Registry) DeleteFileRecords(ctx context.Context, c sqldb.Conn, table st
 	}
 	return orphans, nil
 }
+
+// PathInUse reports whether a file record already refers to the path (read
+// through c, inside the transaction that would add another).
+func (r *Registry) PathInUse(ctx context.Context, c sqldb.Conn, table, path string) (bool, error) {
+	if err := r.ensureOpaque(ctx, c, table); err != nil {
+		return false, err
+	}
+	var n int
+	err := c.QueryRow(ctx, "SELECT count(*) FROM "+r.db.T(table)+" WHERE path = ?", path).Scan(&n)
+	return n > 0, err
+}
