@@ -6,9 +6,9 @@ package datastore
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/blake2b"
 	"io"
 	"os"
 	"path/filepath"
@@ -137,7 +137,7 @@ type Stored struct {
 
 // Write stores the bytes of r at key atomically.
 func (d *Datastore) Write(ctx context.Context, key string, r io.Reader, size int64) (Stored, error) {
-	sum := sha256.New()
+	sum, _ := blake2b.New512(nil) // upstream records blake2b hex digests
 	if d.cfg.Checksum {
 		r = io.TeeReader(r, sum)
 	}
@@ -304,7 +304,7 @@ func (d *Datastore) stat(src, path string, size int64) (Stored, error) {
 			return Stored{}, classifyOS(err)
 		}
 		defer f.Close()
-		h := sha256.New()
+		h, _ := blake2b.New512(nil)
 		if _, err := io.Copy(h, f); err != nil {
 			return Stored{}, err
 		}
