@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"io"
 	"io/fs"
 	"os"
@@ -35,29 +36,7 @@ import (
 // s3Corpus finds the shared corpus like the other corpus tests: $BUTLER_TEST_CORPUS, else
 // ../shared/corpus beside the module root; it skips without one.
 func s3Corpus(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("BUTLER_TEST_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; set BUTLER_TEST_CORPUS")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "corpus")
-	if _, err := os.Stat(filepath.Join(c, "raws")); err != nil {
-		t.Skipf("no test corpus at %s (set BUTLER_TEST_CORPUS)", c)
-	}
-	return c
+	return corpustest.Dir(t)
 }
 
 var s3InstrumentClasses = []string{"lsst.obs.lsst.LsstCam", "lsst.obs.lsst.LsstComCam", "lsst.obs.lsst.Latiss", "lsst.obs.lsst.LsstCamSim"}

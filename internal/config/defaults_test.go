@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,28 +121,7 @@ func TestDefaults_MatchUpstream(t *testing.T) {
 // corpusDir finds the shared test corpus ($BUTLER_TEST_CORPUS, else
 // ../shared/corpus beside the module root) or skips.
 func corpusDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("BUTLER_TEST_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			c := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(c); err != nil {
-				t.Skipf("no test corpus at %s", c)
-			}
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
+	return corpustest.Dir(t)
 }
 
 func TestDefaults_SearchPathOverlay(t *testing.T) {

@@ -3,6 +3,7 @@ package datastore
 import (
 	"bufio"
 	"errors"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,24 +347,5 @@ func recordPaths(t *testing.T, name string) map[string]bool {
 // corpusDir finds the shared test corpus (BUTLER_TEST_CORPUS, else ../shared/corpus beside
 // the module root), or skips.
 func corpusDir(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("BUTLER_TEST_CORPUS"); dir != "" {
-		return dir
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			c := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(c); err != nil {
-				t.Skip("test corpus not found at", c)
-			}
-			return c
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("module root not found")
-		}
-	}
+	return corpustest.Dir(t)
 }

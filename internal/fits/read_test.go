@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,28 +20,7 @@ import (
 // corpusDir finds the shared corpus: $BUTLER_TEST_CORPUS, else ../shared/corpus
 // beside the module root. It skips the test when there is none.
 func corpusDir(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("BUTLER_TEST_CORPUS"); dir != "" {
-		return dir
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			corpus := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(corpus); err != nil {
-				t.Skipf("no test corpus at %s (set BUTLER_TEST_CORPUS)", corpus)
-			}
-			return corpus
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no module root above the test directory")
-		}
-		dir = parent
-	}
+	return corpustest.Dir(t)
 }
 
 // countingReaderAt counts the bytes asked of ReadAt.

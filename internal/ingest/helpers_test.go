@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,29 +21,7 @@ import (
 // corpusRoot finds the shared corpus: $BUTLER_TEST_CORPUS, else ../shared/corpus
 // beside the module root. It skips the test when there is none.
 func corpusRoot(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("BUTLER_TEST_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory; set BUTLER_TEST_CORPUS")
-		}
-		dir = parent
-	}
-	c := filepath.Join(dir, "..", "shared", "corpus")
-	if _, err := os.Stat(filepath.Join(c, "raws")); err != nil {
-		t.Skipf("no test corpus at %s (set BUTLER_TEST_CORPUS)", c)
-	}
-	return c
+	return corpustest.Dir(t)
 }
 
 // newRepo creates an empty repository in a temporary directory and opens it

@@ -3,7 +3,7 @@ package instrument_test
 import (
 	"database/sql"
 	"errors"
-	"os"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -208,28 +208,7 @@ func TestFilters(t *testing.T) {
 // corpusDir finds the shared test corpus: $BUTLER_TEST_CORPUS, else
 // ../shared/corpus beside the module root.
 func corpusDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("BUTLER_TEST_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(d); err != nil {
-				t.Skipf("test corpus not found at %s", d)
-			}
-			return d
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
+	return corpustest.Dir(t)
 }
 
 // TestMatchesCorpusRegistries compares the tables with the registries the

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"io/fs"
 	"math"
 	"os"
@@ -22,28 +23,7 @@ import (
 // corpusDir finds the shared test corpus: $BUTLER_TEST_CORPUS, else
 // ../shared/corpus beside the module root; the test is skipped without it.
 func corpusDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("BUTLER_TEST_CORPUS"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(d); err != nil {
-				t.Skipf("test corpus not found at %s", d)
-			}
-			return d
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
+	return corpustest.Dir(t)
 }
 
 func loadDump(t *testing.T, name string) obsinfo.Header {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"math"
 	"os"
 	"path/filepath"
@@ -591,28 +592,7 @@ func TestDetectorTable(t *testing.T) {
 // corpusDir finds the shared corpus: $BUTLER_TEST_CORPUS, else ../shared/corpus
 // beside the module root. It skips the test when there is none.
 func corpusDir(t testing.TB) string {
-	t.Helper()
-	if dir := os.Getenv("BUTLER_TEST_CORPUS"); dir != "" {
-		return dir
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			corpus := filepath.Join(dir, "..", "shared", "corpus")
-			if _, err := os.Stat(corpus); err != nil {
-				t.Skipf("no test corpus at %s (set BUTLER_TEST_CORPUS)", corpus)
-			}
-			return corpus
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no module root above the test directory")
-		}
-		dir = parent
-	}
+	return corpustest.Dir(t)
 }
 
 func BenchmarkGenerate(b *testing.B) {

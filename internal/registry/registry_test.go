@@ -3,9 +3,8 @@ package registry
 import (
 	"context"
 	"errors"
-	"os"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -17,15 +16,7 @@ import (
 )
 
 func corpusDir(t testing.TB) string {
-	if d := os.Getenv("BUTLER_TEST_CORPUS"); d != "" {
-		return d
-	}
-	_, file, _, _ := runtime.Caller(0)
-	d := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "corpus")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("corpus not found at %s", d)
-	}
-	return d
+	return corpustest.Dir(t)
 }
 
 func newSQLite(t testing.TB, u *dimensions.Universe) *Registry {
