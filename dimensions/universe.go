@@ -163,6 +163,11 @@ func Version(v int) (*Universe, error) {
 
 // Load builds a universe from a dimensions configuration in YAML or JSON.
 func Load(data []byte) (*Universe, error) {
+	if trimmed := strings.TrimSpace(string(data)); strings.HasPrefix(trimmed, "{") {
+		if u, err := loadJSON(data); err == nil {
+			return u, nil
+		}
+	}
 	var raw map[string]any
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("parse dimension configuration: %w: %w", errs.ErrInvalid, err)
@@ -171,22 +176,33 @@ func Load(data []byte) (*Universe, error) {
 }
 
 type elementConfig struct {
-	Keys        []Field  `yaml:"keys"`
-	Requires    []string `yaml:"requires"`
-	Implies     []string `yaml:"implies"`
-	Metadata    []Field  `yaml:"metadata"`
-	Governor    bool     `yaml:"governor"`
-	AlwaysJoin  bool     `yaml:"always_join"`
-	PopulatedBy string   `yaml:"populated_by"`
-	IsCached    bool     `yaml:"is_cached"`
-	UnionTarget string   `yaml:"implied_union_target"`
+	Keys        []Field  `yaml:"keys" json:"keys"`
+	Requires    []string `yaml:"requires" json:"requires"`
+	Implies     []string `yaml:"implies" json:"implies"`
+	Metadata    []Field  `yaml:"metadata" json:"metadata"`
+	Governor    bool     `yaml:"governor" json:"governor"`
+	AlwaysJoin  bool     `yaml:"always_join" json:"always_join"`
+	PopulatedBy string   `yaml:"populated_by" json:"populated_by"`
+	IsCached    bool     `yaml:"is_cached" json:"is_cached"`
+	UnionTarget string   `yaml:"implied_union_target" json:"implied_union_target"`
 	Storage     struct {
-		Cls    string `yaml:"cls"`
+		Cls    string `yaml:"cls" json:"cls"`
 		Nested struct {
-			Cls    string `yaml:"cls"`
-			ViewOf string `yaml:"view_of"`
-		} `yaml:"nested"`
-	} `yaml:"storage"`
+			Cls    string `yaml:"cls" json:"cls"`
+			ViewOf string `yaml:"view_of" json:"view_of"`
+		} `yaml:"nested" json:"nested"`
+	} `yaml:"storage" json:"storage"`
+}
+
+// jsonConfig is the JSON form (butler_attributes' config:dimensions.json),
+// decoded with encoding/json: several times faster than YAML, and every open of
+// a repository reads it. Element order does not matter: universe order sorts.
+type jsonConfig struct {
+	Version   int                            `json:"version"`
+	Namespace string                         `json:"namespace"`
+	SkyPix    map[string]json.RawMessage     `json:"skypix"`
+	Elements  map[string]elementConfig       `json:"elements"`
+	Topology  map[string]map[string][]string `json:"topology"`
 }
 
 type universeConfig struct {
@@ -195,6 +211,47 @@ type universeConfig struct {
 	SkyPix    map[string]any                 `yaml:"skypix"`
 	Elements  yaml.Node                      `yaml:"elements"`
 	Topology  map[string]map[string][]string `yaml:"topology"`
+}
+
+func loadJSON(data []byte) (*Universe, error) {
+	var cfg jsonConfig
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(cfg.Elements))
+	for n := range cfg.Elements {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	els := make([]namedElement, len(names))
+	for i, n := range names {
+		els[i] = namedElement{n, cfg.Elements[n]}
+	}
+	skypix := map[string]any{}
+	for k, v := range cfg.SkyPix {
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
+			return nil, err
+		}
+		if m, ok := x.(map[string]any); ok {
+			for mk, mv := range m {
+				if f, ok := mv.(float64); ok {
+					m[mk] = int(f)
+				}
+			}
+		}
+		skypix[k] = x
+	}
+	return construct(cfg.Version, cfg.Namespace, skypix, els, cfg.Topology, raw)
+}
+
+type namedElement struct {
+	name string
+	cfg  elementConfig
 }
 
 func build(raw map[string]any) (*Universe, error) {
@@ -207,21 +264,30 @@ func build(raw map[string]any) (*Universe, error) {
 	if err := yaml.Unmarshal(data, &cfg); err != nil {
 		return nil, fmt.Errorf("dimension configuration: %w: %w", errs.ErrInvalid, err)
 	}
-	if cfg.Namespace == "" {
-		cfg.Namespace = "daf_butler"
-	}
-	u := &Universe{Version: cfg.Version, Namespace: cfg.Namespace, byName: map[string]*Element{}, raw: raw}
-
-	var pending []*Element
 	if cfg.Elements.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("dimension configuration: %w: no elements mapping", errs.ErrInvalid)
 	}
+	var els []namedElement
 	for i := 0; i+1 < len(cfg.Elements.Content); i += 2 {
 		name := cfg.Elements.Content[i].Value
 		var ec elementConfig
 		if err := cfg.Elements.Content[i+1].Decode(&ec); err != nil {
 			return nil, fmt.Errorf("dimension element %q: %w: %w", name, errs.ErrInvalid, err)
 		}
+		els = append(els, namedElement{name, ec})
+	}
+	return construct(cfg.Version, cfg.Namespace, cfg.SkyPix, els, cfg.Topology, raw)
+}
+
+// construct builds the universe from decoded element definitions.
+func construct(version int, namespace string, skyPix map[string]any, els []namedElement, topology map[string]map[string][]string, raw map[string]any) (*Universe, error) {
+	if namespace == "" {
+		namespace = "daf_butler"
+	}
+	u := &Universe{Version: version, Namespace: namespace, byName: map[string]*Element{}, raw: raw}
+	var pending []*Element
+	for _, ne := range els {
+		name, ec := ne.name, ne.cfg
 		e := &Element{
 			Name: name, Keys: ec.Keys, Metadata: ec.Metadata, Governor: ec.Governor,
 			AlwaysJoin: ec.AlwaysJoin, PopulatedBy: ec.PopulatedBy,
@@ -238,8 +304,8 @@ func build(raw map[string]any) (*Universe, error) {
 		pending = append(pending, e)
 	}
 	// Skypix dimensions: one per level of each system.
-	common, _ := cfg.SkyPix["common"].(string)
-	for sys, v := range cfg.SkyPix {
+	common, _ := skyPix["common"].(string)
+	for sys, v := range skyPix {
 		m, ok := v.(map[string]any)
 		if !ok {
 			continue
@@ -312,7 +378,7 @@ func build(raw map[string]any) (*Universe, error) {
 		}
 		sortElements(e.Implied)
 	}
-	for kind, fams := range cfg.Topology {
+	for kind, fams := range topology {
 		for fam, members := range fams {
 			for _, m := range members {
 				e, ok := u.byName[m]

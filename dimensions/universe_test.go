@@ -39,12 +39,19 @@ func TestUniverse_AllVersionsLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u2, err := Load(data)
+		u2, err := loadJSON(data) // the fast path repositories are opened with
 		if err != nil {
 			t.Fatalf("reload universe %d from JSON: %v", v, err)
 		}
 		if len(u2.Elements) != len(u.Elements) {
-			t.Errorf("universe %d: %d elements after JSON round trip, want %d", v, len(u2.Elements), len(u.Elements))
+			t.Fatalf("universe %d: %d elements after JSON round trip, want %d", v, len(u2.Elements), len(u.Elements))
+		}
+		for i, e := range u.Elements {
+			e2 := u2.Elements[i]
+			if e.Name != e2.Name || len(e.Required) != len(e2.Required) || len(e.Implied) != len(e2.Implied) ||
+				len(e.Metadata) != len(e2.Metadata) || e.Spatial != e2.Spatial || e.Temporal != e2.Temporal || e.Cached != e2.Cached || e.ViewOf != e2.ViewOf {
+				t.Errorf("universe %d element %d: YAML %+v, JSON %+v", v, i, e, e2)
+			}
 		}
 	}
 	if _, err := Version(99); err == nil {
