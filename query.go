@@ -75,6 +75,13 @@ func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
 			if e.IsDimension() && field == e.PrimaryKey().Name {
 				return "{" + e.Name + "}", nil
 			}
+			// exposure.day_obs, exposure.physical_filter: a dimension the element
+			// implies or requires is that dimension's value.
+			for _, d := range append(append([]*dimensions.Element(nil), e.Required...), e.Implied...) {
+				if d.Name == field && g.Has(field) {
+					return "{" + field + "}", nil
+				}
+			}
 			for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
 				if f.Name == field {
 					return "{" + e.Name + "." + field + "}", nil
