@@ -118,6 +118,9 @@ func runIngestRaws(ctx context.Context, g *globals, o ingestRawsOptions, args []
 	})
 	summary := fmt.Sprintf("Ingested %d, skipped %d, failed %d file(s) of %d exposure(s) in %.2fs (%.0f files/s).",
 		res.Ingested, res.Skipped, len(res.Failures), res.Exposures, res.Elapsed.Seconds(), res.FilesPerSecond())
+	if err != nil {
+		summary += " Stopped early by the error below; files not listed were not ingested."
+	}
 	if o.format != "table" {
 		t := &table{cols: []string{"file", "error"}}
 		for _, f := range res.Failures {
