@@ -162,6 +162,13 @@ func exitCode(err error, stderr io.Writer) int {
 		return ExitPartial
 	}
 	fmt.Fprintf(stderr, "butler: %v\n", err)
+	// Syntax errors in a where expression point at the column.
+	var ce interface{ Caret() string }
+	if errors.As(err, &ce) {
+		if c := ce.Caret(); c != "" {
+			fmt.Fprintf(stderr, "  %s\n", strings.ReplaceAll(strings.TrimRight(c, "\n"), "\n", "\n  "))
+		}
+	}
 	if !isKinded(err) {
 		fmt.Fprintln(stderr, "(this looks like a bug in butler; please report it with the command you ran)")
 	}
