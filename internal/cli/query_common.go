@@ -35,8 +35,14 @@ func (o *queryOptions) whereText() string {
 	var parts []string
 	for _, w := range o.where {
 		if strings.TrimSpace(w) != "" {
-			parts = append(parts, "("+w+")")
+			parts = append(parts, w)
 		}
+	}
+	if len(parts) == 1 {
+		return parts[0] // as typed, so error columns match what the user wrote
+	}
+	for i, p := range parts {
+		parts[i] = "(" + p + ")"
 	}
 	return strings.Join(parts, " AND ")
 }
