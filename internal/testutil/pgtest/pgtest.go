@@ -53,6 +53,41 @@ var server struct {
 	admin   *sql.DB
 	why     string // why PostgreSQL is unavailable ("" when it is available)
 	stop    func()
+	restart func(context.Context, Shutdown) error // nil for a server pgtest did not start
+}
+
+// Shutdown is how Restart stops the server.
+type Shutdown int
+
+const (
+	// Fast rolls back open transactions and closes connections cleanly (SIGINT).
+	Fast Shutdown = iota
+	// Immediate aborts like a crash: no checkpoint, crash recovery at start (SIGQUIT).
+	Immediate
+)
+
+// Restart stops the private server (every connection to it is cut) and
+// starts it again on the same data directory and port, returning when it
+// accepts connections again. It skips t when the server is not pgtest's own
+// (BUTLER_TEST_PG_DSN). Tests that restart the server must not run in
+// parallel with other PostgreSQL tests.
+func Restart(t testing.TB, how Shutdown) {
+	t.Helper()
+	_, admin := available(t)
+	server.mu.Lock()
+	defer server.mu.Unlock()
+	if server.restart == nil {
+		t.Skipf("the PostgreSQL server was not started by pgtest (%s), so it cannot be restarted", EnvDSN)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := server.restart(ctx, how); err != nil {
+		t.Fatalf("restart test PostgreSQL: %v", err)
+	}
+	// The admin pool's idle connections died with the server; drop them
+	// so the next use opens fresh ones.
+	admin.SetMaxIdleConns(0)
+	admin.SetMaxIdleConns(2)
 }
 
 // Start makes the package's server available and returns the function that
@@ -320,42 +355,20 @@ func startCluster(ctx context.Context, bin binaries) (string, func(), error) {
 	if err != nil {
 		return fail(err)
 	}
-	logPath := filepath.Join(dir, "postgres.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
+	pm := &postmaster{bin: bin, dir: dir, data: data, port: port, cred: cred, logPath: filepath.Join(dir, "postgres.log")}
+	if err := pm.launch(); err != nil {
 		return fail(err)
 	}
-	defer logf.Close()
-	// Run the postmaster as our child (not through pg_ctl) so that it gets a
-	// parent-death signal: a test binary killed by a timeout takes its server along.
-	pg := exec.Command(bin.postgres, "-D", data, "-p", strconv.Itoa(port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=200", "-c", "shared_buffers=32MB")
-	pg.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
-	pg.Env = serverEnv()
-	pg.Stdout, pg.Stderr = logf, logf
-	if err := pg.Start(); err != nil {
-		return fail(fmt.Errorf("start postgres: %w", err))
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- pg.Wait() }()
 	stop := func() {
-		pg.Process.Signal(syscall.SIGINT) // fast shutdown
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			pg.Process.Kill()
-			<-exited
-		}
+		pm.halt(syscall.SIGINT) // fast shutdown
 		os.RemoveAll(dir)
 	}
 	adminURL := func(db string) string {
 		return (&url.URL{Scheme: "postgresql", User: url.UserPassword(superuser, password),
 			Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Path: "/" + db}).String()
 	}
-	if err := waitReady(ctx, adminURL("postgres"), exited); err != nil {
-		log, _ := os.ReadFile(logPath)
+	if err := waitReady(ctx, adminURL("postgres"), pm.exited); err != nil {
+		log, _ := os.ReadFile(pm.logPath)
 		stop()
 		return "", nil, fmt.Errorf("%v: %s", err, lastLines(string(log), 5))
 	}
@@ -368,7 +381,78 @@ func startCluster(ctx context.Context, bin binaries) (string, func(), error) {
 		stop()
 		return "", nil, fmt.Errorf("create test database: %w", err)
 	}
+	server.restart = func(ctx context.Context, how Shutdown) error {
+		sig := syscall.SIGINT
+		if how == Immediate {
+			sig = syscall.SIGQUIT
+		}
+		pm.halt(sig)
+		if err := pm.launch(); err != nil {
+			return err
+		}
+		if err := waitReady(ctx, adminURL("postgres"), pm.exited); err != nil {
+			log, _ := os.ReadFile(pm.logPath)
+			return fmt.Errorf("%v: %s", err, lastLines(string(log), 5))
+		}
+		return nil
+	}
 	return adminURL(Database), stop, nil
+}
+
+// postmaster is the private cluster's server process, which Restart stops
+// and starts again on the same data directory and port.
+type postmaster struct {
+	bin       binaries
+	dir, data string
+	port      int
+	cred      *syscall.Credential
+	logPath   string
+	cmd       *exec.Cmd
+	exited    chan error
+}
+
+// launch starts the server (it appends to the log).
+func (pm *postmaster) launch() error {
+	logf, err := os.OpenFile(pm.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	// Run the postmaster as our child (not through pg_ctl) so that it gets a
+	// parent-death signal: a test binary killed by a timeout takes its server along.
+	// fsync=off is safe for a process crash (the OS keeps what was written);
+	// synchronous_commit stays on, else an immediate shutdown loses commits
+	// the server already acknowledged, which a real server never does.
+	pg := exec.Command(pm.bin.postgres, "-D", pm.data, "-p", strconv.Itoa(pm.port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+pm.dir,
+		"-c", "fsync=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=200", "-c", "shared_buffers=32MB")
+	pg.SysProcAttr = &syscall.SysProcAttr{Credential: pm.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	pg.Env = serverEnv()
+	pg.Stdout, pg.Stderr = logf, logf
+	if err := pg.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- pg.Wait() }()
+	pm.cmd, pm.exited = pg, exited
+	return nil
+}
+
+// halt signals the server (SIGINT fast, SIGQUIT immediate shutdown) and
+// waits for it to exit, killing it after 20 s. A halted server is left alone.
+func (pm *postmaster) halt(sig syscall.Signal) {
+	if pm.cmd == nil {
+		return
+	}
+	defer func() { pm.cmd = nil }()
+	pm.cmd.Process.Signal(sig)
+	select {
+	case <-pm.exited:
+	case <-time.After(20 * time.Second):
+		pm.cmd.Process.Kill()
+		<-pm.exited
+	}
 }
 
 // serverEnv keeps the server's environment small and its locale neutral.

@@ -51,3 +51,28 @@ func TestRole_PasswordLoginOnly(t *testing.T) {
 		t.Errorf("login with a wrong password: %v, want a password authentication failure (scram-sha-256)", err)
 	}
 }
+
+// Restart cuts open connections and brings the server back with its data.
+func TestRestart_KeepsDataCutsConnections(t *testing.T) {
+	for _, how := range []Shutdown{Fast, Immediate} {
+		admin := Admin(t)
+		ctx := context.Background()
+		schema := Schema(t)
+		if _, err := admin.ExecContext(ctx, "CREATE TABLE "+schema+".x (v int); INSERT INTO "+schema+".x VALUES (7)"); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := admin.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Restart(t, how)
+		if err := conn.PingContext(ctx); err == nil {
+			t.Errorf("shutdown %d: a connection opened before the restart still works", how)
+		}
+		conn.Close()
+		var v int
+		if err := admin.QueryRowContext(ctx, "SELECT v FROM "+schema+".x").Scan(&v); err != nil || v != 7 {
+			t.Errorf("shutdown %d: after the restart read %d, %v; want 7", how, v, err)
+		}
+	}
+}
