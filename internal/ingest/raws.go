@@ -21,6 +21,7 @@ import (
 	"github.com/gobutler/butler/internal/fits"
 	"github.com/gobutler/butler/internal/instrument"
 	"github.com/gobutler/butler/internal/obsinfo"
+	"github.com/gobutler/butler/internal/registry/sqldb"
 	"github.com/gobutler/butler/progress"
 	"github.com/gobutler/butler/timespan"
 	"golang.org/x/sync/errgroup"
@@ -379,7 +380,9 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		}
 		filters = append(filters, filterRecord(u, info))
 	}
-	if err := in.b.InsertRecords(ctx, "physical_filter", dedup(filters), butler.InsertSkip); err != nil {
+	if err := in.retry(ctx, "insert physical_filter records", func() error {
+		return in.b.InsertRecords(ctx, "physical_filter", dedup(filters), butler.InsertSkip)
+	}); err != nil {
 		return err
 	}
 	for _, set := range []struct {
@@ -389,7 +392,10 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		if len(set.recs) == 0 {
 			continue
 		}
-		if _, err := in.b.SyncRecords(ctx, set.el, dedup(set.recs), in.opts.UpdateRecords); err != nil {
+		if err := in.retry(ctx, "sync "+set.el+" records", func() error {
+			_, err := in.b.SyncRecords(ctx, set.el, dedup(set.recs), in.opts.UpdateRecords)
+			return err
+		}); err != nil {
 			return err
 		}
 	}
@@ -398,7 +404,13 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 	for i, k := range order {
 		e := byExpo[k]
 		if !in.exposures[k] {
-			if _, err := in.b.SyncRecords(ctx, "exposure", []dimensions.Record{exps[i]}, in.opts.UpdateRecords); err != nil {
+			if err := in.retry(ctx, "sync exposure record", func() error {
+				_, err := in.b.SyncRecords(ctx, "exposure", []dimensions.Record{exps[i]}, in.opts.UpdateRecords)
+				return err
+			}); err != nil {
+				if sqldb.IsTransient(err) {
+					return err // the server stayed away: stop, not blame the files
+				}
 				// A conflicting exposure fails its files only.
 				for _, it := range e.items {
 					if ferr := in.fail(res, it.path, err); ferr != nil {
@@ -449,9 +461,14 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 // exposure by exposure so only the exposures at fault fail, as upstream's
 // one-transaction-per-exposure does, while the common case stays one transaction.
 func (in *ingester) ingestFiles(ctx context.Context, run string, fs []butler.FileDataset, res *Result, split bool) error {
-	r, err := in.b.Ingest(ctx, "raw", run, fs, butler.IngestOptions{
-		Transfer: in.opts.Transfer, IDMode: dataset.DataIDTypeRun, SkipExisting: !in.opts.NoSkipExisting, NoFileAttrs: in.opts.NoFileAttrs,
-		Parallel: in.opts.Processes,
+	var r butler.IngestResult
+	err := in.retry(ctx, fmt.Sprintf("ingest %d files", len(fs)), func() error {
+		var err error
+		r, err = in.b.Ingest(ctx, "raw", run, fs, butler.IngestOptions{
+			Transfer: in.opts.Transfer, IDMode: dataset.DataIDTypeRun, SkipExisting: !in.opts.NoSkipExisting, NoFileAttrs: in.opts.NoFileAttrs,
+			Parallel: in.opts.Processes,
+		})
+		return err
 	})
 	if err == nil {
 		res.Ingested += len(r.Refs)
@@ -485,6 +502,32 @@ func (in *ingester) ingestFiles(ctx context.Context, run string, fs []butler.Fil
 		}
 	}
 	return nil
+}
+
+// retryFor bounds how long a batch waits for a restarting registry server.
+const retryFor = 60 * time.Second
+
+// retry runs fn again, with back-off, while it fails transiently: the
+// connection to the registry server was lost (a restart, a reset) before
+// anything was committed, so running the same step again is safe. Ingest
+// removes what it transferred when its transaction fails, so a retried
+// batch starts clean.
+func (in *ingester) retry(ctx context.Context, what string, fn func() error) error {
+	deadline := time.Now().Add(retryFor)
+	delay := 200 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !sqldb.IsTransient(err) || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		in.log.Info("lost the registry connection; retrying", "step", what, "after", delay, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 func (in *ingester) checkInstrument(ctx context.Context, name string) error {
