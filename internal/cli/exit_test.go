@@ -59,6 +59,14 @@ func TestExitCodes(t *testing.T) {
 				case 0:
 					return
 				case 1:
+					if tt.name == "bad where" {
+						// A syntax error shows the expression with a caret under the column.
+						want := "butler: 1:12: expected an expression, found '='\n  detector = = 1\n             ^\n"
+						if res.Stderr != want {
+							t.Errorf("stderr = %q, want %q", res.Stderr, want)
+						}
+						break
+					}
 					oneLine(t, res, tt.wantMsg...)
 				default:
 					for _, w := range tt.wantMsg {
