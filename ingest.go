@@ -158,7 +158,8 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		outs := make([]datastore.Stored, len(plan))
 		eg, ectx := errgroup.WithContext(ctx)
 		eg.SetLimit(max(opts.Parallel, 1))
-		for i, p := range plan {
+		for _, i := range interleaveByDir(plan, func(p planned) string { return path.Dir(p.key) }) {
+			p := plan[i]
 			eg.Go(func() error {
 				// The dataset rows are already in (uncommitted), so nothing else
 				// refers to this key: a file found there is an orphan of an
@@ -209,6 +210,31 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		res.Refs = append(res.Refs, p.ref)
 	}
 	return res, nil
+}
+
+// interleaveByDir orders indexes round-robin over the items' directories, so
+// that parallel transfers land in different directories: creating entries in one
+// directory serialises on its lock in the kernel.
+func interleaveByDir[T any](items []T, dir func(T) string) []int {
+	byDir := map[string][]int{}
+	var dirs []string
+	for i, it := range items {
+		d := dir(it)
+		if _, ok := byDir[d]; !ok {
+			dirs = append(dirs, d)
+		}
+		byDir[d] = append(byDir[d], i)
+	}
+	out := make([]int, 0, len(items))
+	for len(out) < len(items) {
+		for _, d := range dirs {
+			if q := byDir[d]; len(q) > 0 {
+				out = append(out, q[0])
+				byDir[d] = q[1:]
+			}
+		}
+	}
+	return out
 }
 
 // onlyGroup drops data ID keys outside the group (records may carry more).
