@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +214,49 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// BenchmarkIngestRawsPostgresVsSQLite ingests $BUTLER_BENCH_PG_INGEST
+// synthetic LSSTCam raws (symlink, 4 header readers) into a fresh PostgreSQL
+// repository and a fresh SQLite one per op and reports files/s for each. The
+// raws are written once, outside the timing. Skipped unless the variable is
+// set; run with -benchtime=1x for large N.
+func BenchmarkIngestRawsPostgresVsSQLite(b *testing.B) {
+	n, _ := strconv.Atoi(os.Getenv("BUTLER_BENCH_PG_INGEST"))
+	if n <= 0 {
+		b.Skip("set BUTLER_BENCH_PG_INGEST to the number of raws")
+	}
+	pgtest.Admin(b)
+	const perExposure = 189 // LSSTCam's science detectors
+	start := time.Now()
+	raws := rawtest.Write(b, b.TempDir(), rawtest.LSSTCam, (n+perExposure-1)/perExposure, perExposure)[:n]
+	b.Logf("wrote %d raws in %v", len(raws), time.Since(start).Round(time.Second))
+	opts := ingest.Options{Transfer: "symlink", Processes: 4}
+	var pgTime, liteTime time.Duration
+	ingestInto := func(bt *butler.Butler) time.Duration {
+		t0 := time.Now()
+		res, err := ingest.Raws(b.Context(), bt, raws, opts)
+		if err != nil || res.Ingested != len(raws) {
+			b.Fatalf("ingest: %d of %d ingested, %d failures (%s), %v", res.Ingested, len(raws), len(res.Failures), firstFailure(res), err)
+		}
+		return time.Since(t0)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		pg, _ := pgRepo(b)
+		b.StartTimer()
+		pgTime += ingestInto(pg)
+		b.StopTimer()
+		pg.Close()
+		_, lite := repotest.New(b)
+		if _, err := ingest.RegisterInstrument(b.Context(), lite, "lsst.obs.lsst.LsstCam", false); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		liteTime += ingestInto(lite)
+	}
+	b.ReportMetric(float64(b.N*n)/pgTime.Seconds(), "pg-files/s")
+	b.ReportMetric(float64(b.N*n)/liteTime.Seconds(), "sqlite-files/s")
+	b.Logf("%d raws: PostgreSQL %.0f files/s, SQLite %.0f files/s", n,
+		float64(b.N*n)/pgTime.Seconds(), float64(b.N*n)/liteTime.Seconds())
 }
