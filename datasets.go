@@ -230,7 +230,7 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 		}}, false)
 	})
 	if err != nil {
-		if wrote {
+		if wrote && !errors.Is(err, sqldb.ErrCommitUnknown) {
 			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), []string{st.Path}); rmErr != nil {
 				b.log.Warn("could not remove file of failed put", "path", b.ds.URI(st.Path), "err", rmErr)
 			}

@@ -2,6 +2,7 @@ package butler
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"fmt"
@@ -199,7 +200,9 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, opts.SkipExisting)
 	})
 	if err != nil {
-		if mode != datastore.Move {
+		// After a commit of unknown outcome the files stay: the datasets may be
+		// in the registry, and a rerun replaces files that turn out orphaned.
+		if mode != datastore.Move && !errors.Is(err, sqldb.ErrCommitUnknown) {
 			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), written); rmErr != nil {
 				b.log.Warn("could not remove files of a failed ingest", "err", rmErr)
 			}

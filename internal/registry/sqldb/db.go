@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -164,14 +165,34 @@ func (c Conn) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 }
 
 // QueryRow runs a one-row query.
-func (c Conn) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (c Conn) QueryRow(ctx context.Context, query string, args ...any) Row {
 	query, args = c.db.Dialect.Rebind(query), c.db.Dialect.Args(args)
 	r := c.q.QueryRowContext(ctx, query, args...)
 	for wait := c.retrying(); r.Err() != nil && wait != nil && c.db.Dialect.Transient(r.Err()) && wait(ctx); {
 		r = c.q.QueryRowContext(ctx, query, args...)
 	}
-	return r
+	return Row{r: r, d: c.db.Dialect}
 }
+
+// Row is a one-row result whose Scan classifies errors like Query and Exec do
+// (a lost connection is transient), keeping sql.ErrNoRows visible to IsNoRows.
+type Row struct {
+	r *sql.Row
+	d Dialect
+}
+
+// Scan copies the row's columns into dest.
+func (r Row) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if err == nil || errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	return r.d.Classify(err)
+}
+
+// ErrCommitUnknown marks a commit whose outcome is unknown (the connection was
+// lost while committing): callers must not undo side effects such as files.
+var ErrCommitUnknown = errors.New("commit outcome unknown")
 
 // retrying returns the back-off of a read outside a transaction (nil inside
 // one): it sleeps and reports whether to try again.
@@ -225,8 +246,8 @@ func (db *DB) Tx(ctx context.Context, fn func(Conn) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		if db.Dialect.Transient(err) {
-			return fmt.Errorf("commit: %w: the connection to %s was lost while committing, so the changes may or may not have been saved: %w",
-				errs.ErrBusy, db.where, err)
+			return fmt.Errorf("commit: %w: %w: the connection to %s was lost while committing, so the changes may or may not have been saved: %w",
+				errs.ErrBusy, ErrCommitUnknown, db.where, err)
 		}
 		return fmt.Errorf("commit: %w", db.Dialect.Classify(err))
 	}
