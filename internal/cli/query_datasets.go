@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -64,6 +67,9 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 		fetch += o.offset
 	}
 	search := butler.DatasetSearch{Types: splitList(args[1:]), Collections: cols, Where: o.whereText(), Bind: binds, DataID: dataID, FindFirst: o.findFirst, Limit: fetch, WithImplied: true}
+	if (o.format == "csv" || o.format == "json") && !o.showURI {
+		return streamDatasets(ctx, g, b, search, o)
+	}
 	byType := map[string][]dataset.Ref{}
 	var order []string
 	n := 0
@@ -148,4 +154,81 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 	}
 	_ = strings.Join
 	return render(g.stdout, o.format, tables...)
+}
+
+// streamDatasets prints CSV or JSON rows as the query yields them, so a listing
+// of millions of datasets starts at once and uses bounded memory.
+func streamDatasets(ctx context.Context, g *globals, b *butler.Butler, search butler.DatasetSearch, o queryDatasetsOptions) error {
+	w := bufio.NewWriterSize(g.stdout, 1<<16)
+	defer w.Flush()
+	cw := csv.NewWriter(w)
+	n, shown := 0, 0
+	max := -1
+	if o.limit < 0 {
+		max = -o.limit
+	} else if o.limit > 0 {
+		max = o.limit
+	}
+	current := ""
+	var dims []string
+	if o.format == "json" {
+		w.WriteString("[")
+	}
+	truncated := false
+	err := b.QueryDatasets(ctx, search, func(r dataset.Ref) error {
+		n++
+		if n <= o.offset {
+			return nil
+		}
+		if max >= 0 && shown >= max {
+			truncated = true
+			return nil
+		}
+		shown++
+		if r.Type.Name != current {
+			current = r.Type.Name
+			dims = r.Type.Dimensions.Names()
+			if o.format == "csv" {
+				if shown > 1 {
+					cw.Write(nil)
+				}
+				cw.Write(append([]string{"type", "run", "id"}, dims...))
+			}
+		}
+		if o.format == "csv" {
+			cells := []string{r.Type.Name, r.Run, r.ID.String()}
+			for _, d := range dims {
+				cells = append(cells, str(r.DataID[d]))
+			}
+			return cw.Write(cells)
+		}
+		did := map[string]any{}
+		for _, d := range dims {
+			did[d] = r.DataID[d]
+		}
+		data, err := json.Marshal(map[string]any{"type": r.Type.Name, "run": r.Run, "id": r.ID.String(), "data_id": did})
+		if err != nil {
+			return err
+		}
+		if shown > 1 {
+			w.WriteString(",")
+		}
+		w.WriteString("\n  ")
+		_, err = w.Write(data)
+		return err
+	})
+	cw.Flush()
+	if o.format == "json" {
+		if shown > 0 {
+			w.WriteString("\n")
+		}
+		w.WriteString("]\n")
+	}
+	if truncated && o.limit < 0 {
+		fmt.Fprintln(g.stderr, limitWarning(o.limit))
+	}
+	if err != nil {
+		return err
+	}
+	return cw.Error()
 }
