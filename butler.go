@@ -352,3 +352,11 @@ func (b *Butler) syncFiles(ctx context.Context, keys []string) error {
 	}
 	return nil
 }
+
+// CheckTransferMode validates a transfer mode name (auto, link, symlink,
+// hardlink, copy, move, relsymlink, direct).
+func CheckTransferMode(mode string) error { return datastore.CheckMode(mode) }
+
+// IsTransient reports whether err is a lost database connection after which
+// nothing was committed: the whole operation may safely be run again.
+func IsTransient(err error) bool { return sqldb.IsTransient(err) }

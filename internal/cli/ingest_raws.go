@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/gobutler/butler"
-	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/ingest"
 	"github.com/gobutler/butler/progress"
 	"github.com/spf13/cobra"
@@ -94,7 +93,7 @@ func runIngestRaws(ctx context.Context, g *globals, o ingestRawsOptions, args []
 		}
 	}
 	o.transfer = strings.ToLower(o.transfer)
-	if err := datastore.CheckMode(o.transfer); err != nil {
+	if err := butler.CheckTransferMode(o.transfer); err != nil {
 		return usagef("--transfer: %v", err)
 	}
 	if o.processes < 1 {

@@ -21,7 +21,6 @@ import (
 	"github.com/gobutler/butler/internal/fits"
 	"github.com/gobutler/butler/internal/instrument"
 	"github.com/gobutler/butler/internal/obsinfo"
-	"github.com/gobutler/butler/internal/registry/sqldb"
 	"github.com/gobutler/butler/progress"
 	"github.com/gobutler/butler/timespan"
 	"golang.org/x/sync/errgroup"
@@ -408,7 +407,7 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 				_, err := in.b.SyncRecords(ctx, "exposure", []dimensions.Record{exps[i]}, in.opts.UpdateRecords)
 				return err
 			}); err != nil {
-				if sqldb.IsTransient(err) {
+				if butler.IsTransient(err) {
 					return err // the server stayed away: stop, not blame the files
 				}
 				// A conflicting exposure fails its files only.
@@ -517,7 +516,7 @@ func (in *ingester) retry(ctx context.Context, what string, fn func() error) err
 	delay := 200 * time.Millisecond
 	for {
 		err := fn()
-		if err == nil || !sqldb.IsTransient(err) || time.Now().Add(delay).After(deadline) {
+		if err == nil || !butler.IsTransient(err) || time.Now().Add(delay).After(deadline) {
 			return err
 		}
 		in.log.Info("lost the registry connection; retrying", "step", what, "after", delay, "err", err)
