@@ -97,3 +97,12 @@ func (b *Butler) SyncRecordSets(ctx context.Context, sets []RecordSet, update bo
 	})
 	return n, err
 }
+
+// Analyze refreshes the registry's query-planner statistics; ingest calls it
+// after adding many datasets.
+func (b *Butler) Analyze(ctx context.Context) error {
+	if !b.writeable {
+		return nil
+	}
+	return b.reg.Analyze(ctx)
+}

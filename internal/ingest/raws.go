@@ -163,6 +163,12 @@ func Raws(ctx context.Context, b *butler.Butler, locations []string, opts Option
 		return flush()
 	})
 	err = g.Wait()
+	if err == nil && res.Ingested >= 1000 {
+		// Many new rows: refresh the planner's statistics so selective queries use indexes.
+		if aerr := b.Analyze(ctx); aerr != nil {
+			opts.Logger.Info("could not refresh registry statistics", "err", aerr)
+		}
+	}
 	res.Elapsed = time.Since(start)
 	res.Exposures = len(ing.exposures)
 	sort.Slice(res.Failures, func(i, j int) bool { return res.Failures[i].Path < res.Failures[j].Path })

@@ -189,3 +189,14 @@ func (r *Registry) nowValue() any {
 	}
 	return nil
 }
+
+// Analyze refreshes the query planner's statistics (SQLite only; PostgreSQL's
+// autovacuum does it). Without them SQLite scans a whole dataset table for a
+// one-exposure query instead of using the (instrument, exposure) index.
+func (r *Registry) Analyze(ctx context.Context) error {
+	if r.db.Dialect.Name() != "sqlite" || r.db.ReadOnly {
+		return nil
+	}
+	_, err := r.db.Conn().Exec(ctx, "ANALYZE")
+	return err
+}
