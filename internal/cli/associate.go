@@ -4,18 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/gobutler/butler"
-	"github.com/gobutler/butler/dataset"
 	"github.com/spf13/cobra"
 )
 
-type associateOptions struct {
-	types       []string
-	collections []string
-	where       string
-	findFirst   bool
-	limit       int
-}
+type associateOptions struct{ refSearchOptions }
 
 func newAssociateCmd(g *globals) *cobra.Command {
 	var o associateOptions
@@ -25,12 +17,7 @@ func newAssociateCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE:  func(c *cobra.Command, args []string) error { return runAssociate(c.Context(), g, o, args) },
 	}
-	f := cmd.Flags()
-	f.StringArrayVarP(&o.types, "dataset-type", "d", nil, "dataset types (globs; comma-separated, repeatable)")
-	f.StringArrayVar(&o.collections, "collections", nil, "collections to search")
-	f.StringVar(&o.where, "where", "", "where expression")
-	f.BoolVar(&o.findFirst, "find-first", false, "only the first dataset per data ID")
-	f.IntVar(&o.limit, "limit", 0, "at most this many datasets (0: all)")
+	o.addFlags(cmd)
 	return cmd
 }
 
@@ -40,11 +27,7 @@ func runAssociate(ctx context.Context, g *globals, o associateOptions, args []st
 		return err
 	}
 	defer b.Close()
-	var refs []dataset.Ref
-	err = b.QueryDatasets(ctx, butler.DatasetSearch{Types: splitList(o.types), Collections: splitList(o.collections), Where: o.where, FindFirst: o.findFirst, Limit: o.limit}, func(r dataset.Ref) error {
-		refs = append(refs, r)
-		return nil
-	})
+	refs, err := o.refs(ctx, b)
 	if err != nil {
 		return err
 	}

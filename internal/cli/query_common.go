@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"context"
+
 	"fmt"
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dataset"
 	"strconv"
 	"strings"
 
@@ -97,4 +101,37 @@ func effectiveLimit(limit int) (int, bool) {
 
 func limitWarning(limit int) string {
 	return fmt.Sprintf("warning: more than %d results; only the first %d are shown (use --limit 0 for all, or a larger --limit)", -limit, -limit)
+}
+
+// refSearchOptions are the dataset-selection flags of commands that act on the
+// datasets they find (associate, retrieve-artifacts).
+type refSearchOptions struct {
+	types       []string
+	collections []string
+	where       string
+	findFirst   bool
+	limit       int
+}
+
+func (o *refSearchOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.types, "dataset-type", "d", nil, "dataset types (globs; comma-separated, repeatable)")
+	f.StringArrayVar(&o.collections, "collections", nil, "collections to search")
+	f.StringVar(&o.where, "where", "", "where expression")
+	f.BoolVar(&o.findFirst, "find-first", false, "only the first dataset per data ID")
+	f.IntVar(&o.limit, "limit", 0, "at most this many datasets (0: all)")
+}
+
+// refs runs the search; no --collections means every collection.
+func (o *refSearchOptions) refs(ctx context.Context, b *butler.Butler) ([]dataset.Ref, error) {
+	cols := splitList(o.collections)
+	if len(cols) == 0 {
+		cols = []string{"*"}
+	}
+	var refs []dataset.Ref
+	err := b.QueryDatasets(ctx, butler.DatasetSearch{Types: splitList(o.types), Collections: cols, Where: o.where, FindFirst: o.findFirst, Limit: o.limit}, func(r dataset.Ref) error {
+		refs = append(refs, r)
+		return nil
+	})
+	return refs, err
 }

@@ -5,18 +5,15 @@ import (
 	"fmt"
 
 	"github.com/gobutler/butler"
-	"github.com/gobutler/butler/dataset"
 	"github.com/spf13/cobra"
 )
 
 type retrieveArtifactsOptions struct {
-	types, collections []string
-	where, transfer    string
-	findFirst          bool
-	limit              int
-	verbose            bool
-	noPreservePath     bool
-	clobber            bool
+	refSearchOptions
+	transfer       string
+	verbose        bool
+	noPreservePath bool
+	clobber        bool
 }
 
 func newRetrieveArtifactsCmd(g *globals) *cobra.Command {
@@ -27,12 +24,8 @@ func newRetrieveArtifactsCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE:  func(c *cobra.Command, args []string) error { return runRetrieveArtifacts(c.Context(), g, o, args) },
 	}
+	o.addFlags(cmd)
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.types, "dataset-type", "d", nil, "dataset types (globs; comma-separated, repeatable)")
-	f.StringArrayVar(&o.collections, "collections", nil, "collections to search")
-	f.StringVar(&o.where, "where", "", "where expression")
-	f.BoolVar(&o.findFirst, "find-first", false, "only the first dataset per data ID")
-	f.IntVar(&o.limit, "limit", 0, "at most this many datasets (0: all)")
 	f.StringVarP(&o.transfer, "transfer", "t", "copy", "copy, link, symlink, hardlink or relsymlink")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "list every file written")
 	f.Bool("preserve-path", true, "keep the datastore's directory layout (default)")
@@ -47,15 +40,7 @@ func runRetrieveArtifacts(ctx context.Context, g *globals, o retrieveArtifactsOp
 		return err
 	}
 	defer b.Close()
-	cols := splitList(o.collections)
-	if len(cols) == 0 {
-		cols = []string{"*"}
-	}
-	var refs []dataset.Ref
-	err = b.QueryDatasets(ctx, butler.DatasetSearch{Types: splitList(o.types), Collections: cols, Where: o.where, FindFirst: o.findFirst, Limit: o.limit}, func(r dataset.Ref) error {
-		refs = append(refs, r)
-		return nil
-	})
+	refs, err := o.refs(ctx, b)
 	if err != nil {
 		return err
 	}
