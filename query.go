@@ -298,3 +298,83 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	}
 	return err
 }
+
+// DataIDSearch selects data IDs of a set of dimensions.
+type DataIDSearch struct {
+	Dimensions []string
+	Where      string
+	Bind       map[string]any
+	DataID     dimensions.DataID
+	// Datasets restricts to data IDs of datasets of these types in Collections.
+	Datasets    []string
+	Collections []string
+	Limit       int
+}
+
+// QueryDataIDs streams the distinct data IDs (required and implied dimensions)
+// of the dimensions that satisfy the search.
+func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimensions.DataID) error) error {
+	g, err := b.Universe.Group(s.Dimensions...)
+	if err != nil {
+		return err
+	}
+	if len(g.Required) == 0 {
+		return fmt.Errorf("query data IDs: %w: no dimensions given", errs.ErrInvalid)
+	}
+	if len(s.Datasets) > 0 {
+		// Data IDs of the datasets found, projected onto the dimensions.
+		seen := map[string]bool{}
+		n := 0
+		errStop := fmt.Errorf("limit reached")
+		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true}, func(r dataset.Ref) error {
+			id := dimensions.DataID{}
+			for _, name := range g.Names() {
+				v, ok := r.DataID[name]
+				if !ok {
+					return fmt.Errorf("query data IDs: %w: dataset type %s has no dimension %s", errs.ErrInvalid, r.Type.Name, name)
+				}
+				id[name] = v
+			}
+			k := id.String()
+			if seen[k] {
+				return nil
+			}
+			seen[k] = true
+			if s.Limit > 0 && n >= s.Limit {
+				return errStop
+			}
+			n++
+			return fn(id)
+		})
+		if err == errStop {
+			return nil
+		}
+		return err
+	}
+	q := registry.DataIDQuery{Group: g, Limit: s.Limit}
+	where := s.Where
+	for k, v := range s.DataID {
+		// Data ID constraints become where terms with binds of their own.
+		bind := "__dataid_" + k
+		if s.Bind == nil {
+			s.Bind = map[string]any{}
+		}
+		s.Bind[bind] = v
+		term := k + " = :" + bind
+		if where == "" {
+			where = term
+		} else {
+			where = "(" + where + ") AND " + term
+		}
+	}
+	if strings.TrimSpace(where) != "" {
+		ast, err := query.Parse(where)
+		if err != nil {
+			return err
+		}
+		if q.Where, q.Args, err = registry.TranslateWhere(ast, b.resolverFor(g), s.Bind); err != nil {
+			return err
+		}
+	}
+	return b.reg.DataIDs(ctx, q, fn)
+}

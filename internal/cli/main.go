@@ -97,6 +97,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newPruneDatasetsCmd(g),
 		newQueryDatasetsCmd(g),
 		newQueryDimensionRecordsCmd(g),
+		newQueryDataIDsCmd(g),
 		newIngestFilesCmd(g),
 		newRetrieveArtifactsCmd(g),
 		newPutCmd(g),

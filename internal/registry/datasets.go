@@ -349,35 +349,8 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		where = append(where, "t.dataset_id IN ("+strings.Join(ph, ", ")+")")
 	}
 	if q.Where != "" {
-		expanded := q.Where
-		// Record fields ({element.field}) join the element's table on demand.
-		for _, m := range fieldToken.FindAllStringSubmatch(q.Where, -1) {
-			elem, field := m[1], m[2]
-			e, ok := r.Universe.Element(elem)
-			if !ok || !e.HasTable() {
-				continue
-			}
-			alias := "j_" + elem
-			if !strings.Contains(from, " "+alias+" ON ") {
-				var on []string
-				for _, d := range e.Dimensions() {
-					key := d.Name
-					if d == e {
-						key = e.PrimaryKey().Name
-					}
-					on = append(on, alias+"."+r.db.Q(key)+" = "+colExpr[d.Name])
-				}
-				from += " LEFT JOIN " + r.db.T(e.Name) + " " + alias + " ON " + strings.Join(on, " AND ")
-			}
-			col := alias + "." + r.db.Q(field)
-			if field == "timespan_begin" || field == "timespan_end" {
-				col = r.db.Dialect.TimespanBound(alias, "timespan", field == "timespan_end")
-			}
-			expanded = strings.ReplaceAll(expanded, m[0], col)
-		}
-		for c, e := range colExpr {
-			expanded = strings.ReplaceAll(expanded, "{"+c+"}", e)
-		}
+		var expanded string
+		expanded, from = r.expandWhere(q.Where, colExpr, from)
 		expanded = strings.ReplaceAll(expanded, "{dataset_id}", "t.dataset_id")
 		expanded = strings.ReplaceAll(expanded, "{ingest_date}", "d.ingest_date")
 		expanded = strings.ReplaceAll(expanded, "{run_id}", "d.run_id")
@@ -649,4 +622,39 @@ func (r *Registry) CollectionDatasetTypes(ctx context.Context, name string) ([]s
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// expandWhere replaces the placeholders of a translated where expression:
+// {dimension} by its column expression and {element.field} by the field of the
+// element's table, joined to from on demand (LEFT JOIN on the element's keys).
+func (r *Registry) expandWhere(where string, colExpr map[string]string, from string) (string, string) {
+	expanded := where
+	for _, m := range fieldToken.FindAllStringSubmatch(where, -1) {
+		elem, field := m[1], m[2]
+		e, ok := r.Universe.Element(elem)
+		if !ok || !e.HasTable() {
+			continue
+		}
+		alias := "j_" + elem
+		if !strings.Contains(from+" ", " "+alias+" ") {
+			var on []string
+			for _, d := range e.Dimensions() {
+				key := d.Name
+				if d == e {
+					key = e.PrimaryKey().Name
+				}
+				on = append(on, alias+"."+r.db.Q(key)+" = "+colExpr[d.Name])
+			}
+			from += " LEFT JOIN " + r.db.T(e.Name) + " " + alias + " ON " + strings.Join(on, " AND ")
+		}
+		col := alias + "." + r.db.Q(field)
+		if field == "timespan_begin" || field == "timespan_end" {
+			col = r.db.Dialect.TimespanBound(alias, "timespan", field == "timespan_end")
+		}
+		expanded = strings.ReplaceAll(expanded, m[0], col)
+	}
+	for c, e := range colExpr {
+		expanded = strings.ReplaceAll(expanded, "{"+c+"}", e)
+	}
+	return expanded, from
 }

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/spf13/cobra"
+)
+
+type queryDataIDsOptions struct {
+	queryOptions
+	datasets []string
+}
+
+func newQueryDataIDsCmd(g *globals) *cobra.Command {
+	var o queryDataIDsOptions
+	cmd := &cobra.Command{
+		Use:   "query-data-ids REPO DIMENSIONS...",
+		Short: "List the data IDs of dimensions (from dimension records, or from datasets with --datasets)",
+		Example: `  butler query-data-ids REPO exposure detector --where "exposure.day_obs = 20250414 AND detector IN (0..8)"
+  butler query-data-ids REPO exposure --datasets raw --collections LSSTCam/raw/all`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(c *cobra.Command, args []string) error { return runQueryDataIDs(c.Context(), g, o, args) },
+	}
+	addQueryFlags(cmd, &o.queryOptions, -20000)
+	cmd.Flags().StringArrayVar(&o.datasets, "datasets", nil, "only data IDs of datasets of these types (with --collections)")
+	return cmd
+}
+
+func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, args []string) error {
+	if err := checkFormat(o.format); err != nil {
+		return err
+	}
+	binds, err := o.bindMap()
+	if err != nil {
+		return err
+	}
+	dataID, err := parseDataID(o.dataID)
+	if err != nil {
+		return err
+	}
+	cols := splitList(o.collections)
+	if len(cols) > 0 && len(o.datasets) == 0 {
+		return usagef("--collections only applies with --datasets")
+	}
+	if len(o.datasets) > 0 && len(cols) == 0 {
+		cols = []string{"*"}
+	}
+	b, err := g.open(ctx, args[0], false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	fetch, warn := effectiveLimit(o.limit)
+	if fetch > 0 {
+		fetch += o.offset
+	}
+	grp, err := b.Universe.Group(splitList(args[1:])...)
+	if err != nil {
+		return err
+	}
+	t := &table{cols: grp.Names()}
+	n := 0
+	err = b.QueryDataIDs(ctx, butler.DataIDSearch{Dimensions: splitList(args[1:]), Where: o.whereText(), Bind: binds, DataID: dataID,
+		Datasets: splitList(o.datasets), Collections: cols, Limit: fetch}, func(id dimensions.DataID) error {
+		n++
+		if n <= o.offset {
+			return nil
+		}
+		cells := make([]string, len(t.cols))
+		typed := map[string]any{}
+		for i, c := range t.cols {
+			cells[i] = str(id[c])
+			typed[c] = id[c]
+		}
+		t.add(typed, cells...)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if warn && len(t.rows) > -o.limit {
+		fmt.Fprintln(g.stderr, limitWarning(o.limit))
+		t.rows, t.raw = t.rows[:-o.limit], t.raw[:-o.limit]
+	}
+	if len(t.rows) == 0 && o.format == "table" {
+		fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
+		return nil
+	}
+	return render(g.stdout, o.format, t)
+}

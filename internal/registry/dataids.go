@@ -1,0 +1,145 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+)
+
+// DataIDQuery selects the data IDs of a dimension group from the dimension
+// records (each element's table joined on the dimensions they share).
+type DataIDQuery struct {
+	Group dimensions.Group
+	Where string // translated where expression with {dimension}/{element.field} placeholders
+	Args  []any
+	Limit int
+}
+
+// DataIDs streams the distinct data IDs (required and implied dimensions) of
+// the group for which records exist, in required-dimension order.
+func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimensions.DataID) error) error {
+	colExpr := map[string]string{}
+	var from string
+	joined := map[string]bool{}
+	join := func(e *dimensions.Element) {
+		alias := "j_" + e.Name
+		var on []string
+		for _, d := range e.Dimensions() {
+			key := d.Name
+			if d == e {
+				key = e.PrimaryKey().Name
+			}
+			if c, ok := colExpr[d.Name]; ok {
+				on = append(on, alias+"."+r.db.Q(key)+" = "+c)
+			}
+		}
+		switch {
+		case from == "":
+			from = r.db.T(e.Name) + " " + alias
+		case len(on) == 0:
+			from += " CROSS JOIN " + r.db.T(e.Name) + " " + alias
+		default:
+			from += " JOIN " + r.db.T(e.Name) + " " + alias + " ON " + strings.Join(on, " AND ")
+		}
+		joined[e.Name] = true
+		for _, d := range e.Required {
+			if _, ok := colExpr[d.Name]; !ok {
+				colExpr[d.Name] = alias + "." + r.db.Q(d.Name)
+			}
+		}
+		if e.IsDimension() {
+			if _, ok := colExpr[e.Name]; !ok {
+				colExpr[e.Name] = alias + "." + r.db.Q(e.PrimaryKey().Name)
+			}
+		}
+		for _, d := range e.Implied {
+			if _, ok := colExpr[d.Name]; !ok {
+				colExpr[d.Name] = alias + "." + r.db.Q(d.Name)
+			}
+		}
+	}
+	for _, e := range q.Group.Required {
+		if !e.HasTable() {
+			return fmt.Errorf("data IDs of %s: %w: dimension %s has no stored records (skypix and band data IDs come from other elements)", q.Group, errs.ErrUnsupported, e.Name)
+		}
+		join(e)
+	}
+	// Implied dimensions with tables of their own (band comes from physical_filter).
+	for progress := true; progress; {
+		progress = false
+		for _, e := range q.Group.Implied {
+			if joined[e.Name] || !e.HasTable() || colExpr[e.Name] == "" || len(e.Implied) == 0 {
+				continue
+			}
+			join(e)
+			progress = true
+		}
+	}
+	names := q.Group.Names()
+	sel := make([]string, len(names))
+	for i, n := range names {
+		c, ok := colExpr[n]
+		if !ok {
+			return fmt.Errorf("data IDs of %s: %w: no record gives %s", q.Group, errs.ErrUnsupported, n)
+		}
+		sel[i] = c
+	}
+	var where []string
+	var args []any
+	if q.Where != "" {
+		var expanded string
+		expanded, from = r.expandWhere(q.Where, colExpr, from)
+		where = append(where, "("+expanded+")")
+		args = append(args, q.Args...)
+	}
+	order := make([]string, len(q.Group.Required))
+	for i, e := range q.Group.Required {
+		order[i] = colExpr[e.Name]
+	}
+	text := "SELECT DISTINCT " + strings.Join(sel, ", ") + " FROM " + from
+	if len(where) > 0 {
+		text += " WHERE " + strings.Join(where, " AND ")
+	}
+	if len(order) > 0 {
+		text += " ORDER BY " + strings.Join(order, ", ")
+	}
+	if q.Limit > 0 {
+		text += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	rows, err := r.db.Conn().Query(ctx, text, args...)
+	if err != nil {
+		return fmt.Errorf("query data IDs of %s: %w", q.Group, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals := make([]any, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		id := dimensions.DataID{}
+		for i, n := range names {
+			v := vals[i]
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			if v == nil {
+				continue
+			}
+			if r.Universe.MustElement(n).PrimaryKey().Type == "int" {
+				v = toInt(v)
+			}
+			id[n] = v
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
