@@ -288,6 +288,10 @@ func (b *Butler) Find(ctx context.Context, typeName string, dataID dimensions.Da
 	if err != nil {
 		return dataset.Ref{}, err
 	}
+	if t.IsCalibration {
+		// CALIBRATION collections in the search need a validity-range lookup.
+		return b.FindAt(ctx, typeName, dataID, collections, nil)
+	}
 	if len(collections) == 0 {
 		return dataset.Ref{}, fmt.Errorf("find %s: %w: no collections given to search", typeName, errs.ErrInvalid)
 	}

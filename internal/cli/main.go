@@ -98,6 +98,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newQueryDatasetsCmd(g),
 		newQueryDimensionRecordsCmd(g),
 		newQueryDataIDsCmd(g),
+		newCertifyCalibrationsCmd(g),
 		newIngestFilesCmd(g),
 		newRetrieveArtifactsCmd(g),
 		newPutCmd(g),
