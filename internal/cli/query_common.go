@@ -135,3 +135,28 @@ func (o *refSearchOptions) refs(ctx context.Context, b *butler.Butler) ([]datase
 	})
 	return refs, err
 }
+
+// addRow appends a row whose cell in each column is value(column).
+func (t *table) addRow(value func(col string) any) {
+	cells := make([]string, len(t.cols))
+	typed := make(map[string]any, len(t.cols))
+	for i, c := range t.cols {
+		v := value(c)
+		cells[i], typed[c] = str(v), v
+	}
+	t.add(typed, cells...)
+}
+
+// print drops the extra row fetched to detect a negative --limit's truncation
+// (warning about it) and prints the table, or says there were no results.
+func (o *queryOptions) print(g *globals, t *table, warn bool) error {
+	if warn && len(t.rows) > -o.limit {
+		fmt.Fprintln(g.stderr, limitWarning(o.limit))
+		t.rows, t.raw = t.rows[:-o.limit], t.raw[:-o.limit]
+	}
+	if len(t.rows) == 0 && o.format == "table" {
+		fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
+		return nil
+	}
+	return render(g.stdout, o.format, t)
+}

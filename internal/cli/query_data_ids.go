@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
@@ -69,25 +68,11 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 		if n <= o.offset {
 			return nil
 		}
-		cells := make([]string, len(t.cols))
-		typed := map[string]any{}
-		for i, c := range t.cols {
-			cells[i] = str(id[c])
-			typed[c] = id[c]
-		}
-		t.add(typed, cells...)
+		t.addRow(func(col string) any { return id[col] })
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if warn && len(t.rows) > -o.limit {
-		fmt.Fprintln(g.stderr, limitWarning(o.limit))
-		t.rows, t.raw = t.rows[:-o.limit], t.raw[:-o.limit]
-	}
-	if len(t.rows) == 0 && o.format == "table" {
-		fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
-		return nil
-	}
-	return render(g.stdout, o.format, t)
+	return o.print(g, t, warn)
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
@@ -54,28 +53,13 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryOptions, a
 		if t.cols == nil {
 			t.cols = recordColumns(r)
 		}
-		cells := make([]string, len(t.cols))
-		typed := map[string]any{}
-		for i, c := range t.cols {
-			v := recordValue(r, c)
-			cells[i] = str(v)
-			typed[c] = v
-		}
-		t.add(typed, cells...)
+		t.addRow(func(col string) any { return recordValue(r, col) })
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if warn && len(t.rows) > -o.limit {
-		fmt.Fprintln(g.stderr, limitWarning(o.limit))
-		t.rows, t.raw = t.rows[:-o.limit], t.raw[:-o.limit]
-	}
-	if len(t.rows) == 0 && o.format == "table" {
-		fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
-		return nil
-	}
-	return render(g.stdout, o.format, t)
+	return o.print(g, t, warn)
 }
 
 // recordColumns lists a record's fields in table order, timespans split in two.
