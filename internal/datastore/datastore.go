@@ -326,8 +326,12 @@ func classifyOS(err error) error {
 // IsURI reports whether a stored path is an absolute URI (direct ingest).
 func IsURI(p string) bool { return strings.Contains(p, "://") }
 
-// Open reads a stored file.
+// Open reads a stored file, or the member of a stored zip that a
+// <zip>#zip-path=<member> path names.
 func (d *Datastore) Open(ctx context.Context, path string) (io.ReadCloser, error) {
+	if zipPath, member, ok := SplitZipMember(path); ok {
+		return d.openZipMember(ctx, zipPath, member)
+	}
 	if IsURI(path) {
 		if strings.HasPrefix(path, "file://") {
 			f, err := os.Open(strings.TrimPrefix(path, "file://"))
@@ -343,6 +347,9 @@ func (d *Datastore) Open(ctx context.Context, path string) (io.ReadCloser, error
 
 // URI is the absolute URI of a stored path.
 func (d *Datastore) URI(path string) string {
+	if zipPath, member, ok := SplitZipMember(path); ok {
+		return d.URI(zipPath) + ZipMemberSep + member
+	}
 	if IsURI(path) {
 		return path
 	}
@@ -350,11 +357,13 @@ func (d *Datastore) URI(path string) string {
 }
 
 // Remove deletes stored files; direct-ingested files (absolute URIs) are never
-// deleted, and files already gone are not an error.
+// deleted, and files already gone are not an error. Zip members are skipped:
+// other records may still read the zip, so the caller passes the zip's own path
+// once none does.
 func (d *Datastore) Remove(ctx context.Context, paths []string) error {
 	var errList []error
 	for _, p := range paths {
-		if IsURI(p) {
+		if _, _, member := SplitZipMember(p); IsURI(p) || member {
 			continue
 		}
 		if err := d.Backend.Delete(ctx, p); err != nil && !errors.Is(err, errs.ErrNotFound) {
