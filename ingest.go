@@ -3,6 +3,7 @@ package butler
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 
 	"fmt"
@@ -154,47 +155,12 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		if err := b.reg.InsertDatasets(ctx, c, typeName, run, news, opts.SkipExisting); err != nil {
 			return err
 		}
-		// Transfers run in parallel (links and copies are system-call bound); the
-		// records keep the plan's order.
-		outs := make([]datastore.Stored, len(plan))
-		eg, ectx := errgroup.WithContext(ctx)
-		eg.SetLimit(max(opts.Parallel, 1))
-		for _, i := range interleaveByDir(plan, func(p planned) string { return path.Dir(p.key) }) {
-			p := plan[i]
-			eg.Go(func() error {
-				// The dataset rows are already in (uncommitted), so nothing else
-				// refers to this key: a file found there is an orphan of an
-				// interrupted ingest, safe to replace, and to remove on failure.
-				st, err := b.ds.Ingest(ectx, p.f.Path, p.key, mode, p.f.Size)
-				if err != nil {
-					return err
-				}
-				outs[i] = st
-				if st.Path == p.key {
-					mu.Lock()
-					written = append(written, st.Path)
-					mu.Unlock()
-				}
-				return nil
-			})
-		}
-		if err := eg.Wait(); err != nil {
-			return err
-		}
-		recs := make([]registry.FileRecord, len(plan))
-		keys := make([]string, 0, len(plan))
+		items := make([]fileTransfer, len(plan))
 		for i, p := range plan {
-			st := outs[i]
-			size := st.Size
-			if opts.NoFileAttrs {
-				size = -1
-			}
-			recs[i] = registry.FileRecord{DatasetID: p.ref.ID, Path: st.Path, Formatter: p.form, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: size}
-			if !datastore.IsURI(st.Path) {
-				keys = append(keys, st.Path)
-			}
+			items[i] = fileTransfer{src: p.f.Path, key: p.key, form: p.form, size: p.f.Size, refs: []dataset.Ref{p.ref}}
 		}
-		if err := b.syncFiles(ctx, keys); err != nil {
+		recs, err := b.transferFiles(ctx, items, mode, opts.Parallel, opts.NoFileAttrs, &written, &mu)
+		if err != nil {
 			return err
 		}
 		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, opts.SkipExisting)
@@ -213,6 +179,77 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		res.Refs = append(res.Refs, p.ref)
 	}
 	return res, nil
+}
+
+// fileTransfer is one file to place in the datastore for one or more datasets.
+type fileTransfer struct {
+	src  string // local path of the source file
+	key  string // datastore key it goes to (unless the mode keeps it where it is)
+	form string // formatter class
+	size int64  // bytes; <= 0 = look it up
+	refs []dataset.Ref
+	// open, when set, reads the source instead of src (a file in another
+	// repository's datastore that is not a local file); it is always copied.
+	open func(ctx context.Context) (io.ReadCloser, error)
+}
+
+// transferFiles places files in the datastore, several at once (links and copies
+// are system-call bound), spread over directories, and syncs them. It returns a
+// file record per ref in the items' order; keys it created are appended to
+// *written (under mu) so that a caller whose transaction fails can remove them.
+func (b *Butler) transferFiles(ctx context.Context, items []fileTransfer, mode string, parallel int, noAttrs bool, written *[]string, mu *sync.Mutex) ([]registry.FileRecord, error) {
+	outs := make([]datastore.Stored, len(items))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(max(parallel, 1))
+	for _, i := range interleaveByDir(items, func(p fileTransfer) string { return path.Dir(p.key) }) {
+		p := items[i]
+		eg.Go(func() error {
+			// The dataset rows are already in (uncommitted), so nothing else
+			// refers to this key: a file found there is an orphan of an
+			// interrupted transfer, safe to replace, and to remove on failure.
+			var st datastore.Stored
+			var err error
+			if p.open != nil {
+				var rc io.ReadCloser
+				if rc, err = p.open(ectx); err != nil {
+					return err
+				}
+				st, err = b.ds.Write(ectx, p.key, rc, p.size)
+				rc.Close()
+			} else {
+				st, err = b.ds.Ingest(ectx, p.src, p.key, mode, p.size)
+			}
+			if err != nil {
+				return err
+			}
+			outs[i] = st
+			if st.Path == p.key {
+				mu.Lock()
+				*written = append(*written, st.Path)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	var recs []registry.FileRecord
+	keys := make([]string, 0, len(items))
+	for i, p := range items {
+		st := outs[i]
+		size := st.Size
+		if noAttrs {
+			size = -1
+		}
+		for _, ref := range p.refs {
+			recs = append(recs, registry.FileRecord{DatasetID: ref.ID, Path: st.Path, Formatter: p.form, StorageClass: ref.Type.StorageClass, Checksum: st.Checksum, FileSize: size})
+		}
+		if !datastore.IsURI(st.Path) {
+			keys = append(keys, st.Path)
+		}
+	}
+	return recs, b.syncFiles(ctx, keys)
 }
 
 // interleaveByDir orders indexes round-robin over the items' directories, so

@@ -108,6 +108,10 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newGenerateRawsCmd(g),
 		newBenchCmd(g),
 		newShareCmd(g),
+		newImportCmd(g),
+		newExportCmd(g),
+		newExportCalibsCmd(g),
+		newTransferDatasetsCmd(g),
 	)
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(g))

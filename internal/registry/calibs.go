@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/gobutler/butler/dataset"
@@ -250,4 +251,67 @@ func (r *Registry) FindCalibration(ctx context.Context, coll, typeName string, i
 		return r.Dataset(ctx, found[0])
 	}
 	return nil, &CalibrationLookupError{Type: typeName, Collection: coll, DataID: id, N: len(found)}
+}
+
+// Certification is one dataset's validity range in a CALIBRATION collection.
+type Certification struct {
+	ID       dataset.ID
+	Type     string
+	Timespan timespan.Timespan
+}
+
+// Certifications lists every validity range in a CALIBRATION collection, by
+// dataset type name, then begin.
+func (r *Registry) Certifications(ctx context.Context, coll string) ([]Certification, error) {
+	c := r.db.Conn()
+	col, err := r.lookupCollection(ctx, c, coll)
+	if err != nil {
+		return nil, err
+	}
+	if col.Type != dataset.Calibration {
+		return nil, fmt.Errorf("collection %q: %w: it is %s, not CALIBRATION", coll, errs.ErrInvalid, col.Type)
+	}
+	if err := r.loadTypes(ctx, c); err != nil {
+		return nil, err
+	}
+	var names []string
+	tables := map[string]*storedType{}
+	r.mu.Lock()
+	for n, st := range r.types {
+		if st.calTable != "" {
+			names = append(names, n)
+			tables[n] = st
+		}
+	}
+	r.mu.Unlock()
+	sort.Strings(names)
+	begin := r.db.Dialect.TimespanBound("", "timespan", false)
+	end := r.db.Dialect.TimespanBound("", "timespan", true)
+	var out []Certification
+	for _, n := range names {
+		st := tables[n]
+		q := "SELECT dataset_id, " + begin + ", " + end + " FROM " + r.db.T(st.calTable) + " WHERE dataset_type_id = ? AND collection_id = ? ORDER BY 2, 1"
+		rows, err := c.Query(ctx, q, st.id, col.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read certifications in %q: %w", coll, err)
+		}
+		for rows.Next() {
+			var v, b, e any
+			if err := rows.Scan(&v, &b, &e); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			id, err := parseUUID(v)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, Certification{ID: id, Type: n, Timespan: timespan.Timespan{Begin: toIntOr(b, timespan.Min), End: toIntOr(e, timespan.Max)}})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -667,3 +667,38 @@ func (r *Registry) expandWhere(where string, colExpr map[string]string, from str
 	}
 	return expanded, from
 }
+
+// ExistingIDs returns which of the IDs are stored datasets, in batches (one
+// query per batchRows IDs, never one per ID).
+func (r *Registry) ExistingIDs(ctx context.Context, ids []dataset.ID) (map[dataset.ID]bool, error) {
+	out := map[dataset.ID]bool{}
+	for start := 0; start < len(ids); start += batchRows {
+		chunk := ids[start:min(start+batchRows, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = r.uuid(id)
+		}
+		rows, err := r.db.Conn().Query(ctx, "SELECT id FROM "+r.db.T("dataset")+" WHERE id IN ("+sqldb.Placeholders(len(chunk))+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("look up dataset IDs: %w", err)
+		}
+		for rows.Next() {
+			var v any
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			id, err := parseUUID(v)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

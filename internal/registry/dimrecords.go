@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -51,9 +52,27 @@ func (r *Registry) recordArgs(e *dimensions.Element, fields []string, rec dimens
 		if !ok {
 			v = nil
 		}
+		if b, isBytes := v.([]byte); isBytes && binaryField(e, f) {
+			// daf_butler stores hashes and regions as base64 text.
+			v = base64.StdEncoding.EncodeToString(b)
+		}
 		args = append(args, v)
 	}
 	return args, nil
+}
+
+// binaryField reports whether a record field holds bytes (hash, region, blob),
+// which the tables keep as base64 text.
+func binaryField(e *dimensions.Element, name string) bool {
+	if name == "region" && e.Spatial != "" {
+		return true
+	}
+	for _, f := range e.Metadata {
+		if f.Name == name {
+			return f.Type == "hash" || f.Type == "region" || f.Type == "blob"
+		}
+	}
+	return false
 }
 
 // InsertRecords writes dimension records of one element.
@@ -277,6 +296,11 @@ func (r *Registry) EachRecord(ctx context.Context, c sqldb.Conn, element, where 
 				continue
 			}
 			rec.Values[f] = scanValue(col, vals[i])
+			if sv, ok := rec.Values[f].(string); ok && binaryField(e, f) {
+				if b, err := base64.StdEncoding.DecodeString(sv); err == nil {
+					rec.Values[f] = b
+				}
+			}
 			i++
 		}
 		if err := fn(rec); err != nil {
@@ -337,9 +361,14 @@ func scanValue(col sqldb.Column, v any) any {
 // Expand fills the implied dimensions of a data ID from the stored records and
 // returns the records of every element of the group it could find (keyed by name).
 func (r *Registry) Expand(ctx context.Context, g dimensions.Group, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
+	return r.ExpandIn(ctx, r.db.Conn(), g, id)
+}
+
+// ExpandIn is Expand on a given connection, so that a transaction sees the
+// records it has just written.
+func (r *Registry) ExpandIn(ctx context.Context, c sqldb.Conn, g dimensions.Group, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
 	full := id.Clone()
 	recs := map[string]dimensions.Record{}
-	c := r.db.Conn()
 	// Required dimensions first (their records give implied values), then implied.
 	for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
 		if !e.HasTable() {
