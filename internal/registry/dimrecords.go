@@ -67,9 +67,11 @@ func binaryField(e *dimensions.Element, name string) bool {
 	if name == "region" && e.Spatial != "" {
 		return true
 	}
-	for _, f := range e.Metadata {
-		if f.Name == name {
-			return f.Type == "hash" || f.Type == "region" || f.Type == "blob"
+	for _, fs := range [][]dimensions.Field{e.Keys, e.Metadata} {
+		for _, f := range fs {
+			if f.Name == name {
+				return f.Type == "hash" || f.Type == "region" || f.Type == "blob"
+			}
 		}
 	}
 	return false

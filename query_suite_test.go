@@ -1,0 +1,235 @@
+package butler_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
+	"github.com/gobutler/butler/internal/testutil/pgtest"
+	"github.com/gobutler/butler/internal/testutil/repotest"
+	"github.com/gobutler/butler/internal/transfer"
+)
+
+// The query test suite runs on daf_butler's own registry test data (the export
+// files of its registry tests), loaded into a fresh repository of each
+// dialect, and asserts the same answers on both.
+
+// forEachDialect runs fn on a new repository with a SQLite registry and on one
+// with a PostgreSQL registry (when a server is available).
+func forEachDialect(t *testing.T, fn func(t *testing.T, b *butler.Butler)) {
+	t.Run("sqlite", func(t *testing.T) {
+		_, b := repotest.New(t)
+		fn(t, b)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		user, pw := adminUser(t)
+		t.Setenv("LSST_DB_AUTH", writeDBAuth(t, user, pw))
+		root := filepath.Join(t.TempDir(), "repo")
+		if _, err := butler.Create(t.Context(), root, butler.CreateOptions{SeedConfig: writeSeed(t, pgtest.Schema(t)), Override: true}); err != nil {
+			t.Fatal(err)
+		}
+		fn(t, repotest.Open(t, root))
+	})
+}
+
+// loadExports imports daf_butler test export files, registry only.
+func loadExports(t *testing.T, b *butler.Butler, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		f, err := os.Open(filepath.Join(corpustest.Dir(t), "daf_butler", "exports", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bun, _, err := transfer.Read(f, b.Universe, transfer.ReadOptions{})
+		f.Close()
+		if err != nil {
+			t.Fatalf("read %s: %v", name, err)
+		}
+		if _, err := b.Import(t.Context(), bun, butler.ImportOptions{RegistryOnly: true}); err != nil {
+			t.Fatalf("import %s: %v", name, err)
+		}
+	}
+}
+
+func queryRefs(t *testing.T, b *butler.Butler, s butler.DatasetSearch) []dataset.Ref {
+	t.Helper()
+	var out []dataset.Ref
+	if err := b.QueryDatasets(t.Context(), s, func(r dataset.Ref) error {
+		out = append(out, r)
+		return nil
+	}); err != nil {
+		t.Fatalf("query %+v: %v", s, err)
+	}
+	return out
+}
+
+// refKeys renders refs as sorted "type run dim=value..." strings.
+func refKeys(refs []dataset.Ref) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.Type.Name + " " + r.Run + " " + r.DataID.String()
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestQuerySuite_BaseDatasets(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		loadExports(t, b, "base.yaml", "datasets.yaml")
+		cases := []struct {
+			name string
+			s    butler.DatasetSearch
+			want int
+			keys []string // when set, the exact answer
+		}{
+			{name: "bias in g", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}}, want: 3},
+			{name: "bias in both", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}}, want: 6},
+			{name: "bias find-first g,r", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, FindFirst: true}, want: 4,
+				keys: []string{"bias imported_g {detector: 1, instrument: 'Cam1'}", "bias imported_g {detector: 2, instrument: 'Cam1'}", "bias imported_g {detector: 3, instrument: 'Cam1'}", "bias imported_r {detector: 4, instrument: 'Cam1'}"}},
+			{name: "bias find-first r,g", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_r", "imported_g"}, FindFirst: true}, want: 4,
+				keys: []string{"bias imported_g {detector: 1, instrument: 'Cam1'}", "bias imported_r {detector: 2, instrument: 'Cam1'}", "bias imported_r {detector: 3, instrument: 'Cam1'}", "bias imported_r {detector: 4, instrument: 'Cam1'}"}},
+			{name: "flat find-first keeps distinct filters", s: butler.DatasetSearch{Types: []string{"flat"}, Collections: []string{"imported_r", "imported_g"}, FindFirst: true}, want: 7},
+			{name: "glob collections", s: butler.DatasetSearch{Types: []string{"*"}, Collections: []string{"imported_*"}}, want: 13},
+			{name: "detector metadata", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, Where: "detector.purpose = 'WAVEFRONT'"}, want: 1},
+			{name: "band via physical_filter", s: butler.DatasetSearch{Types: []string{"flat"}, Collections: []string{"imported_g", "imported_r"}, Where: "band = 'r'"}, want: 4},
+			{name: "physical_filter IN", s: butler.DatasetSearch{Types: []string{"flat"}, Collections: []string{"imported_g", "imported_r"}, Where: "physical_filter IN ('Cam1-R2', 'Cam1-G')"}, want: 5},
+			{name: "range literal", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_r"}, Where: "detector IN (1..3)"}, want: 2},
+			{name: "range with stride", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, Where: "detector IN (1..4:2)"}, want: 3},
+			{name: "NOT IN and raft", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, Where: "detector NOT IN (2) AND detector.raft = 'B'"}, want: 3},
+			{name: "bind", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, Where: "detector = :d", Bind: map[string]any{"d": 3}}, want: 2},
+			{name: "arithmetic", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}, Where: "detector * 2 - 1 > 3"}, want: 1},
+			{name: "data ID constraint", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, DataID: dimensions.DataID{"detector": 2}}, want: 2},
+			{name: "dataset_id", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}, Where: "dataset_id = UUID('e15ab039-bc8b-4135-87c5-90902a7c0b22')"}, want: 1},
+			{name: "glob function", s: butler.DatasetSearch{Types: []string{"flat"}, Collections: []string{"imported_g", "imported_r"}, Where: "GLOB(physical_filter, 'Cam1-R*')"}, want: 4},
+			{name: "limit", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, Limit: 2}, want: 2},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				got := queryRefs(t, b, c.s)
+				if len(got) != c.want {
+					t.Fatalf("%d datasets, want %d: %v", len(got), c.want, refKeys(got))
+				}
+				if c.keys != nil {
+					if g := refKeys(got); strings.Join(g, "\n") != strings.Join(c.keys, "\n") {
+						t.Fatalf("got\n%s\nwant\n%s", strings.Join(g, "\n"), strings.Join(c.keys, "\n"))
+					}
+				}
+			})
+		}
+
+		// Data IDs and records.
+		var ids []string
+		if err := b.QueryDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"detector"}, Where: "detector.raft = 'A'"}, func(d dimensions.DataID) error {
+			ids = append(ids, d.String())
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != 2 {
+			t.Fatalf("detectors in raft A: %v", ids)
+		}
+		var recs []dimensions.Record
+		if err := b.QueryRecords(t.Context(), butler.RecordSearch{Element: "detector", Where: "purpose = 'SCIENCE'"}, func(r dimensions.Record) error {
+			recs = append(recs, r)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 3 {
+			t.Fatalf("science detectors: %d", len(recs))
+		}
+		var pf []string
+		if err := b.QueryDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"physical_filter"}, Where: "band = 'r'"}, func(d dimensions.DataID) error {
+			pf = append(pf, fmt.Sprint(d["physical_filter"]))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(pf)
+		if strings.Join(pf, ",") != "Cam1-R1,Cam1-R2" {
+			t.Fatalf("r filters: %v", pf)
+		}
+
+		// Errors name what was wrong.
+		for _, bad := range []struct{ where, want string }{
+			{"detector.flavor = 'x'", "purpose"},
+			{"detector = ", "expected"},
+			{"nonesuch = 3", "nonesuch"},
+		} {
+			err := b.QueryDatasets(t.Context(), butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}, Where: bad.where}, func(dataset.Ref) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), bad.want) || !errors.Is(err, errs.ErrInvalid) {
+				t.Errorf("where %q: error %v, want an invalid-input error mentioning %q", bad.where, err, bad.want)
+			}
+		}
+		// Empty results are explained.
+		why := b.ExplainNoDatasets(t.Context(), butler.DatasetSearch{Types: []string{"flat"}, Collections: []string{"imported_g"}, Where: "physical_filter = 'Cam1-R1'"})
+		if len(why) == 0 || !strings.Contains(strings.Join(why, " "), "where") {
+			t.Fatalf("explanation: %v", why)
+		}
+	})
+}
+
+func TestQuerySuite_CIHSC(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		loadExports(t, b, "ci_hsc-subset.yaml", "ci_hsc-subset-skymap.yaml")
+		run := []string{"HSC/runs/ci_hsc/20240806T180642Z"}
+		cases := []struct {
+			name  string
+			where string
+			find  bool
+			want  int
+		}{
+			{"all", "", false, 33},
+			{"find-first", "", true, 33},
+			{"one visit", "visit = 903334", false, 4},
+			{"band r", "band = 'r'", false, 17},
+			{"band i, find-first", "band = 'i'", true, 16},
+			{"day_obs", "day_obs = 20131102", false, 16},
+			{"visit.day_obs", "visit.day_obs = 20130617", false, 17},
+			{"visit time before", "visit.timespan.begin < T'2013-06-17 13:33:00/tai'", false, 8},
+			{"visit overlaps window", "visit.timespan OVERLAPS (T'2013-06-17T13:30:00/tai', T'2013-06-17T13:35:00/tai')", false, 7},
+			{"visit overlaps mjd instant", "visit.timespan OVERLAPS T'mjd/56460.5622/tai'", false, 4},
+			{"exposure_time", "visit.exposure_time > 29.5 AND visit.exposure_time < 30.5", false, 33},
+			{"visit name glob", "GLOB(visit.name, 'HSCA9040*')", false, 6},
+			{"detector and visit range", "visit IN (903334..903338) AND detector > 20", false, 5},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"calexp"}, Collections: run, Where: c.where, FindFirst: c.find})
+				if len(got) != c.want {
+					t.Fatalf("%d calexps, want %d", len(got), c.want)
+				}
+			})
+		}
+		var visits []string
+		if err := b.QueryDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"visit"}, Where: "physical_filter = 'HSC-I'"}, func(d dimensions.DataID) error {
+			visits = append(visits, fmt.Sprint(d["visit"]))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(visits) != 5 {
+			t.Fatalf("HSC-I visits: %v", visits)
+		}
+		// Data IDs of datasets: visit+detector pairs of the calexps.
+		n := 0
+		if err := b.QueryDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"visit", "detector"}, Datasets: []string{"calexp"}, Collections: run, Where: "band = 'r'"}, func(d dimensions.DataID) error {
+			n++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n != 17 {
+			t.Fatalf("visit+detector data IDs of r calexps: %d", n)
+		}
+	})
+}
