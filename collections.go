@@ -207,6 +207,9 @@ func (b *Butler) RemoveRuns(ctx context.Context, names []string, unlinkFromChain
 			if err != nil {
 				return err
 			}
+			if paths, err = b.zipOrphans(ctx, c, paths); err != nil {
+				return err
+			}
 			if err := b.reg.RemoveRun(ctx, c, run, unlinkFromChains); err != nil {
 				return err
 			}

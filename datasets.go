@@ -439,6 +439,9 @@ func (b *Butler) removeRefs(ctx context.Context, c sqldb.Conn, ids []dataset.ID)
 	if err != nil {
 		return nil, err
 	}
+	if orphans, err = b.zipOrphans(ctx, c, orphans); err != nil {
+		return nil, err
+	}
 	return orphans, b.reg.DeleteDatasets(ctx, c, ids)
 }
 
@@ -477,7 +480,10 @@ func (b *Butler) Unstore(ctx context.Context, refs []dataset.Ref) error {
 	var orphans []string
 	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
 		var err error
-		orphans, err = b.reg.DeleteFileRecords(ctx, c, b.ds.RecordsTable(), ids)
+		if orphans, err = b.reg.DeleteFileRecords(ctx, c, b.ds.RecordsTable(), ids); err != nil {
+			return err
+		}
+		orphans, err = b.zipOrphans(ctx, c, orphans)
 		return err
 	})
 	if err != nil {
