@@ -28,6 +28,23 @@ func NewBox(p1, p2 LonLat) Box {
 	return newBox(lonInterval{float64(p1.Lon), float64(p2.Lon)}, latInterval{float64(p1.Lat), float64(p2.Lat)})
 }
 
+// BoxFromDegrees returns the box spanning longitudes lon1 to lon2 and latitudes
+// lat1 to lat2, in degrees, like sphgeom's Box.fromDegrees. Longitudes may lie
+// outside [0, 360] only if lon1 <= lon2 (-90..90 is a box across 0); a span of
+// 360 or more is every longitude.
+func BoxFromDegrees(lon1, lat1, lon2, lat2 float64) (Box, error) {
+	return BoxFromRadians(lon1*radPerDeg, lat1*radPerDeg, lon2*radPerDeg, lat2*radPerDeg)
+}
+
+// BoxFromRadians is BoxFromDegrees in radians.
+func BoxFromRadians(lon1, lat1, lon2, lat2 float64) (Box, error) {
+	lon, err := newLonInterval(lon1, lon2)
+	if err != nil {
+		return Box{}, err
+	}
+	return newBox(lon, latInterval{lat1, lat2}), nil
+}
+
 // newBoxAround returns the box centered on p with half-width w and half-height h
 // (sphgeom's Box(LonLat, Angle, Angle)).
 func newBoxAround(lon, lat, w, h float64) Box {
