@@ -101,6 +101,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newCertifyCalibrationsCmd(g),
 		newIngestFilesCmd(g),
 		newRetrieveArtifactsCmd(g),
+		newIngestZipCmd(g),
 		newPutCmd(g),
 		newGetCmd(g),
 		newRegisterInstrumentCmd(g),

@@ -14,6 +14,7 @@ type retrieveArtifactsOptions struct {
 	verbose        bool
 	noPreservePath bool
 	clobber        bool
+	zip, noZip     bool
 }
 
 func newRetrieveArtifactsCmd(g *globals) *cobra.Command {
@@ -31,6 +32,8 @@ func newRetrieveArtifactsCmd(g *globals) *cobra.Command {
 	f.Bool("preserve-path", true, "keep the datastore's directory layout (default)")
 	f.BoolVar(&o.noPreservePath, "no-preserve-path", false, "write every file directly in DESTINATION")
 	f.BoolVar(&o.clobber, "clobber", false, "overwrite existing files")
+	f.BoolVar(&o.zip, "zip", false, "write one zip of the files, with an index for ingest-zip, named <uuid>.zip")
+	f.BoolVar(&o.noZip, "no-zip", false, "write the files themselves (default)")
 	return cmd
 }
 
@@ -43,6 +46,18 @@ func runRetrieveArtifacts(ctx context.Context, g *globals, o retrieveArtifactsOp
 	refs, err := o.refs(ctx, b)
 	if err != nil {
 		return err
+	}
+	if o.zip && !o.noZip {
+		if len(refs) == 0 {
+			fmt.Fprintln(g.stdout, "No datasets matched query.")
+			return nil
+		}
+		zipPath, err := b.RetrieveArtifactsZip(ctx, refs, args[1], butler.RetrieveZipOptions{Overwrite: o.clobber})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "Zip file written to %s\n", zipPath)
+		return nil
 	}
 	paths, err := b.RetrieveArtifacts(ctx, refs, args[1], butler.RetrieveOptions{Transfer: o.transfer, PreservePath: !o.noPreservePath, Clobber: o.clobber})
 	if err != nil {
