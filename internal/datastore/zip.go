@@ -70,7 +70,7 @@ func (d *Datastore) OpenZip(ctx context.Context, zipPath string) (*ZipArchive, e
 		if err != nil {
 			return nil, fmt.Errorf("open zip %s: %w", d.Backend.URI(zipPath), err)
 		}
-		ra, size = backendReaderAt{ctx: ctx, b: d.Backend, key: zipPath}, info.Size
+		ra, size = &backendReaderAt{ctx: ctx, b: d.Backend, key: zipPath, size: info.Size}, info.Size
 		z.backend, z.key = d.Backend, zipPath
 	}
 	r, err := zip.NewReader(ra, size)
@@ -166,15 +166,47 @@ func (c *checkedReader) Close() error {
 	return errors.Join(errList...)
 }
 
+// zipTail is how much of a zip's end is read at once: the central directory
+// lives there, and archive/zip reads it in small pieces (one request each on S3).
+const zipTail = 1 << 20
+
 // backendReaderAt reads a stored object by ranges; archive/zip uses it only for
-// the central directory and local headers, a few reads per zip.
+// the central directory (served from one read of the tail) and local headers.
 type backendReaderAt struct {
-	ctx context.Context
-	b   storage.Backend
-	key string
+	ctx  context.Context
+	b    storage.Backend
+	key  string
+	size int64
+
+	tail    []byte // the last bytes of the object, once read
+	tailOff int64
 }
 
-func (r backendReaderAt) ReadAt(p []byte, off int64) (int, error) {
+func (r *backendReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if r.tail == nil && off >= r.size-zipTail {
+		r.tailOff = max(r.size-zipTail, 0)
+		rc, err := r.b.Get(r.ctx, r.key, r.tailOff, r.size-r.tailOff)
+		if err != nil {
+			return 0, err
+		}
+		r.tail, err = io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			r.tail = nil
+			return 0, err
+		}
+	}
+	if r.tail != nil && off >= r.tailOff {
+		i := off - r.tailOff
+		if i >= int64(len(r.tail)) {
+			return 0, io.EOF
+		}
+		n := copy(p, r.tail[i:])
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
 	rc, err := r.b.Get(r.ctx, r.key, off, int64(len(p)))
 	if err != nil {
 		return 0, err

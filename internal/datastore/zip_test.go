@@ -156,3 +156,35 @@ func TestZipURIAndRemove(t *testing.T) {
 		t.Errorf("zip still there after removing its path: %v", err)
 	}
 }
+
+// TestOpenZipMemberLarge reads members of a zip bigger than the tail read at
+// once, so that local headers are read both inside and outside it.
+func TestOpenZipMemberLarge(t *testing.T) {
+	d, zipFile, _ := zipStore(t)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MiB
+	content := map[string][]byte{"big.fits": big, "small.json": []byte(`{"b": 2}`), "big2.fits": big[:zipTail]}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range []string{"big.fits", "small.json", "big2.fits"} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(content[name])
+	}
+	zw.Close()
+	if err := os.WriteFile(zipFile, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range content {
+		rc, err := d.Open(t.Context(), ZipMemberPath("zips/t.zip", name))
+		if err != nil {
+			t.Fatalf("open %s: %v", name, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("read %s: %d bytes, %v; want %d bytes", name, len(got), err, len(want))
+		}
+	}
+}
