@@ -23,6 +23,28 @@ type DatasetSearch struct {
 	FindFirst   bool
 	Limit       int  // 0: no limit
 	WithImplied bool // fill implied dimensions (physical_filter, band, day_obs...)
+	// OrderBy names fields as the where language does ("visit.timespan.begin",
+	// "-detector" for descending); only for a single dataset type.
+	OrderBy []string
+}
+
+// orderTerms resolves order-by names ("-" prefix: descending) with resolve.
+func orderTerms(names []string, resolve registry.Resolver) ([]registry.OrderTerm, error) {
+	var out []registry.OrderTerm
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		desc := strings.HasPrefix(n, "-")
+		n = strings.TrimPrefix(n, "-")
+		expr, err := resolve(strings.Split(n, "."))
+		if err != nil {
+			return nil, fmt.Errorf("order by %q: %w: %w", n, errs.ErrInvalid, err)
+		}
+		out = append(out, registry.OrderTerm{Expr: expr, Desc: desc})
+	}
+	return out, nil
 }
 
 // resolverFor maps where-expression identifiers onto a dataset type's columns.
@@ -56,7 +78,15 @@ func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
 			if len(found) > 1 {
 				return "", fmt.Errorf("%q is ambiguous: say which of %s", name, strings.Join(found, ", "))
 			}
-			return "", fmt.Errorf("unknown name %q: not a dimension of %s (dimensions: %s)", name, g, strings.Join(g.Names(), ", "))
+			known := g.Names()
+			for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
+				if e.HasTable() {
+					for _, f := range e.Metadata {
+						known = append(known, f.Name)
+					}
+				}
+			}
+			return "", fmt.Errorf("unknown name %q: not a dimension or field of %s%s", name, g, closest(name, known))
 		case 2, 3:
 			e, ok := b.Universe.Element(parts[0])
 			if !ok || !g.Has(parts[0]) {
@@ -97,7 +127,7 @@ func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
 			if e.Temporal != "" {
 				known = append(known, "timespan")
 			}
-			return "", fmt.Errorf("%s has no field %q (fields: %s)", e.Name, field, strings.Join(known, ", "))
+			return "", fmt.Errorf("%s has no field %q%s", e.Name, field, closest(field, known))
 		}
 		return "", fmt.Errorf("unknown name %q", strings.Join(parts, "."))
 	}
@@ -122,9 +152,15 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 		}
 	}
 	sort.Slice(types, func(i, j int) bool { return types[i].Name < types[j].Name })
+	if len(s.OrderBy) > 0 && len(types) > 1 {
+		return fmt.Errorf("query datasets: %w: results of several dataset types (%d match) cannot be ordered; name one type", errs.ErrInvalid, len(types))
+	}
 	n := 0
 	for _, t := range types {
 		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: s.DataID}
+		if q.OrderBy, err = orderTerms(s.OrderBy, b.resolverFor(t.Dimensions)); err != nil {
+			return err
+		}
 		if s.DataID != nil {
 			q.DataID = onlyGroup(t.Dimensions, s.DataID)
 			if len(q.DataID) != len(s.DataID) {
@@ -216,6 +252,7 @@ type RecordSearch struct {
 	Bind    map[string]any
 	DataID  dimensions.DataID
 	Limit   int
+	OrderBy []string // record fields ("-" prefix: descending)
 }
 
 // QueryRecords streams the records of an element matching a where expression
@@ -252,41 +289,20 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 		if err != nil {
 			return err
 		}
-		resolve := func(parts []string) (string, error) {
-			if len(parts) > 1 && parts[0] == e.Name {
-				parts = parts[1:]
-			}
-			if len(parts) == 2 && parts[0] == "timespan" {
-				return db.Q("timespan_" + parts[1]), nil
-			}
-			if len(parts) != 1 {
-				return "", fmt.Errorf("unknown name %q for %s records", strings.Join(parts, "."), e.Name)
-			}
-			if e.IsDimension() && parts[0] == e.Name {
-				return db.Q(e.PrimaryKey().Name), nil
-			}
-			for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
-				if f.Name == parts[0] {
-					return db.Q(f.Name), nil
-				}
-			}
-			for _, d := range append(append([]*dimensions.Element(nil), e.Required...), e.Implied...) {
-				if d.Name == parts[0] {
-					return db.Q(d.Name), nil
-				}
-			}
-			return "", fmt.Errorf("unknown name %q: %s records have no such field", parts[0], e.Name)
-		}
-		w, wargs, err := registry.TranslateWhere(ast, resolve, s.Bind)
+		w, wargs, err := registry.TranslateWhere(ast, b.recordResolver(e), s.Bind)
 		if err != nil {
 			return err
 		}
 		conds = append(conds, w)
 		args = append(args, wargs...)
 	}
+	order, err := orderTerms(s.OrderBy, b.recordResolver(e))
+	if err != nil {
+		return err
+	}
 	n := 0
 	errStop := fmt.Errorf("stop")
-	err := b.reg.EachRecord(ctx, db.Conn(), e.Name, strings.Join(conds, " AND "), args, func(r dimensions.Record) error {
+	err = b.reg.EachRecordOrdered(ctx, db.Conn(), e.Name, strings.Join(conds, " AND "), args, order, func(r dimensions.Record) error {
 		if s.Limit > 0 && n >= s.Limit {
 			return errStop
 		}
@@ -299,6 +315,75 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	return err
 }
 
+// recordResolver maps names in a where expression or order-by over one
+// element's records onto its columns.
+func (b *Butler) recordResolver(e *dimensions.Element) registry.Resolver {
+	db := b.reg.DB()
+	return func(parts []string) (string, error) {
+		if len(parts) > 1 && parts[0] == e.Name {
+			parts = parts[1:]
+		}
+		if len(parts) == 2 && parts[0] == "timespan" && e.Temporal != "" && (parts[1] == "begin" || parts[1] == "end") {
+			return db.Q("timespan_" + parts[1]), nil
+		}
+		if len(parts) != 1 {
+			return "", fmt.Errorf("unknown name %q for %s records", strings.Join(parts, "."), e.Name)
+		}
+		if e.IsDimension() && parts[0] == e.Name {
+			return db.Q(e.PrimaryKey().Name), nil
+		}
+		var known []string
+		for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
+			if f.Name == parts[0] {
+				return db.Q(f.Name), nil
+			}
+			known = append(known, f.Name)
+		}
+		for _, d := range append(append([]*dimensions.Element(nil), e.Required...), e.Implied...) {
+			if d.Name == parts[0] {
+				return db.Q(d.Name), nil
+			}
+			known = append(known, d.Name)
+		}
+		return "", fmt.Errorf("unknown name %q: %s records have no such field%s", parts[0], e.Name, closest(parts[0], known))
+	}
+}
+
+// closest suggests the known names nearest to name (edit distance ≤ 2, or a
+// shared prefix), for "unknown name" errors.
+func closest(name string, known []string) string {
+	var near []string
+	for _, k := range known {
+		if levenshtein(strings.ToLower(name), strings.ToLower(k)) <= 2 || (len(name) >= 3 && strings.HasPrefix(k, name[:3])) {
+			near = append(near, k)
+		}
+	}
+	if len(near) == 0 {
+		return " (known: " + strings.Join(known, ", ") + ")"
+	}
+	return "; did you mean " + strings.Join(near, " or ") + "?"
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
 // DataIDSearch selects data IDs of a set of dimensions.
 type DataIDSearch struct {
 	Dimensions []string
@@ -309,6 +394,7 @@ type DataIDSearch struct {
 	Datasets    []string
 	Collections []string
 	Limit       int
+	OrderBy     []string // as DatasetSearch.OrderBy
 }
 
 // QueryDataIDs streams the distinct data IDs (required and implied dimensions)
@@ -326,7 +412,7 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		seen := map[string]bool{}
 		n := 0
 		errStop := fmt.Errorf("limit reached")
-		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true}, func(r dataset.Ref) error {
+		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
 			id := dimensions.DataID{}
 			for _, name := range g.Names() {
 				v, ok := r.DataID[name]
@@ -352,6 +438,9 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		return err
 	}
 	q := registry.DataIDQuery{Group: g, Limit: s.Limit}
+	if q.OrderBy, err = orderTerms(s.OrderBy, b.resolverFor(g)); err != nil {
+		return err
+	}
 	where := s.Where
 	for k, v := range s.DataID {
 		// Data ID constraints become where terms with binds of their own.

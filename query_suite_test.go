@@ -233,3 +233,78 @@ func TestQuerySuite_CIHSC(t *testing.T) {
 		}
 	})
 }
+
+func TestQuerySuite_BuilderAndOrder(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		loadExports(t, b, "ci_hsc-subset.yaml", "ci_hsc-subset-skymap.yaml")
+		ctx := t.Context()
+		q := b.Query().Collections("HSC/runs/ci_hsc/20240806T180642Z")
+		n, err := q.Where("band = :b", map[string]any{"b": "r"}).Count(ctx, "calexp")
+		if err != nil || n != 17 {
+			t.Fatalf("count r calexps: %d, %v", n, err)
+		}
+		// Where clauses accumulate (AND), and the base query is unchanged.
+		n, err = q.Where("band = 'r'", nil).Where("visit = 903334", nil).Count(ctx, "calexp")
+		if err != nil || n != 4 {
+			t.Fatalf("count r calexps of one visit: %d, %v", n, err)
+		}
+		if n, _ := q.Count(ctx, "calexp"); n != 33 {
+			t.Fatalf("base query changed: %d", n)
+		}
+		// Ordering by a time field, descending, with limit and offset.
+		var visits []int64
+		for ref, err := range q.OrderBy("-visit.timespan.begin", "detector").Limit(5, 2).Datasets(ctx, "calexp") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			visits = append(visits, ref.DataID["visit"].(int64))
+		}
+		if fmt.Sprint(visits) != "[904014 904010 904010 904010 903990]" {
+			t.Fatalf("ordered visits: %v", visits)
+		}
+		var ids []string
+		for id, err := range q.OrderBy("-visit").Limit(3, 0).DataIDs(ctx, []string{"visit"}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, fmt.Sprint(id["visit"]))
+		}
+		if strings.Join(ids, ",") != "904014,904010,903990" {
+			t.Fatalf("data IDs ordered: %v", ids)
+		}
+		var names []string
+		for rec, err := range q.Where("physical_filter = 'HSC-I'", nil).OrderBy("-name").DimensionRecords(ctx, "visit") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, rec.Values["name"].(string))
+		}
+		if len(names) != 5 || names[0] != "HSCA90401400" {
+			t.Fatalf("visit records ordered by name: %v", names)
+		}
+		// Any / Explain.
+		if ok, err := q.Where("visit = 1", nil).Any(ctx, "calexp"); err != nil || ok {
+			t.Fatalf("any of a missing visit: %v %v", ok, err)
+		}
+		why, err := q.Where("visit = 1", nil).Explain(ctx, "calexp")
+		if err != nil || len(why) == 0 {
+			t.Fatalf("explain: %v %v", why, err)
+		}
+		if _, err := q.OrderBy("visit.nonesuch").Count(ctx, "calexp"); err != nil {
+			t.Fatalf("Count ignores order: %v", err)
+		}
+		for _, err := range q.OrderBy("visit.nam").Datasets(ctx, "calexp") {
+			if err == nil || !strings.Contains(err.Error(), "did you mean name") {
+				t.Fatalf("order by a misspelt field: %v", err)
+			}
+			break
+		}
+		// Several types cannot be ordered.
+		for _, err := range q.Collections("*").OrderBy("visit").Datasets(ctx) {
+			if err == nil {
+				t.Fatal("ordering all types: no error")
+			}
+			break
+		}
+	})
+}

@@ -22,6 +22,7 @@ type queryOptions struct {
 	offset      int
 	format      string
 	dataID      []string
+	orderBy     []string
 }
 
 func addQueryFlags(cmd *cobra.Command, o *queryOptions, defLimit int) {
@@ -32,6 +33,7 @@ func addQueryFlags(cmd *cobra.Command, o *queryOptions, defLimit int) {
 	f.IntVar(&o.limit, "limit", defLimit, "at most this many results; negative: at most -N and warn when there are more; 0: no limit")
 	f.IntVar(&o.offset, "offset", 0, "skip this many results first")
 	f.StringArrayVar(&o.dataID, "data-id", nil, "constrain a dimension, KEY=VALUE (repeatable)")
+	f.StringArrayVar(&o.orderBy, "order-by", nil, "order by these fields, e.g. exposure.timespan.begin or -detector (descending); comma-separated, repeatable")
 	addFormatFlag(cmd, &o.format)
 }
 

@@ -63,7 +63,7 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	t := &table{cols: grp.Names()}
 	n := 0
 	err = b.QueryDataIDs(ctx, butler.DataIDSearch{Dimensions: splitList(args[1:]), Where: o.whereText(), Bind: binds, DataID: dataID,
-		Datasets: splitList(o.datasets), Collections: cols, Limit: fetch}, func(id dimensions.DataID) error {
+		Datasets: splitList(o.datasets), Collections: cols, Limit: fetch, OrderBy: splitList(o.orderBy)}, func(id dimensions.DataID) error {
 		n++
 		if n <= o.offset {
 			return nil

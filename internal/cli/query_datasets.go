@@ -66,7 +66,7 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 	if fetch > 0 {
 		fetch += o.offset
 	}
-	search := butler.DatasetSearch{Types: splitList(args[1:]), Collections: cols, Where: o.whereText(), Bind: binds, DataID: dataID, FindFirst: o.findFirst, Limit: fetch, WithImplied: true}
+	search := butler.DatasetSearch{Types: splitList(args[1:]), Collections: cols, Where: o.whereText(), Bind: binds, DataID: dataID, FindFirst: o.findFirst, Limit: fetch, WithImplied: true, OrderBy: splitList(o.orderBy)}
 	if (o.format == "csv" || o.format == "json") && !o.showURI {
 		return streamDatasets(ctx, g, b, search, o)
 	}

@@ -45,7 +45,7 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryOptions, a
 	}
 	t := &table{}
 	n := 0
-	err = b.QueryRecords(ctx, butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: binds, DataID: dataID, Limit: fetch}, func(r dimensions.Record) error {
+	err = b.QueryRecords(ctx, butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: binds, DataID: dataID, Limit: fetch, OrderBy: splitList(o.orderBy)}, func(r dimensions.Record) error {
 		n++
 		if n <= o.offset {
 			return nil

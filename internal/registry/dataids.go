@@ -16,6 +16,8 @@ type DataIDQuery struct {
 	Where string // translated where expression with {dimension}/{element.field} placeholders
 	Args  []any
 	Limit int
+	// OrderBy replaces the default order (required dimensions).
+	OrderBy []OrderTerm
 }
 
 // DataIDs streams the distinct data IDs (required and implied dimensions) of
@@ -67,6 +69,20 @@ func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimension
 		}
 		join(e)
 	}
+	// always_join elements (visit_definition) relate dimensions that share no
+	// key: exposure and visit go through it whenever both are asked for.
+	for _, e := range r.Universe.Elements {
+		if !e.AlwaysJoin || !e.HasTable() || joined[e.Name] {
+			continue
+		}
+		all := true
+		for _, d := range e.Required {
+			all = all && q.Group.Has(d.Name)
+		}
+		if all {
+			join(e)
+		}
+	}
 	// Implied dimensions with tables of their own (band comes from physical_filter).
 	for progress := true; progress; {
 		progress = false
@@ -99,6 +115,16 @@ func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimension
 	for i, e := range q.Group.Required {
 		order[i] = colExpr[e.Name]
 	}
+	if len(q.OrderBy) > 0 {
+		// DISTINCT needs the order expressions in the select list (PostgreSQL).
+		var exprs []string
+		exprs, from = r.orderClause(q.OrderBy, colExpr, from)
+		order = order[:0]
+		for i, o := range q.OrderBy {
+			sel = append(sel, exprs[i])
+			order = append(order, exprs[i]+orderDir(o))
+		}
+	}
 	text := "SELECT DISTINCT " + strings.Join(sel, ", ") + " FROM " + from
 	if len(where) > 0 {
 		text += " WHERE " + strings.Join(where, " AND ")
@@ -115,8 +141,8 @@ func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimension
 	}
 	defer rows.Close()
 	for rows.Next() {
-		vals := make([]any, len(names))
-		ptrs := make([]any, len(names))
+		vals := make([]any, len(sel))
+		ptrs := make([]any, len(sel))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}

@@ -164,6 +164,35 @@ type DatasetQuery struct {
 	Limit int // 0: no limit
 	// WithImplied joins dimension tables to fill implied dimensions.
 	WithImplied bool
+	// OrderBy replaces the default order (data ID, then collection rank).
+	OrderBy []OrderTerm
+}
+
+// OrderTerm is one ORDER BY term: an expression with the placeholders of a
+// translated where expression ({visit}, {visit.timespan_begin}).
+type OrderTerm struct {
+	Expr string
+	Desc bool
+}
+
+// orderClause expands order terms into SQL, joining the tables they name.
+func (r *Registry) orderClause(terms []OrderTerm, colExpr map[string]string, from string) ([]string, string) {
+	out := make([]string, len(terms))
+	for i, t := range terms {
+		var e string
+		e, from = r.expandWhere(t.Expr, colExpr, from)
+		e = strings.ReplaceAll(e, "{dataset_id}", "t.dataset_id")
+		e = strings.ReplaceAll(e, "{ingest_date}", "d.ingest_date")
+		out[i] = e
+	}
+	return out, from
+}
+
+func orderDir(t OrderTerm) string {
+	if t.Desc {
+		return " DESC"
+	}
+	return ""
 }
 
 // ResolveCollections expands globs and chains into the ordered list of collection
@@ -228,7 +257,7 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 	}
 	defer rows.Close()
 	for rows.Next() {
-		vals := make([]any, len(cols)+2)
+		vals := make([]any, len(cols)+2+len(q.OrderBy))
 		ptrs := make([]any, len(vals))
 		for i := range vals {
 			ptrs[i] = &vals[i]
@@ -284,7 +313,11 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	for _, c := range colls {
 		allRuns = allRuns && c.Type == dataset.Run
 	}
-	if allRuns && !strings.Contains(q.Where, "{ingest_date}") && !strings.Contains(q.Where, "{run_id}") {
+	usesDataset := strings.Contains(q.Where, "{ingest_date}") || strings.Contains(q.Where, "{run_id}")
+	for _, o := range q.OrderBy {
+		usesDataset = usesDataset || strings.Contains(o.Expr, "{ingest_date}")
+	}
+	if allRuns && !usesDataset {
 		// In a RUN the tag row's collection is the dataset's run: no need to
 		// look every dataset up (4x faster for large listings).
 		from = r.db.T(st.tagTable) + " t JOIN " + r.db.T("collection") + " rc ON rc.collection_id = t.collection_id"
@@ -370,6 +403,12 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	for i, d := range dims {
 		order[i] = colExpr[d]
 	}
+	// Order expressions are selected too (after the data ID columns), so the
+	// find-first wrapper can order by them.
+	var orderExprs []string
+	orderExprs, from = r.orderClause(q.OrderBy, colExpr, from)
+	nsel := len(sel)
+	sel = append(sel, orderExprs...)
 	var sqlText string
 	if q.FindFirst && len(colls) > 1 {
 		part := make([]string, len(dims))
@@ -385,11 +424,26 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 			inner[i] = s + " AS x" + fmt.Sprint(i)
 		}
 		body := "SELECT " + strings.Join(inner, ", ") + ", " + rank + " AS coll_rank FROM " + from + " WHERE " + strings.Join(where, " AND ")
+		outerOrder := part
+		if len(q.OrderBy) > 0 {
+			outerOrder = make([]string, len(q.OrderBy))
+			for i, o := range q.OrderBy {
+				outerOrder[i] = "x" + fmt.Sprint(nsel+i) + orderDir(o)
+			}
+		}
 		sqlText = "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY " + strings.Join(part, ", ") +
-			" ORDER BY coll_rank) AS rn FROM (" + body + ") s) f WHERE rn = 1 ORDER BY " + strings.Join(part, ", ")
+			" ORDER BY coll_rank) AS rn FROM (" + body + ") s) f WHERE rn = 1 ORDER BY " + strings.Join(outerOrder, ", ")
 	} else {
+		orderBy := strings.Join(order, ", ") + ", " + rank
+		if len(q.OrderBy) > 0 {
+			terms := make([]string, len(q.OrderBy))
+			for i, o := range q.OrderBy {
+				terms[i] = orderExprs[i] + orderDir(o)
+			}
+			orderBy = strings.Join(terms, ", ")
+		}
 		sqlText = "SELECT " + strings.Join(sel, ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ") +
-			" ORDER BY " + strings.Join(order, ", ") + ", " + rank
+			" ORDER BY " + orderBy
 	}
 	if q.Limit > 0 {
 		sqlText += fmt.Sprintf(" LIMIT %d", q.Limit)

@@ -238,6 +238,12 @@ func (r *Registry) Records(ctx context.Context, c sqldb.Conn, element, where str
 
 // EachRecord streams the records of an element to fn.
 func (r *Registry) EachRecord(ctx context.Context, c sqldb.Conn, element, where string, args []any, fn func(dimensions.Record) error) error {
+	return r.EachRecordOrdered(ctx, c, element, where, args, nil, fn)
+}
+
+// EachRecordOrdered is EachRecord in the given order: terms over the record's
+// own columns ({field} placeholders or quoted names), then its primary key.
+func (r *Registry) EachRecordOrdered(ctx context.Context, c sqldb.Conn, element, where string, args []any, orderBy []OrderTerm, fn func(dimensions.Record) error) error {
 	e, ok := r.Universe.Element(element)
 	if !ok || !e.HasTable() {
 		return fmt.Errorf("dimension element %q: %w: it has no stored records", element, errs.ErrNotFound)
@@ -262,7 +268,16 @@ func (r *Registry) EachRecord(ctx context.Context, c sqldb.Conn, element, where 
 	for i, k := range t.PrimaryKey {
 		pk[i] = r.db.Q(k)
 	}
-	q += " ORDER BY " + strings.Join(pk, ", ")
+	var order []string
+	for _, o := range orderBy {
+		e := o.Expr
+		if r.db.Dialect.SupportsTimespanRange() {
+			e = strings.ReplaceAll(e, r.db.Q("timespan_begin"), r.db.Dialect.TimespanBound("", "timespan", false))
+			e = strings.ReplaceAll(e, r.db.Q("timespan_end"), r.db.Dialect.TimespanBound("", "timespan", true))
+		}
+		order = append(order, e+orderDir(o))
+	}
+	q += " ORDER BY " + strings.Join(append(order, pk...), ", ")
 	rows, err := c.Query(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("read %s records: %w", element, err)
