@@ -19,6 +19,7 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
 	"github.com/gobutler/butler/storage/faulty"
 	"github.com/google/go-cmp/cmp"
@@ -773,5 +774,53 @@ func TestZip_DryRunAndSkipExisting(t *testing.T) {
 	}
 	if _, err := b.IngestZip(ctx, zp, butler.IngestZipOptions{DryRun: true}); !errors.Is(err, errs.ErrConflict) {
 		t.Errorf("dry run of an ingested zip: %v, want ErrConflict", err)
+	}
+}
+
+// TestZip_Postgres ingests a zip into a PostgreSQL repository, reads it back,
+// refuses it twice, and removes it with its last dataset.
+func TestZip_Postgres(t *testing.T) {
+	ctx := t.Context()
+	src := newZipSource(t)
+	zp, err := src.b.RetrieveArtifactsZip(ctx, src.refs, t.TempDir(), butler.RetrieveZipOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, pw := adminUser(t)
+	t.Setenv("LSST_DB_AUTH", writeDBAuth(t, user, pw))
+	root := filepath.Join(t.TempDir(), "repo")
+	if _, err := butler.Create(ctx, root, butler.CreateOptions{SeedConfig: writeSeed(t, pgtest.Schema(t)), Override: true}); err != nil {
+		t.Fatal(err)
+	}
+	b := repotest.Open(t, root)
+	before := repoState(t, b)
+	if _, err := b.IngestZip(ctx, zp, butler.IngestZipOptions{}); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("ingest without records: %v, want ErrNotFound", err)
+	}
+	if after := repoState(t, b); after != before {
+		t.Errorf("failed ingest changed the repository:\n%s", cmp.Diff(before, after))
+	}
+	if _, err := b.IngestZip(ctx, zp, butler.IngestZipOptions{TransferDimensions: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range src.refs {
+		if got, err := b.GetRef(ctx, r); err != nil || string(got) != src.content[r.ID] {
+			t.Errorf("get %s = %q, %v", r, got, err)
+		}
+	}
+	if _, err := b.IngestZip(ctx, zp, butler.IngestZipOptions{}); !errors.Is(err, errs.ErrConflict) {
+		t.Errorf("second ingest: %v, want ErrConflict", err)
+	}
+	if err := b.Remove(ctx, src.refs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if files := repotest.DatastoreFiles(t, root); len(files) != 1 {
+		t.Errorf("files after removing 2 of 3 datasets: %v, want the zip", files)
+	}
+	if err := b.Remove(ctx, src.refs[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if files := repotest.DatastoreFiles(t, root); len(files) != 0 {
+		t.Errorf("files after removing every dataset: %v", files)
 	}
 }
