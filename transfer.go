@@ -286,6 +286,9 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 				ref, ok := byID[id]
 				if !ok {
 					r, err := b.reg.Dataset(ctx, id)
+					if err == nil && r == nil {
+						err = fmt.Errorf("%w: no such dataset", errs.ErrNotFound)
+					}
 					if err != nil {
 						return nil, &EntryError{Entry: "association with " + a.Collection, Err: fmt.Errorf("dataset %s: %w", id, err)}
 					}

@@ -304,6 +304,19 @@ func value(n *yaml.Node) (any, error) {
 	return nil, errAt(n, "unknown YAML tag %s", n.Tag)
 }
 
+// plainText returns the text of an untagged, unquoted scalar that YAML
+// resolved to a number, boolean or time: a string field keeps what was written.
+func plainText(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Style != 0 {
+		return "", false
+	}
+	switch n.ShortTag() {
+	case "!!int", "!!float", "!!bool", "!!timestamp":
+		return n.Value, true
+	}
+	return "", false
+}
+
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -401,6 +414,9 @@ func (rd *reader) dimension(item *yaml.Node) error {
 			v, err := value(rn.Content[i+1])
 			if err != nil {
 				return fmt.Errorf("%s record field %s: %w", e.Name, k, err)
+			}
+			if text, ok := plainText(rn.Content[i+1]); ok && types[k] == "string" {
+				v = text // full_name: 0_29 is the string "0_29", not the float 29
 			}
 			raw[k] = v
 			nodes[k] = rn.Content[i+1]
