@@ -53,43 +53,38 @@ func (v Vector3d) component(i int) float64 {
 }
 
 // normalize returns v scaled to unit length and the norm of v. It follows
-// sphgeom's Vector3d::normalize step by step (divide by the largest component
-// first), so that unit vectors, and hence HTM trixel vertices and indexes, are
-// bit-identical to sphgeom's. A zero vector gives NaN components.
+// sphgeom's Vector3d::normalize step by step (divide the other components by
+// the largest one first), so that unit vectors, and hence HTM trixel vertices
+// and indexes, are bit-identical to sphgeom's. A zero vector gives NaN
+// components.
 func (v Vector3d) normalize() (Vector3d, float64) {
-	c := [3]float64{v.X, v.Y, v.Z}
-	ax, ay, az := math.Abs(c[0]), math.Abs(c[1]), math.Abs(c[2])
-	// order[index] lists component indexes from smallest to largest absolute
-	// value; index is built from the same comparisons sphgeom uses, so ties are
-	// broken the same way.
-	order := [8][3]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {}, {}, {2, 0, 1}, {1, 2, 0}, {2, 1, 0}}
-	index := 0
-	if ax > az {
-		index += 4
+	ax, ay, az := math.Abs(v.X), math.Abs(v.Y), math.Abs(v.Z)
+	if !(max(ax, ay, az) > 0) {
+		// Zero, or NaN somewhere (sphgeom throws for zero).
+		return Vector3d{qnan(), qnan(), qnan()}, 0
 	}
-	if ax > ay {
-		index += 2
+	// Pick the largest component with the comparisons sphgeom makes, so ties
+	// go the same way. Only this choice matters: the other two enter the norm
+	// as a commutative sum.
+	switch {
+	case ax > az && ax > ay:
+		u, t, n := scaleBy(v.Y, v.Z, v.X)
+		return Vector3d{math.Copysign(1, v.X) / n, u / n, t / n}, n * ax
+	case ay > az:
+		u, t, n := scaleBy(v.X, v.Z, v.Y)
+		return Vector3d{u / n, math.Copysign(1, v.Y) / n, t / n}, n * ay
 	}
-	if ay > az {
-		index++
-	}
-	o := order[index]
-	w := c[o[2]]
-	if w == 0 || math.IsNaN(w) {
-		nan := qnan()
-		return Vector3d{nan, nan, nan}, 0
-	}
-	maxabs := math.Abs(w)
-	u := c[o[0]] / maxabs
-	t := c[o[1]] / maxabs
-	w = math.Copysign(1, w)
-	// The float64 conversions forbid fused multiply-adds, which would change
-	// the last bit on some architectures.
-	norm := math.Sqrt(1 + (float64(u*u) + float64(t*t)))
-	c[o[0]] = u / norm
-	c[o[1]] = t / norm
-	c[o[2]] = w / norm
-	return Vector3d{c[0], c[1], c[2]}, norm * maxabs
+	u, t, n := scaleBy(v.X, v.Y, v.Z)
+	return Vector3d{u / n, t / n, math.Copysign(1, v.Z) / n}, n * az
+}
+
+// scaleBy divides a and b by |w| and returns them with √(1 + a² + b²). The
+// float64 conversions forbid fused multiply-adds, which would change the last
+// bit on some architectures.
+func scaleBy(a, b, w float64) (float64, float64, float64) {
+	m := math.Abs(w)
+	a, b = a/m, b/m
+	return a, b, math.Sqrt(1 + (float64(a*a) + float64(b*b)))
 }
 
 func (v Vector3d) String() string { return fmt.Sprintf("[%.17g, %.17g, %.17g]", v.X, v.Y, v.Z) }
