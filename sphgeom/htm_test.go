@@ -384,3 +384,49 @@ func TestRangeSet(t *testing.T) {
 		t.Errorf("shrunk(2) = %s", got)
 	}
 }
+
+// TestHtmEnvelopeContainsPoints: for every kind of region, the envelope holds
+// the trixel of every point inside the region, and the interior only trixels
+// whose points are all inside (checked on the same points).
+func TestHtmEnvelopeContainsPoints(t *testing.T) {
+	regions := map[string]Region{
+		"circle":  NewCircle(fromLonLat(2, -0.3), 0.05),
+		"box":     mustBoxDeg(t, 358, -3, 2, 1), // wraps through ra 0
+		"polar":   mustBoxDeg(t, 0, 86, 360, 90),
+		"polygon": detectorPolygon(t, 75, 45, 3, 33),
+		"ellipse": newEllipseCircle(fromLonLat(4, 0.7), 0.04),
+		"union":   NewUnionRegion(NewCircle(fromLonLat(1, 0.1), 0.02), detectorPolygon(t, 58, 6, 1, 0)),
+	}
+	for _, level := range []int{5, 7} {
+		h := mustHtm(t, level)
+		for name, r := range regions {
+			env := h.Envelope(r, 0)
+			interior := h.Interior(r, 0)
+			if !env.ContainsSet(interior) {
+				t.Errorf("level %d %s: interior not inside envelope", level, name)
+			}
+			bc := r.BoundingCircle()
+			center := bc.Center()
+			radius := float64(bc.OpeningAngle())
+			inside := 0
+			axis := orthogonalTo(center.v)
+			for i := range 60 {
+				for j := range 60 {
+					p := center.rotatedAround(axis, radius*float64(i)/59).rotatedAround(center, 2*pi*float64(j)/60)
+					idx := h.Index(p)
+					if r.Contains(p) {
+						inside++
+						if !env.Contains(idx) {
+							t.Errorf("level %d %s: envelope misses trixel %d of inside point %v", level, name, idx, p)
+						}
+					} else if interior.Contains(idx) {
+						t.Errorf("level %d %s: interior trixel %d holds outside point %v", level, name, idx, p)
+					}
+				}
+			}
+			if inside < 100 {
+				t.Errorf("level %d %s: only %d sample points inside", level, name, inside)
+			}
+		}
+	}
+}
