@@ -27,6 +27,8 @@ type Vector3d struct {
 	X, Y, Z float64
 }
 
+// Dot, Cross, Add, Sub, Scale, Neg, SquaredNorm and Norm are plain vector
+// arithmetic, in the same operation order as sphgeom's Vector3d.
 func (v Vector3d) Dot(u Vector3d) float64 { return v.X*u.X + v.Y*u.Y + v.Z*u.Z }
 
 func (v Vector3d) Cross(u Vector3d) Vector3d {
@@ -118,6 +120,7 @@ func unitX() UnitVector3d { return UnitVector3d{Vector3d{1, 0, 0}} }
 func unitY() UnitVector3d { return UnitVector3d{Vector3d{0, 1, 0}} }
 func unitZ() UnitVector3d { return UnitVector3d{Vector3d{0, 0, 1}} }
 
+// X, Y, Z and Vector return the components.
 func (u UnitVector3d) X() float64        { return u.v.X }
 func (u UnitVector3d) Y() float64        { return u.v.Y }
 func (u UnitVector3d) Z() float64        { return u.v.Z }
