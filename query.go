@@ -11,6 +11,7 @@ import (
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/query"
 	"github.com/gobutler/butler/internal/registry"
+	"github.com/gobutler/butler/sphgeom"
 )
 
 // DatasetSearch selects datasets of one or more types in collections.
@@ -89,6 +90,23 @@ func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
 			return "", fmt.Errorf("unknown name %q: not a dimension or field of %s%s", name, g, closest(name, known))
 		case 2, 3:
 			e, ok := b.Universe.Element(parts[0])
+			if ok && !g.Has(parts[0]) && e.HasTable() && !e.IsDimension() {
+				// A combination element (visit_detector_region) whose dimensions
+				// the query has.
+				for _, d := range e.Dimensions() {
+					ok = ok && g.Has(d.Name)
+				}
+				if ok {
+					if len(parts) == 2 && parts[1] == "region" && e.Spatial != "" {
+						return "{" + e.Name + ".region}", nil
+					}
+					for _, f := range e.Metadata {
+						if len(parts) == 2 && f.Name == parts[1] {
+							return "{" + e.Name + "." + f.Name + "}", nil
+						}
+					}
+				}
+			}
 			if !ok || !g.Has(parts[0]) {
 				return "", fmt.Errorf("unknown element %q in %q: the query has %s", parts[0], strings.Join(parts, "."), strings.Join(g.Names(), ", "))
 			}
@@ -168,14 +186,14 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 			}
 		}
 		if ast != nil {
-			sqlWhere, args, err := registry.TranslateWhere(ast, b.resolverFor(t.Dimensions), s.Bind)
+			w, err := b.reg.Translate(ast, b.resolverFor(t.Dimensions), s.Bind)
 			if err != nil {
 				if len(types) > 1 {
 					continue // the expression names dimensions another type has
 				}
 				return err
 			}
-			q.Where, q.Args = sqlWhere, args
+			q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
 		}
 		if s.Limit > 0 {
 			q.Limit = s.Limit - n
@@ -268,6 +286,7 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	db := b.reg.DB()
 	var conds []string
 	var args []any
+	var refine []registry.RegionFilter
 	for _, d := range e.Dimensions() {
 		v, ok := s.DataID[d.Name]
 		if !ok {
@@ -289,12 +308,22 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 		if err != nil {
 			return err
 		}
-		w, wargs, err := registry.TranslateWhere(ast, b.recordResolver(e), s.Bind)
+		w, err := b.reg.Translate(ast, b.recordResolver(e), s.Bind)
 		if err != nil {
 			return err
 		}
-		conds = append(conds, w)
-		args = append(args, wargs...)
+		text := w.SQL
+		for _, d := range e.Dimensions() {
+			// Region conditions name the element's keys as {dimension}.
+			col := d.Name
+			if d == e {
+				col = e.PrimaryKey().Name
+			}
+			text = strings.ReplaceAll(text, "{"+d.Name+"}", db.T(e.Name)+"."+db.Q(col))
+		}
+		conds = append(conds, text)
+		args = append(args, w.Args...)
+		refine = w.Refine
 	}
 	order, err := orderTerms(s.OrderBy, b.recordResolver(e))
 	if err != nil {
@@ -303,6 +332,13 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	n := 0
 	errStop := fmt.Errorf("stop")
 	err = b.reg.EachRecordOrdered(ctx, db.Conn(), e.Name, strings.Join(conds, " AND "), args, order, func(r dimensions.Record) error {
+		for _, f := range refine {
+			raw, _ := r.Values["region"].([]byte)
+			reg, err := sphgeom.Decode(raw)
+			if err != nil || !reg.Overlaps(f.Region) {
+				return nil
+			}
+		}
 		if s.Limit > 0 && n >= s.Limit {
 			return errStop
 		}
@@ -461,9 +497,11 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		if err != nil {
 			return err
 		}
-		if q.Where, q.Args, err = registry.TranslateWhere(ast, b.resolverFor(g), s.Bind); err != nil {
+		w, err := b.reg.Translate(ast, b.resolverFor(g), s.Bind)
+		if err != nil {
 			return err
 		}
+		q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
 	}
 	return b.reg.DataIDs(ctx, q, fn)
 }

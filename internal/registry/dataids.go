@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"github.com/gobutler/butler/sphgeom"
 	"strings"
 
 	"github.com/gobutler/butler/dimensions"
@@ -18,6 +19,8 @@ type DataIDQuery struct {
 	Limit int
 	// OrderBy replaces the default order (required dimensions).
 	OrderBy []OrderTerm
+	// Refine drops data IDs whose element region does not overlap the filter's.
+	Refine []RegionFilter
 }
 
 // DataIDs streams the distinct data IDs (required and implied dimensions) of
@@ -83,6 +86,7 @@ func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimension
 			join(e)
 		}
 	}
+	spatialPairs := r.spatialJoin(q.Group, colExpr, &from)
 	// Implied dimensions with tables of their own (band comes from physical_filter).
 	for progress := true; progress; {
 		progress = false
@@ -125,6 +129,16 @@ func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimension
 			order = append(order, exprs[i]+orderDir(o))
 		}
 	}
+	var regionCols []string
+	regionCols, from = r.regionColumns(q.Refine, colExpr, from)
+	sel = append(sel, regionCols...)
+	for _, p := range spatialPairs {
+		var a, b string
+		a, from = r.expandWhere("{"+p[0]+".region}", colExpr, from)
+		b, from = r.expandWhere("{"+p[1]+".region}", colExpr, from)
+		sel = append(sel, a, b)
+	}
+	nPair := 2 * len(spatialPairs)
 	text := "SELECT DISTINCT " + strings.Join(sel, ", ") + " FROM " + from
 	if len(where) > 0 {
 		text += " WHERE " + strings.Join(where, " AND ")
@@ -132,9 +146,10 @@ func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimension
 	if len(order) > 0 {
 		text += " ORDER BY " + strings.Join(order, ", ")
 	}
-	if q.Limit > 0 {
+	if q.Limit > 0 && len(q.Refine) == 0 && nPair == 0 {
 		text += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
+	returned := 0
 	rows, err := r.db.Conn().Query(ctx, text, args...)
 	if err != nil {
 		return fmt.Errorf("query data IDs of %s: %w", q.Group, err)
@@ -148,6 +163,26 @@ func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimension
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
+		}
+		if len(q.Refine) > 0 || nPair > 0 {
+			base := len(vals) - nPair - len(q.Refine)
+			ok, err := regionsOverlap(q.Refine, vals[base:base+len(q.Refine)])
+			if err != nil {
+				return err
+			}
+			for i := 0; ok && i < nPair; i += 2 {
+				ok, err = pairOverlaps(vals[len(vals)-nPair+i], vals[len(vals)-nPair+i+1])
+				if err != nil {
+					return err
+				}
+			}
+			if !ok {
+				continue
+			}
+			if q.Limit > 0 && returned >= q.Limit {
+				return nil
+			}
+			returned++
 		}
 		id := dimensions.DataID{}
 		for i, n := range names {
@@ -168,4 +203,81 @@ func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimension
 		}
 	}
 	return rows.Err()
+}
+
+// spatialJoin relates the spatial families of a group that share no keys
+// (visit and tract): for each pair, the most specific element of each family
+// (visit_detector_region over visit, patch over tract) is joined through their
+// common skypix overlap rows. It returns the pairs, whose regions the caller
+// must test exactly (the pixels only say they may overlap).
+func (r *Registry) spatialJoin(g dimensions.Group, colExpr map[string]string, from *string) [][2]string {
+	sp := r.Universe.CommonSkyPix
+	if sp == nil {
+		return nil
+	}
+	best := map[string]*dimensions.Element{}
+	var families []string
+	for _, e := range r.Universe.Elements {
+		if e.Spatial == "" || !e.HasTable() || e.SkyPixSystem != "" {
+			continue
+		}
+		all := true
+		for _, d := range e.Dimensions() {
+			all = all && g.Has(d.Name) && colExpr[d.Name] != ""
+		}
+		if !all {
+			continue
+		}
+		if cur, ok := best[e.Spatial]; !ok || len(e.Dimensions()) > len(cur.Dimensions()) {
+			if !ok {
+				families = append(families, e.Spatial)
+			}
+			best[e.Spatial] = e
+		}
+	}
+	var pairs [][2]string
+	for i := 0; i < len(families); i++ {
+		for j := i + 1; j < len(families); j++ {
+			a, b := best[families[i]], best[families[j]]
+			n := len(pairs)
+			oa, ob := fmt.Sprintf("sa%d", n), fmt.Sprintf("sb%d", n)
+			on := func(alias string, e *dimensions.Element) []string {
+				conds := []string{alias + ".skypix_system = '" + sp.SkyPixSystem + "'", alias + fmt.Sprintf(".skypix_level = %d", sp.SkyPixLevel)}
+				for _, d := range e.Dimensions() {
+					conds = append(conds, alias+"."+r.db.Q(d.Name)+" = "+colExpr[d.Name])
+				}
+				return conds
+			}
+			*from += " JOIN " + r.db.T(a.Name+"_skypix_overlap") + " " + oa + " ON " + strings.Join(on(oa, a), " AND ")
+			*from += " JOIN " + r.db.T(b.Name+"_skypix_overlap") + " " + ob + " ON " + strings.Join(append(on(ob, b), ob+".skypix_index = "+oa+".skypix_index"), " AND ")
+			pairs = append(pairs, [2]string{a.Name, b.Name})
+		}
+	}
+	return pairs
+}
+
+// pairOverlaps tests two selected region columns (base64 text) exactly.
+func pairOverlaps(a, b any) (bool, error) {
+	decode := func(v any) (sphgeom.Region, bool, error) {
+		var text string
+		switch x := v.(type) {
+		case string:
+			text = x
+		case []byte:
+			text = string(x)
+		default:
+			return nil, false, nil
+		}
+		reg, err := sphgeom.DecodeBase64(text)
+		return reg, err == nil, err
+	}
+	ra, ok, err := decode(a)
+	if !ok {
+		return false, err
+	}
+	rb, ok, err := decode(b)
+	if !ok {
+		return false, err
+	}
+	return ra.Overlaps(rb), nil
 }

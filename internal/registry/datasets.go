@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"github.com/gobutler/butler/sphgeom"
 	"regexp"
 	"sort"
 	"strings"
@@ -166,6 +167,8 @@ type DatasetQuery struct {
 	WithImplied bool
 	// OrderBy replaces the default order (data ID, then collection rank).
 	OrderBy []OrderTerm
+	// Refine drops rows whose element region does not overlap the filter's.
+	Refine []RegionFilter
 }
 
 // OrderTerm is one ORDER BY term: an expression with the placeholders of a
@@ -251,19 +254,33 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		return nil
 	}
 	sqlText, args, cols := r.datasetSQL(st, searchable, q)
+	returned := 0
 	rows, err := r.db.Conn().Query(ctx, sqlText, args...)
 	if err != nil {
 		return fmt.Errorf("query %s datasets: %w", q.Type, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		vals := make([]any, len(cols)+2+len(q.OrderBy))
+		vals := make([]any, len(cols)+2+len(q.OrderBy)+len(q.Refine))
 		ptrs := make([]any, len(vals))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
+		}
+		if len(q.Refine) > 0 {
+			ok, err := regionsOverlap(q.Refine, vals[len(vals)-len(q.Refine):])
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if q.Limit > 0 && returned >= q.Limit {
+				return nil
+			}
+			returned++
 		}
 		id, err := parseUUID(vals[0])
 		if err != nil {
@@ -409,6 +426,9 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	orderExprs, from = r.orderClause(q.OrderBy, colExpr, from)
 	nsel := len(sel)
 	sel = append(sel, orderExprs...)
+	var regionCols []string
+	regionCols, from = r.regionColumns(q.Refine, colExpr, from)
+	sel = append(sel, regionCols...)
 	var sqlText string
 	if q.FindFirst && len(colls) > 1 {
 		part := make([]string, len(dims))
@@ -445,10 +465,43 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		sqlText = "SELECT " + strings.Join(sel, ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ") +
 			" ORDER BY " + orderBy
 	}
-	if q.Limit > 0 {
+	if q.Limit > 0 && len(q.Refine) == 0 {
 		sqlText += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
 	return sqlText, args, cols
+}
+
+// regionColumns selects the region column of each filter's element.
+func (r *Registry) regionColumns(filters []RegionFilter, colExpr map[string]string, from string) ([]string, string) {
+	out := make([]string, len(filters))
+	for i, f := range filters {
+		out[i], from = r.expandWhere("{"+f.Element+".region}", colExpr, from)
+	}
+	return out, from
+}
+
+// regionsOverlap reports whether the selected region columns (base64 text)
+// pass their filters; a row without a region fails.
+func regionsOverlap(filters []RegionFilter, vals []any) (bool, error) {
+	for i, f := range filters {
+		var text string
+		switch v := vals[i].(type) {
+		case string:
+			text = v
+		case []byte:
+			text = string(v)
+		default:
+			return false, nil
+		}
+		reg, err := sphgeom.DecodeBase64(text)
+		if err != nil {
+			return false, fmt.Errorf("%s region: %w", f.Element, err)
+		}
+		if !reg.Overlaps(f.Region) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func parseUUID(v any) (dataset.ID, error) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"github.com/gobutler/butler/sphgeom"
 	"strings"
 
 	"github.com/gobutler/butler/dimensions"
@@ -111,13 +112,26 @@ func (r *Registry) InsertRecords(ctx context.Context, c sqldb.Conn, element stri
 			stmt += " ON CONFLICT (" + strings.Join(qpk, ", ") + ") DO UPDATE SET " + strings.Join(sets, ", ")
 		}
 	}
+	spatial := e.Spatial != "" && r.Universe.CommonSkyPix != nil
+	var written []dimensions.Record // records whose skypix overlap rows must be (re)written
 	for _, rec := range recs {
 		args, err := r.recordArgs(e, fields, rec)
 		if err != nil {
 			return err
 		}
-		if _, err := c.Exec(ctx, stmt, args...); err != nil {
+		res, err := c.Exec(ctx, stmt, args...)
+		if err != nil {
 			return fmt.Errorf("insert %s record %s: %w", element, rec.DataID(), err)
+		}
+		if spatial {
+			if n, err := res.RowsAffected(); err != nil || n > 0 {
+				written = append(written, rec)
+			}
+		}
+	}
+	if len(written) > 0 {
+		if err := r.writeSkypixOverlaps(ctx, c, e, written, mode == InsertReplace); err != nil {
+			return err
 		}
 	}
 	if e.Governor {
@@ -128,6 +142,79 @@ func (r *Registry) InsertRecords(ctx context.Context, c sqldb.Conn, element stri
 		}
 	}
 	return nil
+}
+
+// writeSkypixOverlaps stores, for records with a region, the common skypix
+// (htm7) pixels of the region's envelope in <element>_skypix_overlap, one row
+// per pixel, as daf_butler does; spatial queries join on them and then test the
+// regions exactly. With replace, a record's old rows are removed first.
+func (r *Registry) writeSkypixOverlaps(ctx context.Context, c sqldb.Conn, e *dimensions.Element, recs []dimensions.Record, replace bool) error {
+	sp := r.Universe.CommonSkyPix
+	htm, err := sphgeom.NewHtm(sp.SkyPixLevel)
+	if err != nil {
+		return err
+	}
+	table := r.db.T(e.Name + "_skypix_overlap")
+	dims := e.Dimensions()
+	keyCols := make([]string, len(dims))
+	for i, d := range dims {
+		keyCols[i] = r.db.Q(d.Name)
+	}
+	cols := "skypix_system, skypix_level, " + strings.Join(keyCols, ", ") + ", skypix_index"
+	var rows []string
+	var args []any
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		_, err := c.Exec(ctx, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.Join(rows, ", ")+" ON CONFLICT DO NOTHING", args...)
+		rows, args = rows[:0], args[:0]
+		if err != nil {
+			return fmt.Errorf("write %s skypix overlaps: %w", e.Name, err)
+		}
+		return nil
+	}
+	ph := "(" + sqldb.Placeholders(3+len(dims)) + ")"
+	for _, rec := range recs {
+		keys := make([]any, len(dims))
+		for i, d := range dims {
+			if d == e {
+				keys[i] = rec.Values[e.PrimaryKey().Name]
+			} else {
+				keys[i] = rec.Values[d.Name]
+			}
+		}
+		if replace {
+			conds := make([]string, len(dims))
+			for i := range dims {
+				conds[i] = keyCols[i] + " = ?"
+			}
+			if _, err := c.Exec(ctx, "DELETE FROM "+table+" WHERE skypix_system = ? AND skypix_level = ? AND "+strings.Join(conds, " AND "),
+				append([]any{sp.SkyPixSystem, sp.SkyPixLevel}, keys...)...); err != nil {
+				return fmt.Errorf("replace %s skypix overlaps: %w", e.Name, err)
+			}
+		}
+		b, ok := rec.Values["region"].([]byte)
+		if !ok || len(b) == 0 {
+			continue
+		}
+		region, err := sphgeom.Decode(b)
+		if err != nil {
+			return fmt.Errorf("%s record %s: region: %w: %w", e.Name, rec.DataID(), errs.ErrInvalid, err)
+		}
+		for idx := range htm.Envelope(region, 0).All() {
+			rows = append(rows, ph)
+			args = append(args, sp.SkyPixSystem, sp.SkyPixLevel)
+			args = append(args, keys...)
+			args = append(args, int64(idx))
+			if len(rows) >= batchRows/4 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
 }
 
 // addSkypixSummaries records that the common skypix system may index the spatial

@@ -2,11 +2,13 @@ package registry
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/query"
 	"github.com/gobutler/butler/internal/registry/sqldb"
+	"github.com/gobutler/butler/sphgeom"
 	"github.com/google/uuid"
 )
 
@@ -27,17 +29,45 @@ func (e *WhereError) Error() string {
 func (e *WhereError) Is(target error) bool { return target == errs.ErrInvalid }
 
 // TranslateWhere turns a parsed where expression into a SQL condition with '?'
-// placeholders and their values.
+// placeholders and their values. Region overlaps need Registry.Translate.
 func TranslateWhere(n query.Node, resolve Resolver, binds map[string]any) (string, []any, error) {
 	tr := &translator{resolve: resolve, binds: binds}
 	s, err := tr.expr(n)
 	return s, tr.args, err
 }
 
+// Where is a translated where expression.
+type Where struct {
+	SQL  string
+	Args []any
+	// Refine lists region tests the rows must also pass: the SQL only keeps
+	// rows whose element has a common-skypix pixel in the literal region's
+	// envelope, a superset of the true overlaps.
+	Refine []RegionFilter
+}
+
+// RegionFilter keeps rows whose element region overlaps Region.
+type RegionFilter struct {
+	Element string
+	Region  sphgeom.Region
+}
+
+// Translate is TranslateWhere with region overlaps: "visit.region OVERLAPS
+// CIRCLE(ra, dec, r)" becomes a join condition on the element's skypix overlap
+// rows plus, when it is ANDed at the top level, an exact test of each row.
+func (r *Registry) Translate(n query.Node, resolve Resolver, binds map[string]any) (Where, error) {
+	tr := &translator{resolve: resolve, binds: binds, reg: r, top: true}
+	s, err := tr.expr(n)
+	return Where{SQL: s, Args: tr.args, Refine: tr.refine}, err
+}
+
 type translator struct {
 	resolve Resolver
 	binds   map[string]any
 	args    []any
+	reg     *Registry
+	top     bool // the node is reached from the root through ANDs only
+	refine  []RegionFilter
 }
 
 func (t *translator) errAt(n query.Node, format string, a ...any) error {
@@ -82,7 +112,10 @@ func (t *translator) expr(n query.Node) (string, error) {
 	case *query.UUIDLit:
 		return t.value(fmt.Sprintf("%x", x.Value[:])), nil
 	case *query.Unary:
+		top := t.top
+		t.top = false
 		s, err := t.expr(x.X)
+		t.top = top
 		if err != nil {
 			return "", err
 		}
@@ -92,13 +125,19 @@ func (t *translator) expr(n query.Node) (string, error) {
 		return "(" + x.Op + s + ")", nil
 	case *query.Binary:
 		if x.Op == "OVERLAPS" {
+			if s, ok, err := t.regionOverlaps(x); ok || err != nil {
+				return s, err
+			}
 			return t.overlaps(x)
 		}
+		top := t.top
+		t.top = top && x.Op == "AND"
 		l, err := t.expr(x.X)
 		if err != nil {
 			return "", err
 		}
 		r, err := t.expr(x.Y)
+		t.top = top
 		if err != nil {
 			return "", err
 		}
@@ -157,7 +196,7 @@ func (t *translator) expr(n query.Node) (string, error) {
 			}
 			return sqldb.GlobMatch(l, t.value(sqldb.GlobPattern(pattern))), nil
 		}
-		return "", &WhereError{Pos: x.Pos(), Msg: fmt.Sprintf("%s(...) is not supported by this registry yet", x.Name)}
+		return "", &WhereError{Pos: x.Pos(), Msg: fmt.Sprintf("%s(...) is a region: use it with OVERLAPS, e.g. visit.region OVERLAPS %s(...)", x.Name, x.Name)}
 	}
 	return "", t.errAt(n, "this expression (%s) cannot be used here", n)
 }
@@ -221,3 +260,177 @@ func (t *translator) overlaps(x *query.Binary) (string, error) {
 }
 
 var _ = uuid.Nil
+
+// regionOverlaps translates ELEMENT.region OVERLAPS REGION (either order); ok
+// is false when neither side is a region column.
+func (t *translator) regionOverlaps(x *query.Binary) (string, bool, error) {
+	elem, other := regionColumn(x.X), x.Y
+	if elem == "" {
+		elem, other = regionColumn(x.Y), x.X
+	}
+	if elem == "" {
+		if isRegionExpr(x.X) || isRegionExpr(x.Y) {
+			return "", true, t.errAt(x, "OVERLAPS with a region needs ELEMENT.region on the other side (e.g. visit.region, patch.region)")
+		}
+		return "", false, nil
+	}
+	col, err := t.resolve([]string{elem, "region"})
+	if err != nil {
+		return "", true, t.errAt(x, "%v", err)
+	}
+	if t.reg == nil {
+		return "", true, t.errAt(x, "region overlaps are not supported here")
+	}
+	region, err := t.regionValue(other)
+	if err != nil {
+		return "", true, err
+	}
+	e, ok := t.reg.Universe.Element(elem)
+	if !ok || e.Spatial == "" || !e.HasTable() || t.reg.Universe.CommonSkyPix == nil {
+		return "", true, t.errAt(x, "%s has no stored region", elem)
+	}
+	sp := t.reg.Universe.CommonSkyPix
+	htm, err := sphgeom.NewHtm(sp.SkyPixLevel)
+	if err != nil {
+		return "", true, err
+	}
+	ranges := htm.Envelope(region, 0).Ranges()
+	if len(ranges) == 0 {
+		return "(1 = 0)", true, nil
+	}
+	// Placeholders are positional: values are added in text order.
+	head := "EXISTS (SELECT 1 FROM " + t.reg.db.T(e.Name+"_skypix_overlap") + " o WHERE o.skypix_system = " + t.value(sp.SkyPixSystem) +
+		" AND o.skypix_level = " + t.value(int64(sp.SkyPixLevel))
+	var conds []string
+	for _, d := range e.Dimensions() {
+		conds = append(conds, "o."+t.reg.db.Q(d.Name)+" = {"+d.Name+"}")
+	}
+	var pix []string
+	for _, rg := range ranges {
+		if rg.End-rg.Begin == 1 {
+			pix = append(pix, "o.skypix_index = "+t.value(int64(rg.Begin)))
+		} else {
+			pix = append(pix, "o.skypix_index BETWEEN "+t.value(int64(rg.Begin))+" AND "+t.value(int64(rg.End-1)))
+		}
+	}
+	sqlText := head + " AND " + strings.Join(conds, " AND ") + " AND (" + strings.Join(pix, " OR ") + "))"
+	if t.top {
+		t.refine = append(t.refine, RegionFilter{Element: e.Name, Region: region})
+	}
+	_ = col
+	return sqlText, true, nil
+}
+
+// regionColumn is the element of an ELEMENT.region identifier ("" otherwise).
+func regionColumn(n query.Node) string {
+	if id, ok := n.(*query.Ident); ok && len(id.Parts) == 2 && id.Parts[1] == "region" {
+		return id.Parts[0]
+	}
+	return ""
+}
+
+func isRegionExpr(n query.Node) bool {
+	c, ok := n.(*query.Call)
+	return ok && c.Name != "GLOB"
+}
+
+// regionValue evaluates a region literal (POINT, CIRCLE, BOX, POLYGON, REGION)
+// or a bound region (a sphgeom.Region, its encoding, or an IVOA POS string).
+func (t *translator) regionValue(n query.Node) (sphgeom.Region, error) {
+	switch x := n.(type) {
+	case *query.Call:
+		if x.Name == "REGION" {
+			s, ok := t.stringValue(x.Args[0])
+			if !ok {
+				return nil, t.errAt(x.Args[0], "REGION needs an IVOA POS string (a literal or a bound string)")
+			}
+			reg, err := sphgeom.ParsePOS(s)
+			if err != nil {
+				return nil, t.errAt(x.Args[0], "%v", err)
+			}
+			return reg, nil
+		}
+		nums := make([]float64, len(x.Args))
+		for i, a := range x.Args {
+			v, ok := t.number(a)
+			if !ok {
+				return nil, t.errAt(a, "%s arguments must be numbers (degrees) or bound numbers", x.Name)
+			}
+			nums[i] = v
+		}
+		var reg sphgeom.Region
+		var err error
+		switch x.Name {
+		case "POINT":
+			reg, err = sphgeom.Point(nums[0], nums[1])
+		case "CIRCLE":
+			reg, err = sphgeom.NewCircleDeg(nums[0], nums[1], nums[2])
+		case "BOX":
+			reg, err = sphgeom.NewBoxDeg(nums[0], nums[1], nums[2], nums[3])
+		case "POLYGON":
+			reg, err = sphgeom.NewPolygonDeg(nums...)
+		default:
+			return nil, t.errAt(x, "%s is not a region function", x.Name)
+		}
+		if err != nil {
+			return nil, t.errAt(x, "%s: %v", x.Name, err)
+		}
+		return reg, nil
+	case *query.Bind, *query.Ident:
+		name := ""
+		if b, ok := x.(*query.Bind); ok {
+			name = b.Name
+		} else if id := x.(*query.Ident); len(id.Parts) == 1 {
+			name = id.Parts[0]
+		}
+		switch v := t.binds[name].(type) {
+		case sphgeom.Region:
+			return v, nil
+		case []byte:
+			reg, err := sphgeom.Decode(v)
+			if err != nil {
+				return nil, t.errAt(n, "bound region :%s: %v", name, err)
+			}
+			return reg, nil
+		case string:
+			reg, err := sphgeom.ParsePOS(v)
+			if err != nil {
+				return nil, t.errAt(n, "bound region :%s: %v", name, err)
+			}
+			return reg, nil
+		case nil:
+			return nil, t.errAt(n, "no region bound to :%s", name)
+		}
+		return nil, t.errAt(n, "value bound to :%s is not a region", name)
+	}
+	return nil, t.errAt(n, "OVERLAPS needs a region here: POINT, CIRCLE, BOX, POLYGON, REGION or a bound region")
+}
+
+// number evaluates a numeric literal, a negated one, or a bound number.
+func (t *translator) number(n query.Node) (float64, bool) {
+	switch x := n.(type) {
+	case *query.IntLit:
+		return float64(x.Value), true
+	case *query.FloatLit:
+		return x.Value, true
+	case *query.Unary:
+		v, ok := t.number(x.X)
+		if x.Op == "-" {
+			v = -v
+		}
+		return v, ok && (x.Op == "-" || x.Op == "+")
+	case *query.Bind:
+		switch v := t.binds[x.Name].(type) {
+		case float64:
+			return v, true
+		case int:
+			return float64(v), true
+		case int64:
+			return float64(v), true
+		case string:
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
+}
