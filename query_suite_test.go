@@ -370,7 +370,7 @@ func TestQuerySuite_Spatial(t *testing.T) {
 				probes = append(probes, p)
 				exprs = append(exprs, fmt.Sprintf("POINT(%v, %v)", ra+d, dec-d))
 			}
-			cc, _ := sphgeom.NewCircleDeg(ra, dec, 0.01)
+			cc, _ := sphgeom.NewCircleDeg(ra, dec, 2*0.01) // CIRCLE(ra, dec, r) has opening angle 2r upstream
 			probes = append(probes, cc)
 			exprs = append(exprs, fmt.Sprintf("CIRCLE(%v, %v, 0.01)", ra, dec))
 		}
@@ -448,6 +448,51 @@ func TestQuerySuite_Spatial(t *testing.T) {
 			if err == nil || !errors.Is(err, errs.ErrInvalid) {
 				t.Errorf("%s: %v", bad, err)
 			}
+		}
+	})
+}
+
+// The region queries of daf_butler's tests/butler_queries.py
+// (test_region_queries) on ci_hsc-subset's calexps, through the query system.
+func TestQuerySuite_CIHSCRegions(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		loadExports(t, b, "ci_hsc-subset.yaml")
+		run := []string{"HSC/runs/ci_hsc/20240806T180642Z"}
+		cases := []struct {
+			region string
+			bind   any
+			want   int
+		}{
+			{"CIRCLE(320., -0.25, 10.)", nil, 33},
+			{"CIRCLE(321.0, -0.4, 0.01)", nil, 1},
+			{"CIRCLE(321.0, -0.5, 0.01)", nil, 0},
+			{"BOX(320, -0.25, 5, 5)", nil, 33},
+			{"BOX(321.0, -0.4, 0.01, 0.01)", nil, 1},
+			{"BOX(321.0, -0.5, 0.01, 0.01)", nil, 0},
+			{"POLYGON(320, -10, 320, 10, 340, 10, 340, -10)", nil, 33},
+			{"POLYGON(320.99, -0.401, 320.99, -0.399, 321.01, -0.399, 321.01, -0.401)", nil, 1},
+			{"POLYGON(320.99, -0.501, 320.99, -0.499, 321.01, -0.499, 321.01, -0.501)", nil, 0},
+			{"REGION('CIRCLE 320. -0.25 10.')", nil, 33},
+			{"REGION('RANGE 310 330 -10 10')", nil, 33},
+			{"REGION('RANGE 320.99 321.01 -0.401 -0.399')", nil, 1},
+			{"REGION('POLYGON 320.99 -0.501 320.99 -0.499 321.01 -0.499 321.01 -0.501')", nil, 0},
+			{":pos", "CIRCLE 321.1 -0.35 0.02", 2},
+			{":pos", "CIRCLE 321.1 -0.48 0.05", 1},
+		}
+		for _, c := range cases {
+			var bind map[string]any
+			if c.bind != nil {
+				bind = map[string]any{"pos": c.bind}
+			}
+			got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"calexp"}, Collections: run, Where: "visit_detector_region.region OVERLAPS " + c.region, Bind: bind})
+			if len(got) != c.want {
+				t.Errorf("%s %v: %d calexps, want %d", c.region, c.bind, len(got), c.want)
+			}
+		}
+		// With a limit, rows the exact test drops do not count.
+		got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"calexp"}, Collections: run, Where: "visit_detector_region.region OVERLAPS CIRCLE(321.1, -0.35, 0.02)", Limit: 5})
+		if len(got) != 2 {
+			t.Errorf("limited region query: %d", len(got))
 		}
 	})
 }

@@ -364,7 +364,9 @@ func (t *translator) regionValue(n query.Node) (sphgeom.Region, error) {
 		case "POINT":
 			reg, err = sphgeom.Point(nums[0], nums[1])
 		case "CIRCLE":
-			reg, err = sphgeom.NewCircleDeg(nums[0], nums[1], nums[2])
+			// daf_butler's CIRCLE(ra, dec, r) makes a circle of opening angle
+			// 2r (a long-standing quirk); we match it so queries agree.
+			reg, err = sphgeom.NewCircleDeg(nums[0], nums[1], 2*nums[2])
 		case "BOX":
 			reg, err = sphgeom.NewBoxDeg(nums[0], nums[1], nums[2], nums[3])
 		case "POLYGON":
