@@ -327,6 +327,11 @@ func (b *Butler) RetrieveArtifacts(ctx context.Context, refs []dataset.Ref, dest
 	for _, id := range ids {
 		for _, fr := range recs[id] {
 			rel := fr.Path
+			mode := mode
+			if zip, member, ok := datastore.SplitZipMember(rel); ok {
+				// A member of a stored zip is unpacked next to where the zip is.
+				rel, mode = path.Join(path.Dir(zip), member), datastore.Copy
+			}
 			if datastore.IsURI(rel) || !opts.PreservePath {
 				rel = path.Base(rel)
 			}

@@ -824,3 +824,38 @@ func TestZip_Postgres(t *testing.T) {
 		t.Errorf("files after removing every dataset: %v", files)
 	}
 }
+
+// Plain retrieve-artifacts of datasets ingested from a zip writes each member
+// under its own name (next to where the zip is stored), not the zip path.
+func TestZip_RetrieveMembers(t *testing.T) {
+	ctx := t.Context()
+	src := newZipSource(t)
+	zp, err := src.b.RetrieveArtifactsZip(ctx, src.refs, t.TempDir(), butler.RetrieveZipOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, b := zipTarget(t)
+	res, err := b.IngestZip(ctx, zp, butler.IngestZipOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, preserve := range []bool{true, false} {
+		dest := t.TempDir()
+		paths, err := b.RetrieveArtifacts(ctx, res.Refs, dest, butler.RetrieveOptions{PreservePath: preserve})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(paths) != len(src.refs) {
+			t.Fatalf("preserve=%v: %d files, want %d", preserve, len(paths), len(src.refs))
+		}
+		for i, p := range paths {
+			if strings.Contains(p, "#") || strings.HasSuffix(p, ".zip") {
+				t.Errorf("retrieved to %s: the zip path, not the member's", p)
+			}
+			got, err := os.ReadFile(p)
+			if err != nil || string(got) != src.content[res.Refs[i].ID] {
+				t.Errorf("%s: %q, %v; want %q", p, got, err, src.content[res.Refs[i].ID])
+			}
+		}
+	}
+}
