@@ -115,16 +115,33 @@ func CalibrationRefs(ctx context.Context, b *butler.Butler, names, types []strin
 	var colNames []string
 	for _, c := range cols {
 		colNames = append(colNames, c.Name)
-		err := b.QueryDatasets(ctx, butler.DatasetSearch{Types: types, Collections: []string{c.Name}}, func(r dataset.Ref) error {
-			if !seen[r.ID] {
-				seen[r.ID] = true
-				refs = append(refs, r)
-			}
-			return nil
-		})
+		// Certifications, not a dataset query: queries do not see what is
+		// only in CALIBRATION collections.
+		certs, err := b.Registry().Certifications(ctx, c.Name)
 		if err != nil {
 			return nil, nil, err
 		}
+		for _, ce := range certs {
+			if seen[ce.ID] || !matchAny(types, ce.Type) {
+				continue
+			}
+			seen[ce.ID] = true
+			ref, err := b.Dataset(ctx, ce.ID)
+			if err != nil {
+				return nil, nil, fmt.Errorf("export calibrations of %s: %w", c.Name, err)
+			}
+			refs = append(refs, ref)
+		}
 	}
 	return refs, colNames, nil
+}
+
+// matchAny reports whether name matches one of the globs (any name when none).
+func matchAny(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return len(globs) == 0
 }

@@ -937,3 +937,49 @@ func readFile(t *testing.T, b *butler.Butler, name string) *butler.Bundle {
 	}
 	return bun
 }
+
+// TestCalibrationRefs lists what is certified in CALIBRATION collections,
+// each dataset once, filtered by collection and dataset type globs.
+func TestCalibrationRefs(t *testing.T) {
+	ctx := t.Context()
+	_, b := repotest.New(t)
+	importFiles(t, b, "base.yaml", "datasets.yaml")
+	byType := map[string][]dataset.Ref{}
+	for _, r := range allRefs(t, b) {
+		byType[r.Type.Name+" "+r.Run] = append(byType[r.Type.Name+" "+r.Run], r)
+	}
+	span := timespan.New(tai(2020, 1, 1, 0, 0, 0, 0), tai(2021, 1, 1, 0, 0, 0, 0))
+	for coll, refs := range map[string][]dataset.Ref{
+		"Cam1/calib/a": byType["bias imported_g"],
+		"Cam1/calib/b": append(byType["flat imported_r"], byType["bias imported_g"][0]),
+	} {
+		if err := b.Certify(ctx, coll, refs, span); err != nil {
+			t.Fatalf("Certify(%s): %v", coll, err)
+		}
+	}
+	tests := []struct {
+		names, types []string
+		want         int
+		wantCols     []string
+		wantErr      error
+	}{
+		{nil, nil, 7, []string{"Cam1/calib/a", "Cam1/calib/b"}, nil},
+		{[]string{"Cam1/calib/a"}, nil, 3, []string{"Cam1/calib/a"}, nil},
+		{[]string{"Cam1/calib/b"}, []string{"b*"}, 1, []string{"Cam1/calib/b"}, nil},
+		{nil, []string{"fl?t"}, 4, []string{"Cam1/calib/a", "Cam1/calib/b"}, nil},
+		{[]string{"imported_*"}, nil, 0, nil, errs.ErrNotFound}, // RUN collections, not CALIBRATION
+	}
+	for _, tt := range tests {
+		refs, cols, err := transfer.CalibrationRefs(ctx, b, tt.names, tt.types)
+		if tt.wantErr != nil {
+			if !errors.Is(err, tt.wantErr) {
+				t.Errorf("CalibrationRefs(%q, %q) error = %v, want %v", tt.names, tt.types, err, tt.wantErr)
+			}
+			continue
+		}
+		sort.Strings(cols)
+		if err != nil || len(refs) != tt.want || !slices.Equal(cols, tt.wantCols) {
+			t.Errorf("CalibrationRefs(%q, %q) = %d refs in %q, %v; want %d in %q", tt.names, tt.types, len(refs), cols, err, tt.want, tt.wantCols)
+		}
+	}
+}
