@@ -29,6 +29,21 @@ type DatasetSearch struct {
 	OrderBy []string
 }
 
+// datasetResolver adds the dataset fields qualified by the type's name
+// (flat.dataset_id, raw.ingest_date, calexp.run, bias.collection).
+func datasetResolver(t dataset.Type, dims registry.Resolver) registry.Resolver {
+	return func(parts []string) (string, error) {
+		if len(parts) == 2 && parts[0] == t.Name {
+			switch parts[1] {
+			case "dataset_id", "ingest_date", "run", "collection":
+				return "{" + parts[1] + "}", nil
+			}
+			return "", fmt.Errorf("dataset type %s has no field %q (fields: dataset_id, ingest_date, run, collection)", t.Name, parts[1])
+		}
+		return dims(parts)
+	}
+}
+
 // orderTerms resolves order-by names ("-" prefix: descending) with resolve.
 func orderTerms(names []string, resolve registry.Resolver) ([]registry.OrderTerm, error) {
 	var out []registry.OrderTerm
@@ -55,7 +70,7 @@ func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
 		case 1:
 			name := parts[0]
 			switch name {
-			case "dataset_id", "ingest_date":
+			case "dataset_id", "ingest_date", "run", "collection":
 				return "{" + name + "}", nil
 			}
 			if g.Has(name) {
@@ -176,7 +191,7 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 	n := 0
 	for _, t := range types {
 		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: s.DataID}
-		if q.OrderBy, err = orderTerms(s.OrderBy, b.resolverFor(t.Dimensions)); err != nil {
+		if q.OrderBy, err = orderTerms(s.OrderBy, datasetResolver(t, b.resolverFor(t.Dimensions))); err != nil {
 			return err
 		}
 		if s.DataID != nil {
@@ -186,7 +201,7 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 			}
 		}
 		if ast != nil {
-			w, err := b.reg.Translate(ast, b.resolverFor(t.Dimensions), s.Bind)
+			w, err := b.reg.Translate(ast, datasetResolver(t, b.resolverFor(t.Dimensions)), s.Bind)
 			if err != nil {
 				if len(types) > 1 {
 					continue // the expression names dimensions another type has

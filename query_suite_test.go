@@ -112,6 +112,10 @@ func TestQuerySuite_BaseDatasets(t *testing.T) {
 			{name: "dataset_id", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}, Where: "dataset_id = UUID('e15ab039-bc8b-4135-87c5-90902a7c0b22')"}, want: 1},
 			{name: "glob function", s: butler.DatasetSearch{Types: []string{"flat"}, Collections: []string{"imported_g", "imported_r"}, Where: "GLOB(physical_filter, 'Cam1-R*')"}, want: 4},
 			{name: "limit", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, Limit: 2}, want: 2},
+			{name: "run field", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, Where: "run = 'imported_r'"}, want: 3},
+			{name: "qualified dataset fields", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g", "imported_r"}, Where: "bias.collection = 'imported_g' AND bias.dataset_id != UUID('e15ab039-bc8b-4135-87c5-90902a7c0b22')"}, want: 2},
+			{name: "ingest_date", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}, Where: "ingest_date > T'2020-01-01'"}, want: 3},
+			{name: "ingest_date before", s: butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}, Where: "bias.ingest_date < T'2020-01-01'"}, want: 0},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {

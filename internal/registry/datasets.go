@@ -186,9 +186,20 @@ func (r *Registry) orderClause(terms []OrderTerm, colExpr map[string]string, fro
 		e, from = r.expandWhere(t.Expr, colExpr, from)
 		e = strings.ReplaceAll(e, "{dataset_id}", "t.dataset_id")
 		e = strings.ReplaceAll(e, "{ingest_date}", "d.ingest_date")
+		e = strings.ReplaceAll(e, "{run}", "rc.name")
+		e = strings.ReplaceAll(e, "{collection}", "tc.name")
 		out[i] = e
 	}
 	return out, from
+}
+
+func orderUses(terms []OrderTerm, placeholder string) bool {
+	for _, t := range terms {
+		if strings.Contains(t.Expr, placeholder) {
+			return true
+		}
+	}
+	return false
 }
 
 func orderDir(t OrderTerm) string {
@@ -339,6 +350,10 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		// look every dataset up (4x faster for large listings).
 		from = r.db.T(st.tagTable) + " t JOIN " + r.db.T("collection") + " rc ON rc.collection_id = t.collection_id"
 	}
+	if strings.Contains(q.Where, "{collection}") || orderUses(q.OrderBy, "{collection}") {
+		// The collection a dataset was found in (a TAGGED one, or its run).
+		from += " JOIN " + r.db.T("collection") + " tc ON tc.collection_id = t.collection_id"
+	}
 	if q.WithImplied || len(q.DataID) > 0 || q.Where != "" {
 		// Join each element whose key values are known, until no new implied values appear.
 		joined := map[string]bool{}
@@ -413,6 +428,8 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		expanded = strings.ReplaceAll(expanded, "{dataset_id}", "t.dataset_id")
 		expanded = strings.ReplaceAll(expanded, "{ingest_date}", "d.ingest_date")
 		expanded = strings.ReplaceAll(expanded, "{run_id}", "d.run_id")
+		expanded = strings.ReplaceAll(expanded, "{run}", "rc.name")
+		expanded = strings.ReplaceAll(expanded, "{collection}", "tc.name")
 		where = append(where, "("+expanded+")")
 		args = append(args, q.Args...)
 	}
