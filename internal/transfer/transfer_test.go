@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -980,6 +982,50 @@ func TestCalibrationRefs(t *testing.T) {
 		sort.Strings(cols)
 		if err != nil || len(refs) != tt.want || !slices.Equal(cols, tt.wantCols) {
 			t.Errorf("CalibrationRefs(%q, %q) = %d refs in %q, %v; want %d in %q", tt.names, tt.types, len(refs), cols, err, tt.want, tt.wantCols)
+		}
+	}
+}
+
+// pyyamlFloat is PyYAML's (YAML 1.1) implicit float pattern: upstream reads
+// a plain scalar as a float only when it matches.
+var pyyamlFloat = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
+
+// TestWrite_Floats: numbers are written so that PyYAML reads them as floats
+// (30.0, not 30; 1.0e-05, not 1e-05) and read back exactly.
+func TestWrite_Floats(t *testing.T) {
+	u := dimensions.Default()
+	visit := u.MustElement("visit")
+	values := []float64{30, 0.1, -2.5, 1e-05, 1.5e20, 1234567, 0, 1e16, 123456789012345680, 21.192894420000002, math.Inf(1), math.NaN()}
+	bun := &butler.Bundle{Records: []butler.RecordSet{{Element: "visit"}}}
+	for i, v := range values {
+		bun.Records[0].Records = append(bun.Records[0].Records, dimensions.Record{Element: visit, Values: map[string]any{
+			"instrument": "Cam1", "id": int64(i), "name": fmt.Sprint(i), "physical_filter": "Cam1-G", "day_obs": int64(20200101), "exposure_time": v,
+		}})
+	}
+	var buf bytes.Buffer
+	if err := transfer.Write(&buf, bun, u); err != nil {
+		t.Fatal(err)
+	}
+	var written []string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "exposure_time: "); ok {
+			written = append(written, v)
+			if !pyyamlFloat.MatchString(v) {
+				t.Errorf("exposure_time written as %q: not a float to YAML 1.1", v)
+			}
+		}
+	}
+	if len(written) != len(values) {
+		t.Fatalf("%d exposure_time values written, want %d:\n%s", len(written), len(values), buf.String())
+	}
+	back, _, err := transfer.Read(&buf, u, transfer.ReadOptions{})
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	for i, r := range back.Records[0].Records {
+		got, ok := r.Values["exposure_time"].(float64)
+		if want := values[i]; !ok || (got != want && !(math.IsNaN(got) && math.IsNaN(want))) {
+			t.Errorf("exposure_time %g written as %q read back as %v", want, written[i], r.Values["exposure_time"])
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gobutler/butler"
@@ -211,7 +213,7 @@ func valueNode(typ string, v any) *yaml.Node {
 	case int:
 		return integer(int64(x))
 	case float64:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(x, 'g', -1, 64)}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: floatText(x)}
 	case bool:
 		return boolean(x)
 	case string:
@@ -220,6 +222,32 @@ func valueNode(typ string, v any) *yaml.Node {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!binary", Value: base64.StdEncoding.EncodeToString(x)}
 	}
 	return str(fmt.Sprint(v))
+}
+
+// floatText writes a number as Python's repr does through PyYAML (30.0,
+// 1.0e-05): YAML 1.1 readers take "30" for an integer and "1e-05" for a string.
+func floatText(x float64) string {
+	switch {
+	case math.IsNaN(x):
+		return ".nan"
+	case math.IsInf(x, 1):
+		return ".inf"
+	case math.IsInf(x, -1):
+		return "-.inf"
+	}
+	var s string
+	if a := math.Abs(x); a == 0 || (a >= 1e-4 && a < 1e16) {
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	} else {
+		s = strconv.FormatFloat(x, 'e', -1, 64)
+	}
+	if !strings.Contains(s, ".") {
+		if i := strings.IndexByte(s, 'e'); i >= 0 {
+			return s[:i] + ".0" + s[i:]
+		}
+		return s + ".0"
+	}
+	return s
 }
 
 // timeBound writes a TAI instant as upstream does (!butler_time/tai/iso), or
