@@ -242,4 +242,19 @@ func TestTransferDatasets(t *testing.T) {
 	if want := "Number of datasets that would be transferred: 0 (3 already present)\n"; res.Stdout != want {
 		t.Errorf("dry run after the transfer printed %q, want %q", res.Stdout, want)
 	}
+
+	// Without the dimension records the destination lacks: refused, nothing written.
+	bare := filepath.Join(t.TempDir(), "bare")
+	run(t, "create", bare)
+	res = repotest.Run(t, "transfer-datasets", f.root, bare, "-d", "dict", "--collections", "run/a", "--register-dataset-types", "--no-transfer-dimensions")
+	if res.Code != 1 {
+		t.Fatalf("transfer-datasets --no-transfer-dimensions into an empty repository: %s, want exit 1", res)
+	}
+	oneLine(t, res, "dict", "no instrument record")
+	if cols := collectionNames(t, bare); len(cols) != 0 {
+		t.Errorf("after the refused transfer the repository has collections %q", cols)
+	}
+	if out := run(t, "query-dataset-types", bare).Stdout; strings.Contains(out, "dict") {
+		t.Errorf("after the refused transfer the repository has dataset types:\n%s", out)
+	}
 }
