@@ -12,6 +12,7 @@ import (
 	"github.com/gobutler/butler/internal/query"
 	"github.com/gobutler/butler/internal/registry"
 	"github.com/gobutler/butler/sphgeom"
+	"github.com/gobutler/butler/timespan"
 )
 
 // DatasetSearch selects datasets of one or more types in collections.
@@ -24,6 +25,10 @@ type DatasetSearch struct {
 	FindFirst   bool
 	Limit       int  // 0: no limit
 	WithImplied bool // fill implied dimensions (physical_filter, band, day_obs...)
+	// CalibTime selects, in CALIBRATION collections, the certifications valid
+	// at that time; a find-first search without it that meets several
+	// validity ranges for one data ID fails with CalibrationLookupError.
+	CalibTime *timespan.Timespan
 	// OrderBy names fields as the where language does ("visit.timespan.begin",
 	// "-detector" for descending); only for a single dataset type.
 	OrderBy []string
@@ -190,7 +195,7 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 	}
 	n := 0
 	for _, t := range types {
-		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: s.DataID}
+		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: s.DataID, CalibTime: s.CalibTime}
 		if q.OrderBy, err = orderTerms(s.OrderBy, datasetResolver(t, b.resolverFor(t.Dimensions))); err != nil {
 			return err
 		}

@@ -13,11 +13,13 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/registry"
 	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
 	"github.com/gobutler/butler/internal/transfer"
 	"github.com/gobutler/butler/sphgeom"
+	"github.com/gobutler/butler/timespan"
 )
 
 // The query test suite runs on daf_butler's own registry test data (the export
@@ -497,6 +499,51 @@ func TestQuerySuite_CIHSCRegions(t *testing.T) {
 		got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"calexp"}, Collections: run, Where: "visit_detector_region.region OVERLAPS CIRCLE(321.1, -0.35, 0.02)", Limit: 5})
 		if len(got) != 2 {
 			t.Errorf("limited region query: %d", len(got))
+		}
+	})
+}
+
+// Calibration collections in dataset queries: listings include certified
+// datasets, find-first picks by collection order and, for several validity
+// ranges in one collection, needs a time (else CalibrationLookupError).
+func TestQuerySuite_Calibrations(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		ctx := t.Context()
+		loadExports(t, b, "base.yaml", "datasets.yaml")
+		biasG := queryRefs(t, b, butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}})
+		biasR := queryRefs(t, b, butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_r"}})
+		t1 := timespan.New(0, 1700000000e9)
+		t2 := timespan.New(1700000000e9, timespan.Max)
+		if err := b.Certify(ctx, "calib", biasG, t1); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Certify(ctx, "calib", biasR, t2); err != nil {
+			t.Fatal(err)
+		}
+		all := queryRefs(t, b, butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"calib"}})
+		if len(all) != 6 {
+			t.Fatalf("bias certified in calib: %d, want 6", len(all))
+		}
+		// Detector 1 is only in imported_g's range: found without a time.
+		one := queryRefs(t, b, butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"calib", "imported_r"}, FindFirst: true, DataID: dimensions.DataID{"detector": 1}})
+		if len(one) != 1 || one[0].Run != "imported_g" {
+			t.Fatalf("detector 1: %v", refKeys(one))
+		}
+		// Detector 2 has two ranges in calib: ambiguous without a time.
+		err := b.QueryDatasets(ctx, butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"calib", "imported_r"}, FindFirst: true}, func(dataset.Ref) error { return nil })
+		var lookup *registry.CalibrationLookupError
+		if !errors.As(err, &lookup) {
+			t.Fatalf("find-first over two validity ranges: %v, want a CalibrationLookupError", err)
+		}
+		at := timespan.Instant(1800000000e9)
+		got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"calib", "imported_g"}, FindFirst: true, CalibTime: &at})
+		if keys := refKeys(got); len(keys) != 4 || !strings.Contains(strings.Join(keys, "\n"), "bias imported_g {detector: 1,") {
+			t.Fatalf("valid at a late time: %v", keys)
+		}
+		for _, r := range got {
+			if d := r.DataID["detector"].(int64); d >= 2 && r.Run != "imported_r" {
+				t.Errorf("detector %d from %s, want imported_r's (valid then)", d, r.Run)
+			}
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"github.com/gobutler/butler/sphgeom"
+	"github.com/gobutler/butler/timespan"
 	"regexp"
 	"sort"
 	"strings"
@@ -167,6 +168,10 @@ type DatasetQuery struct {
 	WithImplied bool
 	// OrderBy replaces the default order (data ID, then collection rank).
 	OrderBy []OrderTerm
+	// CalibTime, when set, keeps only certifications in CALIBRATION collections
+	// whose validity range overlaps it; without it a find-first search that
+	// finds several validity ranges for one data ID is a CalibrationLookupError.
+	CalibTime *timespan.Timespan
 	// Refine drops rows whose element region does not overlap the filter's.
 	Refine []RegionFilter
 }
@@ -256,15 +261,18 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 	}
 	var searchable []*Collection
 	for _, c := range colls {
-		if c.Type == dataset.Run || c.Type == dataset.Tagged {
+		if c.Type == dataset.Run || c.Type == dataset.Tagged || (c.Type == dataset.Calibration && st.calTable != "") {
 			searchable = append(searchable, c)
 		}
-		// CALIBRATION collections need a validity-range lookup (query system).
 	}
 	if len(searchable) == 0 {
 		return nil
 	}
 	sqlText, args, cols := r.datasetSQL(st, searchable, q)
+	ambiguity := 0
+	if q.FindFirst && len(searchable) > 1 && hasCalibration(searchable) {
+		ambiguity = 1 // datasetSQL selects the winners' count per data ID last
+	}
 	returned := 0
 	rows, err := r.db.Conn().Query(ctx, sqlText, args...)
 	if err != nil {
@@ -272,7 +280,7 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 	}
 	defer rows.Close()
 	for rows.Next() {
-		vals := make([]any, len(cols)+2+len(q.OrderBy)+len(q.Refine))
+		vals := make([]any, len(cols)+2+len(q.OrderBy)+len(q.Refine)+ambiguity)
 		ptrs := make([]any, len(vals))
 		for i := range vals {
 			ptrs[i] = &vals[i]
@@ -280,8 +288,17 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
+		if ambiguity > 0 {
+			if n := toInt(vals[len(vals)-1]); n > 1 {
+				id := dimensions.DataID{}
+				for i, d := range cols {
+					id[d] = vals[i+2]
+				}
+				return &CalibrationLookupError{Type: q.Type, Collection: "(the first collection with one)", DataID: id, N: int(n)}
+			}
+		}
 		if len(q.Refine) > 0 {
-			ok, err := regionsOverlap(q.Refine, vals[len(vals)-len(q.Refine):])
+			ok, err := regionsOverlap(q.Refine, vals[len(vals)-len(q.Refine)-ambiguity:len(vals)-ambiguity])
 			if err != nil {
 				return err
 			}
@@ -336,8 +353,16 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	// The run's name comes from a join: looking it up per row on another pooled
 	// connection would deadlock against a writer committing meanwhile (SQLite's
 	// PENDING lock blocks the new read while the open one blocks the writer).
-	from := r.db.T(st.tagTable) + " t JOIN " + r.db.T("dataset") + " d ON d.id = t.dataset_id JOIN " + r.db.T("collection") + " rc ON rc.collection_id = d.run_id"
-	allRuns := true
+	source := r.db.T(st.tagTable)
+	if hasCalibration(colls) {
+		// Certifications join the tag rows as one source; a dataset certified
+		// over several ranges of a collection appears once per range.
+		src, srcArgs := r.calibSource(st, colls, q.CalibTime)
+		source = "(" + src + ")"
+		args = append(args, srcArgs...)
+	}
+	from := source + " t JOIN " + r.db.T("dataset") + " d ON d.id = t.dataset_id JOIN " + r.db.T("collection") + " rc ON rc.collection_id = d.run_id"
+	allRuns := !hasCalibration(colls)
 	for _, c := range colls {
 		allRuns = allRuns && c.Type == dataset.Run
 	}
@@ -348,7 +373,7 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	if allRuns && !usesDataset {
 		// In a RUN the tag row's collection is the dataset's run: no need to
 		// look every dataset up (4x faster for large listings).
-		from = r.db.T(st.tagTable) + " t JOIN " + r.db.T("collection") + " rc ON rc.collection_id = t.collection_id"
+		from = source + " t JOIN " + r.db.T("collection") + " rc ON rc.collection_id = t.collection_id"
 	}
 	if strings.Contains(q.Where, "{collection}") || orderUses(q.OrderBy, "{collection}") {
 		// The collection a dataset was found in (a TAGGED one, or its run).
@@ -468,8 +493,15 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 				outerOrder[i] = "x" + fmt.Sprint(nsel+i) + orderDir(o)
 			}
 		}
+		window := ""
+		if hasCalibration(colls) {
+			// How many rows share the winner's data ID and collection: more
+			// than one is an ambiguous calibration lookup.
+			window = ", COUNT(*) OVER (PARTITION BY " + strings.Join(part, ", ") + ", coll_rank) AS nrank"
+			outer = append(outer, "nrank")
+		}
 		sqlText = "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY " + strings.Join(part, ", ") +
-			" ORDER BY coll_rank) AS rn FROM (" + body + ") s) f WHERE rn = 1 ORDER BY " + strings.Join(outerOrder, ", ")
+			" ORDER BY coll_rank) AS rn" + window + " FROM (" + body + ") s) f WHERE rn = 1 ORDER BY " + strings.Join(outerOrder, ", ")
 	} else {
 		orderBy := strings.Join(order, ", ") + ", " + rank
 		if len(q.OrderBy) > 0 {
@@ -479,13 +511,62 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 			}
 			orderBy = strings.Join(terms, ", ")
 		}
-		sqlText = "SELECT " + strings.Join(sel, ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ") +
+		distinct := ""
+		if hasCalibration(colls) {
+			distinct = "DISTINCT " // one row per dataset and collection, not per validity range
+			if len(q.OrderBy) == 0 {
+				orderBy = strings.Join(order, ", ") // DISTINCT orders only by selected columns
+			}
+		}
+		sqlText = "SELECT " + distinct + strings.Join(sel, ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ") +
 			" ORDER BY " + orderBy
 	}
 	if q.Limit > 0 && len(q.Refine) == 0 {
 		sqlText += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
 	return sqlText, args, cols
+}
+
+func hasCalibration(colls []*Collection) bool {
+	for _, c := range colls {
+		if c.Type == dataset.Calibration {
+			return true
+		}
+	}
+	return false
+}
+
+// calibSource is the union of a calibration type's tag rows and its
+// certifications in the collections (restricted to those valid at calibTime).
+func (r *Registry) calibSource(st *storedType, colls []*Collection, at *timespan.Timespan) (string, []any) {
+	var tagIDs, calIDs []string
+	for _, c := range colls {
+		if c.Type == dataset.Calibration {
+			calIDs = append(calIDs, fmt.Sprint(c.ID))
+		} else {
+			tagIDs = append(tagIDs, fmt.Sprint(c.ID))
+		}
+	}
+	cols := []string{"dataset_type_id", "dataset_id", "collection_id"}
+	for _, d := range st.Dimensions.RequiredNames() {
+		cols = append(cols, r.db.Q(d))
+	}
+	list := strings.Join(cols, ", ")
+	var parts []string
+	var args []any
+	if len(tagIDs) > 0 {
+		parts = append(parts, "SELECT "+list+" FROM "+r.db.T(st.tagTable)+" WHERE dataset_type_id = ? AND collection_id IN ("+strings.Join(tagIDs, ", ")+")")
+		args = append(args, st.id)
+	}
+	cal := "SELECT " + list + " FROM " + r.db.T(st.calTable) + " WHERE dataset_type_id = ? AND collection_id IN (" + strings.Join(calIDs, ", ") + ")"
+	args = append(args, st.id)
+	if at != nil {
+		cond, cargs := r.overlapCond(*at)
+		cal += " AND " + cond
+		args = append(args, cargs...)
+	}
+	parts = append(parts, cal)
+	return strings.Join(parts, " UNION ALL "), args
 }
 
 // regionColumns selects the region column of each filter's element.
