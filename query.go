@@ -2,6 +2,7 @@ package butler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -32,6 +33,55 @@ type DatasetSearch struct {
 	// OrderBy names fields as the where language does ("visit.timespan.begin",
 	// "-detector" for descending); only for a single dataset type.
 	OrderBy []string
+}
+
+// governorConstraints collects the governor values a search requires: from its
+// data ID and from "governor = value" terms ANDed at the top of its where
+// expression. Collections whose summaries lack them are skipped.
+func (b *Butler) governorConstraints(id dimensions.DataID, ast query.Node, binds map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range id {
+		if e, ok := b.Universe.Element(k); ok && e.Governor {
+			out[k] = v
+		}
+	}
+	var walk func(n query.Node)
+	walk = func(n query.Node) {
+		x, ok := n.(*query.Binary)
+		if !ok {
+			return
+		}
+		switch x.Op {
+		case "AND":
+			walk(x.X)
+			walk(x.Y)
+		case "=":
+			for _, pair := range [][2]query.Node{{x.X, x.Y}, {x.Y, x.X}} {
+				id, ok := pair[0].(*query.Ident)
+				if !ok || len(id.Parts) != 1 {
+					continue
+				}
+				if e, ok := b.Universe.Element(id.Parts[0]); !ok || !e.Governor {
+					continue
+				}
+				if _, bound := binds[id.Parts[0]]; bound {
+					continue
+				}
+				switch v := pair[1].(type) {
+				case *query.StringLit:
+					out[id.Parts[0]] = v.Value
+				case *query.Bind:
+					if bv, ok := binds[v.Name].(string); ok {
+						out[id.Parts[0]] = bv
+					}
+				}
+			}
+		}
+	}
+	if ast != nil {
+		walk(ast)
+	}
+	return out
 }
 
 // datasetResolver adds the dataset fields qualified by the type's name
@@ -195,7 +245,8 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 	}
 	n := 0
 	for _, t := range types {
-		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: s.DataID, CalibTime: s.CalibTime}
+		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: s.DataID, CalibTime: s.CalibTime,
+			Governors: b.governorConstraints(s.DataID, ast, s.Bind)}
 		if q.OrderBy, err = orderTerms(s.OrderBy, datasetResolver(t, b.resolverFor(t.Dimensions))); err != nil {
 			return err
 		}
@@ -232,9 +283,10 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 	return nil
 }
 
-// ExplainNoDatasets says in plain words why a dataset search found nothing.
+// ExplainNoDatasets says in plain words why a dataset search found nothing:
+// the dataset type, the collections, their summaries (types and governor
+// values ever added), the where expression against the dimension records.
 func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []string {
-	var why []string
 	types, err := b.reg.DatasetTypes(ctx, s.Types)
 	if err != nil || len(types) == 0 {
 		all, _ := b.reg.DatasetTypes(ctx, nil)
@@ -242,38 +294,102 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 		for _, t := range all {
 			names = append(names, t.Name)
 		}
-		return []string{fmt.Sprintf("No dataset type matches %s (registered: %s).", strings.Join(s.Types, ", "), orNone(names))}
+		return []string{fmt.Sprintf("No dataset type matches %s (registered: %s).", strings.Join(s.Types, ", "), orNone(closestList(strings.Join(s.Types, ""), names)))}
 	}
 	if len(s.Collections) == 0 {
 		return []string{"No collections were given to search (use --collections)."}
 	}
 	colls, err := b.reg.ResolveCollections(ctx, s.Collections, false)
-	if err != nil {
+	if err != nil && !errors.Is(err, errs.ErrNotFound) {
 		return []string{err.Error()}
+	}
+	if err != nil || len(colls) == 0 {
+		all, _ := b.reg.Collections(ctx)
+		var names []string
+		for _, c := range all {
+			names = append(names, c.Name)
+		}
+		return []string{fmt.Sprintf("No collections match %s (collections: %s).", strings.Join(s.Collections, ", "), orNone(closestList(strings.Join(s.Collections, ""), names)))}
 	}
 	var names []string
 	for _, c := range colls {
 		names = append(names, c.Name)
 	}
-	if len(colls) == 0 {
-		return []string{fmt.Sprintf("No collections match %s.", strings.Join(s.Collections, ", "))}
+	searched := strings.Join(names, ", ")
+	if len(names) > 5 {
+		searched = strings.Join(names[:5], ", ") + fmt.Sprintf(" and %d more", len(names)-5)
 	}
+	var ast query.Node
+	if strings.TrimSpace(s.Where) != "" {
+		ast, _ = query.Parse(s.Where)
+	}
+	govs := b.governorConstraints(s.DataID, ast, s.Bind)
+	var why []string
 	for _, t := range types {
-		has := false
-		for _, c := range colls {
-			dts, _ := b.reg.CollectionDatasetTypes(ctx, c.Name)
-			for _, d := range dts {
-				has = has || d == t.Name
+		withType, err := b.reg.PruneCollections(ctx, t.Name, colls, nil)
+		if err != nil {
+			why = append(why, err.Error())
+			continue
+		}
+		if len(withType) == 0 {
+			why = append(why, fmt.Sprintf("No %s datasets were ever put in the collections searched (%s).", t.Name, searched))
+			continue
+		}
+		withGov, err := b.reg.PruneCollections(ctx, t.Name, withType, govs)
+		if err == nil && len(withGov) == 0 {
+			var gv []string
+			for k, v := range govs {
+				gv = append(gv, fmt.Sprintf("%s=%v", k, v))
 			}
+			sort.Strings(gv)
+			why = append(why, fmt.Sprintf("The collections with %s datasets (%s) hold none for %s: their summaries exclude it.", t.Name, collNames(withType), strings.Join(gv, ", ")))
+			continue
 		}
-		if !has {
-			why = append(why, fmt.Sprintf("No %s datasets were ever put in the collections searched (%s).", t.Name, strings.Join(names, ", ")))
+		if s.Where == "" && len(s.DataID) == 0 {
+			continue
 		}
-	}
-	if len(why) == 0 && (s.Where != "" || len(s.DataID) > 0) {
-		why = append(why, fmt.Sprintf("Datasets of these types exist in %s, but none match the where expression / data ID constraint.", strings.Join(names, ", ")))
+		// Does the constraint match any dimension records at all?
+		found := false
+		errStop := errors.New("found")
+		err = b.QueryDataIDs(ctx, DataIDSearch{Dimensions: t.Dimensions.RequiredNames(), Where: s.Where, Bind: s.Bind, DataID: onlyGroup(t.Dimensions, s.DataID), Limit: 1}, func(dimensions.DataID) error {
+			found = true
+			return errStop
+		})
+		switch {
+		case err != nil && !errors.Is(err, errStop):
+			why = append(why, fmt.Sprintf("The where expression / data ID cannot be applied to %s: %v", t.Name, err))
+		case !found:
+			why = append(why, fmt.Sprintf("The where expression / data ID matches no dimension records for the dimensions of %s (%s): check the values (e.g. with query-dimension-records).", t.Name, strings.Join(t.Dimensions.RequiredNames(), ", ")))
+		default:
+			why = append(why, fmt.Sprintf("%s datasets exist in %s and dimension records match the where expression / data ID, but no dataset has one of those data IDs.", t.Name, collNames(withGov)))
+		}
 	}
 	return why
+}
+
+func collNames(cs []*registry.Collection) string {
+	var n []string
+	for _, c := range cs {
+		n = append(n, c.Name)
+	}
+	if len(n) > 5 {
+		return strings.Join(n[:5], ", ") + fmt.Sprintf(" and %d more", len(n)-5)
+	}
+	return strings.Join(n, ", ")
+}
+
+// closestList returns the names near name, or all of them when none is.
+func closestList(name string, names []string) []string {
+	var near []string
+	for _, k := range names {
+		if levenshtein(strings.ToLower(name), strings.ToLower(k)) <= 2 {
+			near = append(near, k)
+		}
+	}
+	if len(near) > 0 {
+		return near
+	}
+	return names
 }
 
 func orNone(s []string) string {

@@ -177,10 +177,27 @@ func TestQuerySuite_BaseDatasets(t *testing.T) {
 				t.Errorf("where %q: error %v, want an invalid-input error mentioning %q", bad.where, err, bad.want)
 			}
 		}
-		// Empty results are explained.
-		why := b.ExplainNoDatasets(t.Context(), butler.DatasetSearch{Types: []string{"flat"}, Collections: []string{"imported_g"}, Where: "physical_filter = 'Cam1-R1'"})
-		if len(why) == 0 || !strings.Contains(strings.Join(why, " "), "where") {
-			t.Fatalf("explanation: %v", why)
+		// Empty results are explained, each cause in its own words.
+		for _, c := range []struct {
+			s    butler.DatasetSearch
+			want string
+		}{
+			{butler.DatasetSearch{Types: []string{"flat"}, Collections: []string{"imported_g"}, Where: "physical_filter = 'Cam1-R1'"}, "no dataset has one of those data IDs"},
+			{butler.DatasetSearch{Types: []string{"flat"}, Collections: []string{"imported_g"}, Where: "detector = 99"}, "matches no dimension records"},
+			{butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}, Where: "instrument = 'HSC'"}, "summaries exclude it"},
+			{butler.DatasetSearch{Types: []string{"flats"}, Collections: []string{"imported_g"}}, "registered: flat"},
+			{butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_q"}}, "collections: imported_g, imported_r"},
+			{butler.DatasetSearch{Types: []string{"bias"}}, "No collections were given"},
+		} {
+			n := 0
+			_ = b.QueryDatasets(t.Context(), c.s, func(dataset.Ref) error { n++; return nil })
+			if n != 0 {
+				t.Fatalf("%+v found %d datasets", c.s, n)
+			}
+			why := strings.Join(b.ExplainNoDatasets(t.Context(), c.s), " ")
+			if !strings.Contains(why, c.want) {
+				t.Errorf("%+v: explanation %q, want it to say %q", c.s, why, c.want)
+			}
 		}
 	})
 }

@@ -168,6 +168,9 @@ type DatasetQuery struct {
 	WithImplied bool
 	// OrderBy replaces the default order (data ID, then collection rank).
 	OrderBy []OrderTerm
+	// Governors are governor values the query requires (instrument=LSSTCam):
+	// collections whose summaries lack them are not searched.
+	Governors map[string]any
 	// CalibTime, when set, keeps only certifications in CALIBRATION collections
 	// whose validity range overlaps it; without it a find-first search that
 	// finds several validity ranges for one data ID is a CalibrationLookupError.
@@ -264,6 +267,9 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		if c.Type == dataset.Run || c.Type == dataset.Tagged || (c.Type == dataset.Calibration && st.calTable != "") {
 			searchable = append(searchable, c)
 		}
+	}
+	if searchable, err = r.PruneCollections(ctx, st.Name, searchable, q.Governors); err != nil {
+		return err
 	}
 	if len(searchable) == 0 {
 		return nil
@@ -906,4 +912,74 @@ func (r *Registry) ExistingIDs(ctx context.Context, ids []dataset.ID) (map[datas
 		}
 	}
 	return out, nil
+}
+
+// PruneCollections drops the collections whose summaries say they cannot hold
+// datasets of the type with the governor values (daf_butler keeps a summary of
+// the dataset types and governor values ever added to each collection), so
+// long chains cost only the collections that matter.
+func (r *Registry) PruneCollections(ctx context.Context, typeName string, colls []*Collection, governors map[string]any) ([]*Collection, error) {
+	if len(colls) == 0 {
+		return colls, nil
+	}
+	st, err := r.storedType(ctx, r.db.Conn(), typeName)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(colls))
+	for i, c := range colls {
+		ids[i] = fmt.Sprint(c.ID)
+	}
+	in := " AND collection_id IN (" + strings.Join(ids, ", ") + ")"
+	keep, err := r.collectionIDs(ctx, "SELECT collection_id FROM "+r.db.T("collection_summary_dataset_type")+" WHERE dataset_type_id = ?"+in, st.id)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(governors))
+	for g := range governors {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		if !st.Dimensions.Has(g) {
+			continue
+		}
+		e, ok := r.Universe.Element(g)
+		if !ok || !e.Governor {
+			continue
+		}
+		with, err := r.collectionIDs(ctx, "SELECT collection_id FROM "+r.db.T("collection_summary_"+g)+" WHERE "+r.db.Q(g)+" = ?"+in, governors[g])
+		if err != nil {
+			return nil, err
+		}
+		for id := range keep {
+			if !with[id] {
+				delete(keep, id)
+			}
+		}
+	}
+	out := colls[:0:0]
+	for _, c := range colls {
+		if keep[c.ID] {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (r *Registry) collectionIDs(ctx context.Context, q string, args ...any) (map[int64]bool, error) {
+	rows, err := r.db.Conn().Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read collection summaries: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out[toInt(v)] = true
+	}
+	return out, rows.Err()
 }
