@@ -35,6 +35,28 @@ type DatasetSearch struct {
 	OrderBy []string
 }
 
+// extraAreTemporal reports whether the data ID's keys outside the type's
+// dimensions are exposure/visit or dimensions they imply (day_obs, group...).
+func extraAreTemporal(u *dimensions.Universe, t dataset.Type, id dimensions.DataID) bool {
+	for k := range id {
+		if t.Dimensions.Has(k) {
+			continue
+		}
+		ok := k == "exposure" || k == "visit"
+		for _, el := range []string{"exposure", "visit"} {
+			if e, found := u.Element(el); found {
+				for _, d := range append(append([]*dimensions.Element(nil), e.Required...), e.Implied...) {
+					ok = ok || d.Name == k
+				}
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // governorConstraints collects the governor values a search requires: from its
 // data ID and from "governor = value" terms ANDed at the top of its where
 // expression. Collections whose summaries lack them are skipped.
@@ -253,7 +275,13 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 		if s.DataID != nil {
 			q.DataID = onlyGroup(t.Dimensions, s.DataID)
 			if len(q.DataID) != len(s.DataID) {
-				continue // a constraint on a dimension this type does not have
+				// A calibration is looked up at the time of the exposure or
+				// visit the data ID names (a temporal join, as upstream).
+				if ts := b.dataIDTimespan(ctx, s.DataID); t.IsCalibration && q.CalibTime == nil && ts != nil && extraAreTemporal(b.Universe, t, s.DataID) {
+					q.CalibTime = ts
+				} else {
+					continue // a constraint on a dimension this type does not have
+				}
 			}
 		}
 		if ast != nil {

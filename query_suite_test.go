@@ -557,6 +557,22 @@ func TestQuerySuite_Calibrations(t *testing.T) {
 		if keys := refKeys(got); len(keys) != 4 || !strings.Contains(strings.Join(keys, "\n"), "bias imported_g {detector: 1,") {
 			t.Fatalf("valid at a late time: %v", keys)
 		}
+		// The time can come from an exposure in the data ID (a temporal join).
+		late := timespan.New(1800000000e9, 1800000030e9)
+		if err := b.InsertRecords(ctx, "day_obs", []dimensions.Record{{Element: b.Universe.MustElement("day_obs"), Values: map[string]any{"instrument": "Cam1", "id": int64(20270115), "timespan": timespan.Timespan{}}}}, butler.InsertSkip); err != nil {
+			t.Fatal(err)
+		}
+		exp := dimensions.Record{Element: b.Universe.MustElement("exposure"), Values: map[string]any{"instrument": "Cam1", "id": int64(7), "obs_id": "e7", "physical_filter": "Cam1-G", "day_obs": int64(20270115), "group": "g7", "timespan": late}}
+		if err := b.InsertRecords(ctx, "group", []dimensions.Record{{Element: b.Universe.MustElement("group"), Values: map[string]any{"instrument": "Cam1", "name": "g7"}}}, butler.InsertSkip); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.InsertRecords(ctx, "exposure", []dimensions.Record{exp}, butler.InsertNew); err != nil {
+			t.Fatal(err)
+		}
+		byExp := queryRefs(t, b, butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"calib"}, FindFirst: true, DataID: dimensions.DataID{"instrument": "Cam1", "exposure": 7, "detector": 2}})
+		if len(byExp) != 1 || byExp[0].Run != "imported_r" {
+			t.Fatalf("bias for exposure 7, detector 2: %v", refKeys(byExp))
+		}
 		for _, r := range got {
 			if d := r.DataID["detector"].(int64); d >= 2 && r.Run != "imported_r" {
 				t.Errorf("detector %d from %s, want imported_r's (valid then)", d, r.Run)
