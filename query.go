@@ -532,6 +532,9 @@ func (b *Butler) recordResolver(e *dimensions.Element) registry.Resolver {
 		if e.IsDimension() && parts[0] == e.Name {
 			return db.Q(e.PrimaryKey().Name), nil
 		}
+		if parts[0] == "region" && e.Spatial != "" {
+			return db.Q("region"), nil
+		}
 		var known []string
 		for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
 			if f.Name == parts[0] {

@@ -15,6 +15,7 @@ type importOptions struct {
 	transfer, exportFile string
 	skipDimensions       []string
 	noTrackFileAttrs     bool
+	registryOnly         bool
 	format               string
 }
 
@@ -41,6 +42,7 @@ Exit status: 0 imported, 1 error (the entry is named), 2 usage error.`,
 	f.StringArrayVarP(&o.skipDimensions, "skip-dimensions", "s", nil, "dimension elements whose records are not imported (repeatable, comma-separated)")
 	f.Bool("track-file-attrs", true, "record file sizes (default)")
 	f.BoolVar(&o.noTrackFileAttrs, "no-track-file-attrs", false, "do not record file sizes")
+	f.BoolVar(&o.registryOnly, "registry-only", false, "import records, collections and datasets but no files (the datasets then have no artifacts)")
 	addFormatFlag(cmd, &o.format)
 	return cmd
 }
@@ -57,7 +59,7 @@ func runImport(ctx context.Context, g *globals, o importOptions, args []string) 
 	}
 	start := time.Now()
 	res, err := transfer.ImportFile(ctx, b, file, butler.ImportOptions{
-		Dir: args[1], Transfer: o.transfer, SkipDimensions: splitList(o.skipDimensions), NoFileAttrs: o.noTrackFileAttrs,
+		Dir: args[1], Transfer: o.transfer, SkipDimensions: splitList(o.skipDimensions), NoFileAttrs: o.noTrackFileAttrs, RegistryOnly: o.registryOnly,
 	}, func(msg string) { g.log.Warn(msg) })
 	if err != nil {
 		return err

@@ -270,6 +270,13 @@ func (t *translator) regionOverlaps(x *query.Binary) (string, bool, error) {
 	}
 	if elem == "" {
 		if isRegionExpr(x.X) || isRegionExpr(x.Y) {
+			for _, side := range []query.Node{x.X, x.Y} {
+				if id, ok := side.(*query.Ident); ok {
+					if _, err := t.resolve(id.Parts); err != nil {
+						return "", true, t.errAt(id, "%v", err) // a misspelt field says which ones exist
+					}
+				}
+			}
 			return "", true, t.errAt(x, "OVERLAPS with a region needs ELEMENT.region on the other side (e.g. visit.region, patch.region)")
 		}
 		return "", false, nil
