@@ -237,6 +237,9 @@ func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
 			if e.Temporal != "" {
 				known = append(known, "timespan")
 			}
+			if e.Spatial != "" {
+				known = append(known, "region")
+			}
 			return "", fmt.Errorf("%s has no field %q%s", e.Name, field, closest(field, known))
 		}
 		return "", fmt.Errorf("unknown name %q", strings.Join(parts, "."))
