@@ -156,8 +156,11 @@ func TestExportCalibs(t *testing.T) {
 		t.Errorf("query-datasets bias in u/me/bias = %q", got)
 	}
 
-	// The certifications came along with their validity range (read through
-	// the API: query-datasets does not list CALIBRATION collections' datasets).
+	if got := datasetRows(t, repo, "bias", "--collections", "Dummy/calib"); !slices.Equal(got, []string{"bias u/me/bias 1", "bias u/me/bias 2"}) {
+		t.Errorf("query-datasets bias in Dummy/calib = %q", got)
+	}
+
+	// The certifications came along with their validity range.
 	b := repotest.Open(t, repo)
 	certs, err := b.Registry().Certifications(ctx, "Dummy/calib")
 	if err != nil {
