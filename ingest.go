@@ -59,11 +59,8 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 	if err := b.checkWriteable("ingest " + typeName); err != nil {
 		return res, err
 	}
-	mode := opts.Transfer
-	if mode == "" {
-		mode = datastore.Auto
-	}
-	if err := datastore.CheckMode(mode); err != nil {
+	mode, err := transferMode(opts.Transfer)
+	if err != nil {
 		return res, err
 	}
 	t, err := b.reg.DatasetType(ctx, typeName)
@@ -179,6 +176,14 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		res.Refs = append(res.Refs, p.ref)
 	}
 	return res, nil
+}
+
+// transferMode is the mode asked for, "auto" when empty, checked.
+func transferMode(m string) (string, error) {
+	if m == "" {
+		m = datastore.Auto
+	}
+	return m, datastore.CheckMode(m)
 }
 
 // fileTransfer is one file to place in the datastore for one or more datasets.

@@ -101,11 +101,8 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 	if err := b.checkWriteable("import"); err != nil {
 		return res, err
 	}
-	mode := opts.Transfer
-	if mode == "" {
-		mode = datastore.Auto
-	}
-	if err := datastore.CheckMode(mode); err != nil {
+	mode, err := transferMode(opts.Transfer)
+	if err != nil {
 		return res, err
 	}
 	if opts.Parallel <= 0 {

@@ -594,11 +594,8 @@ func (b *Butler) IngestZip(ctx context.Context, zipPath string, opts IngestZipOp
 	if err := b.checkWriteable("ingest zip " + zipPath); err != nil {
 		return res, err
 	}
-	mode := opts.Transfer
-	if mode == "" {
-		mode = datastore.Auto
-	}
-	if err := datastore.CheckMode(mode); err != nil {
+	mode, err := transferMode(opts.Transfer)
+	if err != nil {
 		return res, err
 	}
 	src := strings.TrimPrefix(zipPath, "file://")

@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"fmt"
-	"github.com/gobutler/butler/sphgeom"
 	"strings"
 
 	"github.com/gobutler/butler/dimensions"
@@ -256,27 +255,15 @@ func (r *Registry) spatialJoin(g dimensions.Group, colExpr map[string]string, fr
 	return pairs
 }
 
-// pairOverlaps tests two selected region columns (base64 text) exactly.
+// pairOverlaps tests two selected region columns (base64 text) exactly; a
+// missing region does not overlap.
 func pairOverlaps(a, b any) (bool, error) {
-	decode := func(v any) (sphgeom.Region, bool, error) {
-		var text string
-		switch x := v.(type) {
-		case string:
-			text = x
-		case []byte:
-			text = string(x)
-		default:
-			return nil, false, nil
-		}
-		reg, err := sphgeom.DecodeBase64(text)
-		return reg, err == nil, err
-	}
-	ra, ok, err := decode(a)
-	if !ok {
+	ra, err := decodeRegion(a)
+	if ra == nil || err != nil {
 		return false, err
 	}
-	rb, ok, err := decode(b)
-	if !ok {
+	rb, err := decodeRegion(b)
+	if rb == nil || err != nil {
 		return false, err
 	}
 	return ra.Overlaps(rb), nil

@@ -285,12 +285,20 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		return fmt.Errorf("query %s datasets: %w", q.Type, err)
 	}
 	defer rows.Close()
+	// One scan buffer for all rows, and what each column needs worked out
+	// once: a listing of millions of rows pays for every per-row allocation
+	// and universe lookup.
+	vals := make([]any, len(cols)+2+len(q.OrderBy)+len(q.Refine)+ambiguity)
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	intCol := make([]bool, len(cols))
+	for i, d := range cols {
+		intCol[i] = r.Universe.MustElement(d).PrimaryKey().Type == "int"
+	}
+	var lastRun string // rows come run after run: keep one copy of the name
 	for rows.Next() {
-		vals := make([]any, len(cols)+2+len(q.OrderBy)+len(q.Refine)+ambiguity)
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
@@ -320,8 +328,15 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		if err != nil {
 			return err
 		}
-		run := scanValue(sqldb.Column{Type: sqldb.String}, vals[1]).(string)
-		ref := dataset.Ref{ID: id, Type: st.Type, Run: run, DataID: dimensions.DataID{}}
+		run, ok := vals[1].(string)
+		if !ok {
+			run = scanValue(sqldb.Column{Type: sqldb.String}, vals[1]).(string)
+		}
+		if run == lastRun {
+			run = lastRun
+		}
+		lastRun = run
+		ref := dataset.Ref{ID: id, Type: st.Type, Run: run, DataID: make(dimensions.DataID, len(cols))}
 		ref.Type.Name = q.Type
 		for i, d := range cols {
 			v := vals[i+2]
@@ -331,8 +346,10 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 			if v == nil {
 				continue
 			}
-			if e := r.Universe.MustElement(d); e.PrimaryKey().Type == "int" {
-				v = toInt(v)
+			if intCol[i] {
+				if _, ok := v.(int64); !ok {
+					v = toInt(v)
+				}
 			}
 			ref.DataID[d] = v
 		}
@@ -588,24 +605,29 @@ func (r *Registry) regionColumns(filters []RegionFilter, colExpr map[string]stri
 // pass their filters; a row without a region fails.
 func regionsOverlap(filters []RegionFilter, vals []any) (bool, error) {
 	for i, f := range filters {
-		var text string
-		switch v := vals[i].(type) {
-		case string:
-			text = v
-		case []byte:
-			text = string(v)
-		default:
-			return false, nil
-		}
-		reg, err := sphgeom.DecodeBase64(text)
+		reg, err := decodeRegion(vals[i])
 		if err != nil {
 			return false, fmt.Errorf("%s region: %w", f.Element, err)
 		}
-		if !reg.Overlaps(f.Region) {
+		if reg == nil || !reg.Overlaps(f.Region) {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// decodeRegion decodes a selected region column (base64 text); nil when NULL.
+func decodeRegion(v any) (sphgeom.Region, error) {
+	var text string
+	switch x := v.(type) {
+	case string:
+		text = x
+	case []byte:
+		text = string(x)
+	default:
+		return nil, nil
+	}
+	return sphgeom.DecodeBase64(text)
 }
 
 func parseUUID(v any) (dataset.ID, error) {
