@@ -60,6 +60,9 @@ func (r *Registry) ensureSummaries(ctx context.Context, c sqldb.Conn, collID int
 			}
 			seen[v] = true
 			if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("collection_summary_"+g.Name)+" (collection_id, "+r.db.Q(g.Name)+") VALUES (?, ?) ON CONFLICT DO NOTHING", collID, v); err != nil {
+				if strings.Contains(strings.ToLower(err.Error()), "foreign key") || strings.Contains(err.Error(), "23503") {
+					return fmt.Errorf("%w: %s %q has no record (register it, or import its dimension records first): %w", errs.ErrNotFound, g.Name, fmt.Sprint(v), err)
+				}
 				return fmt.Errorf("update collection summary: %w", err)
 			}
 		}
@@ -140,6 +143,15 @@ func (r *Registry) InsertDatasets(ctx context.Context, c sqldb.Conn, typeName, r
 }
 
 func (r *Registry) datasetConflict(typeName, coll string, batch []NewDataset, err error) error {
+	if msg := strings.ToLower(err.Error()); strings.Contains(msg, "foreign key") || strings.Contains(msg, "23503") {
+		// Not a duplicate: a data ID names a dimension value with no record.
+		ex := ""
+		if len(batch) > 0 {
+			ex = fmt.Sprintf(" (the first is %s)", batch[0].DataID)
+		}
+		return fmt.Errorf("insert %d %s dataset(s) into %q: %w: a data ID names a dimension value that has no record; insert or import the dimension records first%s: %w",
+			len(batch), typeName, coll, errs.ErrNotFound, ex, err)
+	}
 	if !strings.Contains(err.Error(), errs.ErrConflict.Error()) {
 		return fmt.Errorf("insert %d %s dataset(s) into %q: %w", len(batch), typeName, coll, err)
 	}
