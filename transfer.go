@@ -225,6 +225,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 				res.DatasetTypes++
 			}
 		}
+		cache := registry.RecordCache{}
 		for _, g := range groups {
 			var news []registry.NewDataset
 			var items []fileTransfer
@@ -239,7 +240,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 				if len(refs) == 0 || opts.RegistryOnly {
 					continue
 				}
-				full, recs, err := b.reg.ExpandIn(ctx, c, g.typ.Dimensions, refs[0].DataID)
+				full, recs, err := b.reg.ExpandCached(ctx, c, g.typ.Dimensions, refs[0].DataID, cache)
 				if err != nil {
 					return &EntryError{Entry: describeRef(refs[0]), Err: err}
 				}
@@ -397,20 +398,42 @@ func (b *Butler) presentDatasets(ctx context.Context, refs map[dataset.ID]datase
 	if err != nil {
 		return nil, err
 	}
-	present := map[dataset.ID]bool{}
+	// The IDs already stored are checked in batches per type and run: the
+	// same dataset (type, run, data ID) is skipped, anything else conflicts.
+	byGroup := map[[2]string][]dataset.ID{}
 	for id := range found {
-		old, err := b.reg.Dataset(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if old == nil {
-			continue
-		}
 		ref := refs[id]
-		if old.Type.Name != ref.Type.Name || old.Run != ref.Run || old.DataID.String() != ref.DataID.String() {
-			return nil, &EntryError{Entry: describeRef(ref), Err: fmt.Errorf("%w: the repository already has dataset %s as %s", errs.ErrConflict, id, describeRef(*old))}
+		k := [2]string{ref.Type.Name, ref.Run}
+		byGroup[k] = append(byGroup[k], id)
+	}
+	present := map[dataset.ID]bool{}
+	for k, ids := range byGroup {
+		for start := 0; start < len(ids); start += 500 {
+			chunk := ids[start:min(start+500, len(ids))]
+			same := map[dataset.ID]bool{}
+			err := b.reg.Datasets(ctx, registry.DatasetQuery{Type: k[0], Collections: []string{k[1]}, IDs: chunk}, func(old dataset.Ref) error {
+				same[old.ID] = old.DataID.String() == refs[old.ID].DataID.String()
+				return nil
+			})
+			if err != nil && !errors.Is(err, errs.ErrNotFound) {
+				return nil, err
+			}
+			for _, id := range chunk {
+				if same[id] {
+					present[id] = true
+					continue
+				}
+				ref := refs[id]
+				old, err := b.reg.Dataset(ctx, id)
+				if err != nil {
+					return nil, err
+				}
+				if old == nil {
+					continue
+				}
+				return nil, &EntryError{Entry: describeRef(ref), Err: fmt.Errorf("%w: the repository already has dataset %s as %s", errs.ErrConflict, id, describeRef(*old))}
+			}
 		}
-		present[id] = true
 	}
 	return present, nil
 }

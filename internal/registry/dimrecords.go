@@ -471,6 +471,42 @@ func (r *Registry) Expand(ctx context.Context, g dimensions.Group, id dimensions
 // ExpandIn is Expand on a given connection, so that a transaction sees the
 // records it has just written.
 func (r *Registry) ExpandIn(ctx context.Context, c sqldb.Conn, g dimensions.Group, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
+	return r.ExpandCached(ctx, c, g, id, nil)
+}
+
+// RecordCache remembers records read by ExpandCached (keyed by element and
+// data ID), so that expanding many data IDs reads each record once.
+type RecordCache map[string]*dimensions.Record
+
+// ExpandCached is ExpandIn reading records through cache (nil: no cache).
+func (r *Registry) ExpandCached(ctx context.Context, c sqldb.Conn, g dimensions.Group, id dimensions.DataID, cache RecordCache) (dimensions.DataID, map[string]dimensions.Record, error) {
+	fetch := func(e *dimensions.Element, full dimensions.DataID) (dimensions.Record, bool, error) {
+		if cache == nil {
+			return r.fetchRecord(ctx, c, e, full)
+		}
+		var sb strings.Builder
+		sb.WriteString(e.Name)
+		for _, d := range e.Dimensions() {
+			fmt.Fprintf(&sb, "\x00%v", full[d.Name])
+		}
+		k := sb.String()
+		if rec, ok := cache[k]; ok {
+			if rec == nil {
+				return dimensions.Record{}, false, nil
+			}
+			return *rec, true, nil
+		}
+		rec, ok, err := r.fetchRecord(ctx, c, e, full)
+		if err != nil {
+			return rec, ok, err
+		}
+		if ok {
+			cache[k] = &rec
+		} else {
+			cache[k] = nil
+		}
+		return rec, ok, nil
+	}
 	full := id.Clone()
 	recs := map[string]dimensions.Record{}
 	// Required dimensions first (their records give implied values), then implied.
@@ -481,7 +517,7 @@ func (r *Registry) ExpandIn(ctx context.Context, c sqldb.Conn, g dimensions.Grou
 		if _, ok := full[e.Name]; !ok {
 			continue
 		}
-		rec, ok, err := r.fetchRecord(ctx, c, e, full)
+		rec, ok, err := fetch(e, full)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -498,7 +534,7 @@ func (r *Registry) ExpandIn(ctx context.Context, c sqldb.Conn, g dimensions.Grou
 	for _, e := range g.Implied {
 		if _, ok := full[e.Name]; ok && e.HasTable() {
 			if _, done := recs[e.Name]; !done {
-				rec, ok, err := r.fetchRecord(ctx, c, e, full)
+				rec, ok, err := fetch(e, full)
 				if err != nil {
 					return nil, nil, err
 				}
