@@ -57,3 +57,5 @@ go test -count=1 -timeout 20m ./...
 echo "== fuzz (short)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./internal/query
 go test -run '^$' -fuzz '^FuzzReadHeaders$' -fuzztime 10s ./internal/fits
+go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 5s ./sphgeom
+go test -run '^$' -fuzz '^FuzzRead$' -fuzztime 5s ./internal/transfer
