@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -31,7 +32,7 @@ type benchQueryOptions struct {
 	repeat, batch                  int
 	detector                       int64
 	repo, db, namespace, binary    string
-	format                         string
+	format, only                   string
 	buildOnly                      bool
 }
 
@@ -62,6 +63,7 @@ of one day. An existing repository at --repo is measured as it is.`,
 	f.StringVar(&o.namespace, "namespace", "", "PostgreSQL schema of the registry (with --db)")
 	f.StringVar(&o.binary, "binary", "", "butler binary to time as a subprocess (default: this executable)")
 	f.BoolVar(&o.buildOnly, "build-only", false, "build the repository, measure nothing")
+	f.StringVar(&o.only, "only", "", "measure only the queries whose name matches this regular expression")
 	cmd.MarkFlagRequired("repo")
 	addFormatFlag(cmd, &o.format)
 	return cmd
@@ -69,12 +71,18 @@ of one day. An existing repository at --repo is measured as it is.`,
 
 // benchQueryCase is one timed command line; rows is what it printed (data rows).
 type benchQueryCase struct {
-	Name   string   `json:"name"`
-	Args   []string `json:"args"`
-	Rows   int      `json:"rows"`
-	InMS   float64  `json:"in_process_ms"`
-	BinMS  float64  `json:"binary_ms"`
-	MaxRSS float64  `json:"binary_max_rss_mib"`
+	Name  string   `json:"name"`
+	Args  []string `json:"args"`
+	Rows  int      `json:"rows"`
+	InMS  float64  `json:"in_process_ms"`
+	BinMS float64  `json:"binary_ms"`
+	// BinCPUMS is the binary's user+system CPU time: steadier than wall
+	// time on a shared machine.
+	BinCPUMS float64 `json:"binary_cpu_ms"`
+	MaxRSS   float64 `json:"binary_max_rss_mib"`
+	// MaxAnon is the peak of the anonymous part of the RSS: what the process
+	// allocated, without the file pages it maps (SQLite's memory map).
+	MaxAnon float64 `json:"binary_max_anon_mib"`
 	// RowsPerS is the binary's listing rate (listing only).
 	RowsPerS   float64 `json:"binary_rows_per_s,omitempty"`
 	InRowsPerS float64 `json:"in_process_rows_per_s,omitempty"`
@@ -119,25 +127,32 @@ func runBenchQuery(ctx context.Context, g *globals, o benchQueryOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.only != "" {
+		re, err := regexp.Compile(o.only)
+		if err != nil {
+			return usagef("--only %q: %v", o.only, err)
+		}
+		cases = slices.DeleteFunc(cases, func(c benchQueryCase) bool { return !re.MatchString(c.Name) })
+	}
 	for i := range cases {
 		if err := timeCase(ctx, bin, o.repeat, &cases[i]); err != nil {
 			return err
 		}
 		c := cases[i]
-		fmt.Fprintf(g.stderr, "%-28s %8d rows  in-process %8.1f ms  binary %8.1f ms  %6.1f MiB\n", c.Name, c.Rows, c.InMS, c.BinMS, c.MaxRSS)
+		fmt.Fprintf(g.stderr, "%-28s %8d rows  in-process %8.1f ms  binary %8.1f ms (cpu %8.1f ms)  %6.1f MiB (anon %6.1f)\n", c.Name, c.Rows, c.InMS, c.BinMS, c.BinCPUMS, c.MaxRSS, c.MaxAnon)
 	}
 	out["queries"] = cases
 	out["repeat"] = o.repeat
 	if o.format != "table" {
 		return renderValue(g.stdout, o.format, out)
 	}
-	t := &table{cols: []string{"query", "rows", "in-process ms", "binary ms", "binary max RSS MiB", "binary rows/s"}}
+	t := &table{cols: []string{"query", "rows", "in-process ms", "binary ms", "binary cpu ms", "max RSS MiB", "max anon MiB", "binary rows/s"}}
 	for _, c := range cases {
 		rate := ""
 		if c.listing {
 			rate = fmt.Sprintf("%.0f", c.RowsPerS)
 		}
-		t.add(nil, c.Name, fmt.Sprint(c.Rows), fmt.Sprintf("%.1f", c.InMS), fmt.Sprintf("%.1f", c.BinMS), fmt.Sprintf("%.1f", c.MaxRSS), rate)
+		t.add(nil, c.Name, fmt.Sprint(c.Rows), fmt.Sprintf("%.1f", c.InMS), fmt.Sprintf("%.1f", c.BinMS), fmt.Sprintf("%.1f", c.BinCPUMS), fmt.Sprintf("%.1f", c.MaxRSS), fmt.Sprintf("%.1f", c.MaxAnon), rate)
 	}
 	if st, ok := out["build"].(map[string]any); ok {
 		fmt.Fprintf(g.stdout, "built %v datasets (%v exposures) in %.1f s: %.0f datasets/s\n\n", st["datasets"], st["exposures"], st["seconds"], st["datasets_per_s"])
@@ -210,7 +225,7 @@ func dataRows(format string, lines int) int {
 // timeCase runs a case repeat times in-process (through Main, output counted
 // and discarded) and as the binary (output to /dev/null), keeping medians.
 func timeCase(ctx context.Context, bin string, repeat int, c *benchQueryCase) error {
-	var in, sub []float64
+	var in, sub, cpu []float64
 	for range repeat {
 		var lc lineCounter
 		var errBuf bytes.Buffer
@@ -230,49 +245,54 @@ func timeCase(ctx context.Context, bin string, repeat int, c *benchQueryCase) er
 		return err
 	}
 	defer devnull.Close()
-	run := func(sample bool) (seconds float64, rssKiB int64, err error) {
+	run := func(sample bool) (seconds, cpuSeconds float64, rssKiB, anonKiB int64, err error) {
 		cmd := exec.CommandContext(ctx, bin, c.Args...)
 		var errBuf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = devnull, &errBuf
 		t0 := time.Now()
 		if err := cmd.Start(); err != nil {
-			return 0, 0, fmt.Errorf("bench query: start %s: %w", bin, err)
+			return 0, 0, 0, 0, fmt.Errorf("bench query: start %s: %w", bin, err)
 		}
 		// The child's rusage peak counts the parent's memory at fork (Linux
 		// charges the pre-exec address space to it), so the peak is sampled
 		// from /proc while it runs, in a run of its own that is not timed.
 		stop := make(chan struct{})
-		hwm := make(chan int64, 1)
+		peaks := make(chan [2]int64, 1)
 		if sample {
-			go func() { hwm <- sampleHWM(cmd.Process.Pid, stop) }()
+			go func() {
+				hwm, anon := sampleRSS(cmd.Process.Pid, stop)
+				peaks <- [2]int64{hwm, anon}
+			}()
 		} else {
-			hwm <- 0
+			peaks <- [2]int64{}
 		}
 		err = cmd.Wait()
 		seconds = time.Since(t0).Seconds()
 		close(stop)
-		rssKiB = <-hwm
+		p := <-peaks
+		rssKiB, anonKiB = p[0], p[1]
 		if err != nil {
-			return 0, 0, fmt.Errorf("bench query: run %s %s: %w: %s", bin, strings.Join(c.Args, " "), err, errBuf.String())
+			return 0, 0, 0, 0, fmt.Errorf("bench query: run %s %s: %w: %s", bin, strings.Join(c.Args, " "), err, errBuf.String())
 		}
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && rssKiB == 0 {
 			rssKiB = int64(ru.Maxrss) // KiB on Linux
 		}
-		return seconds, rssKiB, nil
+		cpuSeconds = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+		return seconds, cpuSeconds, rssKiB, anonKiB, nil
 	}
 	for range repeat {
-		s, _, err := run(false)
+		s, c, _, _, err := run(false)
 		if err != nil {
 			return err
 		}
-		sub = append(sub, s)
+		sub, cpu = append(sub, s), append(cpu, c)
 	}
-	_, rss, err := run(true)
+	_, _, rss, anon, err := run(true)
 	if err != nil {
 		return err
 	}
-	c.InMS, c.BinMS = 1000*median(in), 1000*median(sub)
-	c.MaxRSS = float64(rss) / 1024
+	c.InMS, c.BinMS, c.BinCPUMS = 1000*median(in), 1000*median(sub), 1000*median(cpu)
+	c.MaxRSS, c.MaxAnon = float64(rss)/1024, float64(anon)/1024
 	if c.listing {
 		c.RowsPerS = float64(c.Rows) / median(sub)
 		c.InRowsPerS = float64(c.Rows) / median(in)
@@ -280,36 +300,38 @@ func timeCase(ctx context.Context, bin string, repeat int, c *benchQueryCase) er
 	return nil
 }
 
-// sampleHWM polls the process's peak resident set (VmHWM, KiB) every
-// millisecond until stop is closed, returning the last value read (0 when
-// /proc cannot be read).
-func sampleHWM(pid int, stop <-chan struct{}) int64 {
-	path := fmt.Sprintf("/proc/%d/status", pid)
-	f, err := os.Open(path)
+// sampleRSS polls the process's peak resident set (VmHWM, KiB) and the peak
+// of its anonymous part (RssAnon: heap and stacks, not mapped files) every
+// millisecond until stop is closed (zeros when /proc cannot be read).
+func sampleRSS(pid int, stop <-chan struct{}) (hwm, anon int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		<-stop
-		return 0
+		return 0, 0
 	}
 	defer f.Close()
-	var peak int64
 	buf := make([]byte, 4096)
+	field := func(data []byte, name string) int64 {
+		_, rest, ok := bytes.Cut(data, []byte(name))
+		if !ok {
+			return 0
+		}
+		line, _, _ := bytes.Cut(rest, []byte("\n"))
+		var kb int64
+		fmt.Sscanf(strings.TrimSpace(string(line)), "%d kB", &kb)
+		return kb
+	}
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
 		// procfs regenerates the file on each read from offset 0.
 		if n, _ := f.ReadAt(buf, 0); n > 0 {
-			if _, rest, ok := bytes.Cut(buf[:n], []byte("VmHWM:")); ok {
-				if line, _, ok := bytes.Cut(rest, []byte("\n")); ok {
-					var kb int64
-					if _, err := fmt.Sscanf(strings.TrimSpace(string(line)), "%d kB", &kb); err == nil {
-						peak = max(peak, kb)
-					}
-				}
-			}
+			hwm = max(hwm, field(buf[:n], "VmHWM:"))
+			anon = max(anon, field(buf[:n], "RssAnon:"))
 		}
 		select {
 		case <-stop:
-			return peak
+			return hwm, anon
 		case <-tick.C:
 		}
 	}

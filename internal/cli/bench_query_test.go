@@ -143,3 +143,32 @@ func logReport(t *testing.T, rep benchQueryReport) {
 	t.Helper()
 	t.Logf("%s", rep.raw)
 }
+
+// BenchmarkQueryDatasets_Repo runs selective query-datasets commands in-process
+// against the repository named by BUTLER_BENCH_QUERY_REPO (for example one
+// built by `butler bench query`), for profiling with -cpuprofile.
+func BenchmarkQueryDatasets_Repo(b *testing.B) {
+	repo := os.Getenv("BUTLER_BENCH_QUERY_REPO")
+	if repo == "" {
+		b.Skip("set BUTLER_BENCH_QUERY_REPO to a repository made by `butler bench query`")
+	}
+	exp := os.Getenv("BUTLER_BENCH_QUERY_EXPOSURE")
+	day := os.Getenv("BUTLER_BENCH_QUERY_DAY")
+	if exp == "" || day == "" {
+		b.Skip("set BUTLER_BENCH_QUERY_EXPOSURE and BUTLER_BENCH_QUERY_DAY to an exposure and day_obs of the repository")
+	}
+	for _, c := range []struct{ name, where string }{
+		{"one-exposure", "exposure = " + exp},
+		{"one-detector-one-day", "detector = 42 AND exposure.day_obs = " + day},
+	} {
+		args := []string{"query-datasets", repo, "raw", "--collections", "LSSTCam/raw/all", "--where", c.where}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				var out, errOut bytes.Buffer
+				if code := cli.Main(context.Background(), args, strings.NewReader(""), &out, &errOut); code != cli.ExitOK {
+					b.Fatalf("exit %d: %s", code, errOut.String())
+				}
+			}
+		})
+	}
+}

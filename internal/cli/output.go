@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -219,4 +221,155 @@ func renderValue(w io.Writer, format string, v any) error {
 		return enc.Encode(v)
 	}
 	return yaml.NewEncoder(w).Encode(v)
+}
+
+// Streaming writers for large listings: each row is appended to one reused
+// buffer, with no per-cell strings or fmt calls. The output is byte for byte
+// what encoding/csv and encoding/json write.
+
+// appendCSVRecord appends fields as one CSV record, as csv.Writer.Write does
+// with the default settings (comma, "\n" line ends).
+func appendCSVRecord(b []byte, fields ...string) []byte {
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVField(b, f)
+	}
+	return append(b, '\n')
+}
+
+// appendCSVField appends one field, quoted only when csv.Writer would quote it.
+func appendCSVField(b []byte, f string) []byte {
+	if !csvNeedsQuotes(f) {
+		return append(b, f...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(f); i++ {
+		if f[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, f[i])
+	}
+	return append(b, '"')
+}
+
+// csvNeedsQuotes follows encoding/csv's fieldNeedsQuotes for a comma separator.
+func csvNeedsQuotes(f string) bool {
+	if f == "" {
+		return false
+	}
+	if f == `\.` {
+		return true
+	}
+	for i := 0; i < len(f); i++ {
+		switch f[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	r, _ := utf8.DecodeRuneInString(f)
+	return unicode.IsSpace(r)
+}
+
+// appendCSVValue appends a data ID value as str renders it.
+func appendCSVValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return b
+	case string:
+		return appendCSVField(b, x)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	}
+	return appendCSVField(b, str(v))
+}
+
+// appendUUID appends the canonical 8-4-4-4-12 lower-case form of a UUID.
+func appendUUID(b []byte, id [16]byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, c := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return b
+}
+
+// appendJSONString appends s as encoding/json writes a string: HTML-safe
+// (<, > and & escaped), U+2028 and U+2029 escaped, invalid UTF-8 replaced.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendJSONValue appends a data ID value as json.Marshal writes it.
+func appendJSONValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendJSONString(b, x), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, data...), nil
 }

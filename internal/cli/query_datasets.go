@@ -3,9 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -161,7 +160,6 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 func streamDatasets(ctx context.Context, g *globals, b *butler.Butler, search butler.DatasetSearch, o queryDatasetsOptions) error {
 	w := bufio.NewWriterSize(g.stdout, 1<<16)
 	defer w.Flush()
-	cw := csv.NewWriter(w)
 	n, shown := 0, 0
 	max := -1
 	if o.limit < 0 {
@@ -170,11 +168,14 @@ func streamDatasets(ctx context.Context, g *globals, b *butler.Butler, search bu
 		max = o.limit
 	}
 	current := ""
-	var dims []string
+	var dims, sorted []string
 	if o.format == "json" {
 		w.WriteString("[")
 	}
 	truncated := false
+	// Each row is appended to line and written at once: a listing of
+	// millions of datasets makes no per-row strings, slices or maps here.
+	var line []byte
 	err := b.QueryDatasets(ctx, search, func(r dataset.Ref) error {
 		n++
 		if n <= o.offset {
@@ -185,39 +186,58 @@ func streamDatasets(ctx context.Context, g *globals, b *butler.Butler, search bu
 			return nil
 		}
 		shown++
+		line = line[:0]
 		if r.Type.Name != current {
 			current = r.Type.Name
 			dims = r.Type.Dimensions.Names()
+			sorted = slices.Sorted(slices.Values(dims)) // json.Marshal orders map keys
 			if o.format == "csv" {
 				if shown > 1 {
-					cw.Write(nil)
+					line = append(line, '\n')
 				}
-				cw.Write(append([]string{"type", "run", "id"}, dims...))
+				line = appendCSVRecord(line, append([]string{"type", "run", "id"}, dims...)...)
 			}
 		}
 		if o.format == "csv" {
-			cells := []string{r.Type.Name, r.Run, r.ID.String()}
+			line = appendCSVField(line, r.Type.Name)
+			line = append(line, ',')
+			line = appendCSVField(line, r.Run)
+			line = append(line, ',')
+			line = appendUUID(line, r.ID)
 			for _, d := range dims {
-				cells = append(cells, str(r.DataID[d]))
+				line = append(line, ',')
+				line = appendCSVValue(line, r.DataID[d])
 			}
-			return cw.Write(cells)
-		}
-		did := map[string]any{}
-		for _, d := range dims {
-			did[d] = r.DataID[d]
-		}
-		data, err := json.Marshal(map[string]any{"type": r.Type.Name, "run": r.Run, "id": r.ID.String(), "data_id": did})
-		if err != nil {
+			line = append(line, '\n')
+			_, err := w.Write(line)
 			return err
 		}
+		// As json.Marshal writes {"type", "run", "id", "data_id"}: keys sorted.
 		if shown > 1 {
-			w.WriteString(",")
+			line = append(line, ',')
 		}
-		w.WriteString("\n  ")
-		_, err = w.Write(data)
+		line = append(line, "\n  {\"data_id\":{"...)
+		for i, d := range sorted {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = appendJSONString(line, d)
+			line = append(line, ':')
+			var err error
+			if line, err = appendJSONValue(line, r.DataID[d]); err != nil {
+				return err
+			}
+		}
+		line = append(line, "},\"id\":\""...)
+		line = appendUUID(line, r.ID)
+		line = append(line, "\",\"run\":"...)
+		line = appendJSONString(line, r.Run)
+		line = append(line, ",\"type\":"...)
+		line = appendJSONString(line, r.Type.Name)
+		line = append(line, '}')
+		_, err := w.Write(line)
 		return err
 	})
-	cw.Flush()
 	if o.format == "json" {
 		if shown > 0 {
 			w.WriteString("\n")
@@ -230,5 +250,5 @@ func streamDatasets(ctx context.Context, g *globals, b *butler.Butler, search bu
 	if err != nil {
 		return err
 	}
-	return cw.Error()
+	return w.Flush()
 }

@@ -292,7 +292,17 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		ambiguity = 1 // datasetSQL selects the winners' count per data ID last
 	}
 	returned := 0
-	rows, err := r.db.Conn().Query(ctx, sqlText, args...)
+	conn := r.db.Conn()
+	if q.Limit == 0 && q.Where == "" && len(q.DataID) == 0 && len(q.IDs) == 0 && len(q.Refine) == 0 {
+		// A listing of everything in the collections: possibly millions of rows.
+		c, release, err := r.db.BulkReader(ctx)
+		if err != nil {
+			return fmt.Errorf("query %s datasets: %w", q.Type, err)
+		}
+		defer release()
+		conn = c
+	}
+	rows, err := conn.Query(ctx, sqlText, args...)
 	if err != nil {
 		return fmt.Errorf("query %s datasets: %w", q.Type, err)
 	}

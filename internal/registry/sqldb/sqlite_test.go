@@ -6,13 +6,14 @@ import (
 )
 
 // TestOpenSQLite_JournalPragmas: a WAL database is opened with
-// synchronous=NORMAL and a memory map, found from its header; a rollback-journal
-// database (shared file systems) keeps the defaults: FULL and no map.
+// synchronous=NORMAL, found from its header, and reads bulk results through a
+// memory map; a rollback-journal database (shared file systems) keeps FULL
+// and is never mapped. Short queries are never mapped.
 func TestOpenSQLite_JournalPragmas(t *testing.T) {
 	tests := []struct {
 		journal        string
 		wantSync       int // 1 NORMAL, 2 FULL
-		wantMmap       bool
+		wantBulkMmap   bool
 		wantHeaderWAL  bool
 		wantHeaderRead bool
 	}{
@@ -42,16 +43,33 @@ func TestOpenSQLite_JournalPragmas(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var sync, mmap int64
+				db.SQL.SetMaxOpenConns(1) // so "after" reads the connection the bulk read had
+				mmap := func(c Conn) int64 {
+					t.Helper()
+					var n int64
+					if err := c.QueryRow(ctx, "PRAGMA mmap_size").Scan(&n); err != nil {
+						t.Fatal(err)
+					}
+					return n
+				}
+				var sync int64
 				if err := db.Conn().QueryRow(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
 					t.Fatal(err)
 				}
-				if err := db.Conn().QueryRow(ctx, "PRAGMA mmap_size").Scan(&mmap); err != nil {
+				before := mmap(db.Conn())
+				bulk, release, err := db.BulkReader(ctx)
+				if err != nil {
 					t.Fatal(err)
 				}
+				during := mmap(bulk)
+				release()
+				after := mmap(db.Conn())
 				db.Close()
-				if sync != int64(tt.wantSync) || (mmap > 0) != tt.wantMmap {
-					t.Errorf("read-only %v: synchronous = %d, mmap_size = %d; want %d, mapped %v", ro, sync, mmap, tt.wantSync, tt.wantMmap)
+				if sync != int64(tt.wantSync) {
+					t.Errorf("read-only %v: synchronous = %d, want %d", ro, sync, tt.wantSync)
+				}
+				if before != 0 || after != 0 || (during > 0) != tt.wantBulkMmap {
+					t.Errorf("read-only %v: mmap_size before, during and after a bulk read = %d, %d, %d; want 0, mapped %v, 0", ro, before, during, after, tt.wantBulkMmap)
 				}
 			}
 		})
