@@ -286,6 +286,11 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 	if len(searchable) == 0 {
 		return nil
 	}
+	// A listing of everything in the collections: possibly millions of rows.
+	bulk := q.Limit == 0 && q.Where == "" && len(q.DataID) == 0 && len(q.IDs) == 0 && len(q.Refine) == 0
+	if q.DataID, err = r.summaryGovernors(ctx, st, searchable, q); err != nil {
+		return err
+	}
 	sqlText, args, cols := r.datasetSQL(st, searchable, q)
 	ambiguity := 0
 	if q.FindFirst && len(searchable) > 1 && hasCalibration(searchable) {
@@ -293,8 +298,7 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 	}
 	returned := 0
 	conn := r.db.Conn()
-	if q.Limit == 0 && q.Where == "" && len(q.DataID) == 0 && len(q.IDs) == 0 && len(q.Refine) == 0 {
-		// A listing of everything in the collections: possibly millions of rows.
+	if bulk {
 		c, release, err := r.db.BulkReader(ctx)
 		if err != nil {
 			return fmt.Errorf("query %s datasets: %w", q.Type, err)
@@ -1009,6 +1013,64 @@ func (r *Registry) PruneCollections(ctx context.Context, typeName string, colls 
 		}
 	}
 	return out, nil
+}
+
+// summaryGovernors returns q's data ID constrained, for each governor
+// dimension of the type that the query leaves open, to the one value the
+// collections' summaries record, when there is one (daf_butler's query system
+// adds these constraints too). Every dataset's governor values are in its
+// collection's summary, so the result is the same; but the tags table's
+// indexes lead with the governor: on PostgreSQL, which cannot skip-scan,
+// "exposure = X" read the whole (instrument, exposure) index (23 ms for 1M
+// raws) instead of 205 entries.
+func (r *Registry) summaryGovernors(ctx context.Context, st *storedType, colls []*Collection, q DatasetQuery) (dimensions.DataID, error) {
+	id := q.DataID
+	ids := make([]string, len(colls))
+	for i, c := range colls {
+		ids[i] = fmt.Sprint(c.ID)
+	}
+	for _, g := range st.Dimensions.Governors() {
+		if _, ok := q.DataID[g.Name]; ok {
+			continue
+		}
+		if _, ok := q.Governors[g.Name]; ok {
+			continue // the where expression constrains it
+		}
+		rows, err := r.db.Conn().Query(ctx, "SELECT DISTINCT "+r.db.Q(g.Name)+" FROM "+r.db.T("collection_summary_"+g.Name)+
+			" WHERE collection_id IN ("+strings.Join(ids, ", ")+")")
+		if err != nil {
+			return nil, fmt.Errorf("read collection summaries: %w", err)
+		}
+		var vals []any
+		for rows.Next() {
+			var v any
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			vals = append(vals, v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(vals) != 1 {
+			continue
+		}
+		if g.PrimaryKey().Type == "int" {
+			vals[0] = toInt(vals[0])
+		}
+		next := make(dimensions.DataID, len(id)+1)
+		for k, v := range id {
+			next[k] = v
+		}
+		next[g.Name] = vals[0]
+		id = next
+	}
+	return id, nil
 }
 
 func (r *Registry) collectionIDs(ctx context.Context, q string, args ...any) (map[int64]bool, error) {
