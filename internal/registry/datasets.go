@@ -552,7 +552,12 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		sqlText = "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY " + strings.Join(part, ", ") +
 			" ORDER BY coll_rank) AS rn" + window + " FROM (" + body + ") s) f WHERE rn = 1 ORDER BY " + strings.Join(outerOrder, ", ")
 	} else {
-		orderBy := strings.Join(order, ", ") + ", " + rank
+		orderBy := strings.Join(order, ", ")
+		if len(colls) > 1 {
+			// With one collection the rank is constant; ordering by it anyway
+			// made PostgreSQL re-sort a million-row index scan.
+			orderBy += ", " + rank
+		}
 		if len(q.OrderBy) > 0 {
 			terms := make([]string, len(q.OrderBy))
 			for i, o := range q.OrderBy {
