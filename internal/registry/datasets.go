@@ -288,10 +288,27 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 	}
 	// A listing of everything in the collections: possibly millions of rows.
 	bulk := q.Limit == 0 && q.Where == "" && len(q.DataID) == 0 && len(q.IDs) == 0 && len(q.Refine) == 0
-	if q.DataID, err = r.summaryGovernors(ctx, st, searchable, q); err != nil {
+	governed, err := r.summaryGovernors(ctx, st, searchable, q)
+	if err != nil {
 		return err
 	}
-	sqlText, args, cols := r.datasetSQL(st, searchable, q)
+	if !bulk {
+		// A listing reads everything anyway, and a data ID term would make
+		// datasetSQL join the dimension tables.
+		q.DataID = governed
+	}
+	// A listing fills implied dimensions (physical_filter, band, day_obs...)
+	// from the few rows of their elements' tables, read first, instead of
+	// joining them to every dataset row.
+	var fill *impliedFill
+	sqlQ := q
+	if bulk && q.WithImplied && len(q.OrderBy) == 0 && !hasCalibration(searchable) {
+		if fill, err = r.loadImplied(ctx, st, governed); err != nil {
+			return err
+		}
+		sqlQ.WithImplied = fill == nil
+	}
+	sqlText, args, cols := r.datasetSQL(st, searchable, sqlQ)
 	ambiguity := 0
 	if q.FindFirst && len(searchable) > 1 && hasCalibration(searchable) {
 		ambiguity = 1 // datasetSQL selects the winners' count per data ID last
@@ -379,6 +396,7 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 			}
 			ref.DataID[d] = v
 		}
+		fill.apply(ref.DataID)
 		if err := fn(ref); err != nil {
 			return err
 		}
@@ -1018,6 +1036,170 @@ func (r *Registry) PruneCollections(ctx context.Context, typeName string, colls 
 		}
 	}
 	return out, nil
+}
+
+// impliedRowsMax bounds the element rows a listing reads to fill implied
+// dimensions itself; a registry with more (say a million exposures) joins
+// them in the query as before.
+const impliedRowsMax = 100_000
+
+// impliedFill holds the implied dimension values of the elements a dataset
+// type's data IDs reach (exposure: physical_filter, group, day_obs; then
+// physical_filter: band), in the order datasetSQL would join them.
+type impliedFill struct {
+	steps []impliedStep
+}
+
+type impliedStep struct {
+	keys    []string // the element's required dimensions, then itself
+	implied []string // the implied dimensions this element fills
+	values  map[[4]any][]any
+}
+
+// apply adds the implied values to a data ID holding the required ones, as
+// the joins would: nothing for a missing record or a NULL value.
+func (f *impliedFill) apply(id dimensions.DataID) {
+	if f == nil {
+		return
+	}
+	for _, s := range f.steps {
+		var k [4]any
+		found := true
+		for i, name := range s.keys {
+			v, ok := id[name]
+			if !ok {
+				found = false
+				break
+			}
+			k[i] = v
+		}
+		if !found {
+			continue
+		}
+		vals, ok := s.values[k]
+		if !ok {
+			continue
+		}
+		for i, name := range s.implied {
+			if vals[i] != nil {
+				id[name] = vals[i]
+			}
+		}
+	}
+}
+
+// loadImplied reads the implied dimension values of the type's elements,
+// restricted to the governor values in known. It returns nil when the
+// elements hold more than impliedRowsMax rows or have keys it cannot hold.
+func (r *Registry) loadImplied(ctx context.Context, st *storedType, known dimensions.DataID) (*impliedFill, error) {
+	// The same walk as datasetSQL's joins: an element is joined once its
+	// keys are known, and fills the implied dimensions still unknown.
+	have := map[string]bool{}
+	for _, d := range st.Dimensions.RequiredNames() {
+		have[d] = true
+	}
+	joined := map[string]bool{}
+	fill := &impliedFill{}
+	rowsRead := 0
+	for progress := true; progress; {
+		progress = false
+		for _, e := range append(append([]*dimensions.Element(nil), st.Dimensions.Required...), st.Dimensions.Implied...) {
+			if joined[e.Name] || !e.HasTable() || len(e.Implied) == 0 || !have[e.Name] {
+				continue
+			}
+			ready := true
+			for _, rq := range e.Required {
+				ready = ready && have[rq.Name]
+			}
+			if !ready {
+				continue
+			}
+			joined[e.Name] = true
+			step := impliedStep{values: map[[4]any][]any{}}
+			var cols, where []string
+			var args []any
+			for _, rq := range e.Required {
+				step.keys = append(step.keys, rq.Name)
+				cols = append(cols, r.db.Q(rq.Name))
+				if v, ok := known[rq.Name]; ok && rq.Governor {
+					where = append(where, r.db.Q(rq.Name)+" = ?")
+					args = append(args, v)
+				}
+			}
+			step.keys = append(step.keys, e.Name)
+			cols = append(cols, r.db.Q(e.PrimaryKey().Name))
+			for _, imp := range e.Implied {
+				if !have[imp.Name] {
+					have[imp.Name] = true
+					step.implied = append(step.implied, imp.Name)
+					cols = append(cols, r.db.Q(imp.Name))
+					progress = true
+				}
+			}
+			if len(step.keys) > len([4]any{}) {
+				return nil, nil
+			}
+			if len(step.implied) == 0 {
+				continue
+			}
+			text := "SELECT " + strings.Join(cols, ", ") + " FROM " + r.db.T(e.Name)
+			if len(where) > 0 {
+				text += " WHERE " + strings.Join(where, " AND ")
+			}
+			text += fmt.Sprintf(" LIMIT %d", impliedRowsMax-rowsRead+1)
+			n, err := r.readImplied(ctx, text, args, &step)
+			if err != nil {
+				return nil, err
+			}
+			if rowsRead += n; rowsRead > impliedRowsMax {
+				return nil, nil
+			}
+			fill.steps = append(fill.steps, step)
+		}
+	}
+	return fill, nil
+}
+
+// readImplied reads one element's rows into step, with values typed as the
+// dataset rows' data IDs are (ints for integer keys, strings otherwise).
+func (r *Registry) readImplied(ctx context.Context, text string, args []any, step *impliedStep) (int, error) {
+	names := append(append([]string(nil), step.keys...), step.implied...)
+	intCol := make([]bool, len(names))
+	for i, d := range names {
+		intCol[i] = r.Universe.MustElement(d).PrimaryKey().Type == "int"
+	}
+	rows, err := r.db.Conn().Query(ctx, text, args...)
+	if err != nil {
+		return 0, fmt.Errorf("read implied dimensions: %w", err)
+	}
+	defer rows.Close()
+	vals := make([]any, len(names))
+	ptrs := make([]any, len(names))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return 0, err
+		}
+		n++
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			if v != nil && intCol[i] {
+				if _, ok := v.(int64); !ok {
+					v = toInt(v)
+				}
+			}
+			vals[i] = v
+		}
+		var k [4]any
+		copy(k[:], vals[:len(step.keys)])
+		step.values[k] = append([]any(nil), vals[len(step.keys):]...)
+	}
+	return n, rows.Err()
 }
 
 // summaryGovernors returns q's data ID constrained, for each governor
