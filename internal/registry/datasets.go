@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"github.com/gobutler/butler/sphgeom"
@@ -1048,12 +1049,27 @@ const impliedRowsMax = 100_000
 // physical_filter: band), in the order datasetSQL would join them.
 type impliedFill struct {
 	steps []impliedStep
+	key   []byte // reused by apply
 }
 
 type impliedStep struct {
-	keys    []string // the element's required dimensions, then itself
-	implied []string // the implied dimensions this element fills
-	values  map[[4]any][]any
+	keys    []string         // the element's required dimensions, then itself
+	implied []string         // the implied dimensions this element fills
+	values  map[string][]any // by impliedKey of the keys' values
+}
+
+// impliedKey appends a key value to an element's lookup key: strings length
+// first, integers as 8 bytes (hashing a string key is several times faster
+// than hashing interface values).
+func impliedKey(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case int64:
+		return binary.BigEndian.AppendUint64(append(b, 'i'), uint64(x))
+	case string:
+		return append(binary.AppendUvarint(append(b, 's'), uint64(len(x))), x...)
+	}
+	s := fmt.Sprint(v)
+	return append(binary.AppendUvarint(append(b, 'o'), uint64(len(s))), s...)
 }
 
 // apply adds the implied values to a data ID holding the required ones, as
@@ -1063,20 +1079,21 @@ func (f *impliedFill) apply(id dimensions.DataID) {
 		return
 	}
 	for _, s := range f.steps {
-		var k [4]any
+		k := f.key[:0]
 		found := true
-		for i, name := range s.keys {
+		for _, name := range s.keys {
 			v, ok := id[name]
 			if !ok {
 				found = false
 				break
 			}
-			k[i] = v
+			k = impliedKey(k, v)
 		}
+		f.key = k
 		if !found {
 			continue
 		}
-		vals, ok := s.values[k]
+		vals, ok := s.values[string(k)]
 		if !ok {
 			continue
 		}
@@ -1090,7 +1107,7 @@ func (f *impliedFill) apply(id dimensions.DataID) {
 
 // loadImplied reads the implied dimension values of the type's elements,
 // restricted to the governor values in known. It returns nil when the
-// elements hold more than impliedRowsMax rows or have keys it cannot hold.
+// elements hold more than impliedRowsMax rows.
 func (r *Registry) loadImplied(ctx context.Context, st *storedType, known dimensions.DataID) (*impliedFill, error) {
 	// The same walk as datasetSQL's joins: an element is joined once its
 	// keys are known, and fills the implied dimensions still unknown.
@@ -1115,7 +1132,7 @@ func (r *Registry) loadImplied(ctx context.Context, st *storedType, known dimens
 				continue
 			}
 			joined[e.Name] = true
-			step := impliedStep{values: map[[4]any][]any{}}
+			step := impliedStep{values: map[string][]any{}}
 			var cols, where []string
 			var args []any
 			for _, rq := range e.Required {
@@ -1135,9 +1152,6 @@ func (r *Registry) loadImplied(ctx context.Context, st *storedType, known dimens
 					cols = append(cols, r.db.Q(imp.Name))
 					progress = true
 				}
-			}
-			if len(step.keys) > len([4]any{}) {
-				return nil, nil
 			}
 			if len(step.implied) == 0 {
 				continue
@@ -1195,9 +1209,11 @@ func (r *Registry) readImplied(ctx context.Context, text string, args []any, ste
 			}
 			vals[i] = v
 		}
-		var k [4]any
-		copy(k[:], vals[:len(step.keys)])
-		step.values[k] = append([]any(nil), vals[len(step.keys):]...)
+		var k []byte
+		for _, v := range vals[:len(step.keys)] {
+			k = impliedKey(k, v)
+		}
+		step.values[string(k)] = append([]any(nil), vals[len(step.keys):]...)
 	}
 	return n, rows.Err()
 }
