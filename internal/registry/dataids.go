@@ -25,77 +25,9 @@ type DataIDQuery struct {
 // DataIDs streams the distinct data IDs (required and implied dimensions) of
 // the group for which records exist, in required-dimension order.
 func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimensions.DataID) error) error {
-	colExpr := map[string]string{}
-	var from string
-	joined := map[string]bool{}
-	join := func(e *dimensions.Element) {
-		alias := "j_" + e.Name
-		var on []string
-		for _, d := range e.Dimensions() {
-			key := d.Name
-			if d == e {
-				key = e.PrimaryKey().Name
-			}
-			if c, ok := colExpr[d.Name]; ok {
-				on = append(on, alias+"."+r.db.Q(key)+" = "+c)
-			}
-		}
-		switch {
-		case from == "":
-			from = r.db.T(e.Name) + " " + alias
-		case len(on) == 0:
-			from += " CROSS JOIN " + r.db.T(e.Name) + " " + alias
-		default:
-			from += " JOIN " + r.db.T(e.Name) + " " + alias + " ON " + strings.Join(on, " AND ")
-		}
-		joined[e.Name] = true
-		for _, d := range e.Required {
-			if _, ok := colExpr[d.Name]; !ok {
-				colExpr[d.Name] = alias + "." + r.db.Q(d.Name)
-			}
-		}
-		if e.IsDimension() {
-			if _, ok := colExpr[e.Name]; !ok {
-				colExpr[e.Name] = alias + "." + r.db.Q(e.PrimaryKey().Name)
-			}
-		}
-		for _, d := range e.Implied {
-			if _, ok := colExpr[d.Name]; !ok {
-				colExpr[d.Name] = alias + "." + r.db.Q(d.Name)
-			}
-		}
-	}
-	for _, e := range q.Group.Required {
-		if !e.HasTable() {
-			return fmt.Errorf("data IDs of %s: %w: dimension %s has no stored records (skypix and band data IDs come from other elements)", q.Group, errs.ErrUnsupported, e.Name)
-		}
-		join(e)
-	}
-	// always_join elements (visit_definition) relate dimensions that share no
-	// key: exposure and visit go through it whenever both are asked for.
-	for _, e := range r.Universe.Elements {
-		if !e.AlwaysJoin || !e.HasTable() || joined[e.Name] {
-			continue
-		}
-		all := true
-		for _, d := range e.Required {
-			all = all && q.Group.Has(d.Name)
-		}
-		if all {
-			join(e)
-		}
-	}
-	spatialPairs := r.spatialJoin(q.Group, colExpr, &from)
-	// Implied dimensions with tables of their own (band comes from physical_filter).
-	for progress := true; progress; {
-		progress = false
-		for _, e := range q.Group.Implied {
-			if joined[e.Name] || !e.HasTable() || colExpr[e.Name] == "" || len(e.Implied) == 0 {
-				continue
-			}
-			join(e)
-			progress = true
-		}
+	from, colExpr, spatialPairs, err := r.dimensionJoin(q.Group, "j_")
+	if err != nil {
+		return err
 	}
 	names := q.Group.Names()
 	sel := make([]string, len(names))
@@ -267,4 +199,85 @@ func pairOverlaps(a, b any) (bool, error) {
 		return false, err
 	}
 	return ra.Overlaps(rb), nil
+}
+
+// dimensionJoin builds the FROM clause relating a group's dimension records:
+// each required element's table joined on the keys they share, always_join
+// elements (visit_definition), the common-skypix overlap tables between
+// spatial families (whose region pairs it returns for exact tests), and the
+// implied elements' tables. Aliases start with prefix.
+func (r *Registry) dimensionJoin(g dimensions.Group, prefix string) (string, map[string]string, [][2]string, error) {
+	colExpr := map[string]string{}
+	var from string
+	joined := map[string]bool{}
+	join := func(e *dimensions.Element) {
+		alias := prefix + e.Name
+		var on []string
+		for _, d := range e.Dimensions() {
+			key := d.Name
+			if d == e {
+				key = e.PrimaryKey().Name
+			}
+			if c, ok := colExpr[d.Name]; ok {
+				on = append(on, alias+"."+r.db.Q(key)+" = "+c)
+			}
+		}
+		switch {
+		case from == "":
+			from = r.db.T(e.Name) + " " + alias
+		case len(on) == 0:
+			from += " CROSS JOIN " + r.db.T(e.Name) + " " + alias
+		default:
+			from += " JOIN " + r.db.T(e.Name) + " " + alias + " ON " + strings.Join(on, " AND ")
+		}
+		joined[e.Name] = true
+		for _, d := range e.Required {
+			if _, ok := colExpr[d.Name]; !ok {
+				colExpr[d.Name] = alias + "." + r.db.Q(d.Name)
+			}
+		}
+		if e.IsDimension() {
+			if _, ok := colExpr[e.Name]; !ok {
+				colExpr[e.Name] = alias + "." + r.db.Q(e.PrimaryKey().Name)
+			}
+		}
+		for _, d := range e.Implied {
+			if _, ok := colExpr[d.Name]; !ok {
+				colExpr[d.Name] = alias + "." + r.db.Q(d.Name)
+			}
+		}
+	}
+	for _, e := range g.Required {
+		if !e.HasTable() {
+			return "", nil, nil, fmt.Errorf("data IDs of %s: %w: dimension %s has no stored records (skypix and band data IDs come from other elements)", g, errs.ErrUnsupported, e.Name)
+		}
+		join(e)
+	}
+	// always_join elements (visit_definition) relate dimensions that share no
+	// key: exposure and visit go through it whenever both are asked for.
+	for _, e := range r.Universe.Elements {
+		if !e.AlwaysJoin || !e.HasTable() || joined[e.Name] {
+			continue
+		}
+		all := true
+		for _, d := range e.Required {
+			all = all && g.Has(d.Name)
+		}
+		if all {
+			join(e)
+		}
+	}
+	pairs := r.spatialJoin(g, colExpr, &from)
+	// Implied dimensions with tables of their own (band comes from physical_filter).
+	for progress := true; progress; {
+		progress = false
+		for _, e := range g.Implied {
+			if joined[e.Name] || !e.HasTable() || colExpr[e.Name] == "" || len(e.Implied) == 0 {
+				continue
+			}
+			join(e)
+			progress = true
+		}
+	}
+	return from, colExpr, pairs, nil
 }
