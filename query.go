@@ -35,6 +35,51 @@ type DatasetSearch struct {
 	OrderBy []string
 }
 
+// queryGroup is the dimensions of a dataset query: the type's, plus those of
+// the elements the where expression names (visit for raws, tract for calexps).
+func (b *Butler) queryGroup(g dimensions.Group, ast query.Node, binds map[string]any) dimensions.Group {
+	names := g.Names()
+	extra := false
+	for _, id := range query.Idents(ast) {
+		if len(id.Parts) == 1 {
+			if _, bound := binds[id.Parts[0]]; bound {
+				continue
+			}
+		}
+		e, ok := b.Universe.Element(id.Parts[0])
+		if !ok || !e.HasTable() && e.ViewOf == "" || coveredBy(e, g) {
+			continue
+		}
+		for _, d := range e.Dimensions() {
+			if !g.Has(d.Name) {
+				names = append(names, d.Name)
+				extra = true
+			}
+		}
+	}
+	if !extra {
+		return g
+	}
+	wide, err := b.Universe.Group(names...)
+	if err != nil {
+		return g
+	}
+	return wide
+}
+
+// coveredBy reports whether all of an element's dimensions are in g.
+func coveredBy(e *dimensions.Element, g dimensions.Group) bool {
+	if e.IsDimension() && !g.Has(e.Name) {
+		return false
+	}
+	for _, d := range e.Dimensions() {
+		if !g.Has(d.Name) {
+			return false
+		}
+	}
+	return true
+}
+
 // extraAreTemporal reports whether the data ID's keys outside the type's
 // dimensions are exposure/visit or dimensions they imply (day_obs, group...).
 func extraAreTemporal(u *dimensions.Universe, t dataset.Type, id dimensions.DataID) bool {
@@ -288,14 +333,25 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 			}
 		}
 		if ast != nil {
-			w, err := b.reg.Translate(ast, datasetResolver(t, b.resolverFor(t.Dimensions)), s.Bind)
+			g := b.queryGroup(t.Dimensions, ast, s.Bind)
+			w, err := b.reg.Translate(ast, datasetResolver(t, b.resolverFor(g)), s.Bind)
 			if err != nil {
 				if len(types) > 1 {
 					continue // the expression names dimensions another type has
 				}
 				return err
 			}
-			q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
+			if len(g.Required) > len(t.Dimensions.Required) {
+				// The where names dimensions the type lacks: relate them.
+				q.Extra = &registry.ExtraDimensions{Group: g, Where: w.SQL, Args: w.Args}
+				for _, f := range w.Refine {
+					if e, ok := b.Universe.Element(f.Element); ok && coveredBy(e, t.Dimensions) {
+						q.Refine = append(q.Refine, f)
+					}
+				}
+			} else {
+				q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
+			}
 		}
 		if s.Limit > 0 {
 			q.Limit = s.Limit - n

@@ -580,3 +580,80 @@ func TestQuerySuite_Calibrations(t *testing.T) {
 		}
 	})
 }
+
+// Dataset queries whose where names dimensions the dataset type lacks relate
+// them through the dimension records: raws (exposure) by visit, through
+// visit_definition; calexps (visit) by tract, through the skypix overlaps.
+func TestQuerySuite_WiderDimensions(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		ctx := t.Context()
+		loadExports(t, b, "lsstcam-subset.yaml")
+		raw := dataset.Type{Name: "raw", StorageClass: "Exposure"}
+		var err error
+		if raw.Dimensions, err = b.Universe.Group("instrument", "detector", "exposure"); err != nil {
+			t.Fatal(err)
+		}
+		bun := &butler.Bundle{DatasetTypes: []dataset.Type{raw}, Collections: []butler.CollectionSpec{{Name: "raws", Type: dataset.Run}}}
+		for _, exp := range []int64{2025120200439, 2025120200440} {
+			for _, det := range []int64{10, 11} {
+				bun.Files = append(bun.Files, butler.BundleFile{Refs: []dataset.Ref{{Type: raw, Run: "raws", DataID: dimensions.DataID{"instrument": "LSSTCam", "exposure": exp, "detector": det}}}})
+			}
+		}
+		if _, err := b.Import(ctx, bun, butler.ImportOptions{RegistryOnly: true}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			where string
+			want  int
+		}{
+			{"visit = 2025120200440", 2},
+			{"visit IN (2025120200439, 2025120200440) AND detector = 11", 2},
+			{"visit = 1", 0},
+			{"visit.name = 'MC_O_20251202_000439' AND detector = 10", 1},
+		} {
+			if got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{"raws"}, Where: c.where}); len(got) != c.want {
+				t.Errorf("raws where %s: %d, want %d", c.where, len(got), c.want)
+			}
+		}
+	})
+}
+
+// Calexps by tract: related through the common skypix overlap rows of their
+// visit_detector_region and the tract (coarse: the pixels, not the regions),
+// so the answer holds every calexp that truly overlaps and no calexp that
+// shares no htm7 pixel with the tract.
+func TestQuerySuite_CalexpsByTract(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		loadExports(t, b, "ci_hsc-subset.yaml", "ci_hsc-subset-skymap.yaml")
+		tracts := regionsOf(t, b, "tract")
+		vdrs := regionsOf(t, b, "visit_detector_region")
+		var tract sphgeom.Region
+		for _, r := range tracts {
+			tract = r
+		}
+		exact := map[string]bool{}
+		for k, r := range vdrs {
+			if r.Overlaps(tract) {
+				exact[k] = true
+			}
+		}
+		got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"calexp"}, Collections: []string{"HSC/runs/ci_hsc/20240806T180642Z"}, Where: "skymap = 'discrete/ci_hsc' AND tract = 0"})
+		gotKeys := map[string]bool{}
+		for _, r := range got {
+			gotKeys[dimensions.DataID{"instrument": r.DataID["instrument"], "visit": r.DataID["visit"], "detector": r.DataID["detector"]}.String()] = true
+		}
+		for k := range exact {
+			if !gotKeys[k] {
+				t.Errorf("calexp %s overlaps tract 0 but was not found", k)
+			}
+		}
+		if len(exact) == 0 || len(got) > 33 {
+			t.Fatalf("%d exact overlaps, %d found", len(exact), len(got))
+		}
+		t.Logf("%d calexps overlap tract 0 exactly; the query found %d", len(exact), len(got))
+		none := queryRefs(t, b, butler.DatasetSearch{Types: []string{"calexp"}, Collections: []string{"HSC/runs/ci_hsc/20240806T180642Z"}, Where: "skymap = 'discrete/ci_hsc' AND tract = 7"})
+		if len(none) != 0 {
+			t.Fatalf("tract 7 (no record): %d calexps", len(none))
+		}
+	})
+}

@@ -408,3 +408,35 @@ func formatList(b *strings.Builder, head string, items []Node) {
 	}
 	b.WriteByte(')')
 }
+
+// Idents returns every identifier of an expression, in order.
+func Idents(n Node) []*Ident {
+	var out []*Ident
+	var walk func(Node)
+	walk = func(n Node) {
+		switch x := n.(type) {
+		case *Ident:
+			out = append(out, x)
+		case *Tuple:
+			for _, it := range x.Items {
+				walk(it)
+			}
+		case *Unary:
+			walk(x.X)
+		case *Binary:
+			walk(x.X)
+			walk(x.Y)
+		case *In:
+			walk(x.X)
+			for _, it := range x.Items {
+				walk(it)
+			}
+		case *Call:
+			for _, a := range x.Args {
+				walk(a)
+			}
+		}
+	}
+	walk(n)
+	return out
+}

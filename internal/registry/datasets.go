@@ -190,6 +190,23 @@ type DatasetQuery struct {
 	CalibTime *timespan.Timespan
 	// Refine drops rows whose element region does not overlap the filter's.
 	Refine []RegionFilter
+	// Extra relates the datasets to dimensions their type does not have (the
+	// where expression names visit for raws, or tract for calexps): a dataset
+	// is kept when some data ID of Extra.Group matching Extra.Where agrees
+	// with it on the dimensions they share. Where is then given here, not in
+	// the Where field above.
+	Extra *ExtraDimensions
+}
+
+// ExtraDimensions is a dimension group wider than a dataset type's, with a
+// translated where expression over it.
+type ExtraDimensions struct {
+	Group dimensions.Group
+	Where string
+	Args  []any
+
+	from    string
+	colExpr map[string]string
 }
 
 // OrderTerm is one ORDER BY term: an expression with the placeholders of a
@@ -308,6 +325,15 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 			return err
 		}
 		sqlQ.WithImplied = fill == nil
+	}
+	if sqlQ.Extra != nil {
+		// The wider group's records are joined in a correlated subquery; its
+		// spatial pairs are related through the skypix overlap rows only.
+		x := *sqlQ.Extra
+		if x.from, x.colExpr, _, err = r.dimensionJoin(x.Group, "x_"); err != nil {
+			return err
+		}
+		sqlQ.Extra = &x
 	}
 	sqlText, args, cols := r.datasetSQL(st, searchable, sqlQ)
 	ambiguity := 0
@@ -434,7 +460,8 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	for _, c := range colls {
 		allRuns = allRuns && c.Type == dataset.Run
 	}
-	usesDataset := strings.Contains(q.Where, "{ingest_date}") || strings.Contains(q.Where, "{run_id}")
+	usesDataset := strings.Contains(q.Where, "{ingest_date}") || strings.Contains(q.Where, "{run_id}") ||
+		(q.Extra != nil && strings.Contains(q.Extra.Where, "{ingest_date}"))
 	for _, o := range q.OrderBy {
 		usesDataset = usesDataset || strings.Contains(o.Expr, "{ingest_date}")
 	}
@@ -443,7 +470,7 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		// look every dataset up (4x faster for large listings).
 		from = source + " t JOIN " + r.db.T("collection") + " rc ON rc.collection_id = t.collection_id"
 	}
-	if strings.Contains(q.Where, "{collection}") || orderUses(q.OrderBy, "{collection}") {
+	if strings.Contains(q.Where, "{collection}") || orderUses(q.OrderBy, "{collection}") || (q.Extra != nil && strings.Contains(q.Extra.Where, "{collection}")) {
 		// The collection a dataset was found in (a TAGGED one, or its run).
 		from += " JOIN " + r.db.T("collection") + " tc ON tc.collection_id = t.collection_id"
 	}
@@ -525,6 +552,26 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		expanded = strings.ReplaceAll(expanded, "{collection}", "tc.name")
 		where = append(where, "("+expanded+")")
 		args = append(args, q.Args...)
+	}
+	if x := q.Extra; x != nil {
+		sub := x.from
+		var conds []string
+		for _, d := range dims {
+			if c, ok := x.colExpr[d]; ok {
+				conds = append(conds, c+" = "+colExpr[d])
+			}
+		}
+		if x.Where != "" {
+			var expanded string
+			expanded, sub = r.expandWhere(x.Where, x.colExpr, sub)
+			expanded = strings.ReplaceAll(expanded, "{dataset_id}", "t.dataset_id")
+			expanded = strings.ReplaceAll(expanded, "{ingest_date}", "d.ingest_date")
+			expanded = strings.ReplaceAll(expanded, "{run}", "rc.name")
+			expanded = strings.ReplaceAll(expanded, "{collection}", "tc.name")
+			conds = append(conds, "("+expanded+")")
+		}
+		where = append(where, "EXISTS (SELECT 1 FROM "+sub+" WHERE "+strings.Join(conds, " AND ")+")")
+		args = append(args, x.Args...)
 	}
 	order := make([]string, len(dims))
 	for i, d := range dims {
