@@ -108,8 +108,9 @@ func TestBenchQuery1M(t *testing.T) {
 		logReport(t, rep)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		stop := pgtest.Start() // this package's other tests do not use PostgreSQL
-		defer stop()
+		// This package's other tests do not use PostgreSQL. A cleanup, not a
+		// defer, so that the schema is dropped (a later cleanup) first.
+		t.Cleanup(pgtest.Start())
 		host, port := pgtest.Host(t)
 		dsn, err := url.Parse(pgtest.DSN(t))
 		if err != nil {
