@@ -56,6 +56,19 @@ func OpenPostgres(ctx context.Context, dsn, redacted, schema string, create, rea
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = 15 * time.Second
 	}
+	if !strings.Contains(dsn, "sslmode") && isLoopback(cfg.Host) {
+		// pgx's default (prefer) tries TLS first and, on a server without it,
+		// connects a second time: 15-30 ms of every command. Traffic that never
+		// leaves the machine gains nothing from TLS; say sslmode=... to choose.
+		cfg.TLSConfig = nil
+		var keep []*pgconn.FallbackConfig
+		for _, f := range cfg.Fallbacks {
+			if f.Host != cfg.Host || f.Port != cfg.Port {
+				keep = append(keep, f)
+			}
+		}
+		cfg.Fallbacks = keep
+	}
 	cfg.RuntimeParams["timezone"] = "UTC"
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "butler"
@@ -592,4 +605,13 @@ func (d postgres) inheritGrants(ctx context.Context, c Conn, schema string, tabl
 		}
 	}
 	return nil
+}
+
+// isLoopback reports whether host names this machine over loopback.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
