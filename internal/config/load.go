@@ -249,6 +249,9 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 				return b, nil
 			}
 		}
+		if v, ok := plainScalar(n); ok {
+			return v, nil
+		}
 		var v any
 		if err := n.Decode(&v); err != nil {
 			return nil, c.errorf(n, errs.ErrInvalid, "%v", err)
@@ -572,4 +575,35 @@ func jsonValue(dec *json.Decoder) (any, error) {
 		return f, nil
 	}
 	return tok, nil
+}
+
+// plainScalar converts the common scalars (strings, decimal ints, plain
+// floats, booleans, null) without yaml.v3's per-node Decode, which builds a
+// decoder each time and made reading the packaged defaults cost milliseconds
+// on every command. Anything else is left to Decode (ok false).
+func plainScalar(n *yaml.Node) (any, bool) {
+	switch n.ShortTag() {
+	case "!!str":
+		return n.Value, true
+	case "!!null":
+		return nil, true
+	case "!!bool":
+		switch n.Value {
+		case "true", "True", "TRUE":
+			return true, true
+		case "false", "False", "FALSE":
+			return false, true
+		}
+	case "!!int":
+		if i, err := strconv.Atoi(n.Value); err == nil {
+			return i, true
+		}
+	case "!!float":
+		if strings.ContainsAny(n.Value, "0123456789") && !strings.ContainsAny(n.Value, "_xXoObB") {
+			if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+				return f, true
+			}
+		}
+	}
+	return nil, false
 }
