@@ -55,10 +55,10 @@ func newBoxAround(lon, lat, w, h float64) Box {
 // intervals empty or neither.
 func newBox(lon lonInterval, lat latInterval) Box {
 	lat = lat.clippedTo(allLatitudes())
-	if lat.isEmpty() {
-		lon = emptyLon()
-	} else if lon.isEmpty() {
-		lat = emptyLat()
+	if lat.isEmpty() || lon.isEmpty() {
+		// Canonical empty intervals (C++'s quiet NaN, not whatever NaN an
+		// infinite endpoint produced), so that encodings are stable.
+		lon, lat = emptyLon(), emptyLat()
 	}
 	return Box{lon, lat}
 }

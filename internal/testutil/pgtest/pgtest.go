@@ -47,13 +47,14 @@ const Database = "butler_test"
 // server is the one PostgreSQL server of a test binary. It is package state
 // because TestMain starts it and every test of the package shares it.
 var server struct {
-	mu      sync.Mutex
-	started bool
-	dsn     string // superuser URL of the test database
-	admin   *sql.DB
-	why     string // why PostgreSQL is unavailable ("" when it is available)
-	stop    func()
-	restart func(context.Context, Shutdown) error // nil for a server pgtest did not start
+	mu       sync.Mutex
+	started  bool
+	launched bool   // launch ran (the server is started on first use)
+	dsn      string // superuser URL of the test database
+	admin    *sql.DB
+	why      string // why PostgreSQL is unavailable ("" when it is available)
+	stop     func()
+	restart  func(context.Context, Shutdown) error // nil for a server pgtest did not start
 }
 
 // Shutdown is how Restart stops the server.
@@ -100,13 +101,33 @@ func Start() (stop func()) {
 	if server.started {
 		return func() {}
 	}
+	// The server itself starts on first use (launch), so that packages and
+	// processes that never touch PostgreSQL (fuzz workers run TestMain too)
+	// do not pay for a cluster.
 	server.started = true
+	return func() {
+		server.mu.Lock()
+		defer server.mu.Unlock()
+		if server.stop != nil {
+			server.stop()
+			server.stop, server.admin, server.dsn = nil, nil, ""
+			server.why = "the test PostgreSQL server was stopped"
+		}
+	}
+}
+
+// launch starts the server the first time a test asks for it; server.mu is held.
+func launch() {
+	if server.launched || !server.started {
+		return
+	}
+	server.launched = true
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	dsn, stopCluster, err := startServer(ctx)
 	if err != nil {
 		server.why = err.Error()
-		return func() {}
+		return
 	}
 	admin, err := sql.Open("pgx", dsn)
 	if err == nil {
@@ -121,22 +142,13 @@ func Start() (stop func()) {
 		}
 		stopCluster()
 		server.why = fmt.Sprintf("connect to test PostgreSQL: %v", err)
-		return func() {}
+		return
 	}
 	admin.SetMaxOpenConns(4)
 	server.dsn, server.admin = dsn, admin
 	server.stop = func() {
 		admin.Close()
 		stopCluster()
-	}
-	return func() {
-		server.mu.Lock()
-		defer server.mu.Unlock()
-		if server.stop != nil {
-			server.stop()
-			server.stop, server.admin, server.dsn = nil, nil, ""
-			server.why = "the test PostgreSQL server was stopped"
-		}
 	}
 }
 
@@ -155,6 +167,7 @@ func startServer(ctx context.Context) (string, func(), error) {
 func available(t testing.TB) (string, *sql.DB) {
 	t.Helper()
 	server.mu.Lock()
+	launch()
 	started, dsn, admin, why := server.started, server.dsn, server.admin, server.why
 	server.mu.Unlock()
 	if !started {
