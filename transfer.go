@@ -412,7 +412,7 @@ func (b *Butler) presentDatasets(ctx context.Context, refs map[dataset.ID]datase
 			chunk := ids[start:min(start+500, len(ids))]
 			same := map[dataset.ID]bool{}
 			err := b.reg.Datasets(ctx, registry.DatasetQuery{Type: k[0], Collections: []string{k[1]}, IDs: chunk}, func(old dataset.Ref) error {
-				same[old.ID] = old.DataID.String() == refs[old.ID].DataID.String()
+				same[old.ID] = sameRequired(old, refs[old.ID])
 				return nil
 			})
 			if err != nil && !errors.Is(err, errs.ErrNotFound) {
@@ -436,6 +436,17 @@ func (b *Butler) presentDatasets(ctx context.Context, refs map[dataset.ID]datase
 		}
 	}
 	return present, nil
+}
+
+// sameRequired reports whether two refs have the same required data ID values
+// (a stored ref may also carry implied ones).
+func sameRequired(a, b dataset.Ref) bool {
+	for _, d := range b.Type.Dimensions.Required {
+		if fmt.Sprint(a.DataID[d.Name]) != fmt.Sprint(b.DataID[d.Name]) {
+			return false
+		}
+	}
+	return true
 }
 
 func describeRef(r dataset.Ref) string {

@@ -360,3 +360,33 @@ func BenchmarkImportCopy1000(b *testing.B) {
 	}
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "datasets/s")
 }
+
+// Importing (or transferring) datasets that are already there skips them even
+// when their type has implied dimensions (exposure → physical_filter, band,
+// day_obs, group), which the stored refs carry and the incoming ones do not.
+func TestImport_SkipsPresentWithImpliedDimensions(t *testing.T) {
+	_, b := repotest.New(t)
+	loadExports(t, b, "lsstcam-subset.yaml")
+	raw := dataset.Type{Name: "raw", StorageClass: "Exposure"}
+	var err error
+	if raw.Dimensions, err = b.Universe.Group("instrument", "detector", "exposure"); err != nil {
+		t.Fatal(err)
+	}
+	bun := &butler.Bundle{DatasetTypes: []dataset.Type{raw}, Collections: []butler.CollectionSpec{{Name: "raws", Type: dataset.Run}}}
+	for _, det := range []int64{10, 11} {
+		id, err := dataset.NewID(dataset.DataIDTypeRun, "raw", "raws", dimensions.DataID{"instrument": "LSSTCam", "exposure": int64(2025120200439), "detector": det})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bun.Files = append(bun.Files, butler.BundleFile{Refs: []dataset.Ref{{ID: id, Type: raw, Run: "raws", DataID: dimensions.DataID{"instrument": "LSSTCam", "exposure": 2025120200439, "detector": det}}}})
+	}
+	for i, want := range []butler.ImportResult{{Datasets: 2}, {Skipped: 2}} {
+		res, err := b.Import(t.Context(), bun, butler.ImportOptions{RegistryOnly: true})
+		if err != nil {
+			t.Fatalf("import %d: %v", i+1, err)
+		}
+		if res.Datasets != want.Datasets || res.Skipped != want.Skipped {
+			t.Fatalf("import %d: %+v, want %d new and %d skipped", i+1, res, want.Datasets, want.Skipped)
+		}
+	}
+}

@@ -42,5 +42,24 @@ step butler query-datasets "$repo" raw --collections LSSTCam/raw/all --where "ex
 step "butler ingest-raws ... again (idempotent: everything is skipped)"
 "$bin" ingest-raws --transfer symlink --processes 4 "$repo" "$raws"
 
+step butler query-datasets "$repo" raw --collections LSSTCam/raw/all --where "detector = 9999"
+"$bin" query-datasets "$repo" raw --collections LSSTCam/raw/all --where "detector = 9999"
+
+other="$work/other"
+step butler export "$repo" "$work/export" -d raw --collections LSSTCam/raw/all --where "exposure.seq_num <= 2" --transfer symlink
+"$bin" export "$repo" "$work/export" -d raw --collections LSSTCam/raw/all --where "exposure.seq_num <= 2" --transfer symlink
+
+step butler create "$other"
+"$bin" create "$other"
+
+step butler import "$other" "$work/export" --transfer symlink
+"$bin" import "$other" "$work/export" --transfer symlink
+
+step butler transfer-datasets "$repo" "$other" -d raw --collections LSSTCam/raw/all --register-dataset-types
+"$bin" transfer-datasets "$repo" "$other" -d raw --collections LSSTCam/raw/all --register-dataset-types
+
+step butler query-data-ids "$other" exposure --where "exposure.seq_num IN (1..3)" --order-by -exposure
+"$bin" query-data-ids "$other" exposure --where "exposure.seq_num IN (1..3)" --order-by -exposure
+
 echo
-echo "Done. Repository: $repo  (binary: $bin)"
+echo "Done. Repository: $repo, and the copy $other  (binary: $bin)"
