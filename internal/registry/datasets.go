@@ -326,14 +326,31 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		}
 		sqlQ.WithImplied = fill == nil
 	}
+	var allowed map[string]bool // data IDs passing the exact spatial test, when one is needed
 	if sqlQ.Extra != nil {
-		// The wider group's records are joined in a correlated subquery; its
-		// spatial pairs are related through the skypix overlap rows only.
+		// The wider group's records are joined in a correlated subquery, where
+		// spatial families meet through their skypix overlap rows only; the
+		// exact region test runs on the wider data IDs (DataIDs refines them)
+		// and keeps the datasets whose data IDs are among them.
 		x := *sqlQ.Extra
-		if x.from, x.colExpr, _, err = r.dimensionJoin(x.Group, "x_"); err != nil {
+		var pairs [][2]string
+		if x.from, x.colExpr, pairs, err = r.dimensionJoin(x.Group, "x_"); err != nil {
 			return err
 		}
 		sqlQ.Extra = &x
+		if len(pairs) > 0 && !strings.Contains(x.Where, "{run") && !strings.Contains(x.Where, "{ingest_date}") &&
+			!strings.Contains(x.Where, "{collection}") && !strings.Contains(x.Where, "{dataset_id}") {
+			allowed = map[string]bool{}
+			req := st.Dimensions.RequiredNames()
+			err := r.DataIDs(ctx, DataIDQuery{Group: x.Group, Where: x.Where, Args: x.Args}, func(id dimensions.DataID) error {
+				allowed[requiredKey(req, func(d string) any { return id[d] })] = true
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			sqlQ.Limit = 0 // applied after the test
+		}
 	}
 	sqlText, args, cols := r.datasetSQL(st, searchable, sqlQ)
 	ambiguity := 0
@@ -381,13 +398,34 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 				return &CalibrationLookupError{Type: q.Type, Collection: "(the first collection with one)", DataID: id, N: int(n)}
 			}
 		}
-		if len(q.Refine) > 0 {
-			ok, err := regionsOverlap(q.Refine, vals[len(vals)-len(q.Refine)-ambiguity:len(vals)-ambiguity])
-			if err != nil {
-				return err
-			}
-			if !ok {
+		if allowed != nil {
+			k := requiredKey(cols[:len(st.Dimensions.Required)], func(d string) any {
+				for i, c := range cols {
+					if c == d {
+						if b, ok := vals[i+2].([]byte); ok {
+							return string(b)
+						}
+						if intCol[i] {
+							return toInt(vals[i+2])
+						}
+						return vals[i+2]
+					}
+				}
+				return nil
+			})
+			if !allowed[k] {
 				continue
+			}
+		}
+		if len(q.Refine) > 0 || allowed != nil {
+			if len(q.Refine) > 0 {
+				ok, err := regionsOverlap(q.Refine, vals[len(vals)-len(q.Refine)-ambiguity:len(vals)-ambiguity])
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
 			}
 			if q.Limit > 0 && returned >= q.Limit {
 				return nil
@@ -687,6 +725,15 @@ func (r *Registry) calibSource(st *storedType, colls []*Collection, at *timespan
 	}
 	parts = append(parts, cal)
 	return strings.Join(parts, " UNION ALL "), args
+}
+
+// requiredKey renders the values of the named dimensions as one map key.
+func requiredKey(names []string, value func(string) any) string {
+	var sb strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&sb, "%v\x00", value(n))
+	}
+	return sb.String()
 }
 
 // regionColumns selects the region column of each filter's element.
