@@ -494,6 +494,10 @@ type RecordSearch struct {
 	DataID  dimensions.DataID
 	Limit   int
 	OrderBy []string // record fields ("-" prefix: descending)
+	// Datasets restricts to records of data IDs that datasets of these types
+	// in Collections have (the where expression then also applies to them).
+	Datasets    []string
+	Collections []string
 }
 
 // QueryRecords streams the records of an element matching a where expression
@@ -552,9 +556,24 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	if err != nil {
 		return err
 	}
+	var keep map[string]bool // keys of the records datasets refer to, with Datasets
+	if len(s.Datasets) > 0 {
+		keep = map[string]bool{}
+		dims := e.Dimensions()
+		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, WithImplied: true}, func(r dataset.Ref) error {
+			keep[recordKey(dims, r.DataID)] = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
 	n := 0
 	errStop := fmt.Errorf("stop")
 	err = b.reg.EachRecordOrdered(ctx, db.Conn(), e.Name, strings.Join(conds, " AND "), args, order, func(r dimensions.Record) error {
+		if keep != nil && !keep[recordKey(e.Dimensions(), r.DataID())] {
+			return nil
+		}
 		for _, f := range refine {
 			raw, _ := r.Values["region"].([]byte)
 			reg, err := sphgeom.Decode(raw)
@@ -572,6 +591,15 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 		return nil
 	}
 	return err
+}
+
+// recordKey renders the values of dims in a data ID as one map key.
+func recordKey(dims []*dimensions.Element, id dimensions.DataID) string {
+	var sb strings.Builder
+	for _, d := range dims {
+		fmt.Fprintf(&sb, "%v\x00", id[d.Name])
+	}
+	return sb.String()
 }
 
 // recordResolver maps names in a where expression or order-by over one

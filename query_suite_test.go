@@ -244,6 +244,19 @@ func TestQuerySuite_CIHSC(t *testing.T) {
 		if len(visits) != 5 {
 			t.Fatalf("HSC-I visits: %v", visits)
 		}
+		// Records that datasets refer to.
+		for _, c := range []struct {
+			where string
+			want  int
+		}{{"", 11}, {"physical_filter = 'HSC-I'", 5}} {
+			n := 0
+			if err := b.QueryRecords(t.Context(), butler.RecordSearch{Element: "visit", Where: c.where, Datasets: []string{"calexp"}, Collections: run}, func(dimensions.Record) error {
+				n++
+				return nil
+			}); err != nil || n != c.want {
+				t.Fatalf("visit records of calexps where %q: %d, %v; want %d", c.where, n, err, c.want)
+			}
+		}
 		// Data IDs of datasets: visit+detector pairs of the calexps.
 		n := 0
 		if err := b.QueryDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"visit", "detector"}, Datasets: []string{"calexp"}, Collections: run, Where: "band = 'r'"}, func(d dimensions.DataID) error {

@@ -9,8 +9,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
+type queryDimensionRecordsOptions struct {
+	queryOptions
+	datasets []string
+	noCheck  bool
+}
+
 func newQueryDimensionRecordsCmd(g *globals) *cobra.Command {
-	var o queryOptions
+	var o queryDimensionRecordsOptions
 	cmd := &cobra.Command{
 		Use:     "query-dimension-records REPO ELEMENT",
 		Short:   "List the records of a dimension element (instrument, detector, exposure...)",
@@ -18,11 +24,20 @@ func newQueryDimensionRecordsCmd(g *globals) *cobra.Command {
 		Args:    cobra.ExactArgs(2),
 		RunE:    func(c *cobra.Command, args []string) error { return runQueryDimensionRecords(c.Context(), g, o, args) },
 	}
-	addQueryFlags(cmd, &o, -20000)
+	addQueryFlags(cmd, &o.queryOptions, -20000)
+	cmd.Flags().StringArrayVar(&o.datasets, "datasets", nil, "only records that datasets of these types (in --collections) refer to")
+	cmd.Flags().BoolVar(&o.noCheck, "no-check", false, "accepted for compatibility; does nothing")
 	return cmd
 }
 
-func runQueryDimensionRecords(ctx context.Context, g *globals, o queryOptions, args []string) error {
+func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionRecordsOptions, args []string) error {
+	if o.noCheck {
+		g.log.Warn("--no-check does nothing (as upstream, where it is deprecated)")
+	}
+	cols := splitList(o.collections)
+	if len(o.datasets) > 0 && len(cols) == 0 {
+		return usagef("--datasets needs --collections")
+	}
 	if err := checkFormat(o.format); err != nil {
 		return err
 	}
@@ -45,7 +60,8 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryOptions, a
 	}
 	t := &table{}
 	n := 0
-	err = b.QueryRecords(ctx, butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: binds, DataID: dataID, Limit: fetch, OrderBy: splitList(o.orderBy)}, func(r dimensions.Record) error {
+	err = b.QueryRecords(ctx, butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: binds, DataID: dataID, Limit: fetch, OrderBy: splitList(o.orderBy),
+		Datasets: splitList(o.datasets), Collections: cols}, func(r dimensions.Record) error {
 		n++
 		if n <= o.offset {
 			return nil
