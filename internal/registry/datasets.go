@@ -231,6 +231,12 @@ func (r *Registry) orderClause(terms []OrderTerm, colExpr map[string]string, fro
 	return out, from
 }
 
+// mentions reports whether the query's where, extra where or order names placeholder.
+func mentions(q DatasetQuery, placeholder string) bool {
+	return strings.Contains(q.Where, placeholder) || orderUses(q.OrderBy, placeholder) ||
+		(q.Extra != nil && strings.Contains(q.Extra.Where, placeholder))
+}
+
 func orderUses(terms []OrderTerm, placeholder string) bool {
 	for _, t := range terms {
 		if strings.Contains(t.Expr, placeholder) {
@@ -357,6 +363,10 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 	if q.FindFirst && len(searchable) > 1 && hasCalibration(searchable) {
 		ambiguity = 1 // datasetSQL selects the winners' count per data ID last
 	}
+	runNames := make(map[int64]string, len(searchable))
+	for _, c := range searchable {
+		runNames[c.ID] = c.Name
+	}
 	returned := 0
 	conn := r.db.Conn()
 	if bulk {
@@ -436,8 +446,13 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		if err != nil {
 			return err
 		}
-		run, ok := vals[1].(string)
-		if !ok {
+		var run string
+		switch v := vals[1].(type) {
+		case string:
+			run = v
+		case int64: // the run's collection ID (RUN-only searches)
+			run = runNames[v]
+		default:
 			run = scanValue(sqldb.Column{Type: sqldb.String}, vals[1]).(string)
 		}
 		if run == lastRun {
@@ -505,8 +520,13 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	}
 	if allRuns && !usesDataset {
 		// In a RUN the tag row's collection is the dataset's run: no need to
-		// look every dataset up (4x faster for large listings).
-		from = source + " t JOIN " + r.db.T("collection") + " rc ON rc.collection_id = t.collection_id"
+		// look every dataset up (4x faster for large listings), nor its name:
+		// Datasets maps the collection ID to the run's name itself.
+		from = source + " t"
+		sel[1] = "t.collection_id"
+		if mentions(q, "{run}") {
+			from += " JOIN " + r.db.T("collection") + " rc ON rc.collection_id = t.collection_id"
+		}
 	}
 	if strings.Contains(q.Where, "{collection}") || orderUses(q.OrderBy, "{collection}") || (q.Extra != nil && strings.Contains(q.Extra.Where, "{collection}")) {
 		// The collection a dataset was found in (a TAGGED one, or its run).
