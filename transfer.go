@@ -170,7 +170,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 				return res, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("%w: file %s: only local files can be imported", errs.ErrUnsupported, src)}
 			}
 			if _, err := os.Stat(src); err != nil {
-				return res, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("file %s: %w", src, classifyFileErr(err))}
+				return res, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("file %s: %w", src, classifyOS(err))}
 			}
 			f.Path = src
 		}
@@ -453,12 +453,6 @@ func describeRef(r dataset.Ref) string {
 	return fmt.Sprintf("dataset %s %s in run %s", r.Type.Name, r.DataID, r.Run)
 }
 
-func classifyFileErr(err error) error {
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%w: no such file", errs.ErrNotFound)
-	}
-	return err
-}
 
 // ExportOptions choose what Export adds around the datasets.
 type ExportOptions struct {
