@@ -453,7 +453,6 @@ func describeRef(r dataset.Ref) string {
 	return fmt.Sprintf("dataset %s %s in run %s", r.Type.Name, r.DataID, r.Run)
 }
 
-
 // ExportOptions choose what Export adds around the datasets.
 type ExportOptions struct {
 	// Collections are exported too (their records, chains' children, and the
