@@ -1,21 +1,17 @@
 package ingest_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 )
 
 // corpusRoot finds the shared corpus: $BUTLER_TEST_CORPUS, else ../shared/corpus
@@ -51,97 +47,6 @@ func openCorpus(t *testing.T, dir string) *butler.Butler {
 	t.Cleanup(func() { b.Close() })
 	return b
 }
-
-// expectedDump holds the parts of an EXPECTED.<dir>.txt these tests use: the
-// exposure rows (section 8) and the raw datasets (section 9).
-type expectedDump struct {
-	exposures []map[string]string
-	raws      []map[string]string
-}
-
-var (
-	kvLine    = regexp.MustCompile(`^\s*([a-z_]+) +=(.*)$`)
-	sectionRE = regexp.MustCompile(`^## (\d+)\.`)
-)
-
-func readExpected(t *testing.T, path string) expectedDump {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var e expectedDump
-	sec := 0
-	var cur map[string]string
-	var header []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		l := sc.Text()
-		if m := sectionRE.FindStringSubmatch(l); m != nil {
-			sec, _ = strconv.Atoi(m[1])
-			continue
-		}
-		switch sec {
-		case 8:
-			m := kvLine.FindStringSubmatch(l)
-			if m == nil {
-				cur = nil
-				continue
-			}
-			if cur == nil {
-				cur = map[string]string{}
-				e.exposures = append(e.exposures, cur)
-			}
-			cur[m[1]] = strings.TrimSpace(m[2])
-		case 9:
-			if !strings.Contains(l, " | ") {
-				continue
-			}
-			cells := strings.Split(l, " | ")
-			for i := range cells {
-				cells[i] = strings.TrimSpace(cells[i])
-			}
-			if header == nil {
-				header = cells
-				continue
-			}
-			row := map[string]string{}
-			for i, h := range header {
-				if i < len(cells) {
-					row[h] = cells[i]
-				}
-			}
-			e.raws = append(e.raws, row)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(e.exposures) == 0 || len(e.raws) == 0 || header[0] != "uuid_ver" {
-		t.Fatalf("%s: parsed %d exposures and %d raws (header %v); the dump format changed", path, len(e.exposures), len(e.raws), header)
-	}
-	return e
-}
-
-// sameValue compares a record value with the sqlite3 shell's rendering of it:
-// "" is NULL, REALs are printed with 15 significant digits, booleans as 0/1.
-func sameValue(got any, want string) bool {
-	if got == nil {
-		return want == ""
-	}
-	switch g := got.(type) {
-	case float64:
-		w, err := strconv.ParseFloat(want, 64)
-		return err == nil && strconv.FormatFloat(g, 'g', 15, 64) == strconv.FormatFloat(w, 'g', 15, 64)
-	case bool:
-		return (want == "1") == g && (want == "1" || want == "0")
-	}
-	return fmt.Sprint(got) == want
-}
-
-func uuidHex(id dataset.ID) string { return strings.ReplaceAll(id.String(), "-", "") }
 
 // records reads every record of an element, keyed by its data ID.
 func records(t *testing.T, b *butler.Butler, element string) map[string]dimensions.Record {

@@ -22,6 +22,7 @@ import (
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/ingest"
+	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"github.com/gobutler/butler/internal/testutil/rawtest"
 	"github.com/gobutler/butler/progress"
 	"github.com/gobutler/butler/timespan"
@@ -176,9 +177,9 @@ func TestRaws_Corpus(t *testing.T) {
 	for _, dump := range dumps {
 		dir := filepath.Dir(dump)
 		name := filepath.Base(dir)
-		exp := readExpected(t, dump)
+		exp := corpustest.ReadExpected(t, dump)
 		t.Run(name, func(t *testing.T) {
-			for _, want := range exp.exposures {
+			for _, want := range exp.Exposures {
 				key := dimensions.DataID{"instrument": want["instrument"], "exposure": mustInt(t, want["id"])}.String()
 				rec, ok := exposures[key]
 				if !ok {
@@ -187,7 +188,7 @@ func TestRaws_Corpus(t *testing.T) {
 				}
 				checkIngestedExposure(t, name, rec, want)
 			}
-			for _, want := range exp.raws {
+			for _, want := range exp.Raws {
 				id, err := uuid.Parse(want["dataset_id"])
 				if err != nil {
 					t.Fatal(err)
@@ -202,7 +203,7 @@ func TestRaws_Corpus(t *testing.T) {
 					t.Errorf("raw %s: run %q, want %q", id, ref.Run, want["collection"])
 				}
 				for _, k := range []string{"instrument", "exposure", "detector", "physical_filter", "day_obs"} {
-					if !sameValue(ref.DataID[k], want[k]) {
+					if !corpustest.SameValue(ref.DataID[k], want[k]) {
 						t.Errorf("raw %s: data ID %s = %v, want %s (data ID %v)", id, k, ref.DataID[k], want[k], ref.DataID)
 					}
 				}
@@ -228,7 +229,7 @@ func TestRaws_Corpus(t *testing.T) {
 			t.Fatalf("exposure %s missing (have %v)", key, keys(exposures))
 		}
 		for col, want := range map[string]string{"obs_id": "MC_C_20211212_000310", "day_obs": "20211212", "seq_num": "310", "physical_filter": "SDSSi", "observation_type": "flat"} {
-			if !sameValue(rec.Values[col], want) {
+			if !corpustest.SameValue(rec.Values[col], want) {
 				t.Errorf("exposure %d: %s = %v, want %s", expID, col, rec.Values[col], want)
 			}
 		}
@@ -277,7 +278,7 @@ func TestRaws_Corpus(t *testing.T) {
 			"obs_id": str("OBSID"), "day_obs": str("DAYOBS"), "seq_num": strconv.FormatInt(seq, 10),
 			"physical_filter": str("FILTER"), "observation_type": str("IMGTYPE"), "exposure_time": str("EXPTIME"),
 		} {
-			if !sameValue(rec.Values[col], want) {
+			if !corpustest.SameValue(rec.Values[col], want) {
 				t.Errorf("exposure %d: %s = %v, want %s (sidecar)", expID, col, rec.Values[col], want)
 			}
 		}
@@ -358,7 +359,7 @@ func checkIngestedExposure(t *testing.T, dir string, rec dimensions.Record, want
 			continue
 		case "group_name", "group_id":
 			// Universe 1 columns; later universes have the group dimension instead.
-			if g, ok := rec.Values["group"]; ok && !sameValue(g, w) {
+			if g, ok := rec.Values["group"]; ok && !corpustest.SameValue(g, w) {
 				t.Errorf("exposure %s: group = %v, Python %s = %s", id, g, col, w)
 			}
 			continue
@@ -367,7 +368,7 @@ func checkIngestedExposure(t *testing.T, dir string, rec dimensions.Record, want
 		if !ok {
 			continue // a column this universe does not have
 		}
-		if !sameValue(got, w) {
+		if !corpustest.SameValue(got, w) {
 			t.Errorf("exposure %s: %s = %v (%T), Python registry has %q", id, col, got, got, w)
 		}
 	}

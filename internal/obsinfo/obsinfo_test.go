@@ -1,7 +1,6 @@
 package obsinfo_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"github.com/gobutler/butler/internal/testutil/corpustest"
@@ -359,45 +358,16 @@ func deref(p *float64) any {
 // expectedExposure is one exposure block of a corpus EXPECTED file.
 type expectedExposure map[string]string
 
-// readExpected parses the universe version and the exposure rows (§1 and
+// readExpected returns the universe version and the exposure rows (§1 and
 // §8) of raws/<dir>/EXPECTED.<dir>.txt.
 func readExpected(t *testing.T, dir string) (int, []expectedExposure) {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir(t), "raws", dir, "EXPECTED."+dir+".txt"))
-	if err != nil {
-		t.Fatal(err)
+	e := corpustest.ReadExpected(t, filepath.Join(corpusDir(t), "raws", dir, "EXPECTED."+dir+".txt"))
+	rows := make([]expectedExposure, len(e.Exposures))
+	for i, x := range e.Exposures {
+		rows[i] = x
 	}
-	defer f.Close()
-	version := -1
-	var rows []expectedExposure
-	section := ""
-	var cur expectedExposure
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "## ") {
-			section = strings.Fields(line)[1]
-			continue
-		}
-		k, v, found := strings.Cut(line, " = ")
-		k = strings.TrimSpace(k)
-		switch {
-		case section == "1." && found && k == "version":
-			version, _ = strconv.Atoi(strings.TrimSpace(v))
-		case section == "8." && found:
-			if cur == nil {
-				cur = expectedExposure{}
-				rows = append(rows, cur)
-			}
-			cur[k] = strings.TrimSpace(v)
-		case section == "8." && strings.TrimSpace(line) == "":
-			cur = nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return version, rows
+	return e.Universe, rows
 }
 
 // TestExposureRecords_CorpusRaws rebuilds every exposure row of the corpus
