@@ -133,6 +133,17 @@ func TestQuerySuite_BaseDatasets(t *testing.T) {
 			})
 		}
 
+		// Find-first (the window-function path) with an order.
+		var order []string
+		for ref, err := range b.Query().Collections("imported_g", "imported_r").FindFirst(true).OrderBy("-detector").Datasets(t.Context(), "bias") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			order = append(order, fmt.Sprintf("%v/%s", ref.DataID["detector"], ref.Run))
+		}
+		if strings.Join(order, " ") != "4/imported_r 3/imported_g 2/imported_g 1/imported_g" {
+			t.Fatalf("find-first ordered by -detector: %v", order)
+		}
 		// Data IDs and records.
 		var ids []string
 		if err := b.QueryDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"detector"}, Where: "detector.raft = 'A'"}, func(d dimensions.DataID) error {
