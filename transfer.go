@@ -162,7 +162,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 				return res, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("%w: it has no file in the source repository", errs.ErrNotFound)}
 			}
 		} else if !opts.RegistryOnly {
-			src := f.Path
+			src := strings.TrimPrefix(f.Path, "file://") // a direct-ingested file exported as its URI
 			if !filepath.IsAbs(src) && !datastore.IsURI(src) && opts.Dir != "" {
 				src = filepath.Join(opts.Dir, src)
 			}

@@ -390,3 +390,37 @@ func TestImport_SkipsPresentWithImpliedDimensions(t *testing.T) {
 		}
 	}
 }
+
+// Direct-ingested files are exported as their file:// URIs (with -t none) and
+// import again, directly, into another repository.
+func TestExport_DirectFilesImportDirect(t *testing.T) {
+	ctx := t.Context()
+	_, a := repotest.New(t)
+	repotest.AddInstrument(t, a, inst, 3)
+	if _, err := a.RegisterDatasetType(ctx, "blob", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "d1.json")
+	if err := os.WriteFile(src, []byte(`{"a": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.Ingest(ctx, "blob", "run", []butler.FileDataset{{Path: src, DataID: det(1)}}, butler.IngestOptions{Transfer: "direct"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "export")
+	if _, err := transfer.ExportDir(ctx, a, res.Refs, dir, "", "none", butler.ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, b := repotest.New(t)
+	if _, err := transfer.ImportFile(ctx, b, filepath.Join(dir, transfer.DefaultExportFile), butler.ImportOptions{Transfer: "direct"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.GetRef(ctx, res.Refs[0])
+	if err != nil || string(got) != `{"a": 1}` {
+		t.Fatalf("imported direct file: %q, %v", got, err)
+	}
+	if u, _ := b.URI(ctx, res.Refs[0]); u != "file://"+src {
+		t.Fatalf("URI %s, want file://%s", u, src)
+	}
+}
