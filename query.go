@@ -454,6 +454,55 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 	return why
 }
 
+// ExplainNoDataIDs says why a data ID search found nothing.
+func (b *Butler) ExplainNoDataIDs(ctx context.Context, s DataIDSearch) []string {
+	if len(s.Datasets) > 0 {
+		return b.ExplainNoDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID})
+	}
+	g, err := b.Universe.Group(s.Dimensions...)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	for _, e := range g.Required {
+		if why := b.noRecords(ctx, e.Name); why != "" {
+			return []string{why}
+		}
+	}
+	return []string{fmt.Sprintf("Records of %s exist, but no combination of them matches the where expression / data ID (or the dimensions are not related to each other).", strings.Join(g.RequiredNames(), ", "))}
+}
+
+// ExplainNoRecords says why a dimension record search found nothing.
+func (b *Butler) ExplainNoRecords(ctx context.Context, s RecordSearch) []string {
+	if why := b.noRecords(ctx, s.Element); why != "" {
+		return []string{why}
+	}
+	if len(s.Datasets) > 0 {
+		return []string{fmt.Sprintf("%s records exist, but none matches the where expression / data ID or is used by %s datasets in %s.", s.Element, strings.Join(s.Datasets, ", "), strings.Join(s.Collections, ", "))}
+	}
+	return []string{fmt.Sprintf("%s records exist, but none matches the where expression / data ID.", s.Element)}
+}
+
+// noRecords says so when an element has no records at all ("" otherwise).
+func (b *Butler) noRecords(ctx context.Context, element string) string {
+	e, ok := b.Universe.Element(element)
+	if !ok || !e.HasTable() {
+		return ""
+	}
+	found := false
+	errFound := errors.New("found")
+	err := b.reg.EachRecord(ctx, b.reg.DB().Conn(), element, "", nil, func(dimensions.Record) error {
+		found = true
+		return errFound
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return ""
+	}
+	if !found {
+		return fmt.Sprintf("There are no %s records in this repository yet (register an instrument, ingest or import data first).", element)
+	}
+	return ""
+}
+
 func collNames(cs []*registry.Collection) string {
 	var n []string
 	for _, c := range cs {

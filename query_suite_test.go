@@ -133,6 +133,20 @@ func TestQuerySuite_BaseDatasets(t *testing.T) {
 			})
 		}
 
+		// Empty data ID and record searches are explained too.
+		for _, c := range []struct {
+			why  []string
+			want string
+		}{
+			{b.ExplainNoDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"detector"}, Where: "detector = 9"}), "no combination of them matches"},
+			{b.ExplainNoDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"exposure"}}), "no exposure records"},
+			{b.ExplainNoRecords(t.Context(), butler.RecordSearch{Element: "detector", Where: "raft = 'Z'"}), "none matches"},
+			{b.ExplainNoRecords(t.Context(), butler.RecordSearch{Element: "visit"}), "no visit records"},
+		} {
+			if got := strings.Join(c.why, " "); !strings.Contains(got, c.want) {
+				t.Errorf("explanation %q, want it to say %q", got, c.want)
+			}
+		}
 		// Find-first (the window-function path) with an order.
 		var order []string
 		for ref, err := range b.Query().Collections("imported_g", "imported_r").FindFirst(true).OrderBy("-detector").Datasets(t.Context(), "bias") {

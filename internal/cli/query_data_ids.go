@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
@@ -62,8 +63,9 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	}
 	t := &table{cols: grp.Names()}
 	n := 0
-	err = b.QueryDataIDs(ctx, butler.DataIDSearch{Dimensions: splitList(args[1:]), Where: o.whereText(), Bind: binds, DataID: dataID,
-		Datasets: splitList(o.datasets), Collections: cols, Limit: fetch, OrderBy: splitList(o.orderBy)}, func(id dimensions.DataID) error {
+	search := butler.DataIDSearch{Dimensions: splitList(args[1:]), Where: o.whereText(), Bind: binds, DataID: dataID,
+		Datasets: splitList(o.datasets), Collections: cols, Limit: fetch, OrderBy: splitList(o.orderBy)}
+	err = b.QueryDataIDs(ctx, search, func(id dimensions.DataID) error {
 		n++
 		if n <= o.offset {
 			return nil
@@ -74,5 +76,11 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	if err != nil {
 		return err
 	}
-	return o.print(g, t, warn)
+	if err := o.print(g, t, warn); err != nil || len(t.rows) > 0 || o.format != "table" {
+		return err
+	}
+	for _, why := range b.ExplainNoDataIDs(ctx, search) {
+		fmt.Fprintln(g.stderr, why)
+	}
+	return nil
 }

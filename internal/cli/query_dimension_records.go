@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
@@ -60,8 +61,9 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionR
 	}
 	t := &table{}
 	n := 0
-	err = b.QueryRecords(ctx, butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: binds, DataID: dataID, Limit: fetch, OrderBy: splitList(o.orderBy),
-		Datasets: splitList(o.datasets), Collections: cols}, func(r dimensions.Record) error {
+	search := butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: binds, DataID: dataID, Limit: fetch, OrderBy: splitList(o.orderBy),
+		Datasets: splitList(o.datasets), Collections: cols}
+	err = b.QueryRecords(ctx, search, func(r dimensions.Record) error {
 		n++
 		if n <= o.offset {
 			return nil
@@ -75,7 +77,13 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionR
 	if err != nil {
 		return err
 	}
-	return o.print(g, t, warn)
+	if err := o.print(g, t, warn); err != nil || len(t.rows) > 0 || o.format != "table" {
+		return err
+	}
+	for _, why := range b.ExplainNoRecords(ctx, search) {
+		fmt.Fprintln(g.stderr, why)
+	}
+	return nil
 }
 
 // recordColumns lists a record's fields in table order, timespans split in two.
