@@ -629,7 +629,7 @@ func (b *Butler) gatherRecords(ctx context.Context, refs []dataset.Ref, allowed 
 				// Implied values (exposure → physical_filter) complete the data
 				// IDs so that the implied elements' records can be found next.
 				for _, id := range gi.ids {
-					rec, ok := recs[keyOf(e, id)]
+					rec, ok := recs[recordKey(e.Dimensions(), id)]
 					if !ok {
 						continue
 					}
@@ -656,24 +656,15 @@ func (b *Butler) gatherRecords(ctx context.Context, refs []dataset.Ref, allowed 
 	return nil
 }
 
-// keyOf is the key of e's record that a data ID points at.
-func keyOf(e *dimensions.Element, id dimensions.DataID) string {
-	var sb strings.Builder
-	for _, d := range e.Dimensions() {
-		fmt.Fprintf(&sb, "%v\x00", id[d.Name])
-	}
-	return sb.String()
-}
-
-// recordsFor reads the records of e the data IDs point at, keyed by keyOf.
+// recordsFor reads the records of e the data IDs point at, keyed by recordKey.
 func (b *Butler) recordsFor(ctx context.Context, e *dimensions.Element, ids map[string]dimensions.DataID) (map[string]dimensions.Record, error) {
 	want := map[string]dimensions.DataID{}
 	for _, id := range ids {
-		want[keyOf(e, id)] = id
+		want[recordKey(e.Dimensions(), id)] = id
 	}
 	out := map[string]dimensions.Record{}
 	add := func(rec dimensions.Record) {
-		k := keyOf(e, rec.DataID())
+		k := recordKey(e.Dimensions(), rec.DataID())
 		if _, ok := want[k]; ok {
 			out[k] = rec
 		}
