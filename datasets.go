@@ -325,8 +325,22 @@ func (b *Butler) Open(ctx context.Context, ref dataset.Ref) (io.ReadCloser, erro
 	return b.ds.Open(ctx, rs[0].Path)
 }
 
-// Get finds a dataset and returns its bytes.
+// Get finds a dataset and returns its bytes. A component dataset type name
+// ("raw.metadata") reads that component of the parent dataset (see
+// ComponentOf) and returns it as YAML; the ref returned is then the
+// component's.
 func (b *Butler) Get(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) ([]byte, dataset.Ref, error) {
+	if isComponent(typeName) {
+		v, ref, err := b.GetComponent(ctx, typeName, dataID, collections)
+		if err != nil {
+			return nil, ref, err
+		}
+		data, err := componentYAML(v)
+		if err != nil {
+			return nil, ref, fmt.Errorf("get %s: encode: %w", ref, err)
+		}
+		return data, ref, nil
+	}
 	ref, err := b.Find(ctx, typeName, dataID, collections)
 	if err != nil {
 		return nil, ref, err
@@ -335,8 +349,22 @@ func (b *Butler) Get(ctx context.Context, typeName string, dataID dimensions.Dat
 	return data, ref, err
 }
 
-// GetRef reads the bytes of a resolved dataset.
+// GetRef reads the bytes of a resolved dataset. A ref whose type names a
+// component ("raw.metadata", with the parent's ID) reads that component as
+// YAML.
 func (b *Butler) GetRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
+	if isComponent(ref.Type.Name) {
+		parent, comp := dataset.SplitComponent(ref.Type.Name)
+		pref := ref
+		if pt, err := b.reg.DatasetType(ctx, parent); err == nil {
+			pref.Type = pt
+		}
+		v, err := b.ComponentOf(ctx, pref, comp)
+		if err != nil {
+			return nil, err
+		}
+		return componentYAML(v)
+	}
 	rc, err := b.Open(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -345,8 +373,21 @@ func (b *Butler) GetRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
 	return io.ReadAll(rc)
 }
 
-// GetValue finds a dataset and decodes its JSON or YAML content into v.
+// GetValue finds a dataset and decodes its JSON or YAML content into v. For a
+// component dataset type name ("raw.bbox") v receives the component: a
+// *Metadata, *Box, *Extent or *Point takes it as it is, anything else is
+// decoded from the component's JSON form (a map[string]any for metadata).
 func (b *Butler) GetValue(ctx context.Context, v any, typeName string, dataID dimensions.DataID, collections []string) (dataset.Ref, error) {
+	if isComponent(typeName) {
+		c, ref, err := b.GetComponent(ctx, typeName, dataID, collections)
+		if err != nil {
+			return ref, err
+		}
+		if err := assignComponent(v, c); err != nil {
+			return ref, fmt.Errorf("get %s: decode: %w", ref, err)
+		}
+		return ref, nil
+	}
 	data, ref, err := b.Get(ctx, typeName, dataID, collections)
 	if err != nil {
 		return ref, err

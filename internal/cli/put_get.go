@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
@@ -67,6 +69,8 @@ type getOptions struct {
 	dataID      []string
 	collections []string
 	output      string
+	format      string
+	formatSet   bool
 }
 
 func newGetCmd(g *globals) *cobra.Command {
@@ -74,12 +78,24 @@ func newGetCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get REPO DATASET_TYPE",
 		Short: "Write the content of a dataset (found by data ID in collections) to standard output or a file",
-		Args:  cobra.ExactArgs(2),
-		RunE:  func(c *cobra.Command, args []string) error { return runGet(c.Context(), g, o, args) },
+		Long: `Write the content of a dataset (found by data ID in collections) to standard output or a file.
+
+A component dataset type name (raw.metadata) reads that component of the dataset:
+for Exposure storage classes, metadata (the FITS header as a mapping), bbox,
+dimensions and xy0 are read from the file's headers and written as YAML or JSON
+(--format). Other components are an error.`,
+		Example: "  butler get REPO raw.metadata --collections LSSTCam/raw/all --data-id instrument=LSSTCam \\\n" +
+			"      --data-id exposure=2025041500001 --data-id detector=10 --format json",
+		Args: cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.formatSet = c.Flags().Changed("format")
+			return runGet(c.Context(), g, o, args)
+		},
 	}
 	cmd.Flags().StringArrayVar(&o.dataID, "data-id", nil, "KEY=VALUE of the dataset's data ID (repeatable)")
 	cmd.Flags().StringArrayVar(&o.collections, "collections", nil, "collections to search, in order")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write to this file instead of standard output")
+	cmd.Flags().StringVar(&o.format, "format", "yaml", "how a component is written: yaml or json")
 	return cmd
 }
 
@@ -88,14 +104,29 @@ func runGet(ctx context.Context, g *globals, o getOptions, args []string) error 
 	if err != nil {
 		return err
 	}
+	if o.format != "yaml" && o.format != "json" {
+		return usagef("--format %q: want yaml or json", o.format)
+	}
+	if o.formatSet && !strings.Contains(args[1], ".") {
+		return usagef("--format applies to a component (DATASET_TYPE.COMPONENT); %s is written as stored", args[1])
+	}
 	b, err := g.open(ctx, args[0], false)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	data, _, err := b.Get(ctx, args[1], id, splitList(o.collections))
-	if err != nil {
-		return err
+	var data []byte
+	if strings.Contains(args[1], ".") && o.format == "json" { // a component
+		v, _, err := b.GetComponent(ctx, args[1], id, splitList(o.collections))
+		if err != nil {
+			return err
+		}
+		if data, err = json.MarshalIndent(v, "", "  "); err != nil {
+			return fmt.Errorf("encode %s: %w", args[1], err)
+		}
+		data = append(data, '\n')
+	} else if data, _, err = b.Get(ctx, args[1], id, splitList(o.collections)); err != nil {
+		return err // a component comes back as YAML
 	}
 	if o.output != "" {
 		return os.WriteFile(o.output, data, 0o644)

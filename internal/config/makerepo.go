@@ -69,7 +69,7 @@ func MakeRepoConfig(root string, seed *Config, opts MakeOptions) (*Config, error
 	if cfg.m.sub("datastore") == nil {
 		cfg.m.set("datastore", newMapping())
 	}
-	if err := setDatastoreRoot(cfg.m.sub("datastore"), full.m.sub("datastore"), ButlerRootTag, overwrite); err != nil {
+	if err := setDatastoreRoot(cfg.m.sub("datastore"), full.m.sub("datastore"), ButlerRootTag, overwrite, "datastore", log); err != nil {
 		return nil, fmt.Errorf("make repository config: %w", err)
 	}
 
@@ -154,11 +154,18 @@ func isEmpty(v any) bool {
 // setDatastoreRoot applies a datastore class's root fix-up to local (the
 // datastore section being written), reading class and records table from
 // full (the expanded section).
-func setDatastoreRoot(local, full *mapping, root string, overwrite bool) error {
+//
+// A root set in the seed that overwrite replaces is logged as a warning
+// naming --override: upstream replaces it silently, and a seed written for
+// an S3 or shared datastore then puts the files under the repository.
+func setDatastoreRoot(local, full *mapping, root string, overwrite bool, at string, log *slog.Logger) error {
 	cls := full.str("cls")
 	switch cls {
 	case FileDatastoreClass:
-		if _, ok := local.vals["root"]; overwrite || !ok {
+		if given, ok := local.vals["root"]; overwrite || !ok {
+			if s, _ := given.(string); ok && overwrite && s != "" && s != root {
+				log.Warn(fmt.Sprintf("the seed config's %s.root %q is replaced by the repository's %s; pass --override to keep it", at, s, root))
+			}
 			local.set("root", root)
 		}
 		if _, ok := local.vals["cls"]; overwrite || !ok {
@@ -191,7 +198,8 @@ func setDatastoreRoot(local, full *mapping, root string, overwrite bool) error {
 			}
 			child := componentOf(lm, "datastore").clone()
 			name := shortClass(fm.str("cls"))
-			if err := setDatastoreRoot(child, fm, root+"/"+name+"_"+strconv.Itoa(i), overwrite); err != nil {
+			if err := setDatastoreRoot(child, fm, root+"/"+name+"_"+strconv.Itoa(i), overwrite,
+				fmt.Sprintf("%s.%s.%d", at, datastoreContainerKey, i), log); err != nil {
 				return fmt.Errorf("datastore.%s.%d: %w", datastoreContainerKey, i, err)
 			}
 			lc[i] = child

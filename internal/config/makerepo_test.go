@@ -324,3 +324,41 @@ func TestWriteRepoConfig_RoundTrip(t *testing.T) {
 		t.Errorf("write with URL password = %v, want ErrInvalid without the password", err)
 	}
 }
+
+// A seed's datastore.root is replaced without --override, as upstream does,
+// but with a warning naming --override; with it, or with no root in the
+// seed, nothing is logged.
+func TestMakeRepoConfig_SeedRootWarning(t *testing.T) {
+	cleanEnv(t)
+	tests := []struct {
+		name, seed string
+		override   bool
+		wantRoot   string
+		wantLog    string // "" means nothing logged
+	}{
+		{"replaced", "datastore:\n  root: s3://bucket/prefix\n", false, ButlerRootTag,
+			`the seed config's datastore.root "s3://bucket/prefix" is replaced by the repository's <butlerRoot>; pass --override to keep it`},
+		{"kept with override", "datastore:\n  root: s3://bucket/prefix\n", true, "s3://bucket/prefix", ""},
+		{"no root in the seed", "datastore:\n  templates: {}\n", false, ButlerRootTag, ""},
+		{"root is the tag", "datastore:\n  root: <butlerRoot>\n", false, ButlerRootTag, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := slog.New(slog.NewTextHandler(&buf, nil))
+			got, err := MakeRepoConfig(t.TempDir(), mustParse(t, tt.seed), MakeOptions{Override: tt.override, Logger: log})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if root, _ := got.Get(".datastore.root"); root != tt.wantRoot {
+				t.Errorf("datastore.root = %v, want %s", root, tt.wantRoot)
+			}
+			switch {
+			case tt.wantLog == "" && buf.Len() != 0:
+				t.Errorf("logged %q, want nothing", buf.String())
+			case tt.wantLog != "" && (!strings.Contains(buf.String(), "level=WARN") || !strings.Contains(buf.String(), strings.ReplaceAll(tt.wantLog, `"`, `\"`))):
+				t.Errorf("logged %q, want a warning %q", buf.String(), tt.wantLog)
+			}
+		})
+	}
+}

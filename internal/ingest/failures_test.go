@@ -150,6 +150,8 @@ func TestRaws_ExposureRecordConflict(t *testing.T) {
 	}
 	if len(res.Failures) != 1 || res.Failures[0].Path != det097 || !errors.Is(res.Failures[0].Err, errs.ErrConflict) {
 		t.Errorf("Raws over a changed exposure record: failures %v, want det097 with errs.ErrConflict", res.Failures)
+	} else if msg := res.Failures[0].Err.Error(); !strings.Contains(msg, "use --update-records to overwrite") || strings.Contains(msg, "--update ") {
+		t.Errorf("record conflict message %q, want it to name ingest-raws' --update-records (it has no --update)", msg)
 	}
 	if res.Ingested != 1 {
 		t.Errorf("Raws: ingested %d, want 1 (det035, another exposure)", res.Ingested)

@@ -5,10 +5,12 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/instrument"
 )
 
@@ -61,6 +63,9 @@ func RegisterInstrument(ctx context.Context, b *butler.Butler, class string, upd
 		}
 	}
 	n, err := b.SyncRecordSets(ctx, sets, update)
+	if errors.Is(err, errs.ErrConflict) {
+		return 0, fmt.Errorf("register instrument %s: %w; use --update to overwrite", in.Name, err)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("register instrument %s: %w", in.Name, err)
 	}

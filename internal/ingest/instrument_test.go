@@ -232,6 +232,9 @@ func TestRegisterInstrument_ChangedDefinition(t *testing.T) {
 		if !errors.Is(err, errs.ErrConflict) {
 			t.Fatalf("RegisterInstrument over an altered detector = %v, want errs.ErrConflict", err)
 		}
+		if !strings.HasSuffix(err.Error(), "; use --update to overwrite") {
+			t.Errorf("RegisterInstrument conflict %q, want it to end naming register-instrument's --update", err)
+		}
 		got := records(t, b, "detector")[changed.DataID().String()]
 		if fmt.Sprint(got.Values["full_name"]) != fmt.Sprint(changed.Values["full_name"]) {
 			t.Errorf("conflicting registration overwrote the detector: full_name %v", got.Values["full_name"])
@@ -266,6 +269,9 @@ func TestRegisterInstrument_ChangedDefinition(t *testing.T) {
 		_, err := ingest.RegisterInstrument(ctx, b, class, false)
 		if !errors.Is(err, errs.ErrConflict) {
 			t.Fatalf("RegisterInstrument over an altered detector = %v, want errs.ErrConflict", err)
+		}
+		if !strings.HasSuffix(err.Error(), "; use --update to overwrite") {
+			t.Errorf("RegisterInstrument conflict %q, want it to end naming register-instrument's --update", err)
 		}
 		if _, ok := records(t, b, "physical_filter")[missing.DataID().String()]; ok {
 			t.Errorf("BUG: RegisterInstrument failed with a conflict but still inserted physical_filter %v: the registration is not one transaction", missing.Values["name"])

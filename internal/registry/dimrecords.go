@@ -252,7 +252,7 @@ func (r *Registry) SyncRecord(ctx context.Context, c sqldb.Conn, element string,
 	}
 	if diff := recordDiff(old, rec); diff != "" {
 		if !update {
-			return false, fmt.Errorf("%s record %s: %w: differs from the stored one (%s); use --update to overwrite", element, rec.DataID(), errs.ErrConflict, diff)
+			return false, fmt.Errorf("%s record %s: %w: differs from the stored one (%s)", element, rec.DataID(), errs.ErrConflict, diff)
 		}
 		return true, r.InsertRecords(ctx, c, element, []dimensions.Record{rec}, InsertReplace)
 	}
@@ -612,7 +612,7 @@ func (r *Registry) SyncRecords(ctx context.Context, c sqldb.Conn, element string
 			fresh = append(fresh, rec)
 		case recordDiff(old, rec) != "":
 			if !update {
-				return 0, fmt.Errorf("%s record %s: %w: differs from the stored one (%s); use --update to overwrite", element, rec.DataID(), errs.ErrConflict, recordDiff(old, rec))
+				return 0, fmt.Errorf("%s record %s: %w: differs from the stored one (%s)", element, rec.DataID(), errs.ErrConflict, recordDiff(old, rec))
 			}
 			changed = append(changed, rec)
 		}

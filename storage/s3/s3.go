@@ -8,6 +8,12 @@
 // (environment, AWS_PROFILE, ~/.aws/credentials, ...). With an explicit endpoint the driver
 // uses path-style requests, which every S3-compatible server accepts.
 //
+// EC2 instance metadata (IMDS) is not consulted for credentials or region unless asked for:
+// set AWS_EC2_METADATA_DISABLED=false (or Options.EnableIMDS) on an EC2 instance whose role
+// should sign the requests. Off EC2 the probe only waits and, at best, logs. Missing
+// credentials are one error naming the variables to set; the SDK itself never writes to
+// stderr.
+//
 // S3 makes a single PutObject and a completed multipart upload atomic, so Put needs no
 // temporary objects: a small body goes up in one PutObject, a large one in parts of bounded
 // size whose upload is aborted on any failure, leaving nothing visible.
@@ -33,6 +39,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -77,6 +84,9 @@ type Options struct {
 	MaxBackoff  time.Duration
 	// NoVerify skips the request Open makes to check that the bucket exists and is readable.
 	NoVerify bool
+	// EnableIMDS lets the SDK ask EC2 instance metadata for credentials and region. It is
+	// off by default; AWS_EC2_METADATA_DISABLED, when set, decides instead (false: on).
+	EnableIMDS bool
 }
 
 // Backend stores objects under a key prefix in one bucket. It implements storage.Backend,
@@ -212,6 +222,12 @@ func newBackend(ctx context.Context, bucket, prefix string, opts Options) (*Back
 			})
 		}),
 	}
+	// The SDK's own log lines ("SDK … WARN falling back to IMDSv1") would go to stderr:
+	// a library returns its errors instead.
+	load = append(load, awsconfig.WithLogger(logging.Nop{}))
+	if !imdsEnabled(opts) {
+		load = append(load, awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
 	if opts.Region != "" {
 		load = append(load, awsconfig.WithRegion(opts.Region))
 	}
@@ -252,6 +268,16 @@ func newBackend(ctx context.Context, bucket, prefix string, opts Options) (*Back
 		endpoint: name, partSize: opts.PartSize, conc: opts.Concurrency}
 	b.bufs.New = func() any { p := make([]byte, b.partSize); return &p }
 	return b, nil
+}
+
+// imdsEnabled reports whether EC2 instance metadata may be asked: when
+// AWS_EC2_METADATA_DISABLED is set, as it says (the SDK reads it), else only
+// with opts.EnableIMDS.
+func imdsEnabled(opts Options) bool {
+	if v, ok := os.LookupEnv("AWS_EC2_METADATA_DISABLED"); ok && v != "" {
+		return !strings.EqualFold(strings.TrimSpace(v), "true")
+	}
+	return opts.EnableIMDS
 }
 
 // gatewayRace retries the error that gateways storing objects as files (versitygw's posix
@@ -447,6 +473,12 @@ func (b *Backend) fail(ctx context.Context, op, what string, err error) error {
 		return fmt.Errorf("%s %q: %w: %w", op, what, cerr, err)
 	}
 	code, status := apiCode(err), httpStatus(err)
+	if code == "" && (b.creds == nil || strings.Contains(err.Error(), "get identity: ")) {
+		// The request was never signed: no credentials were found. The SDK's account of
+		// every place it looked is kept for errors.As, not printed.
+		return &credentialsError{msg: fmt.Sprintf("%s %q: %v: no S3 credentials found for %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or write ~/.aws/credentials",
+			op, what, errs.ErrPermission, b.endpoint), err: err}
+	}
 	switch {
 	case code == "InvalidAccessKeyId" || code == "XAdminUserNotFound" || code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
 		code == "Forbidden" || code == "ExpiredToken" || code == "InvalidToken" || status == http.StatusForbidden:
@@ -477,6 +509,16 @@ func (b *Backend) fail(ctx context.Context, op, what string, err error) error {
 	}
 	return fmt.Errorf("%s %q at %s: %w", op, what, b.endpoint, err)
 }
+
+// credentialsError is a request that could not be signed for want of
+// credentials: a one-line message, the SDK's error kept underneath.
+type credentialsError struct {
+	msg string
+	err error
+}
+
+func (e *credentialsError) Error() string   { return e.msg }
+func (e *credentialsError) Unwrap() []error { return []error{errs.ErrPermission, e.err} }
 
 // accessKeyID names the credentials in use, for error messages.
 func (b *Backend) accessKeyID(ctx context.Context) string {
