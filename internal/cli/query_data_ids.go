@@ -76,11 +76,14 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	if err != nil {
 		return err
 	}
-	if err := o.print(g, t, warn); err != nil || len(t.rows) > 0 || o.format != "table" {
+	printed, err := o.print(g, t, warn, dataIDSortKeys(grp))
+	if err != nil || printed {
 		return err
 	}
+	// As upstream: the reasons, then the hint.
 	for _, why := range b.ExplainNoDataIDs(ctx, search) {
-		fmt.Fprintln(g.stderr, why)
+		fmt.Fprintln(g.stdout, why)
 	}
+	fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
 	return nil
 }

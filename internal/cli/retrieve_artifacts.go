@@ -25,9 +25,9 @@ func newRetrieveArtifactsCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE:  func(c *cobra.Command, args []string) error { return runRetrieveArtifacts(c.Context(), g, o, args) },
 	}
-	o.addFlags(cmd)
+	o.addFlagsWith(cmd, -20000, true)
 	f := cmd.Flags()
-	f.StringVarP(&o.transfer, "transfer", "t", "copy", "copy, link, symlink, hardlink or relsymlink")
+	f.StringVarP(&o.transfer, "transfer", "t", "auto", "auto (copy), copy, link, symlink, hardlink or relsymlink")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "list every file written")
 	f.Bool("preserve-path", true, "keep the datastore's directory layout (default)")
 	f.BoolVar(&o.noPreservePath, "no-preserve-path", false, "write every file directly in DESTINATION")
@@ -43,7 +43,7 @@ func runRetrieveArtifacts(ctx context.Context, g *globals, o retrieveArtifactsOp
 		return err
 	}
 	defer b.Close()
-	refs, err := o.refs(ctx, b)
+	refs, err := o.refs(ctx, b, g.stderr)
 	if err != nil {
 		return err
 	}
