@@ -248,11 +248,7 @@ func timeCase(ctx context.Context, bin string, repeat int, c *benchQueryCase) er
 			return fmt.Errorf("bench query: butler %s: exit %d: %s", strings.Join(c.Args, " "), code, errBuf.String())
 		}
 		in = append(in, time.Since(t0).Seconds())
-		rows := lc.n
-		if c.format == "table" && strings.HasPrefix(c.Args[0], "query-datasets") {
-			rows-- // the blank line before the table
-		}
-		c.Rows = dataRows(c.format, rows)
+		c.Rows = dataRows(c.format, lc.n) // blank lines (around query-datasets tables) are not counted
 	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
