@@ -161,6 +161,8 @@ var goldenCases = []struct {
 	{"query_data_ids/visit_detector", []string{"query-data-ids", "R", "visit", "detector"}},
 	{"query_data_ids/datasets", []string{"query-data-ids", "R", "detector", "physical_filter", "--datasets", "flat", "--collections", "imported_r"}},
 	{"query_data_ids/limit", []string{"query-data-ids", "R", "detector", "--limit", "-2"}},
+	{"query_data_ids/no_dimensions", []string{"query-data-ids", "R"}},
+	{"query_data_ids/dataset_dimensions", []string{"query-data-ids", "R", "--datasets", "flat,bias", "--collections", "imported_r"}},
 	{"query_data_ids/empty", []string{"query-data-ids", "R", "detector", "--where", "detector = 99"}},
 	{"query_dimension_records/visit", []string{"query-dimension-records", "R", "visit"}},
 	{"query_dimension_records/visit_detector_region", []string{"query-dimension-records", "R", "visit_detector_region"}},
@@ -168,6 +170,7 @@ var goldenCases = []struct {
 	{"query_dimension_records/physical_filter", []string{"query-dimension-records", "R", "physical_filter"}},
 	{"query_dimension_records/skymap", []string{"query-dimension-records", "R", "skymap"}},
 	{"query_dimension_records/day_obs", []string{"query-dimension-records", "R", "day_obs"}},
+	{"query_dimension_records/no_check", []string{"query-dimension-records", "R", "physical_filter", "--no-check", "--where", "band = 'g'"}},
 	{"query_dimension_records/empty", []string{"query-dimension-records", "R", "visit", "--where", "visit = 99"}},
 	{"query_dimension_records/visit_json", []string{"query-dimension-records", "R", "visit", "--format", "json"}},
 }

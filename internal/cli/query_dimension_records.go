@@ -38,7 +38,7 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionR
 	}
 	cols := splitList(o.collections)
 	if len(o.datasets) > 0 && len(cols) == 0 {
-		return usagef("--datasets needs --collections")
+		cols = []string{"*"} // as upstream
 	}
 	if err := checkFormat(o.format); err != nil {
 		return err
