@@ -116,6 +116,7 @@ type refSearchOptions struct {
 	collections []string
 	where       string
 	findFirst   bool
+	noFindFirst bool
 	limit       int
 	orderBy     []string
 }
@@ -132,7 +133,7 @@ func (o *refSearchOptions) addFlagsWith(cmd *cobra.Command, defLimit int, orderB
 	f.StringArrayVar(&o.collections, "collections", nil, "collections to search")
 	f.StringVar(&o.where, "where", "", "where expression")
 	f.BoolVar(&o.findFirst, "find-first", false, "only the first dataset per data ID, searching the collections in order")
-	f.Bool("no-find-first", false, "every matching dataset in every collection (default)")
+	f.BoolVar(&o.noFindFirst, "no-find-first", false, "every matching dataset in every collection (default)")
 	f.IntVar(&o.limit, "limit", defLimit, fmt.Sprintf("at most this many datasets; 0: no limit; negative: at most -N, warning when there are more (default %d)", defLimit))
 	if orderBy {
 		f.StringArrayVar(&o.orderBy, "order-by", nil, "order by these fields before --limit applies, e.g. exposure.timespan.begin or -detector (descending); comma-separated, repeatable")
@@ -148,7 +149,7 @@ func (o *refSearchOptions) refs(ctx context.Context, b *butler.Butler, warn io.W
 	}
 	fetch, check := effectiveLimit(o.limit)
 	var refs []dataset.Ref
-	err := b.QueryDatasets(ctx, butler.DatasetSearch{Types: splitList(o.types), Collections: cols, Where: o.where, FindFirst: o.findFirst, Limit: fetch, OrderBy: splitList(o.orderBy)}, func(r dataset.Ref) error {
+	err := b.QueryDatasets(ctx, butler.DatasetSearch{Types: splitList(o.types), Collections: cols, Where: o.where, FindFirst: o.findFirst && !o.noFindFirst, Limit: fetch, OrderBy: splitList(o.orderBy)}, func(r dataset.Ref) error {
 		refs = append(refs, r)
 		return nil
 	})

@@ -15,8 +15,9 @@ import (
 
 type queryDatasetsOptions struct {
 	queryOptions
-	findFirst bool
-	showURI   bool
+	findFirst   bool
+	noFindFirst bool
+	showURI     bool
 }
 
 func newQueryDatasetsCmd(g *globals) *cobra.Command {
@@ -32,12 +33,13 @@ collections, one table per dataset type, with their full data IDs.`,
 	}
 	addQueryFlags(cmd, &o.queryOptions, -20000)
 	cmd.Flags().BoolVar(&o.findFirst, "find-first", false, "only the first dataset found for each data ID, searching the collections in order")
-	cmd.Flags().Bool("no-find-first", false, "every matching dataset in every collection (default)")
+	cmd.Flags().BoolVar(&o.noFindFirst, "no-find-first", false, "every matching dataset in every collection (default)")
 	cmd.Flags().BoolVar(&o.showURI, "show-uri", false, "also show each dataset's file URI")
 	return cmd
 }
 
 func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, args []string) error {
+	o.findFirst = o.findFirst && !o.noFindFirst
 	if err := checkFormat(o.format); err != nil {
 		return err
 	}
