@@ -14,6 +14,7 @@ type retrieveArtifactsOptions struct {
 	verbose        bool
 	noPreservePath bool
 	clobber        bool
+	noClobber      bool
 	zip, noZip     bool
 }
 
@@ -32,12 +33,14 @@ func newRetrieveArtifactsCmd(g *globals) *cobra.Command {
 	f.Bool("preserve-path", true, "keep the datastore's directory layout (default)")
 	f.BoolVar(&o.noPreservePath, "no-preserve-path", false, "write every file directly in DESTINATION")
 	f.BoolVar(&o.clobber, "clobber", false, "overwrite existing files")
+	f.BoolVar(&o.noClobber, "no-clobber", false, "refuse to overwrite existing files (default)")
 	f.BoolVar(&o.zip, "zip", false, "write one zip of the files, with an index for ingest-zip, named <uuid>.zip")
 	f.BoolVar(&o.noZip, "no-zip", false, "write the files themselves (default)")
 	return cmd
 }
 
 func runRetrieveArtifacts(ctx context.Context, g *globals, o retrieveArtifactsOptions, args []string) error {
+	o.clobber = o.clobber && !o.noClobber
 	b, err := g.open(ctx, args[0], false)
 	if err != nil {
 		return err
