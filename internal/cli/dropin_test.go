@@ -160,6 +160,12 @@ func TestRetrieveArtifacts_OrderByLimit(t *testing.T) {
 	if !strings.Contains(errs, "Requested limit of 1 hit") {
 		t.Errorf("stderr %q lacks the limit warning", errs)
 	}
+	if !strings.HasPrefix(out, "Transferred the following to "+dest+":\nfile://") || !strings.Contains(out, "\n\nNumber of artifacts retrieved into destination "+dest+": 1\n") {
+		t.Errorf("retrieve-artifacts -v printed %q, want upstream's listing", out)
+	}
+	if out := mustMain(t, "retrieve-artifacts", f.root, t.TempDir(), "-d", "dict", "--collections", "calib"); out != "No datasets matched query.\n" {
+		t.Errorf("retrieve-artifacts of nothing printed %q", out)
+	}
 	entries, _ := os.ReadDir(dest)
 	if len(entries) != 1 {
 		t.Fatalf("retrieved %v, want one file:\n%s", entries, out)

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"path/filepath"
 
 	"github.com/gobutler/butler"
 	"github.com/spf13/cobra"
@@ -66,10 +68,20 @@ func runRetrieveArtifacts(ctx context.Context, g *globals, o retrieveArtifactsOp
 	if err != nil {
 		return err
 	}
+	if len(paths) == 0 {
+		fmt.Fprintln(g.stdout, "No datasets matched query.")
+		return nil
+	}
 	if o.verbose {
+		// As upstream: the artifacts as URIs, then a blank line.
+		fmt.Fprintf(g.stdout, "Transferred the following to %s:\n", args[1])
 		for _, p := range paths {
+			if abs, err := filepath.Abs(p); err == nil {
+				p = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+			}
 			fmt.Fprintln(g.stdout, p)
 		}
+		fmt.Fprintln(g.stdout)
 	}
 	fmt.Fprintf(g.stdout, "Number of artifacts retrieved into destination %s: %d\n", args[1], len(paths))
 	return nil
