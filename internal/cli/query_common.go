@@ -103,9 +103,10 @@ func effectiveLimit(limit int) (int, bool) {
 }
 
 // limitWarning is upstream's warning when a negative --limit cut the data IDs
-// or records short.
-func limitWarning(limit int) string {
-	return fmt.Sprintf("WARNING: More data IDs are available than the request limit of %d", -limit)
+// or records short, as its log line reads ("{name} {levelname}: {message}");
+// script is the upstream module that logs it (queryDataIds, queryDimensionRecords).
+func limitWarning(script string, limit int) string {
+	return fmt.Sprintf("lsst.daf.butler.script.%s WARNING: More data IDs are available than the request limit of %d", script, -limit)
 }
 
 // refSearchOptions are the dataset-selection flags of commands that act on the
@@ -175,9 +176,9 @@ func (t *table) addRow(value func(col string) any) {
 // (warning about it), sorts the rows by sortKeys unless --order-by gave an
 // order, and prints the table. It reports whether there was anything to print;
 // the caller says why not.
-func (o *queryOptions) print(g *globals, t *table, warn bool, sortKeys []string) (bool, error) {
+func (o *queryOptions) print(g *globals, script string, t *table, warn bool, sortKeys []string) (bool, error) {
 	if warn && len(t.rows) > -o.limit {
-		fmt.Fprintln(g.stderr, limitWarning(o.limit))
+		fmt.Fprintln(g.stderr, limitWarning(script, o.limit))
 		t.rows, t.raw = t.rows[:-o.limit], t.raw[:-o.limit]
 		if t.csv != nil {
 			t.csv = t.csv[:-o.limit]

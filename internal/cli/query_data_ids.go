@@ -99,7 +99,7 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	if err != nil {
 		return err
 	}
-	printed, err := o.print(g, t, warn, dataIDSortKeys(grp))
+	printed, err := o.print(g, "queryDataIds", t, warn, dataIDSortKeys(grp))
 	if err != nil || printed {
 		return err
 	}

@@ -62,6 +62,11 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 		if o.findFirst {
 			return usagef("--find-first needs --collections (an ordered list, without globs)")
 		}
+		// Upstream's FutureWarnings, on stderr.
+		fmt.Fprintln(g.stderr, "FutureWarning: No --collections specified.  The --collections argument will become mandatory after v28.")
+	}
+	if len(splitList(args[1:])) == 0 {
+		fmt.Fprintln(g.stderr, "FutureWarning: No dataset types specified.  Explicitly specifying dataset types will become mandatory after v28. Specify '*' to match the current behavior of querying all dataset types.")
 	}
 	fetch, warn := effectiveLimit(o.limit)
 	if fetch > 0 {
@@ -178,9 +183,9 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 }
 
 // datasetLimitWarning is upstream's warning when a negative --limit cut the
-// listing short.
+// listing short, as its log line reads.
 func datasetLimitWarning(limit int) string {
-	return fmt.Sprintf("WARNING: Requested limit of %d hit for number of datasets returned. Use --limit to increase this limit.", -limit)
+	return fmt.Sprintf("lsst.daf.butler.script.queryDatasets WARNING: Requested limit of %d hit for number of datasets returned. Use --limit to increase this limit.", -limit)
 }
 
 // universeOrder sorts a group's required and implied dimensions in universe

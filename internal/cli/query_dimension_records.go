@@ -99,7 +99,7 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionR
 			keys = append(keys, e.PrimaryKey().Name)
 		}
 	}
-	printed, err := o.print(g, t, warn, keys)
+	printed, err := o.print(g, "queryDimensionRecords", t, warn, keys)
 	if err != nil || printed {
 		return err
 	}
