@@ -183,6 +183,20 @@ func TestGolden_QueryTables(t *testing.T) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
 			root := goldenRepo(t, dialect)
+			t.Run("retrieve-artifacts --order-by --limit", func(t *testing.T) {
+				dest := t.TempDir()
+				_, errs, code := mainOut(t, "retrieve-artifacts", root, dest, "-d", "thing", "--collections", "u/me/things", "--order-by", "-detector", "--limit", "-1", "--no-preserve-path")
+				if code != 0 || !strings.Contains(errs, "Requested limit of 1 hit") {
+					t.Fatalf("exit %d, stderr %q; want 0 and the limit warning", code, errs)
+				}
+				entries, _ := os.ReadDir(dest)
+				if len(entries) != 1 {
+					t.Fatalf("retrieved %v, want one file", entries)
+				}
+				if got, _ := os.ReadFile(filepath.Join(dest, entries[0].Name())); string(got) != "detector: 2\n" {
+					t.Errorf("retrieved %q, want detector 2's file (the first by -detector)", got)
+				}
+			})
 			for _, tc := range goldenCases {
 				t.Run(tc.name, func(t *testing.T) {
 					args := make([]string, len(tc.args))
