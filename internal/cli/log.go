@@ -121,7 +121,7 @@ func (g *globals) setupLogging() error {
 		opts.AddSource = true
 	}
 	var handlers multiHandler
-	if !g.noLogTTY {
+	if g.logTTY && !g.noLogTTY {
 		handlers = append(handlers, slog.NewTextHandler(g.stderr, opts))
 	}
 	for _, f := range g.logFiles {

@@ -35,6 +35,7 @@ type globals struct {
 	longLog        bool
 	logFiles       []string
 	logLabels      []string
+	logTTY         bool
 	noLogTTY       bool
 	progress       bool
 	noProgress     bool
@@ -86,7 +87,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 	pf.BoolVar(&g.longLog, "long-log", false, "long log lines (time, level, component, source)")
 	pf.StringArrayVar(&g.logFiles, "log-file", nil, "also append logs to this file (.json: JSON lines); repeatable")
 	pf.StringArrayVar(&g.logLabels, "log-label", nil, "KEY=VALUE added to every log record (as upstream's MDC; keys upper-cased); comma-separated, repeatable")
-	pf.Bool("log-tty", true, "log to the terminal (standard error)")
+	pf.BoolVar(&g.logTTY, "log-tty", true, "log to the terminal (standard error)")
 	pf.BoolVar(&g.noLogTTY, "no-log-tty", false, "do not log to the terminal; only to --log-file")
 	pf.BoolVar(&g.progress, "progress", false, "show progress bars on long work")
 	pf.BoolVar(&g.noProgress, "no-progress", false, "never show progress bars")
