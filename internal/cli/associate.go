@@ -27,7 +27,7 @@ func runAssociate(ctx context.Context, g *globals, o associateOptions, args []st
 		return err
 	}
 	defer b.Close()
-	refs, err := o.refs(ctx, b)
+	refs, err := o.refs(ctx, b, g.stderr)
 	if err != nil {
 		return err
 	}

@@ -202,16 +202,30 @@ func queryCases(ctx context.Context, g *globals, o benchQueryOptions) ([]benchQu
 	}, nil
 }
 
-// lineCounter counts the lines written to it.
-type lineCounter struct{ n int }
-
-func (c *lineCounter) Write(p []byte) (int, error) {
-	c.n += bytes.Count(p, []byte{'\n'})
-	return len(p), nil
+// lineCounter counts the non-blank lines written to it.
+type lineCounter struct {
+	n    int
+	prev byte
 }
 
-// dataRows converts printed lines into data rows: a table has a header and a
-// dashed line (and a blank line before, for datasets), CSV a header.
+func (c *lineCounter) Write(p []byte) (int, error) {
+	written := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			c.prev = p[len(p)-1]
+			break
+		}
+		if i > 0 || (c.prev != '\n' && c.prev != 0) {
+			c.n++
+		}
+		c.prev, p = '\n', p[i+1:]
+	}
+	return written, nil
+}
+
+// dataRows converts printed non-blank lines into data rows: a table has a
+// header and a dashed line, CSV a header.
 func dataRows(format string, lines int) int {
 	switch format {
 	case "csv":
@@ -234,11 +248,7 @@ func timeCase(ctx context.Context, bin string, repeat int, c *benchQueryCase) er
 			return fmt.Errorf("bench query: butler %s: exit %d: %s", strings.Join(c.Args, " "), code, errBuf.String())
 		}
 		in = append(in, time.Since(t0).Seconds())
-		rows := lc.n
-		if c.format == "table" && strings.HasPrefix(c.Args[0], "query-datasets") {
-			rows-- // the blank line before the table
-		}
-		c.Rows = dataRows(c.format, rows)
+		c.Rows = dataRows(c.format, lc.n) // blank lines (around query-datasets tables) are not counted
 	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/gobutler/butler"
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
 )
 
 type configDumpOptions struct {
 	subset, file string
+	searchPath   []string
 }
 
 func newConfigDumpCmd(g *globals) *cobra.Command {
@@ -23,11 +25,12 @@ func newConfigDumpCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&o.subset, "subset", "s", "", "only this key (e.g. .datastore.root or registry)")
 	cmd.Flags().StringVar(&o.file, "file", "", "write to this file instead of standard output")
+	cmd.Flags().StringArrayVarP(&o.searchPath, "searchpath", "p", nil, "more directories of configuration overrides, searched first (comma-separated, repeatable)")
 	return cmd
 }
 
 func runConfigDump(ctx context.Context, g *globals, o configDumpOptions, args []string) error {
-	b, err := g.open(ctx, args[0], false)
+	b, err := butler.Open(ctx, args[0], butler.OpenOptions{SearchPath: splitList(o.searchPath), Logger: g.log})
 	if err != nil {
 		return err
 	}

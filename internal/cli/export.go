@@ -46,7 +46,7 @@ func runExport(ctx context.Context, g *globals, o exportOptions, args []string) 
 		return err
 	}
 	defer b.Close()
-	refs, err := o.refs(ctx, b)
+	refs, err := o.refs(ctx, b, g.stderr)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ records, as DIRECTORY/export.yaml, copying the files into DIRECTORY.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.types, "dataset-type", "d", nil, "dataset types (globs; comma-separated, repeatable)")
-	f.StringVarP(&o.transfer, "transfer", "t", "copy", "copy, link, symlink, hardlink, relsymlink or none")
+	f.StringVarP(&o.transfer, "transfer", "t", "auto", "auto (copy), copy, link, symlink, hardlink, relsymlink or none")
 	return cmd
 }
 

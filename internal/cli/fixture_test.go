@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -137,6 +138,7 @@ func collectionNames(t *testing.T, root string) []string {
 	for _, r := range jsonRows(t, run(t, "query-collections", root, "--chains", "NO-CHILDREN", "--format", "json").Stdout) {
 		names = append(names, r["name"].(string))
 	}
+	sort.Strings(names)
 	return names
 }
 

@@ -38,7 +38,7 @@ directory), the other columns are named by dimensions and give each file's data 
 	f.StringVar(&o.formatter, "formatter", "", "formatter class recorded for the files (default: the configured one)")
 	f.StringVar(&o.idMode, "id-generation-mode", "UNIQUE", "UNIQUE, DATAID_TYPE or DATAID_TYPE_RUN")
 	f.StringArrayVar(&o.dataID, "data-id", nil, "KEY=VALUE common to all files (repeatable)")
-	f.StringVar(&o.prefix, "prefix", "", "directory the table's relative paths are relative to")
+	f.StringVar(&o.prefix, "prefix", "", "directory the table's relative paths are relative to (default: the current directory)")
 	f.StringVarP(&o.transfer, "transfer", "t", "auto", "auto, link, symlink, hardlink, copy, move, relsymlink or direct")
 	f.Bool("track-file-attrs", true, "record file sizes (default)")
 	f.BoolVar(&o.noTrackFileAttrs, "no-track-file-attrs", false, "do not record file sizes")
@@ -84,8 +84,17 @@ func readFileTable(path, prefix string) ([]butler.FileDataset, error) {
 		return nil, fmt.Errorf("read table %s: %w", path, err)
 	}
 	defer f.Close()
+	// As upstream: relative paths are relative to --prefix, else to the
+	// current directory (not to the table's).
 	if prefix == "" {
-		prefix = filepath.Dir(path)
+		prefix = "."
+	}
+	if !strings.Contains(prefix, "://") {
+		abs, err := filepath.Abs(prefix)
+		if err != nil {
+			return nil, fmt.Errorf("--prefix %s: %w", prefix, err)
+		}
+		prefix = abs
 	}
 	r := csv.NewReader(&skipComments{r: f})
 	r.FieldsPerRecord = -1
@@ -110,7 +119,11 @@ func readFileTable(path, prefix string) ([]butler.FileDataset, error) {
 		}
 		p := rec[0]
 		if !filepath.IsAbs(p) && !strings.Contains(p, "://") {
-			p = filepath.Join(prefix, p)
+			if strings.Contains(prefix, "://") {
+				p = strings.TrimSuffix(prefix, "/") + "/" + p
+			} else {
+				p = filepath.Join(prefix, p)
+			}
 		}
 		fd := butler.FileDataset{Path: strings.TrimPrefix(p, "file://"), DataID: map[string]any{}, Size: -1}
 		for i, col := range header[1:] {

@@ -121,7 +121,7 @@ func runIngestRaws(ctx context.Context, g *globals, o ingestRawsOptions, args []
 		summary += " Stopped early by the error below; files not listed were not ingested."
 	}
 	if o.format != "table" {
-		t := &table{cols: []string{"file", "error"}}
+		t := &table{cols: []string{"file", "error"}, left: true}
 		for _, f := range res.Failures {
 			t.add(nil, f.Path, f.Err.Error())
 		}

@@ -120,7 +120,10 @@ func (g *globals) setupLogging() error {
 	if g.longLog {
 		opts.AddSource = true
 	}
-	handlers := multiHandler{slog.NewTextHandler(g.stderr, opts)}
+	var handlers multiHandler
+	if g.logTTY && !g.noLogTTY {
+		handlers = append(handlers, slog.NewTextHandler(g.stderr, opts))
+	}
 	for _, f := range g.logFiles {
 		fh, err := os.OpenFile(f, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
@@ -134,7 +137,18 @@ func (g *globals) setupLogging() error {
 			handlers = append(handlers, slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug - 8, AddSource: g.longLog}))
 		}
 	}
+	var labels []any
+	for _, kv := range splitList(g.logLabels) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return usagef("--log-label %q: want KEY=VALUE", kv)
+		}
+		labels = append(labels, strings.ToUpper(strings.TrimSpace(k)), v)
+	}
 	g.log = slog.New(&componentHandler{inner: handlers, def: def, perComp: per})
+	if len(labels) > 0 {
+		g.log = g.log.With(slog.Group("MDC", labels...))
+	}
 	slog.SetDefault(g.log)
 	return nil
 }

@@ -34,6 +34,9 @@ type globals struct {
 	logLevels      []string
 	longLog        bool
 	logFiles       []string
+	logLabels      []string
+	logTTY         bool
+	noLogTTY       bool
 	progress       bool
 	noProgress     bool
 	log            *slog.Logger
@@ -73,13 +76,19 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return g.setupLogging()
+			if err := g.setupLogging(); err != nil {
+				return err
+			}
+			return applyOptionsFile(cmd)
 		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringArrayVar(&g.logLevels, "log-level", nil, "log level (CRITICAL, ERROR, WARNING, INFO, VERBOSE, DEBUG, TRACE), or COMPONENT=LEVEL; repeatable")
 	pf.BoolVar(&g.longLog, "long-log", false, "long log lines (time, level, component, source)")
 	pf.StringArrayVar(&g.logFiles, "log-file", nil, "also append logs to this file (.json: JSON lines); repeatable")
+	pf.StringArrayVar(&g.logLabels, "log-label", nil, "KEY=VALUE added to every log record (as upstream's MDC; keys upper-cased); comma-separated, repeatable")
+	pf.BoolVar(&g.logTTY, "log-tty", true, "log to the terminal (standard error)")
+	pf.BoolVar(&g.noLogTTY, "no-log-tty", false, "do not log to the terminal; only to --log-file")
 	pf.BoolVar(&g.progress, "progress", false, "show progress bars on long work")
 	pf.BoolVar(&g.noProgress, "no-progress", false, "never show progress bars")
 	root.AddCommand(
@@ -117,6 +126,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(g))
 	}
+	addOptionsFileFlag(root)
 	return root
 }
 

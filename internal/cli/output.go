@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -14,17 +18,23 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// table is rows of cells under named columns, rendered as an aligned text table
-// (like astropy's pprint), JSON, YAML or CSV.
+// table is rows of cells under named columns, rendered as astropy's
+// Table.pprint_all prints it (the Python butler's table output), or as JSON,
+// YAML or CSV.
 type table struct {
 	title string
 	cols  []string
-	rows  [][]string
-	raw   []map[string]any // typed values for json/yaml; nil: use the strings
+	rows  [][]any          // one cell value per column: string, int64, float64, bool, nil...
+	raw   []map[string]any // typed values for json/yaml; nil: use the cells
+	// csv, when set, holds the CSV cells in place of rows.
+	csv [][]any
+	// left aligns the cells to the left, as upstream's pprint_all(align="<")
+	// (query-collections, query-dataset-types); otherwise cells are right-aligned.
+	left bool
 }
 
 func addFormatFlag(cmd *cobra.Command, f *string) {
-	cmd.Flags().StringVar(f, "format", "table", "output format: table, json, yaml or csv")
+	cmd.Flags().StringVar(f, "format", "table", "output format: table (as the Python butler prints it), json, yaml or csv")
 }
 
 func checkFormat(f string) error {
@@ -35,7 +45,7 @@ func checkFormat(f string) error {
 	return usagef("--format %q: want table, json, yaml or csv", f)
 }
 
-func (t *table) add(typed map[string]any, cells ...string) {
+func (t *table) add(typed map[string]any, cells ...any) {
 	t.rows = append(t.rows, cells)
 	if typed != nil {
 		t.raw = append(t.raw, typed)
@@ -43,7 +53,7 @@ func (t *table) add(typed map[string]any, cells ...string) {
 }
 
 func (t *table) records() []map[string]any {
-	if len(t.raw) == len(t.rows) && len(t.raw) > 0 {
+	if t.raw != nil {
 		return t.raw
 	}
 	out := make([]map[string]any, len(t.rows))
@@ -57,6 +67,80 @@ func (t *table) records() []map[string]any {
 		out[i] = m
 	}
 	return out
+}
+
+// sortBy orders the rows by the named columns, as astropy's Table.sort does
+// (numbers by value, strings by code point); equal rows keep their order.
+func (t *table) sortBy(keys []string) {
+	var idx []int
+	for _, k := range keys {
+		for i, c := range t.cols {
+			if c == k {
+				idx = append(idx, i)
+				break
+			}
+		}
+	}
+	if len(idx) == 0 || len(t.rows) < 2 {
+		return
+	}
+	order := make([]int, len(t.rows))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		ra, rb := t.rows[order[a]], t.rows[order[b]]
+		for _, i := range idx {
+			if c := compareValues(ra[i], rb[i]); c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+	rows := make([][]any, len(order))
+	for i, o := range order {
+		rows[i] = t.rows[o]
+	}
+	if len(t.raw) == len(t.rows) {
+		raw := make([]map[string]any, len(order))
+		for i, o := range order {
+			raw[i] = t.raw[o]
+		}
+		t.raw = raw
+	}
+	if len(t.csv) == len(t.rows) {
+		c := make([][]any, len(order))
+		for i, o := range order {
+			c[i] = t.csv[o]
+		}
+		t.csv = c
+	}
+	t.rows = rows
+}
+
+// compareValues orders two cell values: numbers numerically, everything
+// else by its printed form.
+func compareValues(a, b any) int {
+	fa, aNum := number(a)
+	fb, bNum := number(b)
+	if aNum && bNum {
+		return cmp.Compare(fa, fb)
+	}
+	return strings.Compare(pyStr(a), pyStr(b))
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
 }
 
 func render(w io.Writer, format string, tables ...*table) error {
@@ -94,17 +178,22 @@ func render(w io.Writer, format string, tables ...*table) error {
 				cw.Write(nil)
 			}
 			cw.Write(t.cols)
-			for _, r := range t.rows {
-				cw.Write(r)
+			rows := t.rows
+			if t.csv != nil {
+				rows = t.csv
+			}
+			for _, r := range rows {
+				rec := make([]string, len(r))
+				for j, c := range r {
+					rec[j] = str(c)
+				}
+				cw.Write(rec)
 			}
 		}
 		cw.Flush()
 		return cw.Error()
 	}
-	for i, t := range tables {
-		if i > 0 || len(tables) > 1 {
-			fmt.Fprintln(w)
-		}
+	for _, t := range tables {
 		writeText(w, t)
 	}
 	return nil
@@ -117,75 +206,128 @@ func orEmpty(m []map[string]any) []map[string]any {
 	return m
 }
 
-// writeText prints an astropy-style table: header, dashes, left-aligned... we
-// right-align numbers as astropy does.
+// writeText prints a table as astropy's Table.pprint_all does: each column as
+// wide as its widest cell, its name or the "---" under it; names centred as
+// Python's str.center centres them; cells right-aligned (left with t.left);
+// columns joined by one space, trailing spaces kept; tabs and newlines in
+// cells shown as \t and \n.
 func writeText(w io.Writer, t *table) {
+	cells := make([][]string, len(t.rows))
 	width := make([]int, len(t.cols))
 	for i, c := range t.cols {
-		width[i] = utf8.RuneCountInString(c)
+		width[i] = max(3, utf8.RuneCountInString(c))
 	}
-	for _, r := range t.rows {
+	for r, row := range t.rows {
+		cells[r] = make([]string, len(t.cols))
 		for i := range t.cols {
-			if i >= len(r) {
-				continue
+			s := ""
+			if i < len(row) {
+				s = pyStr(row[i])
 			}
-			for _, part := range strings.Split(r[i], "\n") {
-				width[i] = max(width[i], utf8.RuneCountInString(part))
-			}
+			s = strings.NewReplacer("\t", "\\t", "\n", "\\n").Replace(s)
+			cells[r][i] = s
+			width[i] = max(width[i], utf8.RuneCountInString(s))
 		}
 	}
-	line := func(cells []string, dashes bool) {
-		parts := make([]string, len(t.cols))
-		for i := range t.cols {
-			c := ""
-			if i < len(cells) {
-				c = cells[i]
-			}
-			if dashes {
-				c = strings.Repeat("-", width[i])
-			}
+	var b strings.Builder
+	line := func(parts []string) {
+		b.WriteString(strings.Join(parts, " "))
+		b.WriteByte('\n')
+	}
+	parts := make([]string, len(t.cols))
+	for i, c := range t.cols {
+		parts[i] = pyCenter(c, width[i])
+	}
+	line(parts)
+	for i := range t.cols {
+		parts[i] = strings.Repeat("-", width[i])
+	}
+	line(parts)
+	for _, row := range cells {
+		for i, c := range row {
 			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if isNumber(c) {
-				parts[i] = pad + c
-			} else {
+			if t.left {
 				parts[i] = c + pad
+			} else {
+				parts[i] = pad + c
 			}
 		}
-		fmt.Fprintln(w, strings.TrimRight(strings.Join(parts, " "), " "))
+		line(parts)
 	}
-	line(t.cols, false)
-	line(nil, true)
-	for _, r := range t.rows {
-		// A cell with several lines (a chain's children) continues on rows of
-		// its own, the other cells blank, as upstream prints them.
-		split := make([][]string, len(r))
-		n := 1
-		for i, c := range r {
-			split[i] = strings.Split(c, "\n")
-			n = max(n, len(split[i]))
-		}
-		for k := 0; k < n; k++ {
-			cells := make([]string, len(r))
-			for i := range r {
-				if k < len(split[i]) {
-					cells[i] = split[i][k]
-				}
-			}
-			line(cells, false)
-		}
-	}
+	io.WriteString(w, b.String())
 }
 
-func isNumber(s string) bool {
-	if s == "" {
-		return false
+// pyCenter is Python's str.center(width): when the padding is odd, the extra
+// space goes left only if width is odd.
+func pyCenter(s string, width int) string {
+	marg := width - utf8.RuneCountInString(s)
+	if marg <= 0 {
+		return s
 	}
-	for i, r := range s {
-		if (r < '0' || r > '9') && r != '.' && !(i == 0 && r == '-') && r != 'e' {
-			return false
+	left := marg/2 + (marg & width & 1)
+	return strings.Repeat(" ", left) + s + strings.Repeat(" ", marg-left)
+}
+
+// pyStr is Python's str() of a value as astropy prints it in a table cell:
+// None, True/False, floats as repr (1.0, 1e-05, 1e+16).
+func pyStr(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "None"
+	case string:
+		return x
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case float64:
+		return pyFloat(x)
+	case float32:
+		return pyFloat(float64(x))
+	case []byte:
+		return "0x" + hex.EncodeToString(x)
+	case []string:
+		return pyList(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// pyList is Python's str() of a list of strings: ['a', 'b'].
+func pyList(items []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range items {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + s + "'")
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// pyFloat is Python's repr of a float: the shortest digits that read back,
+// in exponent form below 1e-4 and from 1e16 on, otherwise with a ".0" at least.
+func pyFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	if f != 0 {
+		if a := math.Abs(f); a < 1e-4 || a >= 1e16 {
+			return strconv.FormatFloat(f, 'e', -1, 64)
 		}
 	}
-	return true
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsAny(s, ".") {
+		s += ".0"
+	}
+	return s
 }
 
 // splitList splits repeatable comma-separated option values.
@@ -201,14 +343,18 @@ func splitList(vals []string) []string {
 	return out
 }
 
+// str is a value as CSV prints it: empty for null, true/false, floats as
+// Python writes them, bytes in hex.
 func str(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
 	case string:
 		return x
-	case float64:
-		return fmt.Sprint(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case float64, float32, []byte, []string:
+		return pyStr(x)
 	}
 	return fmt.Sprint(v)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"io"
 
 	"fmt"
 	"github.com/gobutler/butler"
@@ -101,64 +102,93 @@ func effectiveLimit(limit int) (int, bool) {
 	return limit, false
 }
 
-func limitWarning(limit int) string {
-	return fmt.Sprintf("warning: more than %d results; only the first %d are shown (use --limit 0 for all, or a larger --limit)", -limit, -limit)
+// limitWarning is upstream's warning when a negative --limit cut the data IDs
+// or records short, as its log line reads ("{name} {levelname}: {message}");
+// script is the upstream module that logs it (queryDataIds, queryDimensionRecords).
+func limitWarning(script string, limit int) string {
+	return fmt.Sprintf("lsst.daf.butler.script.%s WARNING: More data IDs are available than the request limit of %d", script, -limit)
 }
 
 // refSearchOptions are the dataset-selection flags of commands that act on the
-// datasets they find (associate, retrieve-artifacts).
+// datasets they find (associate, retrieve-artifacts, transfer-datasets), as
+// upstream's query_datasets_options with a dataset-type option.
 type refSearchOptions struct {
 	types       []string
 	collections []string
 	where       string
 	findFirst   bool
+	noFindFirst bool
 	limit       int
+	orderBy     []string
 }
 
-func (o *refSearchOptions) addFlags(cmd *cobra.Command) {
+// addFlags adds the flags with upstream's defaults for associate: --limit 0
+// (all) and no --order-by.
+func (o *refSearchOptions) addFlags(cmd *cobra.Command) { o.addFlagsWith(cmd, 0, false) }
+
+// addFlagsWith adds the flags with a default --limit (negative: at most -N,
+// warning when there are more) and, if orderBy, the --order-by flag.
+func (o *refSearchOptions) addFlagsWith(cmd *cobra.Command, defLimit int, orderBy bool) {
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.types, "dataset-type", "d", nil, "dataset types (globs; comma-separated, repeatable)")
 	f.StringArrayVar(&o.collections, "collections", nil, "collections to search")
 	f.StringVar(&o.where, "where", "", "where expression")
-	f.BoolVar(&o.findFirst, "find-first", false, "only the first dataset per data ID")
-	f.IntVar(&o.limit, "limit", 0, "at most this many datasets (0: all)")
+	f.BoolVar(&o.findFirst, "find-first", false, "only the first dataset per data ID, searching the collections in order")
+	f.BoolVar(&o.noFindFirst, "no-find-first", false, "every matching dataset in every collection (default)")
+	f.IntVar(&o.limit, "limit", defLimit, fmt.Sprintf("at most this many datasets; 0: no limit; negative: at most -N, warning when there are more (default %d)", defLimit))
+	if orderBy {
+		f.StringArrayVar(&o.orderBy, "order-by", nil, "order by these fields before --limit applies, e.g. exposure.timespan.begin or -detector (descending); comma-separated, repeatable")
+	}
 }
 
-// refs runs the search; no --collections means every collection.
-func (o *refSearchOptions) refs(ctx context.Context, b *butler.Butler) ([]dataset.Ref, error) {
+// refs runs the search; no --collections means every collection. A negative
+// --limit that cut the list short is warned about on warn.
+func (o *refSearchOptions) refs(ctx context.Context, b *butler.Butler, warn io.Writer) ([]dataset.Ref, error) {
 	cols := splitList(o.collections)
 	if len(cols) == 0 {
 		cols = []string{"*"}
 	}
+	fetch, check := effectiveLimit(o.limit)
 	var refs []dataset.Ref
-	err := b.QueryDatasets(ctx, butler.DatasetSearch{Types: splitList(o.types), Collections: cols, Where: o.where, FindFirst: o.findFirst, Limit: o.limit}, func(r dataset.Ref) error {
+	err := b.QueryDatasets(ctx, butler.DatasetSearch{Types: splitList(o.types), Collections: cols, Where: o.where, FindFirst: o.findFirst && !o.noFindFirst, Limit: fetch, OrderBy: splitList(o.orderBy)}, func(r dataset.Ref) error {
 		refs = append(refs, r)
 		return nil
 	})
+	if err == nil && check && len(refs) > -o.limit {
+		fmt.Fprintln(warn, datasetLimitWarning(o.limit))
+		refs = refs[:-o.limit]
+	}
 	return refs, err
 }
 
 // addRow appends a row whose cell in each column is value(column).
 func (t *table) addRow(value func(col string) any) {
-	cells := make([]string, len(t.cols))
+	cells := make([]any, len(t.cols))
 	typed := make(map[string]any, len(t.cols))
 	for i, c := range t.cols {
 		v := value(c)
-		cells[i], typed[c] = str(v), v
+		cells[i], typed[c] = v, v
 	}
 	t.add(typed, cells...)
 }
 
 // print drops the extra row fetched to detect a negative --limit's truncation
-// (warning about it) and prints the table, or says there were no results.
-func (o *queryOptions) print(g *globals, t *table, warn bool) error {
+// (warning about it), sorts the rows by sortKeys unless --order-by gave an
+// order, and prints the table. It reports whether there was anything to print;
+// the caller says why not.
+func (o *queryOptions) print(g *globals, script string, t *table, warn bool, sortKeys []string) (bool, error) {
 	if warn && len(t.rows) > -o.limit {
-		fmt.Fprintln(g.stderr, limitWarning(o.limit))
+		fmt.Fprintln(g.stderr, limitWarning(script, o.limit))
 		t.rows, t.raw = t.rows[:-o.limit], t.raw[:-o.limit]
+		if t.csv != nil {
+			t.csv = t.csv[:-o.limit]
+		}
+	}
+	if len(o.orderBy) == 0 {
+		t.sortBy(sortKeys)
 	}
 	if len(t.rows) == 0 && o.format == "table" {
-		fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
-		return nil
+		return false, nil
 	}
-	return render(g.stdout, o.format, t)
+	return true, render(g.stdout, o.format, t)
 }

@@ -2,9 +2,10 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"sort"
-	"strings"
 
+	"github.com/gobutler/butler/dimensions"
 	"github.com/spf13/cobra"
 )
 
@@ -58,7 +59,7 @@ func runQueryDatasetTypes(ctx context.Context, g *globals, o queryDatasetTypesOp
 			}
 		}
 	}
-	t := &table{cols: []string{"name"}}
+	t := &table{cols: []string{"name"}, left: true, raw: []map[string]any{}}
 	if o.verbose {
 		t.cols = append(t.cols, "dimensions", "storage class")
 	}
@@ -68,13 +69,26 @@ func runQueryDatasetTypes(ctx context.Context, g *globals, o queryDatasetTypesOp
 			continue
 		}
 		typed := map[string]any{"name": dt.Name}
-		cells := []string{dt.Name}
+		cells := []any{dt.Name}
 		if o.verbose {
-			dims := dt.Dimensions.RequiredNames()
-			typed["dimensions"], typed["storage_class"], typed["is_calibration"] = dims, dt.StorageClass, dt.IsCalibration
-			cells = append(cells, "("+strings.Join(dims, ", ")+")", dt.StorageClass)
+			// As upstream's str(list(d.dimensions.names)): every dimension,
+			// required and implied, in universe order.
+			dims := append([]*dimensions.Element{}, dt.Dimensions.Required...)
+			dims = append(dims, dt.Dimensions.Implied...)
+			sort.SliceStable(dims, func(i, j int) bool { return dims[i].Index() < dims[j].Index() })
+			names := make([]string, len(dims))
+			for i, d := range dims {
+				names[i] = d.Name
+			}
+			typed["dimensions"], typed["storage_class"], typed["is_calibration"] = dt.Dimensions.RequiredNames(), dt.StorageClass, dt.IsCalibration
+			typed["all_dimensions"] = names
+			cells = append(cells, names, dt.StorageClass)
 		}
 		t.add(typed, cells...)
+	}
+	if o.format == "table" && len(t.rows) == 0 {
+		fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
+		return nil
 	}
 	return render(g.stdout, o.format, t)
 }

@@ -6,17 +6,18 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
 	"github.com/spf13/cobra"
 )
 
 type queryDatasetsOptions struct {
 	queryOptions
-	findFirst bool
-	showURI   bool
+	findFirst   bool
+	noFindFirst bool
+	showURI     bool
 }
 
 func newQueryDatasetsCmd(g *globals) *cobra.Command {
@@ -32,12 +33,13 @@ collections, one table per dataset type, with their full data IDs.`,
 	}
 	addQueryFlags(cmd, &o.queryOptions, -20000)
 	cmd.Flags().BoolVar(&o.findFirst, "find-first", false, "only the first dataset found for each data ID, searching the collections in order")
-	cmd.Flags().Bool("no-find-first", false, "every matching dataset in every collection (default)")
+	cmd.Flags().BoolVar(&o.noFindFirst, "no-find-first", false, "every matching dataset in every collection (default)")
 	cmd.Flags().BoolVar(&o.showURI, "show-uri", false, "also show each dataset's file URI")
 	return cmd
 }
 
 func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, args []string) error {
+	o.findFirst = o.findFirst && !o.noFindFirst
 	if err := checkFormat(o.format); err != nil {
 		return err
 	}
@@ -60,6 +62,11 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 		if o.findFirst {
 			return usagef("--find-first needs --collections (an ordered list, without globs)")
 		}
+		// Upstream's FutureWarnings, on stderr.
+		fmt.Fprintln(g.stderr, "FutureWarning: No --collections specified.  The --collections argument will become mandatory after v28.")
+	}
+	if len(splitList(args[1:])) == 0 {
+		fmt.Fprintln(g.stderr, "FutureWarning: No dataset types specified.  Explicitly specifying dataset types will become mandatory after v28. Specify '*' to match the current behavior of querying all dataset types.")
 	}
 	fetch, warn := effectiveLimit(o.limit)
 	if fetch > 0 {
@@ -88,14 +95,15 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 	}
 	total := n - o.offset
 	if warn && total > -o.limit {
-		fmt.Fprintln(g.stderr, limitWarning(o.limit))
+		fmt.Fprintln(g.stderr, datasetLimitWarning(o.limit))
 		// drop the extra row fetched to detect truncation
 		last := order[len(order)-1]
 		byType[last] = byType[last][:len(byType[last])-1]
 	}
 	if total <= 0 {
 		if o.format == "table" {
-			fmt.Fprintln(g.stdout, "No datasets found.")
+			// Upstream prints the blank line that closes its tables, and nothing else.
+			fmt.Fprintln(g.stdout)
 			for _, why := range b.ExplainNoDatasets(ctx, search) {
 				fmt.Fprintln(g.stderr, why)
 			}
@@ -106,8 +114,12 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 	var tables []*table
 	for _, name := range order {
 		refs := byType[name]
-		dims := refs[0].Type.Dimensions.Names()
-		t := &table{title: name, cols: append([]string{"type", "run", "id"}, dims...)}
+		if len(refs) == 0 {
+			continue
+		}
+		grp := universeOrder(refs[0].Type.Dimensions)
+		dims := grp.Names()
+		t := &table{title: name, cols: append([]string{"type", "run", "id"}, dims...), raw: []map[string]any{}}
 		if o.showURI {
 			t.cols = append(t.cols, "URI")
 		}
@@ -121,12 +133,19 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 				return err
 			}
 		}
+		seen := map[dataset.ID]bool{}
 		for _, r := range refs {
-			cells := []string{r.Type.Name, r.Run, r.ID.String()}
+			// As upstream's table: a dataset found in several collections
+			// (a run and a tagged collection) is shown once.
+			if seen[r.ID] {
+				continue
+			}
+			seen[r.ID] = true
+			cells := []any{r.Type.Name, r.Run, r.ID.String()}
 			typed := map[string]any{"type": r.Type.Name, "run": r.Run, "id": r.ID.String()}
 			did := map[string]any{}
 			for _, d := range dims {
-				cells = append(cells, str(r.DataID[d]))
+				cells = append(cells, r.DataID[d])
 				did[d] = r.DataID[d]
 			}
 			typed["data_id"] = did
@@ -136,23 +155,74 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 			}
 			t.add(typed, cells...)
 		}
+		if len(o.orderBy) == 0 {
+			t.sortBy(append([]string{"type", "run"}, dataIDSortKeys(grp)...))
+		}
 		tables = append(tables, t)
 	}
 	sort.SliceStable(tables, func(i, j int) bool { return tables[i].title < tables[j].title })
-	if o.format == "table" {
-		fmt.Fprintln(g.stdout)
-	}
 	if o.format == "json" || o.format == "yaml" {
 		// One flat list for scripts.
-		all := &table{}
+		all := &table{raw: []map[string]any{}}
 		for _, t := range tables {
 			all.raw = append(all.raw, t.records()...)
 			all.rows = append(all.rows, t.rows...)
 		}
 		return render(g.stdout, o.format, all)
 	}
-	_ = strings.Join
-	return render(g.stdout, o.format, tables...)
+	if o.format != "table" {
+		return render(g.stdout, o.format, tables...)
+	}
+	// As upstream: a blank line before each table and one after the last.
+	for _, t := range tables {
+		fmt.Fprintln(g.stdout)
+		writeText(g.stdout, t)
+	}
+	fmt.Fprintln(g.stdout)
+	return nil
+}
+
+// datasetLimitWarning is upstream's warning when a negative --limit cut the
+// listing short, as its log line reads.
+func datasetLimitWarning(limit int) string {
+	return fmt.Sprintf("lsst.daf.butler.script.queryDatasets WARNING: Requested limit of %d hit for number of datasets returned. Use --limit to increase this limit.", -limit)
+}
+
+// universeOrder sorts a group's required and implied dimensions in universe
+// order, the order of upstream's data ID columns.
+func universeOrder(g dimensions.Group) dimensions.Group {
+	byIndex := func(es []*dimensions.Element) []*dimensions.Element {
+		es = slices.Clone(es)
+		sort.SliceStable(es, func(i, j int) bool { return es[i].Index() < es[j].Index() })
+		return es
+	}
+	return dimensions.Group{Required: byIndex(g.Required), Implied: byIndex(g.Implied)}
+}
+
+// dataIDSortKeys are the columns upstream's sortAstropyTable sorts data IDs
+// by: the required dimensions of spatial and temporal dimensions first, then
+// the other dimensions, each once.
+func dataIDSortKeys(g dimensions.Group) []string {
+	dims := append(append([]*dimensions.Element{}, g.Required...), g.Implied...)
+	var early, late []string
+	for _, d := range dims {
+		if d.Spatial != "" || d.Temporal != "" {
+			for _, r := range d.Dimensions() {
+				early = append(early, r.Name)
+			}
+		} else {
+			late = append(late, d.Name)
+		}
+	}
+	var keys []string
+	seen := map[string]bool{}
+	for _, k := range append(early, late...) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // streamDatasets prints CSV or JSON rows as the query yields them, so a listing
@@ -245,7 +315,7 @@ func streamDatasets(ctx context.Context, g *globals, b *butler.Butler, search bu
 		w.WriteString("]\n")
 	}
 	if truncated && o.limit < 0 {
-		fmt.Fprintln(g.stderr, limitWarning(o.limit))
+		fmt.Fprintln(g.stderr, datasetLimitWarning(o.limit))
 	}
 	if err != nil {
 		return err

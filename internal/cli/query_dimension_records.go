@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/gobutler/butler"
@@ -33,11 +34,11 @@ func newQueryDimensionRecordsCmd(g *globals) *cobra.Command {
 
 func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionRecordsOptions, args []string) error {
 	if o.noCheck {
-		g.log.Warn("--no-check does nothing (as upstream, where it is deprecated)")
+		fmt.Fprintln(g.stdout, "WARNING: --no-check option has no effect and will be removed after v28.") // upstream's words, on stdout
 	}
 	cols := splitList(o.collections)
 	if len(o.datasets) > 0 && len(cols) == 0 {
-		return usagef("--datasets needs --collections")
+		cols = []string{"*"} // as upstream
 	}
 	if err := checkFormat(o.format); err != nil {
 		return err
@@ -59,7 +60,7 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionR
 	if fetch > 0 {
 		fetch += o.offset
 	}
-	t := &table{}
+	t := &table{raw: []map[string]any{}}
 	n := 0
 	search := butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: binds, DataID: dataID, Limit: fetch, OrderBy: splitList(o.orderBy),
 		Datasets: splitList(o.datasets), Collections: cols}
@@ -71,22 +72,47 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionR
 		if t.cols == nil {
 			t.cols = recordColumns(r)
 		}
-		t.addRow(func(col string) any { return recordValue(r, col) })
+		cells := make([]any, len(t.cols))
+		csvCells := make([]any, len(t.cols))
+		typed := make(map[string]any, len(t.cols))
+		for i, c := range t.cols {
+			cells[i], csvCells[i] = recordCell(r, c), r.Values[c]
+			if ts, ok := r.Values["timespan"].(timespan.Timespan); ok && c == "timespan (TAI)" {
+				csvCells[i] = ts.String() // nanoseconds: [begin, end)
+			}
+			k, v := recordJSON(r, c)
+			typed[k] = v
+		}
+		t.add(typed, cells...)
+		t.csv = append(t.csv, csvCells)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := o.print(g, t, warn); err != nil || len(t.rows) > 0 || o.format != "table" {
+	var keys []string
+	if e, ok := b.Universe.Element(args[1]); ok {
+		for _, d := range e.Required {
+			keys = append(keys, d.Name)
+		}
+		if e.IsDimension() {
+			keys = append(keys, e.PrimaryKey().Name)
+		}
+	}
+	printed, err := o.print(g, "queryDimensionRecords", t, warn, keys)
+	if err != nil || printed {
 		return err
 	}
+	fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
 	for _, why := range b.ExplainNoRecords(ctx, search) {
 		fmt.Fprintln(g.stderr, why)
 	}
 	return nil
 }
 
-// recordColumns lists a record's fields in table order, timespans split in two.
+// recordColumns lists a record's fields in upstream's order (required
+// dimensions, the primary key, implied dimensions, alternate keys, metadata,
+// region, timespan), the timespan's header saying its scale.
 func recordColumns(r dimensions.Record) []string {
 	e := r.Element
 	var cols []string
@@ -116,13 +142,45 @@ func recordColumns(r dimensions.Record) []string {
 	return cols
 }
 
-func recordValue(r dimensions.Record, col string) any {
-	if col == "timespan (TAI)" {
+// recordCell is a record's field as upstream's queryDimensionRecords shows
+// it: regions "(elided)", timespans as Timespan's str, bytes as 0x-hex.
+func recordCell(r dimensions.Record, col string) any {
+	switch col {
+	case "timespan (TAI)":
 		ts, ok := r.Values["timespan"].(timespan.Timespan)
 		if !ok {
 			return nil
 		}
-		return ts.String()
+		return timespanText(ts)
+	case "region":
+		if v := r.Values["region"]; v != nil {
+			return "(elided)"
+		}
+		return nil
 	}
 	return r.Values[col]
+}
+
+// recordJSON is a record's field in JSON and YAML: regions as
+// {"encoded": hex, "pos": IVOA POS text}, timespans as {"begin", "end"} TAI
+// ISO times with nanoseconds (null when unbounded), bytes as hex.
+func recordJSON(r dimensions.Record, col string) (string, any) {
+	switch col {
+	case "timespan (TAI)":
+		ts, ok := r.Values["timespan"].(timespan.Timespan)
+		if !ok {
+			return "timespan", nil
+		}
+		return "timespan", timespanJSON(ts)
+	case "region":
+		b, ok := r.Values["region"].([]byte)
+		if !ok {
+			return col, nil
+		}
+		return col, regionJSON(b)
+	}
+	if b, ok := r.Values[col].([]byte); ok {
+		return col, hex.EncodeToString(b)
+	}
+	return col, r.Values[col]
 }

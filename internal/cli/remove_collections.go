@@ -40,7 +40,7 @@ func runRemoveCollections(ctx context.Context, g *globals, o removeCollectionsOp
 		fmt.Fprintln(g.stdout, "No collections found.")
 		return nil
 	}
-	t := &table{cols: []string{"Collection", "Type"}}
+	t := &table{cols: []string{"Collection", "Type"}, left: true}
 	var names []string
 	for _, c := range cols {
 		t.add(nil, c.Name, c.Type.String())

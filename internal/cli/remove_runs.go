@@ -41,7 +41,7 @@ func runRemoveRuns(ctx context.Context, g *globals, o removeRunsOptions, args []
 		fmt.Fprintln(g.stdout, "Did not find any collections to remove.")
 		return nil
 	}
-	t := &table{cols: []string{"Run", "Parents"}}
+	t := &table{cols: []string{"Run", "Parents"}, left: true}
 	var names []string
 	inChains := false
 	for _, r := range runs {

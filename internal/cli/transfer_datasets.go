@@ -37,7 +37,7 @@ Exit status: 0 done, 1 error (nothing of the failing batch is written), 2 usage 
 		Args:    cobra.ExactArgs(2),
 		RunE:    func(c *cobra.Command, args []string) error { return runTransferDatasets(c.Context(), g, o, args) },
 	}
-	o.addFlags(cmd)
+	o.addFlagsWith(cmd, -20000, true)
 	f := cmd.Flags()
 	f.StringVarP(&o.transfer, "transfer", "t", "auto", "auto, copy, link, symlink, hardlink, relsymlink or direct")
 	f.BoolVar(&o.registerTypes, "register-dataset-types", false, "register dataset types DEST lacks")
@@ -63,7 +63,7 @@ func runTransferDatasets(ctx context.Context, g *globals, o transferDatasetsOpti
 	}
 	defer dst.Close()
 	start := time.Now()
-	refs, err := o.refs(ctx, src)
+	refs, err := o.refs(ctx, src, g.stderr)
 	if err != nil {
 		return err
 	}
