@@ -346,10 +346,21 @@ func Migrate(from, to *Universe, recs []Record, opts MigrateOptions) ([]Record, 
 	return res, nil
 }
 
+// MigratedFrom names the field of universe from's element that Migrate turns
+// into the field of to's element ("" when the field is not migrated).
+func MigratedFrom(from, to *Universe, element, field string) string {
+	m := &migration{from: from, to: to}
+	if element == "exposure" && field == "group" && m.old(6) {
+		return "group_name"
+	}
+	return ""
+}
+
 // MigrateDimensions maps the dimension names of a dataset type or data ID of
 // universe from to those of universe to: visit_system goes from types that
-// have visit when visits stopped implying it (universe 2). A name to lacks is
-// an *UnrepresentableError; what names the type or data ID for it.
+// have visit when visits stopped implying it (universe 2). A dimension of from
+// that to lacks is an *UnrepresentableError (what names the type or data ID
+// for it); names neither universe knows are kept for the caller to refuse.
 func MigrateDimensions(from, to *Universe, names []string, what string) ([]string, error) {
 	m := &migration{from: from, to: to}
 	var out, bad []string
@@ -357,7 +368,8 @@ func MigrateDimensions(from, to *Universe, names []string, what string) ([]strin
 		if n == "visit_system" && m.old(2) && containsString(names, "visit") && to.byName["visit_system_membership"] != nil {
 			continue
 		}
-		if _, ok := to.Element(n); !ok {
+		_, inFrom := from.Element(n)
+		if _, ok := to.Element(n); !ok && inFrom {
 			bad = append(bad, n)
 			continue
 		}

@@ -235,7 +235,17 @@ func (rd *reader) read(data *yaml.Node) error {
 	for _, set := range rd.bun.Records {
 		for _, rec := range set.Records {
 			if err := dimensions.CheckRecord(rec); err != nil {
-				return &FormatError{Line: rd.lines[set.Element+" "+rec.DataID().String()], Msg: err.Error(), Err: err}
+				msg := err.Error()
+				for _, f := range rec.Element.NotNullFields() {
+					if rec.Values[f] != nil {
+						continue
+					}
+					if old := dimensions.MigratedFrom(rd.src, rd.u, set.Element, f); old != "" {
+						msg += fmt.Sprintf("; files of universe %d give it as %s, which this record lacks", rd.src.Version, old)
+					}
+					break
+				}
+				return &FormatError{Line: rd.lines[set.Element+" "+rec.DataID().String()], Msg: msg, Err: err}
 			}
 		}
 	}
