@@ -132,6 +132,12 @@ func TestTransferFrom_CorpusAcrossUniverses(t *testing.T) {
 				}
 				checkMigratedRecords(t, ctx, src, dst)
 				repotest.CheckConsistent(t, dst)
+				// Again, with the dataset types the destination now has (the
+				// source's, migrated, must equal them): everything is skipped.
+				res, err = dst.TransferFrom(ctx, src, refs, butler.TransferOptions{TransferDimensions: true})
+				if err != nil || res != (butler.TransferResult{Skipped: len(refs)}) {
+					t.Errorf("second TransferFrom = %+v, %v; want all %d skipped", res, err, len(refs))
+				}
 			})
 		})
 	}
