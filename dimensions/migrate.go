@@ -122,34 +122,52 @@ func (e *Element) field(name string) (Field, bool) {
 // metadata (the NOT NULL columns of its table).
 func (e *Element) NotNullFields() []string {
 	var out []string
+	e.eachNotNull(func(f string) bool {
+		out = append(out, f)
+		return true
+	})
+	return out
+}
+
+// eachNotNull calls fn with each of NotNullFields until fn returns false.
+func (e *Element) eachNotNull(fn func(string) bool) {
 	for _, d := range e.Required {
-		out = append(out, d.Name)
-	}
-	if e.IsDimension() {
-		out = append(out, e.PrimaryKey().Name)
-	}
-	for _, d := range e.Implied {
-		out = append(out, d.Name)
-	}
-	for _, f := range e.Metadata {
-		if !f.IsNullable() {
-			out = append(out, f.Name)
+		if !fn(d.Name) {
+			return
 		}
 	}
-	return out
+	if e.IsDimension() && !fn(e.PrimaryKey().Name) {
+		return
+	}
+	for _, d := range e.Implied {
+		if !fn(d.Name) {
+			return
+		}
+	}
+	for _, f := range e.Metadata {
+		if !f.IsNullable() && !fn(f.Name) {
+			return
+		}
+	}
 }
 
 // CheckRecord checks that the record has a value for every NOT NULL field of
 // its element (see NotNullFields), naming the record and the first missing
 // field; the error is an input error (errs.ErrInvalid).
 func CheckRecord(rec Record) error {
-	for _, f := range rec.Element.NotNullFields() {
+	missing := ""
+	rec.Element.eachNotNull(func(f string) bool {
 		if rec.Values[f] == nil {
-			return fmt.Errorf("%s record %s: %w: field %q has no value (it is required in dimension universe %s)",
-				rec.Element.Name, recordID(rec), errs.ErrInvalid, f, universeName(rec.Element.universe))
+			missing = f
+			return false
 		}
+		return true
+	})
+	if missing == "" {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%s record %s: %w: field %q has no value (it is required in dimension universe %s)",
+		rec.Element.Name, recordID(rec), errs.ErrInvalid, missing, universeName(rec.Element.universe))
 }
 
 // recordID renders a record's data ID with the values it has.
