@@ -812,9 +812,17 @@ func (b *Butler) TransferFrom(ctx context.Context, src *Butler, refs []dataset.R
 		opts.BatchSize = 10000
 	}
 	cross := !SameUniverse(src.Universe, b.Universe)
-	warn := opts.Warn
-	if warn == nil {
-		warn = func(msg string) { b.log.Warn(msg) }
+	warned := map[string]bool{} // each note once, not once per batch
+	warn := func(msg string) {
+		if warned[msg] {
+			return
+		}
+		warned[msg] = true
+		if opts.Warn != nil {
+			opts.Warn(msg)
+		} else {
+			b.log.Warn(msg)
+		}
 	}
 	if !opts.RegisterDatasetTypes {
 		seen := map[string]bool{}
@@ -854,7 +862,7 @@ func (b *Butler) TransferFrom(ctx context.Context, src *Butler, refs []dataset.R
 		if cross {
 			err := MigrateBundle(bun, src.Universe, b.Universe, MigrateOptions{Warn: warn})
 			if err != nil {
-				return nil, fmt.Errorf("transfer datasets from dimension universe %d to %d: %w", src.Universe.Version, b.Universe.Version, err)
+				return nil, fmt.Errorf("transfer datasets: %w", err)
 			}
 		}
 		return bun, nil

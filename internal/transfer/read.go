@@ -429,6 +429,9 @@ func (rd *reader) dimension(item *yaml.Node) error {
 	}
 	e, ok := rd.src.Element(en.Value)
 	if !ok {
+		e, ok = rd.u.Element(en.Value) // an element newer than the file says it is
+	}
+	if !ok {
 		return errAt(en, "dimension element %q is not in universe %d", en.Value, rd.src.Version)
 	}
 	if !e.HasTable() {
