@@ -183,6 +183,9 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 		}
 		g.files = append(g.files, f)
 	}
+	if err := checkRecords(b.Universe, bun, skip); err != nil {
+		return res, err
+	}
 	present, err := b.presentDatasets(ctx, byID)
 	if err != nil {
 		return res, err
@@ -778,6 +781,8 @@ type TransferOptions struct {
 	Parallel int
 	// Progress is called after each batch with the datasets handled so far.
 	Progress func(done int)
+	// Warn receives non-fatal notes (of universe migrations); nil: the log.
+	Warn func(msg string)
 }
 
 // TransferResult counts what TransferFrom did (or would do, in a dry run).
@@ -788,7 +793,11 @@ type TransferResult struct {
 // TransferFrom copies datasets, with their files, runs, dataset types and
 // (optionally) dimension records, from another repository, in transactions of
 // BatchSize datasets. Datasets already here (same ID, type, run and data ID)
-// are skipped, so an interrupted transfer can simply be run again.
+// are skipped, so an interrupted transfer can simply be run again. Dataset IDs
+// are kept. From a repository of another dimension universe the content is
+// migrated as import migrates old export files (MigrateBundle); what the
+// destination's universe cannot represent stops the transfer before anything
+// is written.
 func (b *Butler) TransferFrom(ctx context.Context, src *Butler, refs []dataset.Ref, opts TransferOptions) (TransferResult, error) {
 	var res TransferResult
 	if !opts.DryRun {
@@ -802,6 +811,19 @@ func (b *Butler) TransferFrom(ctx context.Context, src *Butler, refs []dataset.R
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 10000
 	}
+	cross := !SameUniverse(src.Universe, b.Universe)
+	warned := map[string]bool{} // each note once, not once per batch
+	warn := func(msg string) {
+		if warned[msg] {
+			return
+		}
+		warned[msg] = true
+		if opts.Warn != nil {
+			opts.Warn(msg)
+		} else {
+			b.log.Warn(msg)
+		}
+	}
 	if !opts.RegisterDatasetTypes {
 		seen := map[string]bool{}
 		for _, r := range refs {
@@ -813,8 +835,14 @@ func (b *Butler) TransferFrom(ctx context.Context, src *Butler, refs []dataset.R
 			if err != nil {
 				return res, fmt.Errorf("transfer datasets: dataset type %s: %w (use --register-dataset-types)", r.Type.Name, err)
 			}
-			if !t.Equal(r.Type) {
-				return res, fmt.Errorf("transfer datasets: dataset type %s: %w: the source has %s, the destination %s", r.Type.Name, errs.ErrConflict, r.Type, t)
+			st := r.Type
+			if cross {
+				if st, err = migrateType(src.Universe, b.Universe, st); err != nil {
+					return res, fmt.Errorf("transfer datasets: %w", err)
+				}
+			}
+			if !t.Equal(st) {
+				return res, fmt.Errorf("transfer datasets: dataset type %s: %w: the source has %s, the destination %s", r.Type.Name, errs.ErrConflict, st, t)
 			}
 		}
 	}
@@ -822,11 +850,39 @@ func (b *Butler) TransferFrom(ctx context.Context, src *Butler, refs []dataset.R
 	if opts.TransferDimensions {
 		elements = nil
 	}
-	for start := 0; start < len(refs); start += opts.BatchSize {
-		batch := refs[start:min(start+opts.BatchSize, len(refs))]
+	// Between dimension universes every batch is migrated, the same way import
+	// migrates old export files. When there are several batches, all of them
+	// are checked first, so that content the destination cannot represent
+	// stops the transfer before anything is written.
+	export := func(batch []dataset.Ref) (*Bundle, error) {
 		bun, err := src.Export(ctx, batch, ExportOptions{Elements: elements})
 		if err != nil {
-			return res, fmt.Errorf("transfer datasets: read source: %w", err)
+			return nil, fmt.Errorf("transfer datasets: read source: %w", err)
+		}
+		if cross {
+			err := MigrateBundle(bun, src.Universe, b.Universe, MigrateOptions{Warn: warn})
+			if err != nil {
+				return nil, fmt.Errorf("transfer datasets: %w", err)
+			}
+		}
+		return bun, nil
+	}
+	if cross && len(refs) > opts.BatchSize {
+		for start := 0; start < len(refs); start += opts.BatchSize {
+			bun, err := export(refs[start:min(start+opts.BatchSize, len(refs))])
+			if err != nil {
+				return res, err
+			}
+			if err := checkRecords(b.Universe, bun, nil); err != nil {
+				return res, fmt.Errorf("transfer datasets: %w", err)
+			}
+		}
+	}
+	for start := 0; start < len(refs); start += opts.BatchSize {
+		batch := refs[start:min(start+opts.BatchSize, len(refs))]
+		bun, err := export(batch)
+		if err != nil {
+			return res, err
 		}
 		if !opts.RegisterDatasetTypes {
 			bun.DatasetTypes = nil

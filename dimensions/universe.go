@@ -59,6 +59,7 @@ type Element struct {
 	SkyPixLevel  int
 
 	index      int
+	universe   *Universe
 	directReqs []string
 	directImps []string
 }
@@ -353,6 +354,7 @@ func construct(version int, namespace string, skyPix map[string]any, els []named
 			e.index = len(u.Elements)
 			u.Elements = append(u.Elements, e)
 			u.byName[e.Name] = e
+			e.universe = u
 		}
 		pending = rest
 	}

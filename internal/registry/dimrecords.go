@@ -115,6 +115,12 @@ func (r *Registry) InsertRecords(ctx context.Context, c sqldb.Conn, element stri
 	spatial := e.Spatial != "" && r.Universe.CommonSkyPix != nil
 	var written []dimensions.Record // records whose skypix overlap rows must be (re)written
 	for _, rec := range recs {
+		// Missing values are the input's fault: named here, the same on both dialects.
+		if err := dimensions.CheckRecord(dimensions.Record{Element: e, Values: rec.Values}); err != nil {
+			return err
+		}
+	}
+	for _, rec := range recs {
 		args, err := r.recordArgs(e, fields, rec)
 		if err != nil {
 			return err

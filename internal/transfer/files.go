@@ -13,21 +13,10 @@ import (
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/errs"
-	"github.com/gobutler/butler/internal/instrument"
 )
 
 // DefaultExportFile is the export file name import looks for in its directory.
 const DefaultExportFile = "export.yaml"
-
-// dayObsOffset knows the observing-day offsets of the instruments we define
-// (12 h for every LSST camera); others are unknown, as upstream without their
-// obs package installed.
-func dayObsOffset(class string) (int64, bool) {
-	if _, err := instrument.Lookup(class); err == nil {
-		return 12 * 3600, true
-	}
-	return 0, false
-}
 
 // ImportFile reads the export file and imports it into b; relative file paths
 // are taken from opts.Dir (the file's own directory when empty).
@@ -40,7 +29,7 @@ func ImportFile(ctx context.Context, b *butler.Butler, file string, opts butler.
 		return butler.ImportResult{}, fmt.Errorf("export file %s: %w", file, err)
 	}
 	defer f.Close()
-	bun, _, err := Read(f, b.Universe, ReadOptions{Warn: warn, DayObsOffset: dayObsOffset})
+	bun, _, err := Read(f, b.Universe, ReadOptions{Warn: warn, DayObsOffset: butler.KnownDayObsOffset})
 	if err != nil {
 		return butler.ImportResult{}, fmt.Errorf("export file %s: %w", file, err)
 	}

@@ -46,10 +46,12 @@ type ReadOptions struct {
 	DayObsOffset func(instrumentClass string) (sec int64, ok bool)
 }
 
-// FormatError is a malformed export file; it names the line.
+// FormatError is a malformed export file, or content of it the destination
+// cannot take; it names the line. Err, when set, is the cause (Msg is its text).
 type FormatError struct {
 	Line int
 	Msg  string
+	Err  error
 }
 
 func (e *FormatError) Error() string {
@@ -59,6 +61,7 @@ func (e *FormatError) Error() string {
 	return e.Msg
 }
 func (e *FormatError) Is(target error) bool { return target == errs.ErrInvalid }
+func (e *FormatError) Unwrap() error        { return e.Err }
 
 func errAt(n *yaml.Node, format string, a ...any) error {
 	line := 0
@@ -143,29 +146,38 @@ func checkVersion(v string, n *yaml.Node) error {
 }
 
 type reader struct {
-	u    *dimensions.Universe
+	u    *dimensions.Universe // the destination's
+	src  *dimensions.Universe // the file's (u when the file's is not known here)
 	h    Header
 	opts ReadOptions
 	bun  *butler.Bundle
 
-	records     map[string][]dimensions.Record
-	seenRecord  map[string]bool
-	instClasses map[string]string
-	dayObs      [][2]any // (instrument, day_obs) pairs needing records
-	dayObsSeen  map[string]bool
-	typeDims    map[string][]string
+	records    map[string][]dimensions.Record
+	seenRecord map[string]bool
+	lines      map[string]int // record (element and data ID) → line
 }
 
 func (rd *reader) old(below int) bool {
-	return rd.h.UniverseVersion < below && rd.h.UniverseNamespace == "daf_butler"
+	return rd.src.Version < below && rd.src.Namespace == "daf_butler"
+}
+
+// fileUniverse is the universe the file was written for: an embedded
+// daf_butler version, else (another namespace, an unknown version) u.
+func fileUniverse(h Header, u *dimensions.Universe) *dimensions.Universe {
+	if h.UniverseNamespace != "daf_butler" || (u.Namespace == h.UniverseNamespace && u.Version == h.UniverseVersion) {
+		return u
+	}
+	if src, err := dimensions.Version(h.UniverseVersion); err == nil {
+		return src
+	}
+	return u
 }
 
 func (rd *reader) read(data *yaml.Node) error {
+	rd.src = fileUniverse(rd.h, rd.u)
 	rd.records = map[string][]dimensions.Record{}
 	rd.seenRecord = map[string]bool{}
-	rd.instClasses = map[string]string{}
-	rd.dayObsSeen = map[string]bool{}
-	rd.typeDims = map[string][]string{}
+	rd.lines = map[string]int{}
 	var datasets []*yaml.Node
 	for _, item := range data.Content {
 		if item.Kind != yaml.MappingNode {
@@ -200,10 +212,7 @@ func (rd *reader) read(data *yaml.Node) error {
 			return err
 		}
 	}
-	if err := rd.makeDayObs(); err != nil {
-		return err
-	}
-	for _, e := range rd.u.Elements {
+	for _, e := range rd.src.Elements {
 		if recs := rd.records[e.Name]; len(recs) > 0 {
 			rd.bun.Records = append(rd.bun.Records, butler.RecordSet{Element: e.Name, Records: recs})
 		}
@@ -211,6 +220,33 @@ func (rd *reader) read(data *yaml.Node) error {
 	for _, item := range datasets {
 		if err := rd.datasets(item); err != nil {
 			return err
+		}
+	}
+	// The content read in the file's universe goes to the destination's by the
+	// migrations transfers between repositories use too.
+	if rd.src != rd.u || rd.old(1) {
+		err := butler.MigrateBundle(rd.bun, rd.src, rd.u, butler.MigrateOptions{DayObsOffset: rd.opts.DayObsOffset, Warn: rd.opts.Warn})
+		if err != nil {
+			return err
+		}
+	}
+	// Records the destination's tables cannot hold are refused here, where the
+	// line is known.
+	for _, set := range rd.bun.Records {
+		for _, rec := range set.Records {
+			if err := dimensions.CheckRecord(rec); err != nil {
+				msg := err.Error()
+				for _, f := range rec.Element.NotNullFields() {
+					if rec.Values[f] != nil {
+						continue
+					}
+					if old := dimensions.MigratedFrom(rd.src, rd.u, set.Element, f); old != "" {
+						msg += fmt.Sprintf("; files of universe %d give it as %s, which this record lacks", rd.src.Version, old)
+					}
+					break
+				}
+				return &FormatError{Line: rd.lines[set.Element+" "+rec.DataID().String()], Msg: msg, Err: err}
+			}
 		}
 	}
 	return nil
@@ -391,9 +427,12 @@ func (rd *reader) dimension(item *yaml.Node) error {
 	if en == nil {
 		return errAt(item, "dimension item without an element")
 	}
-	e, ok := rd.u.Element(en.Value)
+	e, ok := rd.src.Element(en.Value)
 	if !ok {
-		return errAt(en, "dimension element %q is not in universe %d", en.Value, rd.u.Version)
+		e, ok = rd.u.Element(en.Value) // an element newer than the file says it is
+	}
+	if !ok {
+		return errAt(en, "dimension element %q is not in universe %d", en.Value, rd.src.Version)
 	}
 	if !e.HasTable() {
 		return errAt(en, "dimension element %q has no stored records", en.Value)
@@ -403,6 +442,16 @@ func (rd *reader) dimension(item *yaml.Node) error {
 		return errAt(item, "dimension %s: records must be a list", e.Name)
 	}
 	types := recordFieldTypes(e)
+	if de, ok := rd.u.Element(e.Name); ok && de != e {
+		// Files sometimes carry fields of later universes than they declare
+		// (upstream's own hsc-rc2-subset-v0.yaml has exposure.seq_start): the
+		// destination's fields are read too, and the migration keeps them.
+		for k, t := range recordFieldTypes(de) {
+			if _, ok := types[k]; !ok {
+				types[k] = t
+			}
+		}
+	}
 	for _, rn := range recs.Content {
 		if rn.Kind != yaml.MappingNode {
 			return errAt(rn, "%s record is not a mapping", e.Name)
@@ -421,14 +470,14 @@ func (rd *reader) dimension(item *yaml.Node) error {
 			raw[k] = v
 			nodes[k] = rn.Content[i+1]
 		}
-		if err := rd.migrateRecord(e, raw); err != nil {
-			return errAt(rn, "%s record: %v", e.Name, err)
-		}
 		rec := dimensions.Record{Element: e, Values: map[string]any{}}
 		var begin, end any
 		hasSpan := false
 		for k, v := range raw {
 			t, ok := types[k]
+			if !ok && k == "seeing" && e.Name == "visit" && rd.old(1) {
+				t, ok = "float", true // files of before universe 1 have it; the migration drops it
+			}
 			if !ok {
 				return errAt(nodes[k], "%s record: unknown field %q (universe %d has %s)", e.Name, k, rd.u.Version, strings.Join(sortedKeys(types), ", "))
 			}
@@ -466,11 +515,7 @@ func (rd *reader) dimension(item *yaml.Node) error {
 				return errAt(rn, "%s record: missing key %q", e.Name, name)
 			}
 		}
-		if e.Name == "instrument" {
-			if cls, ok := rec.Values["class_name"].(string); ok {
-				rd.instClasses[fmt.Sprint(rec.Values["name"])] = cls
-			}
-		}
+		rd.lines[e.Name+" "+rec.DataID().String()] = rn.Line
 		rd.addRecord(rec)
 	}
 	return nil
@@ -559,118 +604,6 @@ func convert(typ string, v any) (any, error) {
 	return v, nil
 }
 
-// migrateRecord applies upstream's universe migrations to one raw record.
-func (rd *reader) migrateRecord(e *dimensions.Element, raw map[string]any) error {
-	has := func(el, f string) bool {
-		x, ok := rd.u.Element(el)
-		if !ok {
-			return false
-		}
-		_, ok = recordFieldTypes(x)[f]
-		return ok
-	}
-	switch e.Name {
-	case "visit":
-		if rd.old(2) && has("visit_system_membership", "visit") {
-			if vs, ok := raw["visit_system"]; ok {
-				delete(raw, "visit_system")
-				m, _ := rd.u.Element("visit_system_membership")
-				rec := dimensions.Record{Element: m, Values: map[string]any{"instrument": raw["instrument"], "visit_system": vs, "visit": raw["id"]}}
-				rd.addRecord(rec)
-			}
-		}
-		if rd.old(1) && !has("visit", "seeing") {
-			delete(raw, "seeing")
-		}
-		if rd.old(1) && has("visit", "day_obs") {
-			if _, ok := raw["day_obs"]; !ok {
-				t, ok := raw["datetime_begin"].(taiTime)
-				if !ok {
-					return fmt.Errorf("cannot derive day_obs without datetime_begin")
-				}
-				off, _ := rd.offset(raw["instrument"])
-				d := time.Unix(0, int64(t)-off*1e9).UTC()
-				raw["day_obs"] = int64(d.Year()*10000 + int(d.Month())*100 + d.Day())
-			}
-		}
-		if rd.old(6) && has("day_obs", "id") {
-			rd.needDayObs(raw["instrument"], raw["day_obs"])
-		}
-	case "exposure":
-		if rd.old(6) && has("group", "name") && has("exposure", "group") {
-			if g, ok := raw["group_name"]; ok {
-				raw["group"] = g
-				delete(raw, "group_name")
-				delete(raw, "group_id")
-				ge, _ := rd.u.Element("group")
-				rd.addRecord(dimensions.Record{Element: ge, Values: map[string]any{"instrument": raw["instrument"], "name": fmt.Sprint(g)}})
-			}
-		}
-		if rd.old(6) && has("day_obs", "id") {
-			rd.needDayObs(raw["instrument"], raw["day_obs"])
-		}
-	}
-	return nil
-}
-
-func (rd *reader) needDayObs(inst, day any) {
-	if inst == nil || day == nil {
-		return
-	}
-	k := fmt.Sprint(inst, "/", day)
-	if !rd.dayObsSeen[k] {
-		rd.dayObsSeen[k] = true
-		rd.dayObs = append(rd.dayObs, [2]any{inst, day})
-	}
-}
-
-func (rd *reader) offset(inst any) (int64, bool) {
-	cls := rd.instClasses[fmt.Sprint(inst)]
-	if rd.opts.DayObsOffset == nil || cls == "" {
-		return 0, false
-	}
-	return rd.opts.DayObsOffset(cls)
-}
-
-// makeDayObs synthesises the day_obs records older universes did not have, with
-// the instrument's observing-day offset when it is known (else no timespan).
-func (rd *reader) makeDayObs() error {
-	e, ok := rd.u.Element("day_obs")
-	if !ok || len(rd.dayObs) == 0 {
-		return nil
-	}
-	var missing []string
-	for _, p := range rd.dayObs {
-		day, err := convert("int", p[1])
-		if err != nil {
-			return fmt.Errorf("day_obs %v: %w", p[1], err)
-		}
-		rec := dimensions.Record{Element: e, Values: map[string]any{"instrument": p[0], "id": day}}
-		if off, ok := rd.offset(p[0]); ok {
-			d := day.(int64)
-			t := time.Date(int(d/10000), time.Month(d/100%100), int(d%100), 0, 0, 0, 0, time.UTC)
-			b := t.UnixNano() + off*1e9
-			rec.Values["timespan"] = timespan.New(b, b+86400e9)
-		} else if !contains(missing, fmt.Sprint(p[0])) {
-			missing = append(missing, fmt.Sprint(p[0]))
-		}
-		rd.addRecord(rec)
-	}
-	if len(missing) > 0 {
-		rd.opts.Warn(fmt.Sprintf("day_obs records made without timespans for exposures/visits exported before day_obs was a dimension (instrument %s: observing-day offset unknown)", strings.Join(missing, ", ")))
-	}
-	return nil
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func (rd *reader) collection(item *yaml.Node) error {
 	name, ct := field(item, "name"), field(item, "collection_type")
 	if name == nil || name.Value == "" || ct == nil {
@@ -702,6 +635,8 @@ func (rd *reader) collection(item *yaml.Node) error {
 	return nil
 }
 
+// datasetType reads a dataset type in the file's universe (MigrateBundle then
+// gives it the destination's dimensions).
 func (rd *reader) datasetType(item *yaml.Node) error {
 	name, dims, sc := field(item, "name"), field(item, "dimensions"), field(item, "storage_class")
 	if name == nil || dims == nil || sc == nil {
@@ -711,12 +646,7 @@ func (rd *reader) datasetType(item *yaml.Node) error {
 	if err := dims.Decode(&names); err != nil {
 		return errAt(dims, "dataset type %s: dimensions must be a list of names", name.Value)
 	}
-	if rd.old(2) && containsBoth(names, "visit", "visit_system") {
-		if _, ok := rd.u.Element("visit_system_membership"); ok {
-			names = remove(names, "visit_system")
-		}
-	}
-	g, err := rd.u.Group(names...)
+	g, err := rd.src.Group(names...)
 	if err != nil {
 		return errAt(dims, "dataset type %s: %v", name.Value, err)
 	}
@@ -736,18 +666,6 @@ func (rd *reader) datasetType(item *yaml.Node) error {
 	}
 	rd.bun.DatasetTypes = append(rd.bun.DatasetTypes, t)
 	return nil
-}
-
-func containsBoth(l []string, a, b string) bool { return contains(l, a) && contains(l, b) }
-
-func remove(l []string, s string) []string {
-	var out []string
-	for _, x := range l {
-		if x != s {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 func (rd *reader) typeOf(name string) dataset.Type {
@@ -796,9 +714,6 @@ func (rd *reader) datasets(item *yaml.Node) error {
 					return err
 				}
 				dataID[didNodes[i].Content[j].Value] = v
-			}
-			if rd.old(2) && t.Dimensions.Has("visit") {
-				delete(dataID, "visit_system")
 			}
 			f.Refs = append(f.Refs, dataset.Ref{ID: id, Type: t, Run: run.Value, DataID: dataID})
 		}

@@ -1096,3 +1096,28 @@ func TestExportImport_Collections(t *testing.T) {
 		}
 	})
 }
+
+// TestRead_NewerUniverseRefused: an export file of universe 7 read for a
+// universe-1 repository is refused by the migration transfers use too, naming
+// what universe 1 cannot hold (#12.2).
+func TestRead_NewerUniverseRefused(t *testing.T) {
+	v1, err := dimensions.Version(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(exportPath(t, "lsstcam-subset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, _, err = transfer.Read(f, v1, transfer.ReadOptions{})
+	var ue *dimensions.UnrepresentableError
+	if !errors.As(err, &ue) || !errors.Is(err, errs.ErrInvalid) {
+		t.Fatalf("Read(universe 7 file, universe 1) = %v, want a *dimensions.UnrepresentableError", err)
+	}
+	for _, want := range []string{"universe 7", "universe 1", "exposure.group", "day_obs"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}

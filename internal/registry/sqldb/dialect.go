@@ -265,6 +265,9 @@ func (sqlite) Classify(err error) error {
 		return fmt.Errorf("%w: %w", errs.ErrConflict, err)
 	case strings.Contains(msg, "FOREIGN KEY constraint failed"):
 		return fmt.Errorf("%w: a referenced record is missing or still in use: %w", errs.ErrConflict, err)
+	case strings.Contains(msg, "NOT NULL constraint failed"), strings.Contains(msg, "CHECK constraint failed"):
+		// A value the row needs is missing or out of range, as PostgreSQL's 23502 and 23514.
+		return fmt.Errorf("%w: %w", errs.ErrInvalid, err)
 	case strings.Contains(msg, "database is locked"), strings.Contains(msg, "SQLITE_BUSY"):
 		return fmt.Errorf("%w: %w", errs.ErrBusy, err)
 	case strings.Contains(msg, "readonly database"), strings.Contains(msg, "attempt to write a readonly"):
