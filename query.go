@@ -460,8 +460,14 @@ func (b *Butler) ExplainNoDataIDs(ctx context.Context, s DataIDSearch) []string 
 		return b.ExplainNoDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID})
 	}
 	g, err := b.Universe.Group(s.Dimensions...)
+	if err == nil && len(g.Required) == 0 {
+		g, err = b.emptySearchGroup(s) // the dimensions the where expression names
+	}
 	if err != nil {
 		return []string{err.Error()}
+	}
+	if len(g.Required) == 0 {
+		return []string{"The where expression is false."}
 	}
 	for _, e := range g.Required {
 		if why := b.noRecords(ctx, e.Name); why != "" {
@@ -605,22 +611,54 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	if err != nil {
 		return err
 	}
-	var keep map[string]bool // keys of the records datasets refer to, with Datasets
+	// With Datasets, a record is kept when some dataset agrees with it on the
+	// dimensions they share (all records, for a dimensionless type such as
+	// packages, as upstream's join with the dataset search gives).
+	type sharedKeys struct {
+		dims []*dimensions.Element
+		keys map[string]bool
+	}
+	var keep []*sharedKeys // one per set of shared dimensions
 	if len(s.Datasets) > 0 {
-		keep = map[string]bool{}
-		dims := e.Dimensions()
+		byDims := map[string]*sharedKeys{}
 		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, WithImplied: true}, func(r dataset.Ref) error {
-			keep[recordKey(dims, r.DataID)] = true
+			var shared []*dimensions.Element
+			var names []string
+			for _, d := range e.Dimensions() {
+				if _, ok := r.DataID[d.Name]; ok {
+					shared = append(shared, d)
+					names = append(names, d.Name)
+				}
+			}
+			k := strings.Join(names, ",")
+			sk, ok := byDims[k]
+			if !ok {
+				sk = &sharedKeys{dims: shared, keys: map[string]bool{}}
+				byDims[k] = sk
+				keep = append(keep, sk)
+			}
+			sk.keys[recordKey(shared, r.DataID)] = true
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
+	kept := func(id dimensions.DataID) bool {
+		if len(s.Datasets) == 0 {
+			return true
+		}
+		for _, sk := range keep {
+			if sk.keys[recordKey(sk.dims, id)] {
+				return true
+			}
+		}
+		return false
+	}
 	n := 0
 	errStop := fmt.Errorf("stop")
 	err = b.reg.EachRecordOrdered(ctx, db.Conn(), e.Name, strings.Join(conds, " AND "), args, order, func(r dimensions.Record) error {
-		if keep != nil && !keep[recordKey(e.Dimensions(), r.DataID())] {
+		if !kept(r.DataID()) {
 			return nil
 		}
 		for _, f := range refine {
@@ -723,6 +761,75 @@ func levenshtein(a, b string) int {
 	return prev[len(b)]
 }
 
+// emptySearchGroup is the group of dimensions that a data ID search over no
+// dimensions constrains (those its where expression and data ID name).
+func (b *Butler) emptySearchGroup(s DataIDSearch) (dimensions.Group, error) {
+	var names []string
+	for k := range s.DataID {
+		names = append(names, k)
+	}
+	g, err := b.Universe.Group(names...)
+	if err != nil || strings.TrimSpace(s.Where) == "" {
+		return g, err
+	}
+	ast, err := query.Parse(s.Where)
+	if err != nil {
+		return g, err
+	}
+	return b.queryGroup(g, ast, s.Bind), nil
+}
+
+// anyDataID answers a data ID search over no dimensions whose where
+// expression or data ID names some (the wide group) as upstream's query
+// system does: one logical row, the empty data ID, when some data ID of wide
+// matches, none otherwise.
+func (b *Butler) anyDataID(ctx context.Context, s DataIDSearch, wide dimensions.Group, fn func(dimensions.DataID) error) error {
+	found := false
+	errStop := errors.New("found")
+	s.Dimensions, s.Limit, s.OrderBy = wide.RequiredNames(), 1, nil
+	err := b.QueryDataIDs(ctx, s, func(dimensions.DataID) error {
+		found = true
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	if !found {
+		return nil
+	}
+	return fn(dimensions.DataID{})
+}
+
+// CommonDimensions returns the dimensions (required and implied) that every
+// dataset type matching the patterns has, and the names of those types
+// (sorted); no dimensions when one of them is dimensionless (packages).
+func (b *Butler) CommonDimensions(ctx context.Context, patterns []string) ([]string, []string, error) {
+	types, err := b.reg.DatasetTypes(ctx, patterns)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(types) == 0 {
+		return nil, nil, fmt.Errorf("dataset types %s: %w", strings.Join(patterns, ", "), &registry.MissingDatasetTypeError{Name: strings.Join(patterns, ", ")})
+	}
+	var names []string
+	var common []string
+	for i, t := range types {
+		names = append(names, t.Name)
+		if i == 0 {
+			common = t.Dimensions.Names()
+			continue
+		}
+		kept := common[:0]
+		for _, d := range common {
+			if t.Dimensions.Has(d) {
+				kept = append(kept, d)
+			}
+		}
+		common = kept
+	}
+	return common, names, nil
+}
+
 // DataIDSearch selects data IDs of a set of dimensions.
 type DataIDSearch struct {
 	Dimensions []string
@@ -743,8 +850,13 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 	if err != nil {
 		return err
 	}
-	if len(g.Required) == 0 {
-		return fmt.Errorf("query data IDs: %w: no dimensions given", errs.ErrInvalid)
+	if len(g.Required) == 0 && len(s.Datasets) == 0 {
+		if wide, err := b.emptySearchGroup(s); err != nil || len(wide.Required) > 0 {
+			if err != nil {
+				return err
+			}
+			return b.anyDataID(ctx, s, wide, fn)
+		}
 	}
 	if len(s.Datasets) > 0 {
 		// Data IDs of the datasets found, projected onto the dimensions.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
@@ -17,11 +18,17 @@ type queryDataIDsOptions struct {
 func newQueryDataIDsCmd(g *globals) *cobra.Command {
 	var o queryDataIDsOptions
 	cmd := &cobra.Command{
-		Use:   "query-data-ids REPO DIMENSIONS...",
+		Use:   "query-data-ids REPO [DIMENSIONS...]",
 		Short: "List the data IDs of dimensions (from dimension records, or from datasets with --datasets)",
+		Long: `List the data IDs of dimensions (from dimension records, or from datasets with --datasets).
+
+Without DIMENSIONS, --datasets with --collections uses the dimensions the dataset types
+have in common; a search over no dimensions has at most one row with no columns, which is
+reported in words.`,
 		Example: `  butler query-data-ids REPO exposure detector --where "exposure.day_obs = 20250414 AND detector IN (0..8)"
-  butler query-data-ids REPO exposure --datasets raw --collections LSSTCam/raw/all`,
-		Args: cobra.MinimumNArgs(2),
+  butler query-data-ids REPO exposure --datasets raw --collections LSSTCam/raw/all
+  butler query-data-ids REPO --datasets raw --collections LSSTCam/raw/all`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return runQueryDataIDs(c.Context(), g, o, args) },
 	}
 	addQueryFlags(cmd, &o.queryOptions, -20000)
@@ -57,14 +64,44 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	if fetch > 0 {
 		fetch += o.offset
 	}
-	grp, err := b.Universe.Group(splitList(args[1:])...)
+	dims := splitList(args[1:])
+	if len(dims) == 0 && len(o.datasets) > 0 && len(o.collections) > 0 {
+		// As upstream: the dimensions all the dataset types have.
+		common, names, err := b.CommonDimensions(ctx, splitList(o.datasets))
+		if err != nil {
+			return err
+		}
+		if len(common) == 0 {
+			return noDataIDColumns(g, o, fmt.Sprintf("No dimensions in common for specified dataset types (%s)", pyList(names)))
+		}
+		dims = common
+	}
+	grp, err := b.Universe.Group(dims...)
 	if err != nil {
 		return err
 	}
 	t := &table{cols: grp.Names()}
 	n := 0
-	search := butler.DataIDSearch{Dimensions: splitList(args[1:]), Where: o.whereText(), Bind: binds, DataID: dataID,
+	search := butler.DataIDSearch{Dimensions: dims, Where: o.whereText(), Bind: binds, DataID: dataID,
 		Datasets: splitList(o.datasets), Collections: cols, Limit: fetch, OrderBy: splitList(o.orderBy)}
+	if len(grp.Required) == 0 {
+		found := false
+		err := b.QueryDataIDs(ctx, search, func(dimensions.DataID) error {
+			found = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if found && o.format != "table" {
+			t.addRow(func(string) any { return nil }) // the one row, with no columns
+			return render(g.stdout, o.format, t)
+		}
+		if found {
+			return noDataIDColumns(g, o, "Result has one logical row but no columns because no dimensions were requested.")
+		}
+		return noDataIDColumns(g, o, b.ExplainNoDataIDs(ctx, search)...)
+	}
 	err = b.QueryDataIDs(ctx, search, func(id dimensions.DataID) error {
 		n++
 		if n <= o.offset {
@@ -83,4 +120,31 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 		fmt.Fprintln(g.stderr, why)
 	}
 	return nil
+}
+
+// noDataIDColumns reports a data ID search that gives no table (nothing in
+// common, or no dimensions asked for) as upstream prints it: the reasons, then
+// a hint; other formats print an empty list.
+func noDataIDColumns(g *globals, o queryDataIDsOptions, reasons ...string) error {
+	if o.format != "table" {
+		return render(g.stdout, o.format, &table{})
+	}
+	for _, r := range reasons {
+		fmt.Fprintln(g.stdout, r)
+	}
+	if len(o.datasets) == 0 {
+		fmt.Fprintln(g.stdout, "No results. Try requesting some dimensions or datasets, see --help for more information.")
+	} else {
+		fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
+	}
+	return nil
+}
+
+// pyList renders names as a Python list of strings prints: ['a', 'b'].
+func pyList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = "'" + n + "'"
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
