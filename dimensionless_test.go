@@ -283,10 +283,23 @@ func TestDimensionless_Registry(t *testing.T) {
 					t.Errorf("CommonDimensions(%v) = %v, %v, %v; want %v", tc.types, got, names, err, tc.want)
 				}
 			}
-			// Data IDs of dimensioned datasets are unaffected.
-			n := len(dataIDSet(t, b, butler.DataIDSearch{Dimensions: []string{"detector"}, Datasets: []string{"dict"}, Collections: []string{"pipe"}}, "detector"))
-			if n != 2 {
-				t.Errorf("detector data IDs of dict: %d, want 2", n)
+			for _, tc := range []struct {
+				name string
+				s    butler.DataIDSearch
+				want int
+			}{
+				// Data IDs of dimensioned datasets are unaffected.
+				{"of dict", butler.DataIDSearch{Dimensions: []string{"detector"}, Datasets: []string{"dict"}, Collections: []string{"pipe"}}, 2},
+				// A dimensionless type constrains no dimension: every
+				// detector, once a packages dataset exists.
+				{"of packages", butler.DataIDSearch{Dimensions: []string{"detector"}, Datasets: []string{"packages"}, Collections: []string{"pipe"}}, 5},
+				{"of packages where", butler.DataIDSearch{Dimensions: []string{"detector"}, Datasets: []string{"packages"}, Collections: []string{"pipe"}, Where: "detector < 2"}, 2},
+				{"of packages limit", butler.DataIDSearch{Dimensions: []string{"detector"}, Datasets: []string{"packages"}, Collections: []string{"pipe"}, Limit: 3}, 3},
+				{"of packages in an empty run", butler.DataIDSearch{Dimensions: []string{"detector"}, Datasets: []string{"packages"}, Collections: []string{"calib/run"}}, 0},
+			} {
+				if n := len(dataIDSet(t, b, tc.s, "detector")); n != tc.want {
+					t.Errorf("%s: %d detector data IDs, want %d", tc.name, n, tc.want)
+				}
 			}
 			if why := b.ExplainNoDataIDs(ctx, butler.DataIDSearch{Where: "instrument = 'Nope'"}); len(why) != 1 || !strings.Contains(why[0], "instrument") {
 				t.Errorf("ExplainNoDataIDs(no dimensions, where) = %q", why)

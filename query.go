@@ -445,6 +445,8 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 		switch {
 		case err != nil && !errors.Is(err, errStop):
 			why = append(why, fmt.Sprintf("The where expression / data ID cannot be applied to %s: %v", t.Name, err))
+		case !found && len(t.Dimensions.Required) == 0:
+			why = append(why, fmt.Sprintf("The where expression / data ID matches no dimension records (%s has no dimensions: its datasets are found when it matches some): check the values (e.g. with query-dimension-records).", t.Name))
 		case !found:
 			why = append(why, fmt.Sprintf("The where expression / data ID matches no dimension records for the dimensions of %s (%s): check the values (e.g. with query-dimension-records).", t.Name, strings.Join(t.Dimensions.RequiredNames(), ", ")))
 		default:
@@ -614,47 +616,17 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	// With Datasets, a record is kept when some dataset agrees with it on the
 	// dimensions they share (all records, for a dimensionless type such as
 	// packages, as upstream's join with the dataset search gives).
-	type sharedKeys struct {
-		dims []*dimensions.Element
-		keys map[string]bool
-	}
-	var keep []*sharedKeys // one per set of shared dimensions
+	keep := newSharedKeys(e.Dimensions())
 	if len(s.Datasets) > 0 {
-		byDims := map[string]*sharedKeys{}
 		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, WithImplied: true}, func(r dataset.Ref) error {
-			var shared []*dimensions.Element
-			var names []string
-			for _, d := range e.Dimensions() {
-				if _, ok := r.DataID[d.Name]; ok {
-					shared = append(shared, d)
-					names = append(names, d.Name)
-				}
-			}
-			k := strings.Join(names, ",")
-			sk, ok := byDims[k]
-			if !ok {
-				sk = &sharedKeys{dims: shared, keys: map[string]bool{}}
-				byDims[k] = sk
-				keep = append(keep, sk)
-			}
-			sk.keys[recordKey(shared, r.DataID)] = true
+			keep.add(r.DataID)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
-	kept := func(id dimensions.DataID) bool {
-		if len(s.Datasets) == 0 {
-			return true
-		}
-		for _, sk := range keep {
-			if sk.keys[recordKey(sk.dims, id)] {
-				return true
-			}
-		}
-		return false
-	}
+	kept := func(id dimensions.DataID) bool { return len(s.Datasets) == 0 || keep.match(id) }
 	n := 0
 	errStop := fmt.Errorf("stop")
 	err = b.reg.EachRecordOrdered(ctx, db.Conn(), e.Name, strings.Join(conds, " AND "), args, order, func(r dimensions.Record) error {
@@ -679,6 +651,56 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	}
 	return err
 }
+
+// sharedKeys holds the values that dataset data IDs have on the dimensions
+// they share with a target set (a record's element, a data ID search's
+// group), one key set per set of shared dimensions: a target data ID matches
+// when it agrees with some dataset on them. A dimensionless dataset shares
+// none, and so matches every target data ID.
+type sharedKeys struct {
+	target []*dimensions.Element
+	sets   map[string]*sharedKeySet // by shared dimension names
+	order  []*sharedKeySet
+}
+
+type sharedKeySet struct {
+	dims []*dimensions.Element
+	keys map[string]bool
+}
+
+func newSharedKeys(target []*dimensions.Element) *sharedKeys {
+	return &sharedKeys{target: target, sets: map[string]*sharedKeySet{}}
+}
+
+func (k *sharedKeys) add(id dimensions.DataID) {
+	var shared []*dimensions.Element
+	var names []string
+	for _, d := range k.target {
+		if _, ok := id[d.Name]; ok {
+			shared = append(shared, d)
+			names = append(names, d.Name)
+		}
+	}
+	name := strings.Join(names, ",")
+	set, ok := k.sets[name]
+	if !ok {
+		set = &sharedKeySet{dims: shared, keys: map[string]bool{}}
+		k.sets[name] = set
+		k.order = append(k.order, set)
+	}
+	set.keys[recordKey(shared, id)] = true
+}
+
+func (k *sharedKeys) match(id dimensions.DataID) bool {
+	for _, set := range k.order {
+		if set.keys[recordKey(set.dims, id)] {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *sharedKeys) empty() bool { return len(k.order) == 0 }
 
 // recordKey renders the values of dims in a data ID as one map key.
 func recordKey(dims []*dimensions.Element, id dimensions.DataID) string {
@@ -863,15 +885,7 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		seen := map[string]bool{}
 		n := 0
 		errStop := fmt.Errorf("limit reached")
-		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
-			id := dimensions.DataID{}
-			for _, name := range g.Names() {
-				v, ok := r.DataID[name]
-				if !ok {
-					return fmt.Errorf("query data IDs: %w: dataset type %s has no dimension %s", errs.ErrInvalid, r.Type.Name, name)
-				}
-				id[name] = v
-			}
+		emit := func(id dimensions.DataID) error {
 			k := id.String()
 			if seen[k] {
 				return nil
@@ -882,7 +896,37 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 			}
 			n++
 			return fn(id)
+		}
+		var gDims []*dimensions.Element
+		for _, name := range g.Names() {
+			gDims = append(gDims, b.Universe.MustElement(name))
+		}
+		// Datasets whose types lack some of the dimensions (packages has
+		// none) relate to the records of the others, as upstream's join of
+		// the dataset search with the dimensions does.
+		wider := newSharedKeys(gDims)
+		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
+			id := dimensions.DataID{}
+			for _, name := range g.Names() {
+				v, ok := r.DataID[name]
+				if !ok {
+					wider.add(r.DataID)
+					return nil
+				}
+				id[name] = v
+			}
+			return emit(id)
 		})
+		if err == nil && !wider.empty() {
+			all := s
+			all.Datasets, all.Collections, all.Limit = nil, nil, 0
+			err = b.QueryDataIDs(ctx, all, func(id dimensions.DataID) error {
+				if !wider.match(id) {
+					return nil
+				}
+				return emit(id)
+			})
+		}
 		if err == errStop {
 			return nil
 		}
