@@ -558,3 +558,87 @@ func contentBytes(m map[dataset.ID]string) map[dataset.ID][]byte {
 	}
 	return out
 }
+
+// TestDimensionless_ImportPythonExport imports an export file as the Python
+// butler writes it (PyYAML's block style, data_id lists holding {}, and the
+// single-mapping data_id of older exports) for packages and a task config.
+func TestDimensionless_ImportPythonExport(t *testing.T) {
+	const export = `description: Butler Data Repository Export
+version: 1.0.2
+universe_version: 7
+universe_namespace: daf_butler
+data:
+- type: collection
+  collection_type: RUN
+  name: pipe/run1
+  host: null
+  timespan_begin: null
+  timespan_end: null
+- type: dataset_type
+  name: packages
+  dimensions: []
+  storage_class: Packages
+  is_calibration: false
+- type: dataset
+  dataset_type: packages
+  run: pipe/run1
+  records:
+  - dataset_id:
+    - !uuid '5d6ab6b4-2b3c-4a5f-9e7e-0c6f6d1c2a01'
+    data_id:
+    - {}
+    path: pipe/run1/packages/packages_pipe_run1.yaml
+    formatter: lsst.daf.butler.formatters.packages.PackagesFormatter
+- type: dataset_type
+  name: isr_config
+  dimensions: []
+  storage_class: Config
+  is_calibration: false
+- type: dataset
+  dataset_type: isr_config
+  run: pipe/run1
+  records:
+  - dataset_id: !uuid '5d6ab6b4-2b3c-4a5f-9e7e-0c6f6d1c2a02'
+    data_id: {}
+    path: pipe/run1/isr_config/isr_config_pipe_run1.py
+    formatter: lsst.pipe.base.formatters.pexConfig.PexConfigFormatter
+`
+	files := map[string]string{
+		"pipe/run1/packages/packages_pipe_run1.yaml":   "python: 3.12\n",
+		"pipe/run1/isr_config/isr_config_pipe_run1.py": "import lsst.ip.isr\n",
+	}
+	dir := t.TempDir()
+	for p, content := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "export.yaml"), []byte(export), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		ctx := t.Context()
+		res, err := transfer.ImportFile(ctx, b, filepath.Join(dir, "export.yaml"), butler.ImportOptions{Transfer: "copy"}, nil)
+		if err != nil || res.Datasets != 2 || res.Files != 2 {
+			t.Fatalf("ImportFile = %+v, %v; want 2 datasets with files", res, err)
+		}
+		for typ, p := range map[string]string{"packages": "pipe/run1/packages/packages_pipe_run1.yaml", "isr_config": "pipe/run1/isr_config/isr_config_pipe_run1.py"} {
+			data, ref, err := b.Get(ctx, typ, nil, []string{"pipe/run1"})
+			if err != nil || string(data) != files[p] || len(ref.DataID) != 0 {
+				t.Errorf("Get(%s) = %q, %s, %v; want %q", typ, data, ref, err, files[p])
+				continue
+			}
+			if uri, err := b.URI(ctx, ref); err != nil || !strings.HasSuffix(uri, "/"+p) {
+				t.Errorf("URI(%s) = %s, %v; want .../%s", typ, uri, err, p)
+			}
+			if dt, err := b.DatasetType(ctx, typ); err != nil || len(dt.Dimensions.Names()) != 0 {
+				t.Errorf("DatasetType(%s) = %s, %v; want no dimensions", typ, dt, err)
+			}
+		}
+		repotest.CheckConsistent(t, b)
+	})
+}
