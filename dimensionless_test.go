@@ -301,6 +301,9 @@ func TestDimensionless_Registry(t *testing.T) {
 					t.Errorf("%s: %d detector data IDs, want %d", tc.name, n, tc.want)
 				}
 			}
+			if why := b.ExplainNoDataIDs(ctx, butler.DataIDSearch{Dimensions: []string{"exposure"}, Datasets: []string{"packages"}, Collections: []string{"pipe"}}); len(why) != 1 || !strings.Contains(why[0], "no exposure records") {
+				t.Errorf("ExplainNoDataIDs(exposure of packages) = %q", why)
+			}
 			if why := b.ExplainNoDataIDs(ctx, butler.DataIDSearch{Where: "instrument = 'Nope'"}); len(why) != 1 || !strings.Contains(why[0], "instrument") {
 				t.Errorf("ExplainNoDataIDs(no dimensions, where) = %q", why)
 			}

@@ -459,7 +459,11 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 // ExplainNoDataIDs says why a data ID search found nothing.
 func (b *Butler) ExplainNoDataIDs(ctx context.Context, s DataIDSearch) []string {
 	if len(s.Datasets) > 0 {
-		return b.ExplainNoDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID})
+		if why := b.ExplainNoDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID}); len(why) > 0 {
+			return why
+		}
+		// The datasets are there: the dimensions they lack (all of them, for
+		// packages) come from records, which may be missing.
 	}
 	g, err := b.Universe.Group(s.Dimensions...)
 	if err == nil && len(g.Required) == 0 {
