@@ -199,6 +199,10 @@ func TestDimensionless_Registry(t *testing.T) {
 			if _, err := b.Put(ctx, []byte("x: 1\n"), "packages", nil, "pipe/run1"); !errors.Is(err, errs.ErrConflict) {
 				t.Errorf("second packages in pipe/run1: %v, want ErrConflict", err)
 			}
+			// A data ID with dimensions is refused, saying the type has none.
+			if _, err := b.Put(ctx, []byte("x: 1\n"), "packages", dimensions.DataID{"instrument": inst}, "pipe/run3"); !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), "no dimensions") {
+				t.Errorf("packages put with an instrument: %v, want ErrInvalid saying there are no dimensions", err)
+			}
 			repotest.CheckConsistent(t, b)
 		})
 
