@@ -119,7 +119,7 @@ func (f fields) Record(element, field string) (any, bool) {
 var extensions = map[string]string{
 	"JsonFormatter": ".json", "YamlFormatter": ".yaml", "PickleFormatter": ".pickle",
 	"ParquetFormatter": ".parq", "AstropyTableFormatter": ".ecsv", "MatplotlibFormatter": ".png",
-	"PackagesFormatter": ".yaml", "ButlerLogRecordsFormatter": ".json",
+	"PackagesFormatter": ".yaml", "ButlerLogRecordsFormatter": ".json", "PexConfigFormatter": ".py",
 }
 
 func extensionOf(formatter string) string {

@@ -445,6 +445,8 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 		switch {
 		case err != nil && !errors.Is(err, errStop):
 			why = append(why, fmt.Sprintf("The where expression / data ID cannot be applied to %s: %v", t.Name, err))
+		case !found && len(t.Dimensions.Required) == 0:
+			why = append(why, fmt.Sprintf("The where expression / data ID matches no dimension records (%s has no dimensions: its datasets are found when it matches some): check the values (e.g. with query-dimension-records).", t.Name))
 		case !found:
 			why = append(why, fmt.Sprintf("The where expression / data ID matches no dimension records for the dimensions of %s (%s): check the values (e.g. with query-dimension-records).", t.Name, strings.Join(t.Dimensions.RequiredNames(), ", ")))
 		default:
@@ -457,11 +459,21 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 // ExplainNoDataIDs says why a data ID search found nothing.
 func (b *Butler) ExplainNoDataIDs(ctx context.Context, s DataIDSearch) []string {
 	if len(s.Datasets) > 0 {
-		return b.ExplainNoDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID})
+		if why := b.ExplainNoDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID}); len(why) > 0 {
+			return why
+		}
+		// The datasets are there: the dimensions they lack (all of them, for
+		// packages) come from records, which may be missing.
 	}
 	g, err := b.Universe.Group(s.Dimensions...)
+	if err == nil && len(g.Required) == 0 {
+		g, err = b.emptySearchGroup(s) // the dimensions the where expression names
+	}
 	if err != nil {
 		return []string{err.Error()}
+	}
+	if len(g.Required) == 0 {
+		return []string{"The where expression is false."}
 	}
 	for _, e := range g.Required {
 		if why := b.noRecords(ctx, e.Name); why != "" {
@@ -605,22 +617,24 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	if err != nil {
 		return err
 	}
-	var keep map[string]bool // keys of the records datasets refer to, with Datasets
+	// With Datasets, a record is kept when some dataset agrees with it on the
+	// dimensions they share (all records, for a dimensionless type such as
+	// packages, as upstream's join with the dataset search gives).
+	keep := newSharedKeys(e.Dimensions())
 	if len(s.Datasets) > 0 {
-		keep = map[string]bool{}
-		dims := e.Dimensions()
 		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, WithImplied: true}, func(r dataset.Ref) error {
-			keep[recordKey(dims, r.DataID)] = true
+			keep.add(r.DataID)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
+	kept := func(id dimensions.DataID) bool { return len(s.Datasets) == 0 || keep.match(id) }
 	n := 0
 	errStop := fmt.Errorf("stop")
 	err = b.reg.EachRecordOrdered(ctx, db.Conn(), e.Name, strings.Join(conds, " AND "), args, order, func(r dimensions.Record) error {
-		if keep != nil && !keep[recordKey(e.Dimensions(), r.DataID())] {
+		if !kept(r.DataID()) {
 			return nil
 		}
 		for _, f := range refine {
@@ -641,6 +655,56 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	}
 	return err
 }
+
+// sharedKeys holds the values that dataset data IDs have on the dimensions
+// they share with a target set (a record's element, a data ID search's
+// group), one key set per set of shared dimensions: a target data ID matches
+// when it agrees with some dataset on them. A dimensionless dataset shares
+// none, and so matches every target data ID.
+type sharedKeys struct {
+	target []*dimensions.Element
+	sets   map[string]*sharedKeySet // by shared dimension names
+	order  []*sharedKeySet
+}
+
+type sharedKeySet struct {
+	dims []*dimensions.Element
+	keys map[string]bool
+}
+
+func newSharedKeys(target []*dimensions.Element) *sharedKeys {
+	return &sharedKeys{target: target, sets: map[string]*sharedKeySet{}}
+}
+
+func (k *sharedKeys) add(id dimensions.DataID) {
+	var shared []*dimensions.Element
+	var names []string
+	for _, d := range k.target {
+		if _, ok := id[d.Name]; ok {
+			shared = append(shared, d)
+			names = append(names, d.Name)
+		}
+	}
+	name := strings.Join(names, ",")
+	set, ok := k.sets[name]
+	if !ok {
+		set = &sharedKeySet{dims: shared, keys: map[string]bool{}}
+		k.sets[name] = set
+		k.order = append(k.order, set)
+	}
+	set.keys[recordKey(shared, id)] = true
+}
+
+func (k *sharedKeys) match(id dimensions.DataID) bool {
+	for _, set := range k.order {
+		if set.keys[recordKey(set.dims, id)] {
+			return true
+		}
+	}
+	return false
+}
+
+func (k *sharedKeys) empty() bool { return len(k.order) == 0 }
 
 // recordKey renders the values of dims in a data ID as one map key.
 func recordKey(dims []*dimensions.Element, id dimensions.DataID) string {
@@ -723,6 +787,75 @@ func levenshtein(a, b string) int {
 	return prev[len(b)]
 }
 
+// emptySearchGroup is the group of dimensions that a data ID search over no
+// dimensions constrains (those its where expression and data ID name).
+func (b *Butler) emptySearchGroup(s DataIDSearch) (dimensions.Group, error) {
+	var names []string
+	for k := range s.DataID {
+		names = append(names, k)
+	}
+	g, err := b.Universe.Group(names...)
+	if err != nil || strings.TrimSpace(s.Where) == "" {
+		return g, err
+	}
+	ast, err := query.Parse(s.Where)
+	if err != nil {
+		return g, err
+	}
+	return b.queryGroup(g, ast, s.Bind), nil
+}
+
+// anyDataID answers a data ID search over no dimensions whose where
+// expression or data ID names some (the wide group) as upstream's query
+// system does: one logical row, the empty data ID, when some data ID of wide
+// matches, none otherwise.
+func (b *Butler) anyDataID(ctx context.Context, s DataIDSearch, wide dimensions.Group, fn func(dimensions.DataID) error) error {
+	found := false
+	errStop := errors.New("found")
+	s.Dimensions, s.Limit, s.OrderBy = wide.RequiredNames(), 1, nil
+	err := b.QueryDataIDs(ctx, s, func(dimensions.DataID) error {
+		found = true
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	if !found {
+		return nil
+	}
+	return fn(dimensions.DataID{})
+}
+
+// CommonDimensions returns the dimensions (required and implied) that every
+// dataset type matching the patterns has, and the names of those types
+// (sorted); no dimensions when one of them is dimensionless (packages).
+func (b *Butler) CommonDimensions(ctx context.Context, patterns []string) ([]string, []string, error) {
+	types, err := b.reg.DatasetTypes(ctx, patterns)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(types) == 0 {
+		return nil, nil, fmt.Errorf("dataset types %s: %w", strings.Join(patterns, ", "), &registry.MissingDatasetTypeError{Name: strings.Join(patterns, ", ")})
+	}
+	var names []string
+	var common []string
+	for i, t := range types {
+		names = append(names, t.Name)
+		if i == 0 {
+			common = t.Dimensions.Names()
+			continue
+		}
+		kept := common[:0]
+		for _, d := range common {
+			if t.Dimensions.Has(d) {
+				kept = append(kept, d)
+			}
+		}
+		common = kept
+	}
+	return common, names, nil
+}
+
 // DataIDSearch selects data IDs of a set of dimensions.
 type DataIDSearch struct {
 	Dimensions []string
@@ -743,23 +876,20 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 	if err != nil {
 		return err
 	}
-	if len(g.Required) == 0 {
-		return fmt.Errorf("query data IDs: %w: no dimensions given", errs.ErrInvalid)
+	if len(g.Required) == 0 && len(s.Datasets) == 0 {
+		if wide, err := b.emptySearchGroup(s); err != nil || len(wide.Required) > 0 {
+			if err != nil {
+				return err
+			}
+			return b.anyDataID(ctx, s, wide, fn)
+		}
 	}
 	if len(s.Datasets) > 0 {
 		// Data IDs of the datasets found, projected onto the dimensions.
 		seen := map[string]bool{}
 		n := 0
 		errStop := fmt.Errorf("limit reached")
-		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
-			id := dimensions.DataID{}
-			for _, name := range g.Names() {
-				v, ok := r.DataID[name]
-				if !ok {
-					return fmt.Errorf("query data IDs: %w: dataset type %s has no dimension %s", errs.ErrInvalid, r.Type.Name, name)
-				}
-				id[name] = v
-			}
+		emit := func(id dimensions.DataID) error {
 			k := id.String()
 			if seen[k] {
 				return nil
@@ -770,7 +900,37 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 			}
 			n++
 			return fn(id)
+		}
+		var gDims []*dimensions.Element
+		for _, name := range g.Names() {
+			gDims = append(gDims, b.Universe.MustElement(name))
+		}
+		// Datasets whose types lack some of the dimensions (packages has
+		// none) relate to the records of the others, as upstream's join of
+		// the dataset search with the dimensions does.
+		wider := newSharedKeys(gDims)
+		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
+			id := dimensions.DataID{}
+			for _, name := range g.Names() {
+				v, ok := r.DataID[name]
+				if !ok {
+					wider.add(r.DataID)
+					return nil
+				}
+				id[name] = v
+			}
+			return emit(id)
 		})
+		if err == nil && !wider.empty() {
+			all := s
+			all.Datasets, all.Collections, all.Limit = nil, nil, 0
+			err = b.QueryDataIDs(ctx, all, func(id dimensions.DataID) error {
+				if !wider.match(id) {
+					return nil
+				}
+				return emit(id)
+			})
+		}
 		if err == errStop {
 			return nil
 		}

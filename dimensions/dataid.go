@@ -51,6 +51,9 @@ func (u *Universe) Normalize(g Group, in DataID) (DataID, error) {
 		if !ok || !e.IsDimension() {
 			return nil, fmt.Errorf("data ID %s: %w: %q is not a dimension", in, errs.ErrInvalid, k)
 		}
+		if !g.Has(k) && len(g.Required) == 0 {
+			return nil, fmt.Errorf("data ID %s: %w: dimension %q given, but there are no dimensions here (the data ID is {})", in, errs.ErrInvalid, k)
+		}
 		if !g.Has(k) {
 			return nil, fmt.Errorf("data ID %s: %w: dimension %q is not one of %s", in, errs.ErrInvalid, k, g)
 		}

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
@@ -21,8 +19,14 @@ func newQueryDataIDsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "query-data-ids REPO [DIMENSIONS...]",
 		Short: "List the data IDs of dimensions (from dimension records, or from datasets with --datasets)",
+		Long: `List the data IDs of dimensions (from dimension records, or from datasets with --datasets).
+
+Without DIMENSIONS, --datasets with --collections uses the dimensions the dataset types
+have in common; a search over no dimensions has at most one row with no columns, which is
+reported in words.`,
 		Example: `  butler query-data-ids REPO exposure detector --where "exposure.day_obs = 20250414 AND detector IN (0..8)"
-  butler query-data-ids REPO exposure --datasets raw --collections LSSTCam/raw/all`,
+  butler query-data-ids REPO exposure --datasets raw --collections LSSTCam/raw/all
+  butler query-data-ids REPO --datasets raw --collections LSSTCam/raw/all`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error { return runQueryDataIDs(c.Context(), g, o, args) },
 	}
@@ -49,29 +53,21 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 		cols = nil
 	}
 	dims := splitList(args[1:])
-	if len(dims) == 0 && len(o.datasets) == 0 {
-		fmt.Fprintln(g.stdout, "No results. Try requesting some dimensions or datasets, see --help for more information.")
-		return nil
-	}
 	b, err := g.open(ctx, args[0], false)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if len(dims) == 0 {
-		// As upstream: the dimensions every dataset type has.
-		if len(cols) == 0 {
-			fmt.Fprintln(g.stdout, "Result has one logical row but no columns because no dimensions were requested.")
-			fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
-			return nil
-		}
-		if dims, err = commonDimensions(ctx, b, splitList(o.datasets)); err != nil || len(dims) == 0 {
-			if err == nil {
-				fmt.Fprintf(g.stdout, "No dimensions in common for specified dataset types (%s)\n", strings.Join(splitList(o.datasets), ", "))
-				fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
-			}
+	if len(dims) == 0 && len(o.datasets) > 0 && len(cols) > 0 {
+		// As upstream: the dimensions all the dataset types have.
+		common, names, err := b.CommonDimensions(ctx, splitList(o.datasets))
+		if err != nil {
 			return err
 		}
+		if len(common) == 0 {
+			return noDataIDColumns(g, o, fmt.Sprintf("No dimensions in common for specified dataset types (%s)", pyList(names)))
+		}
+		dims = common
 	}
 	if len(o.datasets) > 0 && len(cols) == 0 {
 		cols = []string{"*"}
@@ -88,6 +84,44 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	n := 0
 	search := butler.DataIDSearch{Dimensions: dims, Where: o.whereText(), Bind: binds, DataID: dataID,
 		Datasets: splitList(o.datasets), Collections: cols, Limit: fetch, OrderBy: splitList(o.orderBy)}
+	if len(grp.Required) == 0 {
+		found := false
+		err := b.QueryDataIDs(ctx, search, func(dimensions.DataID) error {
+			found = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if found && o.format != "table" {
+			t.addRow(func(string) any { return nil }) // the one row, with no columns
+			return render(g.stdout, o.format, t)
+		}
+		if found {
+			return noDataIDColumns(g, o, "Result has one logical row but no columns because no dimensions were requested.")
+		}
+		return noDataIDColumns(g, o, b.ExplainNoDataIDs(ctx, search)...)
+	}
+	if len(grp.Required) == 0 {
+		// No dimensions: upstream's query has one row with no columns when the
+		// where matches, which it reports in words.
+		found := false
+		err := b.QueryDataIDs(ctx, search, func(dimensions.DataID) error {
+			found = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if found && o.format != "table" {
+			t.addRow(func(string) any { return nil })
+			return render(g.stdout, o.format, t)
+		}
+		if found {
+			return noDataIDColumns(g, o, "Result has one logical row but no columns because no dimensions were requested.")
+		}
+		return noDataIDColumns(g, o, b.ExplainNoDataIDs(ctx, search)...)
+	}
 	err = b.QueryDataIDs(ctx, search, func(id dimensions.DataID) error {
 		n++
 		if n <= o.offset {
@@ -111,21 +145,20 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	return nil
 }
 
-// commonDimensions are the dimensions (required and implied) that every one of
-// the dataset types matching the patterns has.
-func commonDimensions(ctx context.Context, b *butler.Butler, patterns []string) ([]string, error) {
-	types, err := b.DatasetTypes(ctx, patterns...)
-	if err != nil {
-		return nil, err
+// noDataIDColumns reports a data ID search that gives no table (nothing in
+// common, or no dimensions asked for) as upstream prints it: the reasons, then
+// a hint; other formats print an empty list.
+func noDataIDColumns(g *globals, o queryDataIDsOptions, reasons ...string) error {
+	if o.format != "table" {
+		return render(g.stdout, o.format, &table{})
 	}
-	var common []string
-	for i, dt := range types {
-		names := dt.Dimensions.Names()
-		if i == 0 {
-			common = names
-			continue
-		}
-		common = slices.DeleteFunc(common, func(n string) bool { return !slices.Contains(names, n) })
+	for _, r := range reasons {
+		fmt.Fprintln(g.stdout, r)
 	}
-	return common, nil
+	if len(o.datasets) == 0 {
+		fmt.Fprintln(g.stdout, "No results. Try requesting some dimensions or datasets, see --help for more information.")
+	} else {
+		fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
+	}
+	return nil
 }

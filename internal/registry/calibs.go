@@ -60,14 +60,16 @@ func (r *Registry) overlapCond(ts timespan.Timespan) (string, []any) {
 	return "(" + e + " > ? AND " + b + " < ?)", []any{ts.Begin, ts.End}
 }
 
-func (r *Registry) dimsCond(st *storedType, id dimensions.DataID) (string, []any) {
+// dimsConds are the conditions "each required dimension equals the data ID's
+// value" (none for a dimensionless type).
+func (r *Registry) dimsConds(st *storedType, id dimensions.DataID) ([]string, []any) {
 	var conds []string
 	var args []any
 	for _, d := range st.Dimensions.RequiredNames() {
 		conds = append(conds, r.db.Q(d)+" = ?")
 		args = append(args, id[d])
 	}
-	return strings.Join(conds, " AND "), args
+	return conds, args
 }
 
 // Certify adds datasets to a CALIBRATION collection, valid over ts. A validity
@@ -81,11 +83,11 @@ func (r *Registry) Certify(ctx context.Context, c sqldb.Conn, coll string, refs 
 		if err != nil {
 			return err
 		}
-		dc, dargs := r.dimsCond(st, ref.DataID)
+		dc, dargs := r.dimsConds(st, ref.DataID)
 		oc, oargs := r.overlapCond(ts)
 		var n int
 		args := append(append([]any{st.id, col.ID}, dargs...), oargs...)
-		q := "SELECT count(*) FROM " + r.db.T(st.calTable) + " WHERE dataset_type_id = ? AND collection_id = ? AND " + dc + " AND " + oc
+		q := "SELECT count(*) FROM " + r.db.T(st.calTable) + whereClause(append(append([]string{"dataset_type_id = ?", "collection_id = ?"}, dc...), oc))
 		if err := c.QueryRow(ctx, q, args...).Scan(&n); err != nil {
 			return fmt.Errorf("certify %s: %w", ref, err)
 		}
@@ -222,9 +224,9 @@ func (r *Registry) FindCalibration(ctx context.Context, coll, typeName string, i
 	if err != nil {
 		return nil, err
 	}
-	dc, dargs := r.dimsCond(st, id)
+	dc, dargs := r.dimsConds(st, id)
 	oc, oargs := r.overlapCond(at)
-	q := "SELECT dataset_id FROM " + r.db.T(st.calTable) + " WHERE dataset_type_id = ? AND collection_id = ? AND " + dc + " AND " + oc
+	q := "SELECT dataset_id FROM " + r.db.T(st.calTable) + whereClause(append(append([]string{"dataset_type_id = ?", "collection_id = ?"}, dc...), oc))
 	rows, err := c.Query(ctx, q, append(append([]any{st.id, col.ID}, dargs...), oargs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("calibration lookup of %s in %q: %w", typeName, coll, err)

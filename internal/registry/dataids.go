@@ -7,6 +7,7 @@ import (
 
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/registry/sqldb"
 )
 
 // DataIDQuery selects the data IDs of a dimension group from the dimension
@@ -25,6 +26,9 @@ type DataIDQuery struct {
 // DataIDs streams the distinct data IDs (required and implied dimensions) of
 // the group for which records exist, in required-dimension order.
 func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimensions.DataID) error) error {
+	if len(q.Group.Required) == 0 {
+		return r.emptyDataID(ctx, q, fn)
+	}
 	from, colExpr, spatialPairs, err := r.dimensionJoin(q.Group, "j_")
 	if err != nil {
 		return err
@@ -134,6 +138,23 @@ func (r *Registry) DataIDs(ctx context.Context, q DataIDQuery, fn func(dimension
 		}
 	}
 	return rows.Err()
+}
+
+// emptyDataID is DataIDs over no dimensions: the one empty data ID, when the
+// where expression (which can name no dimension) holds.
+func (r *Registry) emptyDataID(ctx context.Context, q DataIDQuery, fn func(dimensions.DataID) error) error {
+	if q.Where == "" {
+		return fn(dimensions.DataID{})
+	}
+	var one any
+	err := r.db.Conn().QueryRow(ctx, "SELECT 1 WHERE ("+q.Where+")", q.Args...).Scan(&one)
+	if sqldb.IsNoRows(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("query the empty data ID: %w", err)
+	}
+	return fn(dimensions.DataID{})
 }
 
 // spatialJoin relates the spatial families of a group that share no keys

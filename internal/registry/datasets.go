@@ -97,10 +97,7 @@ func (r *Registry) InsertDatasets(ctx context.Context, c sqldb.Conn, typeName, r
 		return err
 	}
 	dims := st.Dimensions.RequiredNames()
-	qdims := make([]string, len(dims))
-	for i, d := range dims {
-		qdims[i] = r.db.Q(d)
-	}
+	tagCols := r.tagColumns(st)
 	conflict := ""
 	if skipExisting {
 		conflict = " ON CONFLICT DO NOTHING"
@@ -136,7 +133,7 @@ func (r *Registry) InsertDatasets(ctx context.Context, c sqldb.Conn, typeName, r
 		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dataset")+" ("+dsCols+") VALUES "+strings.Join(dsRows, ", ")+conflict, dsArgs...); err != nil {
 			return r.datasetConflict(typeName, run, batch, err)
 		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" (dataset_type_id, dataset_id, collection_id, "+strings.Join(qdims, ", ")+") VALUES "+strings.Join(tagRows, ", ")+conflict, tagArgs...); err != nil {
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" ("+tagCols+") VALUES "+strings.Join(tagRows, ", ")+conflict, tagArgs...); err != nil {
 			return r.datasetConflict(typeName, run, batch, err)
 		}
 	}
@@ -628,12 +625,18 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 			expanded = strings.ReplaceAll(expanded, "{collection}", "tc.name")
 			conds = append(conds, "("+expanded+")")
 		}
-		where = append(where, "EXISTS (SELECT 1 FROM "+sub+" WHERE "+strings.Join(conds, " AND ")+")")
+		where = append(where, "EXISTS (SELECT 1 FROM "+sub+whereClause(conds)+")")
 		args = append(args, x.Args...)
 	}
 	order := make([]string, len(dims))
 	for i, d := range dims {
 		order[i] = colExpr[d]
+	}
+	// A dimensionless type (packages, *_config) has one data ID, {}: there is
+	// nothing to partition or order by but the dataset itself.
+	idOrder := []string(nil)
+	if len(dims) == 0 {
+		idOrder = []string{"t.dataset_id"}
 	}
 	// Order expressions are selected too (after the data ID columns), so the
 	// find-first wrapper can order by them.
@@ -670,34 +673,33 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		if hasCalibration(colls) {
 			// How many rows share the winner's data ID and collection: more
 			// than one is an ambiguous calibration lookup.
-			window = ", COUNT(*) OVER (PARTITION BY " + strings.Join(part, ", ") + ", coll_rank) AS nrank"
+			window = ", COUNT(*) OVER (" + partitionBy(append(append([]string(nil), part...), "coll_rank")) + ") AS nrank"
 			outer = append(outer, "nrank")
 		}
-		sqlText = "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY " + strings.Join(part, ", ") +
-			" ORDER BY coll_rank) AS rn" + window + " FROM (" + body + ") s) f WHERE rn = 1 ORDER BY " + strings.Join(outerOrder, ", ")
+		sqlText = "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT *, ROW_NUMBER() OVER (" + partitionBy(part) +
+			"ORDER BY coll_rank) AS rn" + window + " FROM (" + body + ") s) f WHERE rn = 1" + orderByClause(outerOrder)
 	} else {
-		orderBy := strings.Join(order, ", ")
+		orderBy := append([]string(nil), order...)
 		if len(colls) > 1 {
 			// With one collection the rank is constant; ordering by it anyway
 			// made PostgreSQL re-sort a million-row index scan.
-			orderBy += ", " + rank
+			orderBy = append(orderBy, rank)
 		}
+		orderBy = append(orderBy, idOrder...)
 		if len(q.OrderBy) > 0 {
-			terms := make([]string, len(q.OrderBy))
+			orderBy = make([]string, len(q.OrderBy))
 			for i, o := range q.OrderBy {
-				terms[i] = orderExprs[i] + orderDir(o)
+				orderBy[i] = orderExprs[i] + orderDir(o)
 			}
-			orderBy = strings.Join(terms, ", ")
 		}
 		distinct := ""
 		if hasCalibration(colls) {
 			distinct = "DISTINCT " // one row per dataset and collection, not per validity range
 			if len(q.OrderBy) == 0 {
-				orderBy = strings.Join(order, ", ") // DISTINCT orders only by selected columns
+				orderBy = append(append([]string(nil), order...), idOrder...) // DISTINCT orders only by selected columns
 			}
 		}
-		sqlText = "SELECT " + distinct + strings.Join(sel, ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ") +
-			" ORDER BY " + orderBy
+		sqlText = "SELECT " + distinct + strings.Join(sel, ", ") + " FROM " + from + whereClause(where) + orderByClause(orderBy)
 	}
 	if q.Limit > 0 && len(q.Refine) == 0 {
 		sqlText += fmt.Sprintf(" LIMIT %d", q.Limit)
@@ -725,11 +727,7 @@ func (r *Registry) calibSource(st *storedType, colls []*Collection, at *timespan
 			tagIDs = append(tagIDs, fmt.Sprint(c.ID))
 		}
 	}
-	cols := []string{"dataset_type_id", "dataset_id", "collection_id"}
-	for _, d := range st.Dimensions.RequiredNames() {
-		cols = append(cols, r.db.Q(d))
-	}
-	list := strings.Join(cols, ", ")
+	list := r.tagColumns(st)
 	var parts []string
 	var args []any
 	if len(tagIDs) > 0 {
@@ -745,6 +743,42 @@ func (r *Registry) calibSource(st *storedType, colls []*Collection, at *timespan
 	}
 	parts = append(parts, cal)
 	return strings.Join(parts, " UNION ALL "), args
+}
+
+// tagColumns lists a tags table's columns as rows are inserted and selected:
+// dataset_type_id, dataset_id, collection_id, then the type's required
+// dimensions (none for a dimensionless type such as packages).
+func (r *Registry) tagColumns(st *storedType) string {
+	cols := []string{"dataset_type_id", "dataset_id", "collection_id"}
+	for _, d := range st.Dimensions.RequiredNames() {
+		cols = append(cols, r.db.Q(d))
+	}
+	return strings.Join(cols, ", ")
+}
+
+// whereClause is " WHERE c1 AND c2 ...", or "" without conditions.
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// partitionBy is a window's "PARTITION BY ..." clause, or "" without terms
+// (the whole result is one partition: a dimensionless type's one data ID).
+func partitionBy(terms []string) string {
+	if len(terms) == 0 {
+		return ""
+	}
+	return "PARTITION BY " + strings.Join(terms, ", ") + " "
+}
+
+// orderByClause is " ORDER BY t1, t2 ...", or "" without terms.
+func orderByClause(terms []string) string {
+	if len(terms) == 0 {
+		return ""
+	}
+	return " ORDER BY " + strings.Join(terms, ", ")
 }
 
 // requiredKey renders the values of the named dimensions as one map key.
@@ -900,11 +934,8 @@ func (r *Registry) Associate(ctx context.Context, c sqldb.Conn, tag string, refs
 		if err := r.ensureSummaries(ctx, c, col.ID, st, []dimensions.DataID{ref.DataID}); err != nil {
 			return err
 		}
-		dims := st.Dimensions.RequiredNames()
-		q := make([]string, len(dims))
 		args := []any{st.id, r.uuid(ref.ID), col.ID}
-		for i, d := range dims {
-			q[i] = r.db.Q(d)
+		for _, d := range st.Dimensions.RequiredNames() {
 			args = append(args, ref.DataID[d])
 		}
 		// Re-associating the very same dataset is a no-op.
@@ -915,7 +946,7 @@ func (r *Registry) Associate(ctx context.Context, c sqldb.Conn, tag string, refs
 		if n > 0 {
 			continue
 		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" (dataset_type_id, dataset_id, collection_id, "+strings.Join(q, ", ")+") VALUES ("+sqldb.Placeholders(len(args))+")", args...); err != nil {
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" ("+r.tagColumns(st)+") VALUES ("+sqldb.Placeholders(len(args))+")", args...); err != nil {
 			return &ConflictError{Type: ref.Type.Name, Collection: tag, DataID: ref.DataID, Err: err}
 		}
 	}
