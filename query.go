@@ -283,6 +283,7 @@ func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
 				return col, nil
 			}
 			if len(found) > 1 {
+				sort.Strings(found)
 				return registry.Column{}, fmt.Errorf("%q is ambiguous: say which of %s", name, strings.Join(found, ", "))
 			}
 			known := g.Names()

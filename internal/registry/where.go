@@ -428,7 +428,11 @@ func (t *translator) compare(x *query.Binary, l, r val) (val, error) {
 	case numeric(l.kind) && numeric(r.kind):
 		return plain()
 	case l.kind != r.kind:
-		return val{}, t.errAt(x, "column types for comparison %s do not agree (%s, %s)", text, l.kind, r.kind)
+		hint := ""
+		if (l.kind == KindTime && r.kind == KindString) || (l.kind == KindString && r.kind == KindTime) {
+			hint = ": a time is written with a T prefix, e.g. T'2025-12-03T08:00:00'"
+		}
+		return val{}, t.errAt(x, "column types for comparison %s do not agree (%s, %s)%s", text, l.kind, r.kind, hint)
 	case op == "=" || op == "!=":
 		return plain()
 	case l.kind == KindString || l.kind == KindTime:
