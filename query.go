@@ -1,6 +1,7 @@
 package butler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -372,18 +373,34 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 		return fmt.Errorf("query datasets: %w: results of several dataset types (%d match) cannot be ordered; name one type", errs.ErrInvalid, len(types))
 	}
 	n := 0
+	var rewriteErr error // of the first type whose dimensions the data ID cannot name
+	queried := false
 	for _, t := range types {
-		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: s.DataID, CalibTime: s.CalibTime,
-			Governors: b.governorConstraints(s.DataID, ast, s.Bind)}
+		dataID := s.DataID
+		if dataID != nil {
+			// Records named by their fields (day_obs + seq_num, exposure.obs_id)
+			// become the dimension keys of this type.
+			rw, err := b.rewriteDataID(ctx, t.Dimensions, t.IsCalibration, dataID)
+			if err != nil {
+				if len(types) > 1 {
+					rewriteErr = cmp.Or(rewriteErr, err)
+					continue // the data ID names fields another type has
+				}
+				return fmt.Errorf("query %s datasets: %w", t.Name, err)
+			}
+			dataID = rw
+		}
+		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: dataID, CalibTime: s.CalibTime,
+			Governors: b.governorConstraints(dataID, ast, s.Bind)}
 		if q.OrderBy, err = orderTerms(s.OrderBy, datasetResolver(t, b.resolverFor(t.Dimensions))); err != nil {
 			return err
 		}
-		if s.DataID != nil {
-			q.DataID = onlyGroup(t.Dimensions, s.DataID)
-			if len(q.DataID) != len(s.DataID) {
+		if dataID != nil {
+			q.DataID = onlyGroup(t.Dimensions, dataID)
+			if len(q.DataID) != len(dataID) {
 				// A calibration is looked up at the time of the exposure or
 				// visit the data ID names (a temporal join, as upstream).
-				if ts := b.dataIDTimespan(ctx, s.DataID); t.IsCalibration && q.CalibTime == nil && ts != nil && extraAreTemporal(b.Universe, t, s.DataID) {
+				if ts := b.dataIDTimespan(ctx, dataID); t.IsCalibration && q.CalibTime == nil && ts != nil && extraAreTemporal(b.Universe, t, dataID) {
 					q.CalibTime = ts
 				} else {
 					continue // a constraint on a dimension this type does not have
@@ -424,6 +441,10 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 		if err != nil {
 			return err
 		}
+		queried = true
+	}
+	if !queried && rewriteErr != nil {
+		return fmt.Errorf("query datasets: %w", rewriteErr)
 	}
 	return nil
 }
@@ -496,7 +517,11 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 		// Does the constraint match any dimension records at all?
 		found := false
 		errStop := errors.New("found")
-		err = b.QueryDataIDs(ctx, DataIDSearch{Dimensions: t.Dimensions.RequiredNames(), Where: s.Where, Bind: s.Bind, DataID: onlyGroup(t.Dimensions, s.DataID), Limit: 1}, func(dimensions.DataID) error {
+		dataID := s.DataID
+		if rw, err := b.rewriteDataID(ctx, t.Dimensions, t.IsCalibration, dataID); err == nil {
+			dataID = rw
+		}
+		err = b.QueryDataIDs(ctx, DataIDSearch{Dimensions: t.Dimensions.RequiredNames(), Where: s.Where, Bind: s.Bind, DataID: onlyGroup(t.Dimensions, dataID), Limit: 1}, func(dimensions.DataID) error {
 			found = true
 			return errStop
 		})
@@ -617,11 +642,20 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	if !e.HasTable() {
 		return fmt.Errorf("dimension element %q: %w: its records are not stored", s.Element, errs.ErrUnsupported)
 	}
+	if len(s.DataID) > 0 {
+		g, err := b.Universe.Group(e.Name)
+		if err != nil {
+			return err
+		}
+		if s.DataID, err = b.rewriteDataID(ctx, g, false, s.DataID); err != nil {
+			return fmt.Errorf("query %s records: %w", e.Name, err)
+		}
+	}
 	db := b.reg.DB()
 	var conds []string
 	var args []any
 	var refine []registry.RegionFilter
-	for _, d := range e.Dimensions() {
+	for _, d := range append(e.Dimensions(), e.Implied...) {
 		v, ok := s.DataID[d.Name]
 		if !ok {
 			continue
@@ -836,6 +870,11 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 			return nil
 		}
 		return err
+	}
+	if len(s.DataID) > 0 {
+		if s.DataID, err = b.rewriteDataID(ctx, g, false, s.DataID); err != nil {
+			return fmt.Errorf("query data IDs: %w", err)
+		}
 	}
 	q := registry.DataIDQuery{Group: g, Limit: s.Limit}
 	if q.OrderBy, err = orderTerms(s.OrderBy, b.resolverFor(g)); err != nil {
