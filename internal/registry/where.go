@@ -148,10 +148,22 @@ func (t *translator) condition(n query.Node) (string, []any, error) {
 		return "", nil, err
 	}
 	if v.kind != KindBool && v.kind != KindUnknown {
-		return "", nil, t.errAt(n, "the expression %s is a %s, not a condition (compare it with something, e.g. %s = ...)", query.Format(n), v.kind, query.Format(n))
+		return "", nil, t.errAt(n, "the expression %s is a %s, not a condition (compare it with something, e.g. %s = ...)", show(n), v.kind, show(n))
 	}
 	s, args := t.finish(v.sql)
 	return s, args, nil
+}
+
+// show renders n for a message as it was written: times keep their text.
+func show(n query.Node) string {
+	s := query.Format(n)
+	query.Walk(n, func(c query.Node) bool {
+		if tl, ok := c.(*query.TimeLit); ok {
+			s = strings.Replace(s, tl.String(), "T'"+tl.Text+"'", 1)
+		}
+		return true
+	})
+	return s
 }
 
 func numeric(k Kind) bool { return k == KindInt || k == KindFloat }
@@ -240,7 +252,7 @@ func (t *translator) expr(n query.Node) (val, error) {
 	case *query.UUIDLit:
 		return val{sql: t.value(fmt.Sprintf("%x", x.Value[:])), kind: KindUUID}, nil
 	case *query.RangeLit:
-		return val{}, t.errAt(n, "a range (%s) is only meaningful in an IN list, e.g. detector IN (%s)", query.Format(n), query.Format(n))
+		return val{}, t.errAt(n, "a range (%s) is only meaningful in an IN list, e.g. detector IN (%s)", show(n), show(n))
 	case *query.Tuple:
 		return t.timespanLiteral(x)
 	case *query.Unary:
@@ -257,7 +269,7 @@ func (t *translator) expr(n query.Node) (val, error) {
 		case x.Op != "NOT" && (numeric(v.kind) || v.kind == KindUnknown):
 			return val{sql: "(" + x.Op + v.sql + ")", kind: v.kind}, nil
 		}
-		return val{}, t.errAt(n, "unary operator %s is not valid for an operand of type %s in %s", x.Op, v.kind, query.Format(n))
+		return val{}, t.errAt(n, "unary operator %s is not valid for an operand of type %s in %s", x.Op, v.kind, show(n))
 	case *query.Binary:
 		return t.binary(x)
 	case *query.In:
@@ -269,7 +281,7 @@ func (t *translator) expr(n query.Node) (val, error) {
 				return val{}, err
 			}
 			if _, isIdent := x.Args[0].(*query.Ident); !isIdent || (l.kind != KindString && l.kind != KindUnknown) {
-				return val{}, t.errAt(x.Args[0], "GLOB's first argument must be a string column, not %s (%s)", query.Format(x.Args[0]), kindName(l.kind))
+				return val{}, t.errAt(x.Args[0], "GLOB's first argument must be a string column, not %s (%s)", show(x.Args[0]), kindName(l.kind))
 			}
 			// The pattern is bound as a GlobPattern so that each dialect gets
 			// its own form (PostgreSQL has no GLOB).
@@ -344,7 +356,7 @@ func (t *translator) binary(x *query.Binary) (val, error) {
 		return val{}, t.errAt(x, "a bound list can only be used in an IN list, e.g. visit IN (:list)")
 	}
 	bad := func() (val, error) {
-		return val{}, t.errAt(x, "invalid types %s, %s for operator %s in %s", l.kind, r.kind, x.Op, query.Format(x))
+		return val{}, t.errAt(x, "invalid types %s, %s for operator %s in %s", l.kind, r.kind, x.Op, show(x))
 	}
 	switch op := x.Op; {
 	case op == "AND" || op == "OR":
@@ -388,7 +400,7 @@ func (t *translator) compare(x *query.Binary, l, r val) (val, error) {
 			other = r
 		}
 		if (op != "=" && op != "!=") || other.kind == KindNull {
-			return val{}, t.errAt(x, "invalid types %s, %s for operator %s in %s: NULL can only be tested with = NULL or != NULL", l.kind, r.kind, op, query.Format(x))
+			return val{}, t.errAt(x, "invalid types %s, %s for operator %s in %s: NULL can only be tested with = NULL or != NULL", l.kind, r.kind, op, show(x))
 		}
 		s := other.sql
 		if other.kind == KindTimespan {
@@ -402,14 +414,20 @@ func (t *translator) compare(x *query.Binary, l, r val) (val, error) {
 	plain := func() (val, error) {
 		return val{sql: "(" + l.sql + " " + sqlOp + " " + r.sql + ")", kind: KindBool}, nil
 	}
-	text := query.Format(x)
+	text := show(x)
 	switch {
 	case l.kind == KindTimespan || r.kind == KindTimespan:
-		other := r
+		other, name := r, "ELEMENT.timespan"
+		if id, ok := x.X.(*query.Ident); ok && l.kind == KindTimespan {
+			name = id.Name()
+		}
 		if l.kind != KindTimespan {
 			other = l
+			if id, ok := x.Y.(*query.Ident); ok {
+				name = id.Name()
+			}
 		}
-		hint := "compare one end instead, e.g. ELEMENT.timespan.end <= T'…' (all of it before) or ELEMENT.timespan.begin >= T'…' (all of it after), or test ELEMENT.timespan OVERLAPS T'…' or OVERLAPS (T'…', T'…')"
+		hint := fmt.Sprintf("compare one end instead, e.g. %s.end <= T'…' (all of it before) or %s.begin >= T'…' (all of it after), or use %s OVERLAPS T'…' or OVERLAPS (T'…', T'…')", name, name, name)
 		if op == "=" || op == "!=" {
 			if other.kind == KindTimespan {
 				return val{}, t.errAt(x, "timespans cannot be compared with %s in %s: %s", op, text, hint)
@@ -452,7 +470,7 @@ func (t *translator) timeOverlaps(x *query.Binary, l, r val) (val, error) {
 	case r.kind == KindTimespan && (l.kind == KindTime || l.kind == KindUnknown):
 		return val{sql: "(" + r.begin + " <= " + l.sql + " AND " + r.end + " > " + l.sql + ")", kind: KindBool}, nil
 	}
-	return val{}, t.errAt(x, "invalid types %s, %s for OVERLAPS in %s: OVERLAPS needs two timespans (ELEMENT.timespan, (T'…', T'…')), a timespan and a time, or a region and a region", l.kind, r.kind, query.Format(x))
+	return val{}, t.errAt(x, "invalid types %s, %s for OVERLAPS in %s: OVERLAPS needs two timespans (ELEMENT.timespan, (T'…', T'…')), a timespan and a time, or a region and a region", l.kind, r.kind, show(x))
 }
 
 // in translates X [NOT] IN (items): literals, ranges (integers only), bound
@@ -463,7 +481,7 @@ func (t *translator) in(x *query.In) (val, error) {
 		return val{}, err
 	}
 	if l.kind == KindTimespan || l.kind == KindRegion || l.kind == KindBool || l.list != nil {
-		return val{}, t.errAt(x, "%s (%s) may not be used in IN expressions", query.Format(x.X), kindName(l.kind))
+		return val{}, t.errAt(x, "%s (%s) may not be used in IN expressions", show(x.X), kindName(l.kind))
 	}
 	agree := func(k Kind) bool {
 		return k == l.kind || k == KindUnknown || l.kind == KindUnknown || (numeric(k) && numeric(l.kind))
@@ -472,7 +490,7 @@ func (t *translator) in(x *query.In) (val, error) {
 	for _, it := range x.Items {
 		if rg, ok := it.(*query.RangeLit); ok {
 			if l.kind != KindInt && l.kind != KindUnknown {
-				return val{}, t.errAt(it, "a range (%s) needs an integer on the left of IN, not %s", query.Format(it), l.kind)
+				return val{}, t.errAt(it, "a range (%s) needs an integer on the left of IN, not %s", show(it), l.kind)
 			}
 			c := "(" + l.sql + " BETWEEN " + t.value(rg.Start) + " AND " + t.value(rg.Stop)
 			if rg.Stride > 1 {
@@ -494,7 +512,7 @@ func (t *translator) in(x *query.In) (val, error) {
 			case item.kind == KindNull:
 				parts = append(parts, "("+l.sql+" IS NULL)")
 			case !agree(item.kind) || item.kind == KindTimespan || item.kind == KindRegion:
-				return val{}, t.errAt(it, "column types for membership test %s do not agree (%s, %s)", query.Format(x), l.kind, item.kind)
+				return val{}, t.errAt(it, "column types for membership test %s do not agree (%s, %s)", show(x), l.kind, item.kind)
 			default:
 				plain = append(plain, item.sql)
 			}
