@@ -11,6 +11,7 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/timespan"
 )
 
 // TestQuerySuite_DataIDRewrite: data IDs that name exposures and visits by
@@ -110,6 +111,33 @@ func TestQuerySuite_DataIDRewrite(t *testing.T) {
 					t.Fatalf("Get(%s) = %q, %v; want %q", c.id, data, err, want)
 				}
 			})
+		}
+
+		// A calibration is found at the time of the exposure that day_obs +
+		// seq_num name (seq_num is a field of the temporal exposure and visit:
+		// exposure wins). The bias is valid until 08:00 TAI, so for 439 only.
+		if _, err := b.RegisterDatasetType(ctx, "cal_dict", "StructuredDataDict", []string{"instrument", "detector"}, true); err != nil {
+			t.Fatal(err)
+		}
+		cal, err := b.Put(ctx, []byte("bias: 1\n"), "cal_dict", dimensions.DataID{"instrument": "LSSTCam", "detector": 10}, "cal/run")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.RegisterCollection(ctx, "cal", dataset.Calibration, ""); err != nil {
+			t.Fatal(err)
+		}
+		until, err := timespan.ParseTAI("2025-12-03T08:00:00")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Certify(ctx, "cal", []dataset.Ref{cal}, timespan.New(timespan.Min, until)); err != nil {
+			t.Fatal(err)
+		}
+		if ref, err := b.Find(ctx, "cal_dict", dimensions.DataID{"instrument": "LSSTCam", "detector": 10, "day_obs": 20251202, "seq_num": 439}, []string{"cal"}); err != nil || ref.ID != cal.ID {
+			t.Errorf("calibration at day_obs+seq_num 439 = %v, %v; want %s", ref, err, cal.ID)
+		}
+		if ref, err := b.Find(ctx, "cal_dict", dimensions.DataID{"instrument": "LSSTCam", "detector": 10, "day_obs": 20251202, "seq_num": 440}, []string{"cal"}); !errors.Is(err, errs.ErrNotFound) {
+			t.Errorf("calibration at day_obs+seq_num 440 (after its validity) = %v, %v; want not found", ref, err)
 		}
 
 		// Queries: datasets, data IDs and records by day_obs + seq_num or obs_id.

@@ -209,6 +209,18 @@ func TestQuerySuite_WhereKinds(t *testing.T) {
 		}); err != nil || strings.Join(pairs, " ") != e439+"/"+e439 {
 			t.Errorf("exposure.timespan OVERLAPS visit.timespan = %v, %v", pairs, err)
 		}
+		// Order by a timespan: its begin or end, not the span.
+		err = b.QueryDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"exposure"}, OrderBy: []string{"-exposure.timespan"}}, func(dimensions.DataID) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "a timespan cannot be ordered: use exposure.timespan.begin or exposure.timespan.end") {
+			t.Errorf("order by a timespan: %v", err)
+		}
+		var order []string
+		if err := b.QueryDataIDs(t.Context(), butler.DataIDSearch{Dimensions: []string{"exposure"}, OrderBy: []string{"-exposure.timespan.begin"}}, func(id dimensions.DataID) error {
+			order = append(order, fmt.Sprint(id["exposure"]))
+			return nil
+		}); err != nil || strings.Join(order, " ") != e440+" "+e439 {
+			t.Errorf("order by -exposure.timespan.begin = %v, %v", order, err)
+		}
 		// Binds carry their kinds: a timespan, a list for IN, an int for a string.
 		for _, c := range []struct {
 			where   string
