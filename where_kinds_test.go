@@ -11,6 +11,7 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/google/uuid"
 )
 
 // whereCase is one where expression and what it must give: the exposure (or
@@ -260,13 +261,16 @@ func TestQuerySuite_WhereUUID(t *testing.T) {
 		{"ingest_date is a time", "ingest_date > T'2020-01-01' AND ingest_date < T'2100-01-01'", "3", ""},
 		{"ingest_date vs string", "ingest_date > '2020-01-01'", "", "a time is written with a T prefix"},
 		{"run is a string", "run = 1", "", "do not agree (string, int)"},
+		{"bound dataset ID", "dataset_id = :id", "1", ""},
+		{"bound string for a dataset ID", "dataset_id = :s", "", "do not agree (uuid, string)"},
 	}
+	bind := map[string]any{"id": uuid.MustParse("e15ab039-bc8b-4135-87c5-90902a7c0b22"), "s": "e15ab039-bc8b-4135-87c5-90902a7c0b22"}
 	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
 		loadExports(t, b, "base.yaml", "datasets.yaml")
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				n := 0
-				err := b.QueryDatasets(t.Context(), butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}, Where: c.where}, func(dataset.Ref) error {
+				err := b.QueryDatasets(t.Context(), butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"imported_g"}, Where: c.where, Bind: bind}, func(dataset.Ref) error {
 					n++
 					return nil
 				})

@@ -187,6 +187,8 @@ func (t *translator) bindValue(n query.Node, name string, v any) (val, error) {
 		return val{kind: KindTimespan, begin: t.value(x.Begin), end: t.value(x.End)}, nil
 	case uuid.UUID:
 		return val{sql: t.value(fmt.Sprintf("%x", x[:])), kind: KindUUID}, nil
+	case [16]byte:
+		return val{sql: t.value(fmt.Sprintf("%x", x[:])), kind: KindUUID}, nil
 	case sphgeom.Region:
 		return val{kind: KindRegion}, nil
 	case []byte:
