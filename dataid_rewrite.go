@@ -255,7 +255,8 @@ func (b *Butler) rewriteDataID(ctx context.Context, g dimensions.Group, calibrat
 }
 
 // defaultVisitSystem keeps, of several visits, the one in the default visit
-// system of their instrument (daf_butler: instrument.visit_system), if any.
+// system of their instrument (daf_butler: instrument.visit_system), if it is
+// the only one there.
 func (b *Butler) defaultVisitSystem(ctx context.Context, visits []dimensions.Record) []dimensions.Record {
 	inst := visits[0].Values["instrument"]
 	for _, v := range visits[1:] {
@@ -271,12 +272,18 @@ func (b *Butler) defaultVisitSystem(ctx context.Context, visits []dimensions.Rec
 	if system == nil {
 		return visits
 	}
+	var members []dimensions.Record
 	for _, v := range visits {
 		m, err := b.Records(ctx, "visit_system_membership", dimensions.DataID{"instrument": inst, "visit_system": system, "visit": v.Values["id"]})
 		if err == nil && len(m) > 0 {
-			return []dimensions.Record{v}
+			members = append(members, v)
 		}
 	}
+	if len(members) == 1 {
+		return members
+	}
+	// Upstream takes the first member it meets; when several are members
+	// the data ID stays ambiguous rather than naming one of them at random.
 	return visits
 }
 

@@ -113,6 +113,28 @@ func TestQuerySuite_DataIDRewrite(t *testing.T) {
 			})
 		}
 
+		// Two visits with seq_num 439: the one in the instrument's default
+		// visit system (2, by-seq-start-end) is meant, as upstream decides.
+		visit := b.Universe.MustElement("visit")
+		extra := dimensions.Record{Element: visit, Values: map[string]any{"instrument": "LSSTCam", "id": int64(2025120200941), "name": "MC_O_20251202_000439_one", "physical_filter": "z_20", "day_obs": int64(20251202), "seq_num": int64(439)}}
+		if err := b.InsertRecords(ctx, "visit", []dimensions.Record{extra}, butler.InsertNew); err != nil {
+			t.Fatal(err)
+		}
+		member := dimensions.Record{Element: b.Universe.MustElement("visit_system_membership"), Values: map[string]any{"instrument": "LSSTCam", "visit_system": int64(0), "visit": int64(2025120200941)}}
+		if err := b.InsertRecords(ctx, "visit_system_membership", []dimensions.Record{member}, butler.InsertNew); err != nil {
+			t.Fatal(err)
+		}
+		if ref, err := b.Find(ctx, "vis_dict", dimensions.DataID{"instrument": "LSSTCam", "day_obs": 20251202, "seq_num": 439, "detector": 10}, []string{"r"}); err != nil || ref.DataID["visit"] != int64(2025120200439) {
+			t.Errorf("visit by seq_num with a second visit outside the default system = %v, %v; want visit 2025120200439", ref.DataID, err)
+		}
+		// Visits 439 and 440 both took 30 s and are both in the default system: ambiguous.
+		if _, err := b.Find(ctx, "vis_dict", dimensions.DataID{"instrument": "LSSTCam", "visit.target_name": "lowdust", "visit.exposure_time": 30, "detector": 10}, []string{"r"}); err != nil {
+			t.Errorf("visit by target_name and exposure_time: %v", err)
+		}
+		if _, err := b.Find(ctx, "vis_dict", dimensions.DataID{"instrument": "LSSTCam", "visit.exposure_time": 30, "detector": 10}, []string{"r"}); err == nil || !strings.Contains(err.Error(), "got 2 results") {
+			t.Errorf("visit by exposure_time (two visits in the default system): %v, want ambiguous", err)
+		}
+
 		// A calibration is found at the time of the exposure that day_obs +
 		// seq_num name (seq_num is a field of the temporal exposure and visit:
 		// exposure wins). The bias is valid until 08:00 TAI, so for 439 only.
