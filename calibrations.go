@@ -48,6 +48,9 @@ func (b *Butler) FindAt(ctx context.Context, typeName string, dataID dimensions.
 	if len(collections) == 0 {
 		return dataset.Ref{}, fmt.Errorf("find %s: %w: no collections given to search", typeName, errs.ErrInvalid)
 	}
+	if dataID, err = b.rewriteDataID(ctx, t.Dimensions, t.IsCalibration, dataID); err != nil {
+		return dataset.Ref{}, fmt.Errorf("find %s: %w", typeName, err)
+	}
 	id, err := b.Universe.Normalize(t.Dimensions, onlyGroup(t.Dimensions, dataID))
 	if err != nil {
 		return dataset.Ref{}, fmt.Errorf("find %s: %w", typeName, err)

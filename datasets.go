@@ -167,6 +167,9 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 	if err != nil {
 		return dataset.Ref{}, fmt.Errorf("put %s: %w", typeName, err)
 	}
+	if dataID, err = b.rewriteDataID(ctx, t.Dimensions, t.IsCalibration, dataID); err != nil {
+		return dataset.Ref{}, fmt.Errorf("put %s: %w", typeName, err)
+	}
 	id, err := b.Universe.Normalize(t.Dimensions, dataID)
 	if err != nil {
 		return dataset.Ref{}, fmt.Errorf("put %s: %w", typeName, err)
@@ -294,6 +297,9 @@ func (b *Butler) Find(ctx context.Context, typeName string, dataID dimensions.Da
 	}
 	if len(collections) == 0 {
 		return dataset.Ref{}, fmt.Errorf("find %s: %w: no collections given to search", typeName, errs.ErrInvalid)
+	}
+	if dataID, err = b.rewriteDataID(ctx, t.Dimensions, false, dataID); err != nil {
+		return dataset.Ref{}, fmt.Errorf("find %s: %w", typeName, err)
 	}
 	id, err := b.Universe.Normalize(t.Dimensions, dataID)
 	if err != nil {

@@ -1,6 +1,7 @@
 package butler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -154,16 +155,24 @@ func (b *Butler) governorConstraints(id dimensions.DataID, ast query.Node, binds
 // datasetResolver adds the dataset fields qualified by the type's name
 // (flat.dataset_id, raw.ingest_date, calexp.run, bias.collection).
 func datasetResolver(t dataset.Type, dims registry.Resolver) registry.Resolver {
-	return func(parts []string) (string, error) {
+	return func(parts []string) (registry.Column, error) {
 		if len(parts) == 2 && parts[0] == t.Name {
-			switch parts[1] {
-			case "dataset_id", "ingest_date", "run", "collection":
-				return "{" + parts[1] + "}", nil
+			if c, ok := datasetField(parts[1]); ok {
+				return c, nil
 			}
-			return "", fmt.Errorf("dataset type %s has no field %q (fields: dataset_id, ingest_date, run, collection)", t.Name, parts[1])
+			return registry.Column{}, fmt.Errorf("dataset type %s has no field %q (fields: dataset_id, ingest_date, run, collection)", t.Name, parts[1])
 		}
 		return dims(parts)
 	}
+}
+
+// datasetField is a field every dataset has, as a where-expression column.
+func datasetField(name string) (registry.Column, bool) {
+	kind := map[string]registry.Kind{"dataset_id": registry.KindUUID, "ingest_date": registry.KindTime, "run": registry.KindString, "collection": registry.KindString}[name]
+	if kind == "" {
+		return registry.Column{}, false
+	}
+	return registry.Column{SQL: "{" + name + "}", Kind: kind}, true
 }
 
 // orderTerms resolves order-by names ("-" prefix: descending) with resolve.
@@ -176,45 +185,107 @@ func orderTerms(names []string, resolve registry.Resolver) ([]registry.OrderTerm
 		}
 		desc := strings.HasPrefix(n, "-")
 		n = strings.TrimPrefix(n, "-")
-		expr, err := resolve(strings.Split(n, "."))
+		col, err := resolve(strings.Split(n, "."))
+		if err == nil {
+			switch col.Kind {
+			case registry.KindTimespan:
+				err = fmt.Errorf("a timespan cannot be ordered: use %s.begin or %s.end", n, n)
+			case registry.KindRegion:
+				err = fmt.Errorf("a region cannot be ordered")
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("order by %q: %w: %w", n, errs.ErrInvalid, err)
 		}
-		out = append(out, registry.OrderTerm{Expr: expr, Desc: desc})
+		out = append(out, registry.OrderTerm{Expr: col.SQL, Desc: desc})
 	}
 	return out, nil
 }
 
+// fieldKind is the where-expression kind of a dimension record field.
+func fieldKind(f dimensions.Field) registry.Kind {
+	return registry.Kind(f.Type)
+}
+
+// elementColumn is field of element e as a where-expression column, its
+// placeholders made by ph ("{visit.name}" in dataset and data ID queries);
+// ok is false when e has no such field.
+func elementColumn(e *dimensions.Element, field string, ph func(field string) string) (registry.Column, bool) {
+	for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
+		if f.Name == field {
+			return registry.Column{SQL: ph(field), Kind: fieldKind(f)}, true
+		}
+	}
+	switch {
+	case field == "timespan" && e.Temporal != "":
+		return registry.Column{Kind: registry.KindTimespan, Begin: ph("timespan_begin"), End: ph("timespan_end")}, true
+	case field == "region" && e.Spatial != "":
+		return registry.Column{SQL: ph("region"), Kind: registry.KindRegion, Element: e.Name}, true
+	}
+	return registry.Column{}, false
+}
+
+// elementFields lists the fields of e a where expression may name.
+func elementFields(e *dimensions.Element) []string {
+	var known []string
+	for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
+		known = append(known, f.Name)
+	}
+	if e.Temporal != "" {
+		known = append(known, "timespan")
+	}
+	if e.Spatial != "" {
+		known = append(known, "region")
+	}
+	return known
+}
+
+// timespanBound is the begin or end of a timespan column, a time.
+func timespanBound(c registry.Column, bound, name string) (registry.Column, error) {
+	if c.Kind != registry.KindTimespan {
+		return registry.Column{}, fmt.Errorf("%s is a %s, not a timespan: it has no %s", name, c.Kind, bound)
+	}
+	switch bound {
+	case "begin":
+		return registry.Column{SQL: c.Begin, Kind: registry.KindTime}, nil
+	case "end":
+		return registry.Column{SQL: c.End, Kind: registry.KindTime}, nil
+	}
+	return registry.Column{}, fmt.Errorf("unknown field %q of %s: a timespan has begin and end", bound, name)
+}
+
 // resolverFor maps where-expression identifiers onto a dataset type's columns.
 func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
-	return func(parts []string) (string, error) {
+	var resolve registry.Resolver
+	resolve = func(parts []string) (registry.Column, error) {
 		switch len(parts) {
 		case 1:
 			name := parts[0]
-			switch name {
-			case "dataset_id", "ingest_date", "run", "collection":
-				return "{" + name + "}", nil
+			if c, ok := datasetField(name); ok {
+				return c, nil
 			}
 			if g.Has(name) {
-				return "{" + name + "}", nil
+				e, _ := b.Universe.Element(name)
+				return registry.Column{SQL: "{" + name + "}", Kind: fieldKind(e.PrimaryKey())}, nil
 			}
 			// A bare field is accepted when exactly one element of the query has it.
 			var found []string
+			var col registry.Column
 			for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
 				if !e.HasTable() {
 					continue
 				}
-				for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
-					if f.Name == name {
-						found = append(found, e.Name+"."+name)
-					}
+				if c, ok := elementColumn(e, name, func(f string) string { return "{" + e.Name + "." + f + "}" }); ok {
+					found = append(found, e.Name+"."+name)
+					col = c
 				}
 			}
 			if len(found) == 1 {
-				return "{" + found[0] + "}", nil
+				return col, nil
 			}
 			if len(found) > 1 {
-				return "", fmt.Errorf("%q is ambiguous: say which of %s", name, strings.Join(found, ", "))
+				sort.Strings(found)
+				return registry.Column{}, fmt.Errorf("%q is ambiguous: say which of %s", name, strings.Join(found, ", "))
 			}
 			known := g.Names()
 			for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
@@ -224,8 +295,23 @@ func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
 					}
 				}
 			}
-			return "", fmt.Errorf("unknown name %q: not a dimension or field of %s%s", name, g, closest(name, known))
+			return registry.Column{}, fmt.Errorf("unknown name %q: not a dimension or field of %s%s", name, g, closest(name, known))
 		case 2, 3:
+			if parts[0] == "timespan" && len(parts) == 2 {
+				// timespan.begin: the begin of the one timespan of the query.
+				c, err := resolve(parts[:1])
+				if err != nil {
+					return registry.Column{}, err
+				}
+				return timespanBound(c, parts[1], "timespan")
+			}
+			if len(parts) == 3 {
+				c, err := resolve(parts[:2])
+				if err != nil {
+					return registry.Column{}, err
+				}
+				return timespanBound(c, parts[2], parts[0]+"."+parts[1])
+			}
 			e, ok := b.Universe.Element(parts[0])
 			if ok && !g.Has(parts[0]) && e.HasTable() && !e.IsDimension() {
 				// A combination element (visit_detector_region) whose dimensions
@@ -234,61 +320,34 @@ func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
 					ok = ok && g.Has(d.Name)
 				}
 				if ok {
-					if len(parts) == 2 && parts[1] == "region" && e.Spatial != "" {
-						return "{" + e.Name + ".region}", nil
+					if c, found := elementColumn(e, parts[1], func(f string) string { return "{" + e.Name + "." + f + "}" }); found {
+						return c, nil
 					}
-					for _, f := range e.Metadata {
-						if len(parts) == 2 && f.Name == parts[1] {
-							return "{" + e.Name + "." + f.Name + "}", nil
-						}
-					}
+					return registry.Column{}, fmt.Errorf("%s has no field %q%s", e.Name, parts[1], closest(parts[1], elementFields(e)))
 				}
 			}
 			if !ok || !g.Has(parts[0]) {
-				return "", fmt.Errorf("unknown element %q in %q: the query has %s", parts[0], strings.Join(parts, "."), strings.Join(g.Names(), ", "))
+				return registry.Column{}, fmt.Errorf("unknown element %q in %q: the query has %s", parts[0], strings.Join(parts, "."), strings.Join(g.Names(), ", "))
 			}
 			field := parts[1]
-			if len(parts) == 3 {
-				if field != "timespan" || (parts[2] != "begin" && parts[2] != "end") {
-					return "", fmt.Errorf("unknown field %q", strings.Join(parts, "."))
-				}
-				if e.Temporal == "" {
-					return "", fmt.Errorf("%s has no timespan", e.Name)
-				}
-				return "{" + e.Name + ".timespan_" + parts[2] + "}", nil
-			}
 			if e.IsDimension() && field == e.PrimaryKey().Name {
-				return "{" + e.Name + "}", nil
+				return registry.Column{SQL: "{" + e.Name + "}", Kind: fieldKind(e.PrimaryKey())}, nil
 			}
 			// exposure.day_obs, exposure.physical_filter: a dimension the element
 			// implies or requires is that dimension's value.
 			for _, d := range append(append([]*dimensions.Element(nil), e.Required...), e.Implied...) {
 				if d.Name == field && g.Has(field) {
-					return "{" + field + "}", nil
+					return registry.Column{SQL: "{" + field + "}", Kind: fieldKind(d.PrimaryKey())}, nil
 				}
 			}
-			for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
-				if f.Name == field {
-					return "{" + e.Name + "." + field + "}", nil
-				}
+			if c, found := elementColumn(e, field, func(f string) string { return "{" + e.Name + "." + f + "}" }); found {
+				return c, nil
 			}
-			if field == "region" && e.Spatial != "" {
-				return "{" + e.Name + ".region}", nil
-			}
-			var known []string
-			for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
-				known = append(known, f.Name)
-			}
-			if e.Temporal != "" {
-				known = append(known, "timespan")
-			}
-			if e.Spatial != "" {
-				known = append(known, "region")
-			}
-			return "", fmt.Errorf("%s has no field %q%s", e.Name, field, closest(field, known))
+			return registry.Column{}, fmt.Errorf("%s has no field %q%s", e.Name, field, closest(field, elementFields(e)))
 		}
-		return "", fmt.Errorf("unknown name %q", strings.Join(parts, "."))
+		return registry.Column{}, fmt.Errorf("unknown name %q", strings.Join(parts, "."))
 	}
+	return resolve
 }
 
 // QueryDatasets streams the datasets matching s to fn, type by type (sorted by name).
@@ -314,18 +373,34 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 		return fmt.Errorf("query datasets: %w: results of several dataset types (%d match) cannot be ordered; name one type", errs.ErrInvalid, len(types))
 	}
 	n := 0
+	var rewriteErr error // of the first type whose dimensions the data ID cannot name
+	queried := false
 	for _, t := range types {
-		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: s.DataID, CalibTime: s.CalibTime,
-			Governors: b.governorConstraints(s.DataID, ast, s.Bind)}
+		dataID := s.DataID
+		if dataID != nil {
+			// Records named by their fields (day_obs + seq_num, exposure.obs_id)
+			// become the dimension keys of this type.
+			rw, err := b.rewriteDataID(ctx, t.Dimensions, t.IsCalibration, dataID)
+			if err != nil {
+				if len(types) > 1 {
+					rewriteErr = cmp.Or(rewriteErr, err)
+					continue // the data ID names fields another type has
+				}
+				return fmt.Errorf("query %s datasets: %w", t.Name, err)
+			}
+			dataID = rw
+		}
+		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: dataID, CalibTime: s.CalibTime,
+			Governors: b.governorConstraints(dataID, ast, s.Bind)}
 		if q.OrderBy, err = orderTerms(s.OrderBy, datasetResolver(t, b.resolverFor(t.Dimensions))); err != nil {
 			return err
 		}
-		if s.DataID != nil {
-			q.DataID = onlyGroup(t.Dimensions, s.DataID)
-			if len(q.DataID) != len(s.DataID) {
+		if dataID != nil {
+			q.DataID = onlyGroup(t.Dimensions, dataID)
+			if len(q.DataID) != len(dataID) {
 				// A calibration is looked up at the time of the exposure or
 				// visit the data ID names (a temporal join, as upstream).
-				if ts := b.dataIDTimespan(ctx, s.DataID); t.IsCalibration && q.CalibTime == nil && ts != nil && extraAreTemporal(b.Universe, t, s.DataID) {
+				if ts := b.dataIDTimespan(ctx, dataID); t.IsCalibration && q.CalibTime == nil && ts != nil && extraAreTemporal(b.Universe, t, dataID) {
 					q.CalibTime = ts
 				} else {
 					continue // a constraint on a dimension this type does not have
@@ -366,6 +441,10 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 		if err != nil {
 			return err
 		}
+		queried = true
+	}
+	if !queried && rewriteErr != nil {
+		return fmt.Errorf("query datasets: %w", rewriteErr)
 	}
 	return nil
 }
@@ -438,7 +517,11 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 		// Does the constraint match any dimension records at all?
 		found := false
 		errStop := errors.New("found")
-		err = b.QueryDataIDs(ctx, DataIDSearch{Dimensions: t.Dimensions.RequiredNames(), Where: s.Where, Bind: s.Bind, DataID: onlyGroup(t.Dimensions, s.DataID), Limit: 1}, func(dimensions.DataID) error {
+		dataID := s.DataID
+		if rw, err := b.rewriteDataID(ctx, t.Dimensions, t.IsCalibration, dataID); err == nil {
+			dataID = rw
+		}
+		err = b.QueryDataIDs(ctx, DataIDSearch{Dimensions: t.Dimensions.RequiredNames(), Where: s.Where, Bind: s.Bind, DataID: onlyGroup(t.Dimensions, dataID), Limit: 1}, func(dimensions.DataID) error {
 			found = true
 			return errStop
 		})
@@ -571,11 +654,20 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	if !e.HasTable() {
 		return fmt.Errorf("dimension element %q: %w: its records are not stored", s.Element, errs.ErrUnsupported)
 	}
+	if len(s.DataID) > 0 {
+		g, err := b.Universe.Group(e.Name)
+		if err != nil {
+			return err
+		}
+		if s.DataID, err = b.rewriteDataID(ctx, g, false, s.DataID); err != nil {
+			return fmt.Errorf("query %s records: %w", e.Name, err)
+		}
+	}
 	db := b.reg.DB()
 	var conds []string
 	var args []any
 	var refine []registry.RegionFilter
-	for _, d := range e.Dimensions() {
+	for _, d := range append(e.Dimensions(), e.Implied...) {
 		v, ok := s.DataID[d.Name]
 		if !ok {
 			continue
@@ -719,37 +811,37 @@ func recordKey(dims []*dimensions.Element, id dimensions.DataID) string {
 // element's records onto its columns.
 func (b *Butler) recordResolver(e *dimensions.Element) registry.Resolver {
 	db := b.reg.DB()
-	return func(parts []string) (string, error) {
+	var resolve registry.Resolver
+	resolve = func(parts []string) (registry.Column, error) {
 		if len(parts) > 1 && parts[0] == e.Name {
 			parts = parts[1:]
 		}
-		if len(parts) == 2 && parts[0] == "timespan" && e.Temporal != "" && (parts[1] == "begin" || parts[1] == "end") {
-			return db.Q("timespan_" + parts[1]), nil
+		if len(parts) == 2 && parts[0] == "timespan" {
+			c, err := resolve(parts[:1])
+			if err != nil {
+				return registry.Column{}, err
+			}
+			return timespanBound(c, parts[1], e.Name+".timespan")
 		}
 		if len(parts) != 1 {
-			return "", fmt.Errorf("unknown name %q for %s records", strings.Join(parts, "."), e.Name)
+			return registry.Column{}, fmt.Errorf("unknown name %q for %s records", strings.Join(parts, "."), e.Name)
 		}
 		if e.IsDimension() && parts[0] == e.Name {
-			return db.Q(e.PrimaryKey().Name), nil
+			return registry.Column{SQL: db.Q(e.PrimaryKey().Name), Kind: fieldKind(e.PrimaryKey())}, nil
 		}
-		if parts[0] == "region" && e.Spatial != "" {
-			return db.Q("region"), nil
+		if c, ok := elementColumn(e, parts[0], db.Q); ok {
+			return c, nil
 		}
-		var known []string
-		for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
-			if f.Name == parts[0] {
-				return db.Q(f.Name), nil
-			}
-			known = append(known, f.Name)
-		}
+		known := elementFields(e)
 		for _, d := range append(append([]*dimensions.Element(nil), e.Required...), e.Implied...) {
 			if d.Name == parts[0] {
-				return db.Q(d.Name), nil
+				return registry.Column{SQL: db.Q(d.Name), Kind: fieldKind(d.PrimaryKey())}, nil
 			}
 			known = append(known, d.Name)
 		}
-		return "", fmt.Errorf("unknown name %q: %s records have no such field%s", parts[0], e.Name, closest(parts[0], known))
+		return registry.Column{}, fmt.Errorf("unknown name %q: %s records have no such field%s", parts[0], e.Name, closest(parts[0], known))
 	}
+	return resolve
 }
 
 // closest suggests the known names nearest to name (edit distance ≤ 2, or a
@@ -757,6 +849,9 @@ func (b *Butler) recordResolver(e *dimensions.Element) registry.Resolver {
 func closest(name string, known []string) string {
 	var near []string
 	for _, k := range known {
+		if k == name {
+			continue // never suggest what was typed
+		}
 		if levenshtein(strings.ToLower(name), strings.ToLower(k)) <= 2 || (len(name) >= 3 && strings.HasPrefix(k, name[:3])) {
 			near = append(near, k)
 		}
@@ -935,6 +1030,11 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 			return nil
 		}
 		return err
+	}
+	if len(s.DataID) > 0 {
+		if s.DataID, err = b.rewriteDataID(ctx, g, false, s.DataID); err != nil {
+			return fmt.Errorf("query data IDs: %w", err)
+		}
 	}
 	q := registry.DataIDQuery{Group: g, Limit: s.Limit}
 	if q.OrderBy, err = orderTerms(s.OrderBy, b.resolverFor(g)); err != nil {

@@ -366,20 +366,24 @@ func TestDialects_DimensionRecords(t *testing.T) {
 			t.Errorf("sync with update: wrote %v, %v", wrote, err)
 		}
 		// Timespan bounds in conditions: the way butler.QueryRecords names them.
-		resolve := func(parts []string) (string, error) {
+		// Kinds are left unknown (unchecked) but for the timespan.
+		resolve := func(parts []string) (Column, error) {
 			if len(parts) > 1 && parts[0] == "exposure" {
 				parts = parts[1:]
 			}
-			if len(parts) == 2 && parts[0] == "timespan" {
-				return r.DB().Q("timespan_" + parts[1]), nil
+			switch {
+			case len(parts) == 1 && parts[0] == "timespan":
+				return Column{Kind: KindTimespan, Begin: r.DB().Q("timespan_begin"), End: r.DB().Q("timespan_end")}, nil
+			case len(parts) == 2 && parts[0] == "timespan":
+				return Column{SQL: r.DB().Q("timespan_" + parts[1])}, nil
 			}
-			return r.DB().Q(parts[0]), nil
+			return Column{SQL: r.DB().Q(parts[0])}, nil
 		}
-		bind := map[string]any{"lo": int64(0), "hi": int64(600), "mid": int64(260)}
+		bind := map[string]any{"all": timespan.New(0, 600), "late": timespan.New(260, timespan.Max), "t": int64(300)}
 		tests := []struct{ where, want string }{
-			{"exposure.timespan OVERLAPS (:lo, :hi)", "1 2 3"},
-			{"exposure.timespan OVERLAPS (:mid, NULL)", "2 3"},
-			{"exposure.timespan.end > 300", "3"},
+			{"exposure.timespan OVERLAPS :all", "1 2 3"},
+			{"exposure.timespan OVERLAPS :late", "2 3"},
+			{"exposure.timespan.end > :t", "3"},
 			{"exposure_time > 10 AND can_see_sky", "1"},
 			{"NOT can_see_sky", "2"},
 			{"GLOB(obs_id, 'CC_O_*')", "1 2"},
@@ -434,16 +438,19 @@ func (r *Registry) syncIn(ctx context.Context, element string, rec dimensions.Re
 }
 
 // datasetResolver maps where identifiers the way butler's resolver does.
-func datasetResolver(parts []string) (string, error) {
+func datasetResolver(parts []string) (Column, error) {
 	switch len(parts) {
 	case 1:
-		return "{" + parts[0] + "}", nil
+		return Column{SQL: "{" + parts[0] + "}"}, nil
 	case 2:
-		return "{" + parts[0] + "." + parts[1] + "}", nil
+		if parts[1] == "timespan" {
+			return Column{Kind: KindTimespan, Begin: "{" + parts[0] + ".timespan_begin}", End: "{" + parts[0] + ".timespan_end}"}, nil
+		}
+		return Column{SQL: "{" + parts[0] + "." + parts[1] + "}"}, nil
 	case 3:
-		return "{" + parts[0] + ".timespan_" + parts[2] + "}", nil
+		return Column{SQL: "{" + parts[0] + ".timespan_" + parts[2] + "}"}, nil
 	}
-	return "", fmt.Errorf("unknown name %q", strings.Join(parts, "."))
+	return Column{}, fmt.Errorf("unknown name %q", strings.Join(parts, "."))
 }
 
 func TestDialects_Datasets(t *testing.T) {
@@ -510,7 +517,7 @@ func TestDialects_Datasets(t *testing.T) {
 			{"detector IN (0..1) AND exposure = 2", nil, "r1/2/0 r1/2/1"},
 			{"exposure.physical_filter = 'g_01' AND detector > 1", nil, "r1/2/2"},
 			{"GLOB(exposure.obs_id, :pat) AND detector = 0", map[string]any{"pat": "CC_C_*"}, "r1/3/0"},
-			{"exposure.timespan OVERLAPS (:t, NULL) AND detector = 2", map[string]any{"t": int64(250)}, "r1/2/2 r1/3/2"},
+			{"exposure.timespan OVERLAPS :t AND detector = 2", map[string]any{"t": timespan.New(250, timespan.Max)}, "r1/2/2 r1/3/2"},
 			{"exposure.timespan.begin >= 500 AND detector = 2", nil, "r1/3/2"},
 		}
 		for _, tt := range tests {
