@@ -429,7 +429,10 @@ func (t *translator) compare(x *query.Binary, l, r val) (val, error) {
 				name = id.Name()
 			}
 		}
-		hint := fmt.Sprintf("compare one end instead, e.g. %s.end <= T'…' (all of it before) or %s.begin >= T'…' (all of it after), or use %s OVERLAPS T'…' or OVERLAPS (T'…', T'…')", name, name, name)
+		if (op == "<" || op == ">") && timeLike(l.kind) && timeLike(r.kind) {
+			return t.timeBefore(x, l, r)
+		}
+		hint := fmt.Sprintf("use < or > (all of it before or after), compare one end (%s.end <= T'…', %s.begin >= T'…'), or use %s OVERLAPS T'…' or OVERLAPS (T'…', T'…')", name, name, name)
 		if op == "=" || op == "!=" {
 			if other.kind == KindTimespan {
 				return val{}, t.errAt(x, "timespans cannot be compared with %s in %s: %s", op, text, hint)
@@ -459,6 +462,33 @@ func (t *translator) compare(x *query.Binary, l, r val) (val, error) {
 		return plain()
 	}
 	return val{}, t.errAt(x, "invalid column type %s for operator %s in %s (only = and != apply)", l.kind, op, text)
+}
+
+// timeLike is true of the kinds < and > order in time: timespans, times, and
+// values of unknown kind (which are bound as times there).
+func timeLike(k Kind) bool {
+	return k == KindTimespan || k == KindTime || k == KindUnknown
+}
+
+// timeBefore translates A < B and A > B where one side is a timespan and the
+// other a timespan or a time: the whole of one lies before the other, as the
+// daf_butler query language had it before its 2025 rewrite (w.2023.51 still
+// does); current upstream refuses these, and this butler deliberately keeps
+// them. Ends are exclusive, so a span that ends at t lies before t.
+func (t *translator) timeBefore(x *query.Binary, l, r val) (val, error) {
+	if x.Op == ">" {
+		l, r = r, l
+	}
+	var sql string
+	switch {
+	case l.kind == KindTimespan && r.kind == KindTimespan:
+		sql = l.end + " <= " + r.begin
+	case l.kind == KindTimespan:
+		sql = l.end + " <= " + r.sql
+	default:
+		sql = l.sql + " < " + r.begin
+	}
+	return val{sql: "(" + sql + ")", kind: KindBool}, nil
 }
 
 // timeOverlaps is A OVERLAPS B for timespans (a column, a bound timespan or a
