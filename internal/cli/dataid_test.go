@@ -53,8 +53,8 @@ func TestDataIDByRecordFields(t *testing.T) {
 			"dimension exposure is not uniquely constrained to a single record by {day_obs: 20251202, exposure.observation_type: 'science'}: got 2 results"},
 		{[]string{"query-data-ids", repo, "exposure", "--data-id", "seq_nm=3"},
 			`"seq_nm" is neither a dimension nor a field of the records of`},
-		{[]string{"query-datasets", repo, "exp", "--collections", "r", "--where", "exposure.timespan < T'2025-12-03T08:00:00'"},
-			"do not agree (timespan, datetime): compare one end instead"},
+		{[]string{"query-datasets", repo, "exp", "--collections", "r", "--where", "exposure.timespan <= T'2025-12-03T08:00:00'"},
+			"do not agree (timespan, datetime): use < or > (all of it before or after)"},
 	} {
 		res := repotest.Run(t, c.args...)
 		if res.Code != 1 || !strings.Contains(res.Stderr, c.want) {
