@@ -266,7 +266,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 			if err != nil {
 				return err
 			}
-			if err := b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, false); err != nil {
+			if err := b.insertFileRecords(ctx, c, recs, false); err != nil {
 				return err
 			}
 			res.Files += len(items)
