@@ -319,6 +319,7 @@ type RetrieveOptions struct {
 // RetrieveArtifacts copies the files of datasets into a local directory and
 // returns the paths written.
 func (b *Butler) RetrieveArtifacts(ctx context.Context, refs []dataset.Ref, dest string, opts RetrieveOptions) ([]string, error) {
+	refs = uniqueRefs(refs)
 	ids := make([]dataset.ID, len(refs))
 	for i, r := range refs {
 		ids[i] = r.ID

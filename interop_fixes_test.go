@@ -1,6 +1,7 @@
 package butler_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -97,6 +98,68 @@ func TestImport_RecordsFileSizes(t *testing.T) {
 					}
 					checkFileSizes(t, dst, refs, content, false)
 				})
+			}
+		})
+	}
+}
+
+// TestExport_DatasetInSeveralCollections: a dataset found through its RUN and
+// a TAGGED collection is listed once by a search of both (as upstream's
+// query-datasets prints it once) and exported once, even when the caller
+// passes it twice (as upstream's export context removes duplicates).
+func TestExport_DatasetInSeveralCollections(t *testing.T) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := t.Context()
+			b := newDialectRepo(t, dialect)
+			repotest.AddInstrument(t, b, inst, 3)
+			if _, err := b.RegisterDatasetType(ctx, "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+				t.Fatal(err)
+			}
+			var refs []dataset.Ref
+			for d := range 3 {
+				refs = append(refs, mustPut(t, b, fmt.Sprintf("detector: %d\n", d), "dict", det(d), "run/a"))
+			}
+			refs = append(refs, mustPut(t, b, "detector: 0\nrun: b\n", "dict", det(0), "run/b"))
+			if _, err := b.RegisterCollection(ctx, "tag", dataset.Tagged, ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Associate(ctx, "tag", refs[:2]); err != nil {
+				t.Fatal(err)
+			}
+			for _, cols := range [][]string{{"run/a", "tag"}, {"tag", "run/a", "run/b"}, {"*"}} {
+				got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"dict"}, Collections: cols})
+				ids := map[dataset.ID]int{}
+				for _, r := range got {
+					ids[r.ID]++
+				}
+				want := 3
+				if len(cols) != 2 {
+					want = 4
+				}
+				if len(got) != want || len(ids) != want {
+					t.Errorf("query of %v: %d refs (%d datasets), want each of %d once: %v", cols, len(got), len(ids), want, refKeys(got))
+				}
+			}
+			dir := filepath.Join(t.TempDir(), "export")
+			twice := append(append([]dataset.Ref(nil), refs...), refs[:2]...)
+			bun, err := transfer.ExportDir(ctx, b, twice, dir, "", "copy", butler.ExportOptions{Collections: []string{"tag"}})
+			if err != nil {
+				t.Fatalf("ExportDir of refs found twice: %v", err)
+			}
+			n := 0
+			for _, f := range bun.Files {
+				n += len(f.Refs)
+			}
+			if n != len(refs) {
+				t.Errorf("export holds %d datasets, want %d", n, len(refs))
+			}
+			dst := newDialectRepo(t, dialect)
+			if _, err := transfer.ImportFile(ctx, dst, filepath.Join(dir, transfer.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, nil); err != nil {
+				t.Fatalf("import: %v", err)
+			}
+			if got := queryRefs(t, dst, butler.DatasetSearch{Types: []string{"dict"}, Collections: []string{"tag"}}); len(got) != 2 {
+				t.Errorf("imported tag holds %v, want 2 datasets", refKeys(got))
 			}
 		})
 	}
