@@ -90,8 +90,19 @@ func dimensionFK(d *dimensions.Element) sqldb.ForeignKey {
 	return fk
 }
 
-// elementTable derives the table of a dimension element (reference §3.5).
-func elementTable(e *dimensions.Element) sqldb.Table {
+// strictNulls reports whether the tables of a universe version have the NOT
+// NULL constraints of daf_butler up to w.2023.51 (whose newest universe is 5):
+// alternate keys (detector.full_name, exposure.obs_id, visit.name,
+// visit_system.name, skymap.hash) and metadata declared "nullable: false"
+// (patch.cell_x) are NOT NULL. Current daf_butler, which made every repository
+// of universes 6 and later, makes all columns but the keys nullable. A
+// repository gets the DDL of the daf_butler of its universe.
+func strictNulls(version int) bool { return version <= 5 }
+
+// elementTable derives the table of a dimension element (reference §3.5) in
+// universe version v.
+func elementTable(e *dimensions.Element, v int) sqldb.Table {
+	strict := strictNulls(v)
 	t := sqldb.Table{Name: e.Name}
 	for _, r := range e.Required {
 		t.Columns = append(t.Columns, keyColumn(r, r.Name))
@@ -113,7 +124,7 @@ func elementTable(e *dimensions.Element) sqldb.Table {
 	}
 	if e.IsDimension() {
 		for _, alt := range e.Keys[1:] {
-			t.Columns = append(t.Columns, fieldColumn(alt, false))
+			t.Columns = append(t.Columns, fieldColumn(alt, strict))
 			var u []string
 			for _, r := range e.Required {
 				u = append(u, r.Name)
@@ -122,7 +133,7 @@ func elementTable(e *dimensions.Element) sqldb.Table {
 		}
 	}
 	for _, m := range e.Metadata {
-		t.Columns = append(t.Columns, fieldColumn(m, !m.IsNullable()))
+		t.Columns = append(t.Columns, fieldColumn(m, strict && !m.IsNullable()))
 	}
 	if e.Spatial != "" {
 		t.Columns = append(t.Columns, sqldb.Column{Name: "region", Type: sqldb.String})
@@ -241,7 +252,7 @@ func staticTables(u *dimensions.Universe, datasetsV2 bool) []sqldb.Table {
 	}
 	for _, e := range u.Elements {
 		if e.HasTable() {
-			ts = append(ts, elementTable(e))
+			ts = append(ts, elementTable(e, u.Version))
 		}
 	}
 	for _, e := range u.Elements {
