@@ -64,13 +64,12 @@ type Result struct {
 	Elapsed           time.Duration
 }
 
-// FilesPerSecond is the ingest rate: files ingested or found already
-// ingested, per second. Failed files do not count.
+// FilesPerSecond is the ingest rate over all files seen.
 func (r Result) FilesPerSecond() float64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
-	return float64(r.Ingested+r.Skipped) / r.Elapsed.Seconds()
+	return float64(r.Ingested+r.Skipped+len(r.Failures)) / r.Elapsed.Seconds()
 }
 
 // item is one file after its header was read and translated.
@@ -111,16 +110,7 @@ func Raws(ctx context.Context, b *butler.Butler, locations []string, opts Option
 	var totalMu sync.Mutex
 	g.Go(func() error {
 		defer close(paths)
-		given := map[string]bool{} // the same file named twice is ingested once
 		return scan(gctx, locations, re, func(p string) error {
-			key := filepath.Clean(p)
-			if abs, err := filepath.Abs(p); err == nil {
-				key = abs
-			}
-			if given[key] {
-				return nil
-			}
-			given[key] = true
 			totalMu.Lock()
 			total++
 			task.SetTotal(total)
@@ -151,7 +141,7 @@ func Raws(ctx context.Context, b *butler.Butler, locations []string, opts Option
 	}
 	go func() { readers.Wait(); close(items) }()
 
-	ing := &ingester{b: b, opts: opts, log: opts.Logger, task: task, exposures: map[string]bool{}, types: map[string]bool{}, instruments: map[string]bool{}, dataIDs: map[string]string{}}
+	ing := &ingester{b: b, opts: opts, log: opts.Logger, task: task, exposures: map[string]bool{}, types: map[string]bool{}, instruments: map[string]bool{}}
 	g.Go(func() error {
 		batch := make([]item, 0, opts.BatchSize)
 		flush := func() error {
@@ -183,15 +173,6 @@ func Raws(ctx context.Context, b *butler.Butler, locations []string, opts Option
 	res.Exposures = len(ing.exposures)
 	sort.Slice(res.Failures, func(i, j int) bool { return res.Failures[i].Path < res.Failures[j].Path })
 	return res, err
-}
-
-// recordConflict adds the flag that overwrites a differing record to a
-// record conflict.
-func recordConflict(err error) error {
-	if errors.Is(err, errs.ErrConflict) {
-		return fmt.Errorf("%w; use --update-records to overwrite", err)
-	}
-	return err
 }
 
 func cmpOr(a, b string) string {
@@ -340,9 +321,6 @@ type ingester struct {
 	exposures   map[string]bool
 	types       map[string]bool
 	instruments map[string]bool
-	// dataIDs maps each raw data ID (instrument/exposure/detector) met in
-	// this ingest to the file that had it first.
-	dataIDs map[string]string
 }
 
 func (in *ingester) fail(res *Result, p string, err error) error {
@@ -386,22 +364,6 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		}
 		e.items = append(e.items, it)
 	}
-	// Two files with one data ID (the same raw under two names): as upstream's
-	// RawIngestTask, the exposure fails with an ingest conflict naming both.
-	kept := order[:0]
-	for _, k := range order {
-		e := byExpo[k]
-		if err := in.checkDataIDs(e.items); err != nil {
-			for _, it := range e.items {
-				if ferr := in.fail(res, it.path, err); ferr != nil {
-					return ferr
-				}
-			}
-			continue
-		}
-		kept = append(kept, k)
-	}
-	order = kept
 	// Exposure-level records, one transaction per element for the whole batch.
 	var groups, days, exps, filters []dimensions.Record
 	for _, k := range order {
@@ -437,7 +399,7 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		}
 		if err := in.retry(ctx, "sync "+set.el+" records", func() error {
 			_, err := in.b.SyncRecords(ctx, set.el, dedup(set.recs), in.opts.UpdateRecords)
-			return recordConflict(err)
+			return err
 		}); err != nil {
 			return err
 		}
@@ -449,7 +411,7 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		if !in.exposures[k] {
 			if err := in.retry(ctx, "sync exposure record", func() error {
 				_, err := in.b.SyncRecords(ctx, "exposure", []dimensions.Record{exps[i]}, in.opts.UpdateRecords)
-				return recordConflict(err)
+				return err
 			}); err != nil {
 				if butler.IsTransient(err) {
 					return err // the server stayed away: stop, not blame the files
@@ -497,30 +459,6 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		}
 	}
 	return nil
-}
-
-// checkDataIDs records the data IDs of an exposure's files (those of one
-// batch) and fails when two different files have the same one, in this batch
-// or against a file met earlier in this ingest.
-func (in *ingester) checkDataIDs(items []item) error {
-	var conflicts []string
-	for _, it := range items {
-		info := it.info
-		k := fmt.Sprintf("%s/%d/%d", info.Instrument, info.ExposureID, info.DetectorNum)
-		first, ok := in.dataIDs[k]
-		if !ok {
-			in.dataIDs[k] = it.path
-			continue
-		}
-		if first != it.path {
-			conflicts = append(conflicts, fmt.Sprintf("%s and %s have the same data ID {instrument: %s, exposure: %d, detector: %d}",
-				first, it.path, info.Instrument, info.ExposureID, info.DetectorNum))
-		}
-	}
-	if len(conflicts) == 0 {
-		return nil
-	}
-	return fmt.Errorf("ingest %w in exposure %d: %s", errs.ErrConflict, items[0].info.ExposureID, strings.Join(conflicts, "; "))
 }
 
 // ingestFiles ingests files in one transaction. When that fails for a reason
