@@ -124,14 +124,22 @@ func newEnv(t *testing.T, dialect string) *env {
 }
 
 // seed returns the create options that put a new repository's registry in a
-// fresh PostgreSQL schema (none on SQLite).
-func (e *env) seed() []string {
-	if e.dialect != "postgres" {
+// fresh PostgreSQL schema (none on SQLite), with extra seed config (YAML
+// holding a registry section) when given.
+func (e *env) seed(extra ...string) []string {
+	body := strings.Join(extra, "")
+	if e.dialect == "postgres" {
+		host, port := pgtest.Host(e.t)
+		reg := fmt.Sprintf("  db: \"postgresql://%s:%s/%s\"\n  namespace: %q\n", host, port, pgtest.Database, pgtest.Schema(e.t))
+		if body == "" {
+			body = "registry:\n"
+		}
+		body = strings.Replace(body, "registry:\n", "registry:\n"+reg, 1)
+	}
+	if body == "" {
 		return nil
 	}
-	host, port := pgtest.Host(e.t)
 	p := filepath.Join(e.t.TempDir(), "seed.yaml")
-	body := fmt.Sprintf("registry:\n  db: \"postgresql://%s:%s/%s\"\n  namespace: %q\n", host, port, pgtest.Database, pgtest.Schema(e.t))
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
@@ -157,10 +165,10 @@ func (e *env) newOurs(name string) string {
 }
 
 // newPython creates a repository of universe 4 with the Python butler.
-func (e *env) newPython(name string) string {
+func (e *env) newPython(name string, seed ...string) string {
 	e.t.Helper()
 	root := filepath.Join(e.dir, name)
-	r := e.py(op{"op": "cli", "args": append(append([]string{"create", "--dimension-config", e.u4}, e.seed()...), root)})
+	r := e.py(op{"op": "cli", "args": append(append([]string{"create", "--dimension-config", e.u4}, e.seed(seed...)...), root)})
 	mustCLI(e.t, r[0], "create")
 	return root
 }
