@@ -63,7 +63,9 @@ def op_register(o):
     b = butler(o["repo"])
     dt = DatasetType(o["name"], o["dimensions"], o["storage_class"], universe=b.dimensions,
                      isCalibration=o.get("calibration", False))
-    return {"added": b.registry.registerDatasetType(dt)}
+    added = b.registry.registerDatasetType(dt)
+    forget(o["repo"])  # other cached Butlers would not see the new type
+    return {"added": added}
 
 
 def op_put(o):
