@@ -6,6 +6,7 @@
 import base64
 import io
 import json
+import os
 import sys
 import traceback
 import uuid
@@ -137,6 +138,7 @@ def op_find(o):
 
 
 def op_export(o):
+    os.makedirs(o["dir"], exist_ok=True)
     b = Butler(o["repo"])
     refs = set()
     for t in o["types"]:
