@@ -167,10 +167,17 @@ func (e *env) newOurs(name string) string {
 // newPython creates a repository of universe 4 with the Python butler.
 func (e *env) newPython(name string, seed ...string) string {
 	e.t.Helper()
-	root := filepath.Join(e.dir, name)
-	r := e.py(op{"op": "cli", "args": append(append([]string{"create", "--dimension-config", e.u4}, e.seed(seed...)...), root)})
-	mustCLI(e.t, r[0], "create")
+	root, create := e.createOp(name, seed...)
+	mustCLI(e.t, e.py(create)[0], "create")
 	return root
+}
+
+// createOp is the Python operation that creates a repository of universe 4
+// (to batch with others), and the repository's root.
+func (e *env) createOp(name string, seed ...string) (string, op) {
+	e.t.Helper()
+	root := filepath.Join(e.dir, name)
+	return root, op{"op": "cli", "args": append(append([]string{"create", "--dimension-config", e.u4}, e.seed(seed...)...), root)}
 }
 
 // open opens a repository through our Go API.

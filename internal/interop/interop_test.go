@@ -78,8 +78,9 @@ func buildOurs(e *env) string {
 // buildPython makes the scenario with the Python butler.
 func buildPython(e *env) string {
 	t := e.t
-	root := e.newPython("python")
+	root, create := e.createOp("python")
 	ops := []op{
+		create,
 		{"op": "cli", "args": []string{"import", root, e.data, "--export-file", "records.yaml"}},
 		{"op": "register", "repo": root, "name": "cfg", "dimensions": []string{"instrument", "detector"}, "storage_class": "StructuredDataDict"},
 		{"op": "register", "repo": root, "name": "raw", "dimensions": []string{"instrument", "exposure", "detector"}, "storage_class": "StructuredDataDict"},
@@ -112,9 +113,10 @@ func buildPython(e *env) string {
 	for i, r := range res {
 		mustOK(t, r, fmt.Sprint("build step ", i))
 	}
-	mustCLI(t, res[0], "import")
-	put := []string{res[4]["id"].(string), res[5]["id"].(string)}
-	bias := []string{res[10]["id"].(string), res[11]["id"].(string), res[12]["id"].(string)}
+	mustCLI(t, res[0], "create")
+	mustCLI(t, res[1], "import")
+	put := []string{res[5]["id"].(string), res[6]["id"].(string)}
+	bias := []string{res[11]["id"].(string), res[12]["id"].(string), res[13]["id"].(string)}
 	res = e.py(
 		op{"op": "certify", "repo": root, "collection": "calib", "ids": bias[:2], "begin": begin1, "end": split},
 		op{"op": "certify", "repo": root, "collection": "calib", "ids": bias[2:], "begin": split},
@@ -145,16 +147,19 @@ var queries = [][]string{
 	{"query-dimension-records", "{repo}", "physical_filter"},
 }
 
-// compareQueries runs each query with both butlers and compares the rows (on
-// the columns both print).
-func compareQueries(e *env, root string) {
-	t := e.t
+// queryOps are the Python side of checkQueries.
+func queryOps(root string) []op {
 	var ops []op
 	for _, q := range queries {
-		args := substitute(q, root)
-		ops = append(ops, op{"op": "cli", "args": args})
+		ops = append(ops, op{"op": "cli", "args": substitute(q, root)})
 	}
-	res := e.py(ops...)
+	return ops
+}
+
+// checkQueries runs each query with our butler and compares its rows with
+// Python's (on the columns both print).
+func checkQueries(e *env, root string, res []map[string]any) {
+	t := e.t
 	for i, q := range queries {
 		args := substitute(q, root)
 		name := strings.Join(q, " ")
@@ -181,6 +186,31 @@ func compareQueries(e *env, root string) {
 	}
 }
 
+// compareAll compares the scenario's query tables, dataset reads (bytes) and
+// lookups between both butlers, with one Python process, and returns the IDs
+// of the scenario's datasets.
+func compareAll(e *env, root string) []string {
+	qops := queryOps(root)
+	fops, finds := findOps(root)
+	read := op{"op": "read", "repo": root, "types": []string{"cfg", "raw", "bias"}, "collections": scenarioRuns}
+	res := e.py(append(append(qops, read), fops...)...)
+	checkQueries(e, root, res[:len(qops)])
+	py := pyBytes(e.t, mustOK(e.t, res[len(qops)], "read"))
+	ids := make([]string, 0, len(py))
+	for id := range py {
+		ids = append(ids, id)
+	}
+	if len(ids) != 12 {
+		e.t.Fatalf("Python finds %d datasets, want 12", len(ids))
+	}
+	e.sameBytes("reads", readOurs(e.t, e.open(root), ids), py, ids)
+	checkFinds(e, root, finds, res[len(qops)+1:])
+	return ids
+}
+
+// scenarioRuns are the RUN collections of the scenario.
+var scenarioRuns = []string{"u/put", "u/ingested", "u/raw", "calib/run1", "calib/run2"}
+
 func substitute(q []string, root string) []string {
 	out := make([]string, len(q))
 	for i, a := range q {
@@ -189,14 +219,12 @@ func substitute(q []string, root string) []string {
 	return out
 }
 
-// allIDs lists every dataset of the scenario's types in the repository (Python's view).
-func allIDs(e *env, root string) []string {
-	r := mustOK(e.t, e.py(op{"op": "query_ids", "repo": root, "types": []string{"cfg", "raw", "bias"}, "collections": []string{"u/put", "u/ingested", "u/raw", "calib/run1", "calib/run2"}})[0], "query ids")
-	ids := strs(r["ids"])
-	if len(ids) != 12 {
-		e.t.Fatalf("Python finds %d datasets, want 12", len(ids))
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	return ids
+	return out
 }
 
 // compareReads reads every dataset with both butlers: same bytes; Python's
@@ -206,16 +234,15 @@ func compareReads(e *env, root string, ids []string) {
 	e.sameBytes("reads", readOurs(e.t, e.open(root), ids), py, ids)
 }
 
-// compareFinds compares registry.findDataset (through the nested chain) and
-// calibration lookups at several times with ours.
-func compareFinds(e *env, root string) {
-	t := e.t
-	b := e.open(root)
-	type find struct {
-		typ string
-		det int
-		at  string
-	}
+type find struct {
+	typ string
+	det int
+	at  string // TAI time of a calibration lookup in calib; "" for a lookup in chain/outer
+}
+
+// findOps are the Python side of checkFinds: registry.findDataset through the
+// nested chain, and calibration lookups at several times.
+func findOps(root string) ([]op, []find) {
 	var finds []find
 	for d := 1; d <= 4; d++ {
 		finds = append(finds, find{"cfg", d, ""})
@@ -234,7 +261,13 @@ func compareFinds(e *env, root string) {
 		}
 		ops = append(ops, o)
 	}
-	res := e.py(ops...)
+	return ops, finds
+}
+
+// checkFinds makes the same lookups here and compares the datasets found.
+func checkFinds(e *env, root string, finds []find, res []map[string]any) {
+	t := e.t
+	b := e.open(root)
 	for i, f := range finds {
 		r := mustOK(t, res[i], "find")
 		want, _ := r["id"].(string)
@@ -271,10 +304,7 @@ func TestOursToPython(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			e := newEnv(t, dialect)
 			root := buildOurs(e)
-			compareQueries(e, root)
-			ids := allIDs(e, root)
-			compareReads(e, root, ids)
-			compareFinds(e, root)
+			compareAll(e, root)
 			// Python writes into our repository; we read it back.
 			res := e.py(
 				op{"op": "put", "repo": root, "run": "py/new", "type": "cfg", "data_id": map[string]any{"instrument": "Cam1", "detector": 3}, "value": map[string]any{"from": "python"}},
@@ -308,10 +338,7 @@ func TestPythonToOurs(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			e := newEnv(t, dialect)
 			root := buildPython(e)
-			compareQueries(e, root)
-			ids := allIDs(e, root)
-			compareReads(e, root, ids)
-			compareFinds(e, root)
+			compareAll(e, root)
 			// We write into Python's repository; Python reads it back.
 			e.ours("register-dataset-type", root, "go_exposure", "StructuredDataDict", "instrument", "exposure")
 			e.ours("put", root, "go_exposure", "go/new", e.writeFile("go_exposure.yaml", "exposure: 100\n"), "--data-id", "instrument=Cam1", "--data-id", "exposure=100")
@@ -352,31 +379,37 @@ func TestFiles(t *testing.T) {
 			e := newEnv(t, dialect)
 			ours := buildOurs(e)
 			py := buildPython(e)
-			oursIDs, pyIDs := allIDs(e, ours), allIDs(e, py)
+			pexp := filepath.Join(e.dir, "py-export")
+			readAll := func(root string) op {
+				return op{"op": "read", "repo": root, "types": []string{"cfg", "raw", "bias"}, "collections": scenarioRuns}
+			}
+			res := e.py(readAll(ours), readAll(py), op{"op": "export", "repo": py, "dir": pexp, "types": []string{"cfg", "raw", "bias"},
+				"collections": scenarioRuns, "extra_collections": []string{"tagged", "calib"}})
+			oursByPy, pyBytesSrc := pyBytes(t, mustOK(t, res[0], "read")), pyBytes(t, mustOK(t, res[1], "read"))
+			mustOK(t, res[2], "export")
+			oursIDs, pyIDs := keys(oursByPy), keys(pyBytesSrc)
+			if len(oursIDs) != 12 || len(pyIDs) != 12 {
+				t.Fatalf("Python reads %d and %d datasets of the two scenarios, want 12", len(oursIDs), len(pyIDs))
+			}
 			oursBytes := readOurs(t, e.open(ours), oursIDs)
-			pyRes := e.py(op{"op": "read", "repo": py, "ids": pyIDs})
-			pyBytesSrc := pyBytes(t, mustOK(t, pyRes[0], "read"))
+			e.sameBytes("reads", oursBytes, oursByPy, oursIDs)
 
 			// Ours → Python.
 			exp := filepath.Join(e.dir, "our-export")
 			e.ours("export", ours, exp, "-d", "cfg,raw,bias", "--collections", "u/put,u/ingested,u/raw,calib/run1,calib/run2,tagged", "--include-collection", "tagged,calib")
 			var ops []op
-			var roots []string
 			for _, mode := range transferModes {
-				root := e.newPython("pyimport-" + mode)
-				roots = append(roots, root)
-				ops = append(ops, op{"op": "cli", "args": []string{"import", root, exp, "--transfer", mode}}, op{"op": "read", "repo": root, "ids": oursIDs})
+				root, create := e.createOp("pyimport-" + mode)
+				ops = append(ops, create, op{"op": "cli", "args": []string{"import", root, exp, "--transfer", mode}}, op{"op": "read", "repo": root, "ids": oursIDs})
 			}
-			res := e.py(ops...)
+			res = e.py(ops...)
 			for i, mode := range transferModes {
-				mustCLI(t, res[2*i], "import --transfer "+mode)
-				e.sameBytes("export→python-import/"+mode, oursBytes, pyBytes(t, mustOK(t, res[2*i+1], "read")), oursIDs)
+				mustCLI(t, res[3*i], "create")
+				mustCLI(t, res[3*i+1], "import --transfer "+mode)
+				e.sameBytes("export→python-import/"+mode, oursBytes, pyBytes(t, mustOK(t, res[3*i+2], "read")), oursIDs)
 			}
 
 			// Python → ours.
-			pexp := filepath.Join(e.dir, "py-export")
-			mustOK(t, e.py(op{"op": "export", "repo": py, "dir": pexp, "types": []string{"cfg", "raw", "bias"},
-				"collections": []string{"u/put", "u/ingested", "u/raw", "calib/run1", "calib/run2"}, "extra_collections": []string{"tagged", "calib"}})[0], "export")
 			for _, mode := range transferModes {
 				root := e.newOurs("import-" + mode)
 				e.ours("import", root, pexp, "--transfer", mode)
@@ -384,13 +417,18 @@ func TestFiles(t *testing.T) {
 			}
 
 			// transfer-datasets from the Python-made repository; Python reads the copy.
-			for _, mode := range []string{"copy", "symlink"} {
+			modes := []string{"copy", "symlink"}
+			ops = nil
+			for _, mode := range modes {
 				dst := e.newOurs("transfer-" + mode)
-				e.ours("transfer-datasets", py, dst, "--collections", "u/put,u/ingested,u/raw,calib/run1,calib/run2", "-d", "cfg,raw,bias",
+				e.ours("transfer-datasets", py, dst, "--collections", strings.Join(scenarioRuns, ","), "-d", "cfg,raw,bias",
 					"--register-dataset-types", "--transfer-dimensions", "--transfer", mode)
-				r := e.py(op{"op": "read", "repo": dst, "ids": pyIDs})
-				e.sameBytes("transfer-datasets→python/"+mode, readOurs(t, e.open(dst), pyIDs), pyBytes(t, mustOK(t, r[0], "read")), pyIDs)
-				e.sameBytes("transfer-datasets-source/"+mode, pyBytesSrc, pyBytes(t, mustOK(t, r[0], "read")), pyIDs)
+				e.sameBytes("transfer-datasets/"+mode, readOurs(t, e.open(dst), pyIDs), pyBytesSrc, pyIDs)
+				ops = append(ops, op{"op": "read", "repo": dst, "ids": pyIDs})
+			}
+			res = e.py(ops...)
+			for i, mode := range modes {
+				e.sameBytes("transfer-datasets→python/"+mode, pyBytesSrc, pyBytes(t, mustOK(t, res[i], "read")), pyIDs)
 			}
 		})
 	}

@@ -105,11 +105,12 @@ def op_certify(o):
 
 
 def op_read(o):
-    """Reads datasets by ID: Butler.get (which checks the recorded file size)
-    and the bytes of the file."""
+    """Reads datasets (by ID, or all those of "types" in "collections"):
+    Butler.get (which checks the recorded file size) and the bytes of the file."""
     b = Butler(o["repo"])
     out = {}
-    for id in o["ids"]:
+    ids = o.get("ids") or [str(r.id) for t in o["types"] for r in b.registry.queryDatasets(t, collections=o["collections"])]
+    for id in ids:
         try:
             ref = ref_of(b, id)
             value = b.get(ref)
