@@ -228,7 +228,7 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 		if err := b.syncFiles(ctx, []string{st.Path}); err != nil {
 			return err
 		}
-		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), []registry.FileRecord{{
+		return b.insertFileRecords(ctx, c, []registry.FileRecord{{
 			DatasetID: dsID, Path: st.Path, Formatter: formatter, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: st.Size,
 		}}, false)
 	})
@@ -317,18 +317,24 @@ func (b *Butler) Find(ctx context.Context, typeName string, dataID dimensions.Da
 
 // Open returns a reader of a stored dataset's file.
 func (b *Butler) Open(ctx context.Context, ref dataset.Ref) (io.ReadCloser, error) {
+	rc, _, err := b.open(ctx, ref)
+	return rc, err
+}
+
+func (b *Butler) open(ctx context.Context, ref dataset.Ref) (io.ReadCloser, registry.FileRecord, error) {
 	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), []dataset.ID{ref.ID})
 	if err != nil {
-		return nil, err
+		return nil, registry.FileRecord{}, err
 	}
 	rs := recs[ref.ID]
 	if len(rs) == 0 {
-		return nil, fmt.Errorf("dataset %s: %w: it has no file in the datastore", ref, errs.ErrNotFound)
+		return nil, registry.FileRecord{}, fmt.Errorf("dataset %s: %w: it has no file in the datastore", ref, errs.ErrNotFound)
 	}
 	if len(rs) > 1 {
-		return nil, fmt.Errorf("dataset %s: %w: it is stored as %d component files", ref, errs.ErrUnsupported, len(rs))
+		return nil, registry.FileRecord{}, fmt.Errorf("dataset %s: %w: it is stored as %d component files", ref, errs.ErrUnsupported, len(rs))
 	}
-	return b.ds.Open(ctx, rs[0].Path)
+	rc, err := b.ds.Open(ctx, rs[0].Path)
+	return rc, rs[0], err
 }
 
 // Get finds a dataset and returns its bytes. A component dataset type name
@@ -357,7 +363,8 @@ func (b *Butler) Get(ctx context.Context, typeName string, dataID dimensions.Dat
 
 // GetRef reads the bytes of a resolved dataset. A ref whose type names a
 // component ("raw.metadata", with the parent's ID) reads that component as
-// YAML.
+// YAML. As in the Python butler, a file whose size differs from the size
+// recorded for it (when one is) is an error.
 func (b *Butler) GetRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
 	if isComponent(ref.Type.Name) {
 		parent, comp := dataset.SplitComponent(ref.Type.Name)
@@ -371,12 +378,16 @@ func (b *Butler) GetRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
 		}
 		return componentYAML(v)
 	}
-	rc, err := b.Open(ctx, ref)
+	rc, fr, err := b.open(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(rc)
+	data, err := io.ReadAll(rc)
+	if err == nil && fr.FileSize >= 0 && int64(len(data)) != fr.FileSize {
+		return nil, fmt.Errorf("get %s: %w: integrity failure: %s holds %d bytes, the registry records %d", ref, errs.ErrInvalid, b.ds.URI(fr.Path), len(data), fr.FileSize)
+	}
+	return data, err
 }
 
 // GetValue finds a dataset and decodes its JSON or YAML content into v. For a

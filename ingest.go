@@ -160,7 +160,7 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 		if err != nil {
 			return err
 		}
-		return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, opts.SkipExisting)
+		return b.insertFileRecords(ctx, c, recs, opts.SkipExisting)
 	})
 	if err != nil {
 		// After a commit of unknown outcome the files stay: the datasets may be
@@ -208,6 +208,9 @@ func (b *Butler) transferFiles(ctx context.Context, items []fileTransfer, mode s
 	eg.SetLimit(max(parallel, 1))
 	for _, i := range interleaveByDir(items, func(p fileTransfer) string { return path.Dir(p.key) }) {
 		p := items[i]
+		if p.size <= 0 {
+			p.size = -1 // unknown: the datastore stats the file (0 would be recorded as is)
+		}
 		eg.Go(func() error {
 			// The dataset rows are already in (uncommitted), so nothing else
 			// refers to this key: a file found there is an orphan of an
@@ -316,6 +319,7 @@ type RetrieveOptions struct {
 // RetrieveArtifacts copies the files of datasets into a local directory and
 // returns the paths written.
 func (b *Butler) RetrieveArtifacts(ctx context.Context, refs []dataset.Ref, dest string, opts RetrieveOptions) ([]string, error) {
+	refs = uniqueRefs(refs)
 	ids := make([]dataset.ID, len(refs))
 	for i, r := range refs {
 		ids[i] = r.ID
@@ -401,4 +405,24 @@ func (b *Butler) copyOut(ctx context.Context, stored, target, mode string) error
 		return os.Rename(tmp, target)
 	}
 	return fmt.Errorf("transfer mode %q: %w for retrieving artifacts", mode, errs.ErrUnsupported)
+}
+
+// insertFileRecords stores file records after checking the one size a bug could
+// leave behind unnoticed: a 0 recorded for a file that is not empty, which the
+// Python butler refuses to read ("Integrity failure in Datastore"). Only records
+// claiming 0 bytes are checked, so the cost is a stat per empty file.
+func (b *Butler) insertFileRecords(ctx context.Context, c sqldb.Conn, recs []registry.FileRecord, skipExisting bool) error {
+	for _, fr := range recs {
+		if fr.FileSize != 0 {
+			continue
+		}
+		n, err := b.ds.Size(ctx, fr.Path)
+		if err != nil {
+			return fmt.Errorf("check the size of dataset %s's file: %w", fr.DatasetID, err)
+		}
+		if n != 0 {
+			return fmt.Errorf("file record of dataset %s: size 0 recorded for %s, which holds %d bytes (this is a bug)", fr.DatasetID, b.ds.URI(fr.Path), n)
+		}
+	}
+	return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, skipExisting)
 }

@@ -269,7 +269,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 			if err != nil {
 				return err
 			}
-			if err := b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, false); err != nil {
+			if err := b.insertFileRecords(ctx, c, recs, false); err != nil {
 				return err
 			}
 			res.Files += len(items)
@@ -470,6 +470,7 @@ type ExportOptions struct {
 // their data IDs into a bundle, as daf_butler's export does. File paths are the
 // datastore paths (relative to its root, or absolute URIs).
 func (b *Butler) Export(ctx context.Context, refs []dataset.Ref, opts ExportOptions) (*Bundle, error) {
+	refs = uniqueRefs(refs)
 	bun := &Bundle{}
 	allowed := map[string]bool{}
 	for _, e := range opts.Elements {
@@ -911,4 +912,18 @@ func (b *Butler) TransferFrom(ctx context.Context, src *Butler, refs []dataset.R
 		}
 	}
 	return res, nil
+}
+
+// uniqueRefs drops repeated datasets (the same dataset found through several
+// collections), keeping the first of each, as upstream's export does.
+func uniqueRefs(refs []dataset.Ref) []dataset.Ref {
+	seen := make(map[dataset.ID]bool, len(refs))
+	out := refs[:0:0]
+	for _, r := range refs {
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -685,7 +685,7 @@ func (b *Butler) IngestZip(ctx context.Context, zipPath string, opts IngestZipOp
 				})
 			}
 		}
-		if err := b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, false); err != nil {
+		if err := b.insertFileRecords(ctx, c, recs, false); err != nil {
 			return err
 		}
 		if opts.DryRun {

@@ -118,8 +118,9 @@ func (e *Element) field(name string) (Field, bool) {
 }
 
 // NotNullFields lists the fields every record of e must have a value for: its
-// required dimensions, primary key, implied dimensions and non-nullable
-// metadata (the NOT NULL columns of its table).
+// required dimensions, primary key and implied dimensions, and in universes
+// of StrictNulls its alternate keys and non-nullable metadata: the NOT NULL
+// columns of its table.
 func (e *Element) NotNullFields() []string {
 	var out []string
 	e.eachNotNull(func(f string) bool {
@@ -129,8 +130,18 @@ func (e *Element) NotNullFields() []string {
 	return out
 }
 
+// StrictNulls reports whether the tables of a universe version have the NOT
+// NULL constraints of daf_butler up to w.2023.51 (whose newest universe is 5):
+// alternate keys (detector.full_name, exposure.obs_id, visit.name,
+// visit_system.name, skymap.hash) and metadata declared "nullable: false"
+// (patch.cell_x) are NOT NULL. Current daf_butler, which made every repository
+// of universes 6 and later, makes all columns but the keys nullable. A
+// repository gets the DDL of the daf_butler of its universe.
+func StrictNulls(version int) bool { return version <= 5 }
+
 // eachNotNull calls fn with each of NotNullFields until fn returns false.
 func (e *Element) eachNotNull(fn func(string) bool) {
+	strict := e.universe != nil && StrictNulls(e.universe.Version)
 	for _, d := range e.Required {
 		if !fn(d.Name) {
 			return
@@ -144,8 +155,15 @@ func (e *Element) eachNotNull(fn func(string) bool) {
 			return
 		}
 	}
+	if strict && e.IsDimension() {
+		for _, k := range e.Keys[1:] {
+			if !fn(k.Name) {
+				return
+			}
+		}
+	}
 	for _, f := range e.Metadata {
-		if !f.IsNullable() && !fn(f.Name) {
+		if strict && !f.IsNullable() && !fn(f.Name) {
 			return
 		}
 	}

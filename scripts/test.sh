@@ -51,6 +51,20 @@ if [ "${CI:-}" = true ] || have_pg; then
   export BUTLER_TEST_REQUIRE="${BUTLER_TEST_REQUIRE:+$BUTLER_TEST_REQUIRE,}postgres"
 fi
 
+echo "== Python reference butler (the interop suite, internal/interop, runs against it)"
+# ../shared/pyref builds daf_butler w.2023.51 from source with Debian packages only. The
+# build is cached on this machine (a built directory is only checked, in about 2 s); a
+# failed build stops the tests here. CI must not skip the interop suite for want of it.
+pyref_kit="${BUTLER_PYREF_KIT:-$(cd .. && pwd)/shared/pyref}"
+export BUTLER_PYREF="${BUTLER_PYREF:-${XDG_CACHE_HOME:-$HOME/.cache}/butler-ci/pyref}"
+pyref_start=$(date +%s)
+if ! bash "$pyref_kit/build.sh" "$BUTLER_PYREF"; then
+  echo "FAILED: could not build the Python reference butler from $pyref_kit into $BUTLER_PYREF" >&2
+  exit 1
+fi
+echo "pyref: $BUTLER_PYREF ready in $(( $(date +%s) - pyref_start )) s"
+export BUTLER_TEST_REQUIRE="${BUTLER_TEST_REQUIRE:+$BUTLER_TEST_REQUIRE,}pyref"
+
 echo "== go test"
 go test -count=1 -timeout 20m ./...
 

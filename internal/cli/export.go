@@ -58,10 +58,13 @@ func runExport(ctx context.Context, g *globals, o exportOptions, args []string) 
 	if err != nil {
 		return err
 	}
-	nrec := 0
+	nrec, nds := 0, 0
 	for _, s := range bun.Records {
 		nrec += len(s.Records)
 	}
-	fmt.Fprintf(g.stdout, "Exported %d dataset(s), %d collection(s), %d dimension record(s) to %s.\n", len(refs), len(bun.Collections), nrec, args[1])
+	for _, f := range bun.Files {
+		nds += len(f.Refs) // each dataset once, however many collections it was found in
+	}
+	fmt.Fprintf(g.stdout, "Exported %d dataset(s), %d collection(s), %d dimension record(s) to %s.\n", nds, len(bun.Collections), nrec, args[1])
 	return nil
 }

@@ -372,3 +372,30 @@ func (d *Datastore) Remove(ctx context.Context, paths []string) error {
 	}
 	return errors.Join(errList...)
 }
+
+// Size returns the size in bytes of a stored file (or zip member).
+func (d *Datastore) Size(ctx context.Context, path string) (int64, error) {
+	if _, _, ok := SplitZipMember(path); ok {
+		rc, err := d.Open(ctx, path)
+		if err != nil {
+			return 0, err
+		}
+		defer rc.Close()
+		return io.Copy(io.Discard, rc)
+	}
+	if IsURI(path) {
+		if p, ok := strings.CutPrefix(path, "file://"); ok {
+			fi, err := os.Stat(p)
+			if err != nil {
+				return 0, fmt.Errorf("stat %s: %w", path, classifyOS(err))
+			}
+			return fi.Size(), nil
+		}
+		return 0, fmt.Errorf("stat %s: %w: only file:// URIs can be read directly", path, errs.ErrUnsupported)
+	}
+	info, err := d.Backend.Stat(ctx, path)
+	if err != nil {
+		return 0, fmt.Errorf("stat %s: %w", d.Backend.URI(path), err)
+	}
+	return info.Size, nil
+}

@@ -97,6 +97,7 @@ func (r *Registry) Certify(ctx context.Context, c sqldb.Conn, coll string, refs 
 		if err := r.ensureSummaries(ctx, c, col.ID, st, []dimensions.DataID{ref.DataID}); err != nil {
 			return err
 		}
+		idCol, idVal := r.db.AutoID(st.calTable, "id")
 		cols := []string{"dataset_type_id", "dataset_id", "collection_id"}
 		vals := []any{st.id, r.uuid(ref.ID), col.ID}
 		for _, d := range st.Dimensions.RequiredNames() {
@@ -105,7 +106,7 @@ func (r *Registry) Certify(ctx context.Context, c sqldb.Conn, coll string, refs 
 		}
 		cols = append(cols, r.timespanCols()...)
 		vals = append(vals, r.db.Dialect.TimespanArgs(ts.Begin, ts.End, true)...)
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.calTable)+" ("+strings.Join(cols, ", ")+") VALUES ("+sqldb.Placeholders(len(vals))+")", vals...); err != nil {
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.calTable)+" ("+idCol+strings.Join(cols, ", ")+") VALUES ("+idVal+sqldb.Placeholders(len(vals))+")", vals...); err != nil {
 			return fmt.Errorf("certify %s: %w", ref, err)
 		}
 	}

@@ -49,13 +49,10 @@ func (r *Registry) RegisterCollection(ctx context.Context, c sqldb.Conn, name st
 	if doc != "" {
 		docArg = doc
 	}
-	res, err := c.Exec(ctx, "INSERT INTO "+r.db.T("collection")+" (name, type, doc) VALUES (?, ?, ?)", name, int(typ), docArg)
-	if err != nil {
+	idCol, idVal := r.db.AutoID("collection", "collection_id")
+	var id int64
+	if err := c.QueryRow(ctx, "INSERT INTO "+r.db.T("collection")+" ("+idCol+"name, type, doc) VALUES ("+idVal+"?, ?, ?) RETURNING collection_id", name, int(typ), docArg).Scan(&id); err != nil {
 		return false, fmt.Errorf("register collection %q: %w", name, err)
-	}
-	id, err := lastID(ctx, c, res, r, name)
-	if err != nil {
-		return false, err
 	}
 	if typ == dataset.Run {
 		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("run")+" (collection_id) VALUES (?)", id); err != nil {
@@ -63,15 +60,6 @@ func (r *Registry) RegisterCollection(ctx context.Context, c sqldb.Conn, name st
 		}
 	}
 	return true, nil
-}
-
-func lastID(ctx context.Context, c sqldb.Conn, res sql.Result, r *Registry, name string) (int64, error) {
-	if id, err := res.LastInsertId(); err == nil && r.db.Dialect.Name() == "sqlite" {
-		return id, nil
-	}
-	var id int64
-	err := c.QueryRow(ctx, "SELECT collection_id FROM "+r.db.T("collection")+" WHERE name = ?", name).Scan(&id)
-	return id, err
 }
 
 // RegisterRun makes a RUN collection if it does not exist.

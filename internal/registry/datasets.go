@@ -648,11 +648,20 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 	regionCols, from = r.regionColumns(q.Refine, colExpr, from)
 	sel = append(sel, regionCols...)
 	var sqlText string
-	if q.FindFirst && len(colls) > 1 {
+	// Without find-first, a dataset in several of the collections (its RUN and
+	// a TAGGED one, say) is still returned once, as upstream does: the window
+	// then partitions by dataset instead of data ID. A dataset is in one RUN
+	// only, so a search of RUNs alone needs none of this.
+	dedupe := !q.FindFirst && len(colls) > 1 && !allRuns
+	if (q.FindFirst || dedupe) && len(colls) > 1 {
 		part := make([]string, len(dims))
 		outer := make([]string, len(sel))
 		for i := range dims {
 			part[i] = "x" + fmt.Sprint(i+2)
+		}
+		byData := part
+		if dedupe {
+			part = []string{"x0"}
 		}
 		for i := range sel {
 			outer[i] = "x" + fmt.Sprint(i)
@@ -663,6 +672,9 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		}
 		body := "SELECT " + strings.Join(inner, ", ") + ", " + rank + " AS coll_rank FROM " + from + " WHERE " + strings.Join(where, " AND ")
 		outerOrder := part
+		if dedupe {
+			outerOrder = append(append([]string(nil), byData...), "coll_rank")
+		}
 		if len(q.OrderBy) > 0 {
 			outerOrder = make([]string, len(q.OrderBy))
 			for i, o := range q.OrderBy {
@@ -670,7 +682,7 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 			}
 		}
 		window := ""
-		if hasCalibration(colls) {
+		if q.FindFirst && hasCalibration(colls) {
 			// How many rows share the winner's data ID and collection: more
 			// than one is an ambiguous calibration lookup.
 			window = ", COUNT(*) OVER (" + partitionBy(append(append([]string(nil), part...), "coll_rank")) + ") AS nrank"

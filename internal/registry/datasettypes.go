@@ -133,7 +133,11 @@ func (r *Registry) groupKey(ctx context.Context, c sqldb.Conn, g dimensions.Grou
 	}
 	// RETURNING (SQLite >= 3.35 and PostgreSQL) gives this transaction's own key,
 	// where max(id) could see another client's.
-	if err := c.QueryRow(ctx, "INSERT INTO "+r.db.T("dimension_graph_key")+" DEFAULT VALUES RETURNING id").Scan(&key); err != nil {
+	ins := "INSERT INTO " + r.db.T("dimension_graph_key") + " DEFAULT VALUES RETURNING id"
+	if idCol, idVal := r.db.AutoID("dimension_graph_key", "id"); idCol != "" {
+		ins = "INSERT INTO " + r.db.T("dimension_graph_key") + " (" + strings.TrimSuffix(idCol, ", ") + ") VALUES (" + strings.TrimSuffix(idVal, ", ") + ") RETURNING id"
+	}
+	if err := c.QueryRow(ctx, ins).Scan(&key); err != nil {
 		return 0, fmt.Errorf("save dimension group %s: %w", g, err)
 	}
 	for _, n := range names {
@@ -241,13 +245,11 @@ func (r *Registry) RegisterDatasetType(ctx context.Context, c sqldb.Conn, t data
 		}
 		cal = name
 	}
-	if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dataset_type")+" (name, storage_class, dimensions_key, tag_association_table, calibration_association_table) VALUES (?, ?, ?, ?, ?)",
-		t.Name, t.StorageClass, key, tags, cal); err != nil {
-		return false, fmt.Errorf("register dataset type %q: %w", t.Name, err)
-	}
+	idCol, idVal := r.db.AutoID("dataset_type", "id")
 	var id int64
-	if err := c.QueryRow(ctx, "SELECT id FROM "+r.db.T("dataset_type")+" WHERE name = ?", t.Name).Scan(&id); err != nil {
-		return false, err
+	if err := c.QueryRow(ctx, "INSERT INTO "+r.db.T("dataset_type")+" ("+idCol+"name, storage_class, dimensions_key, tag_association_table, calibration_association_table) VALUES ("+idVal+"?, ?, ?, ?, ?) RETURNING id",
+		t.Name, t.StorageClass, key, tags, cal).Scan(&id); err != nil {
+		return false, fmt.Errorf("register dataset type %q: %w", t.Name, err)
 	}
 	st := &storedType{Type: t, id: id, dimKey: key, tagTable: tags}
 	if cal != nil {

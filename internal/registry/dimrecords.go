@@ -29,7 +29,7 @@ const (
 // recordColumns lists an element's record columns in table order, with their SQL
 // names (timespan expands to two columns on SQLite).
 func (r *Registry) recordColumns(e *dimensions.Element) (fields []string, sqlCols []string) {
-	t := elementTable(e)
+	t := elementTable(e, r.Universe.Version)
 	for _, c := range t.Columns {
 		fields = append(fields, c.Name)
 		if c.Type == sqldb.Timespan && !r.db.Dialect.SupportsTimespanRange() {
@@ -95,7 +95,7 @@ func (r *Registry) InsertRecords(ctx context.Context, c sqldb.Conn, element stri
 		stmt += " ON CONFLICT DO NOTHING"
 	case InsertReplace:
 		// An upsert, not a delete and insert, so rows referring to the record stay valid.
-		pk := elementTable(e).PrimaryKey
+		pk := elementTable(e, r.Universe.Version).PrimaryKey
 		var sets []string
 		for _, c := range cols {
 			if !contains(pk, c) {
@@ -346,7 +346,7 @@ func (r *Registry) EachRecordOrdered(ctx context.Context, c sqldb.Conn, element,
 	for i, col := range cols {
 		quoted[i] = r.db.Q(col)
 	}
-	t := elementTable(e)
+	t := elementTable(e, r.Universe.Version)
 	q := "SELECT " + strings.Join(quoted, ", ") + " FROM " + r.db.T(e.Name)
 	if r.db.Dialect.SupportsTimespanRange() {
 		// Conditions may name SQLite's bound columns (butler.QueryRecords does);

@@ -27,7 +27,7 @@ func TestElementTable_NotNullMatchesDimensions(t *testing.T) {
 				continue
 			}
 			var cols []string
-			for _, c := range elementTable(e).Columns {
+			for _, c := range elementTable(e, v).Columns {
 				if c.NotNull {
 					cols = append(cols, c.Name)
 				}

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"path/filepath"
 	"sort"
@@ -59,7 +60,14 @@ func tableColumns(t *testing.T, db *sqldb.DB) map[string]string {
 			var c, typ string
 			var nn, pk int
 			rows.Scan(&c, &typ, &nn, &pk)
-			cols = append(cols, c+":"+typ)
+			col := c + ":" + typ
+			if nn != 0 {
+				col += " NOT NULL"
+			}
+			if pk != 0 {
+				col += fmt.Sprintf(" PK%d", pk)
+			}
+			cols = append(cols, col)
 		}
 		rows.Close()
 		out[n] = strings.Join(cols, " ")

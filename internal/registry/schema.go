@@ -90,8 +90,10 @@ func dimensionFK(d *dimensions.Element) sqldb.ForeignKey {
 	return fk
 }
 
-// elementTable derives the table of a dimension element (reference §3.5).
-func elementTable(e *dimensions.Element) sqldb.Table {
+// elementTable derives the table of a dimension element (reference §3.5) in
+// universe version v, with the NOT NULL columns of dimensions.StrictNulls.
+func elementTable(e *dimensions.Element, v int) sqldb.Table {
+	strict := dimensions.StrictNulls(v)
 	t := sqldb.Table{Name: e.Name}
 	for _, r := range e.Required {
 		t.Columns = append(t.Columns, keyColumn(r, r.Name))
@@ -113,7 +115,7 @@ func elementTable(e *dimensions.Element) sqldb.Table {
 	}
 	if e.IsDimension() {
 		for _, alt := range e.Keys[1:] {
-			t.Columns = append(t.Columns, fieldColumn(alt, false))
+			t.Columns = append(t.Columns, fieldColumn(alt, strict))
 			var u []string
 			for _, r := range e.Required {
 				u = append(u, r.Name)
@@ -122,7 +124,7 @@ func elementTable(e *dimensions.Element) sqldb.Table {
 		}
 	}
 	for _, m := range e.Metadata {
-		t.Columns = append(t.Columns, fieldColumn(m, !m.IsNullable()))
+		t.Columns = append(t.Columns, fieldColumn(m, strict && !m.IsNullable()))
 	}
 	if e.Spatial != "" {
 		t.Columns = append(t.Columns, sqldb.Column{Name: "region", Type: sqldb.String})
@@ -241,7 +243,7 @@ func staticTables(u *dimensions.Universe, datasetsV2 bool) []sqldb.Table {
 	}
 	for _, e := range u.Elements {
 		if e.HasTable() {
-			ts = append(ts, elementTable(e))
+			ts = append(ts, elementTable(e, u.Version))
 		}
 	}
 	for _, e := range u.Elements {

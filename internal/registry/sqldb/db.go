@@ -156,6 +156,17 @@ func (db *DB) String() string { return db.where }
 // T returns the qualified, quoted name of a table.
 func (db *DB) T(name string) string { return db.Dialect.Table(db.Schema, name) }
 
+// AutoID returns what an INSERT into table adds for its autoincrement column:
+// the quoted column and its value expression, each followed by ", ", or two
+// empty strings where the database fills the column itself.
+func (db *DB) AutoID(table, column string) (col, val string) {
+	next := db.Dialect.NextID(db.Schema, table, column)
+	if next == "" {
+		return "", ""
+	}
+	return db.Q(column) + ", ", next + ", "
+}
+
 // Q quotes an identifier.
 func (db *DB) Q(name string) string { return db.Dialect.Quote(name) }
 

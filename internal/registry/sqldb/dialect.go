@@ -41,6 +41,9 @@ type Dialect interface {
 	// Transient reports whether err means the connection was lost or refused
 	// (server restart), so that a read may be tried again.
 	Transient(err error) bool
+	// NextID is the SQL expression an INSERT gives an autoincrement column, or
+	// "" where the database fills it itself (SQLite's INTEGER PRIMARY KEY).
+	NextID(schema, table, column string) string
 }
 
 // Timespan limits (daf_butler TimeConverter): unbounded begin and end are
@@ -95,9 +98,10 @@ func IsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 type sqlite struct{}
 
-func (sqlite) Name() string          { return "sqlite" }
-func (sqlite) Quote(s string) string { return quoteIdent(s) }
-func (sqlite) Transient(error) bool  { return false } // busy_timeout does the waiting
+func (sqlite) Name() string                 { return "sqlite" }
+func (sqlite) Quote(s string) string        { return quoteIdent(s) }
+func (sqlite) Transient(error) bool         { return false } // busy_timeout does the waiting
+func (sqlite) NextID(_, _, _ string) string { return "" }
 
 func (sqlite) Rebind(q string) string {
 	if !strings.Contains(q, globOpen) {

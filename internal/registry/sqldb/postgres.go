@@ -204,6 +204,12 @@ func (postgres) Name() string                { return "postgresql" }
 func (postgres) Quote(s string) string       { return quoteIdent(s) }
 func (postgres) SupportsTimespanRange() bool { return true }
 
+// NextID draws from daf_butler's sequence <table>_seq_<column>: repositories
+// the Python butler made have no column default to fall back on.
+func (d postgres) NextID(schema, table, column string) string {
+	return "nextval('" + strings.ReplaceAll(d.Table(schema, shrinkName(table+"_seq_"+column)), "'", "''") + "')"
+}
+
 func (postgres) Table(schema, name string) string {
 	if schema == "" {
 		return quoteIdent(name)
@@ -417,9 +423,9 @@ func (d postgres) CreateTable(schema string, t Table) []string {
 		l := quoteIdent(c.Name) + " " + d.typeName(c)
 		switch {
 		case c.AutoIncrement:
-			seq := d.Table(schema, shrinkName(t.Name+"_seq_"+c.Name))
-			stmts = append(stmts, "CREATE SEQUENCE "+seq)
-			l += " DEFAULT nextval('" + strings.ReplaceAll(seq, "'", "''") + "'::regclass)"
+			// As daf_butler (SQLAlchemy) makes it: a sequence and no column
+			// default; every INSERT calls nextval itself (NextID).
+			stmts = append(stmts, "CREATE SEQUENCE "+d.Table(schema, shrinkName(t.Name+"_seq_"+c.Name)))
 		case c.Default != "":
 			l += " DEFAULT " + c.Default
 		case c.Type == Timespan && c.NotNull:

@@ -137,7 +137,7 @@ func TestPostgresCreateTable(t *testing.T) {
 	got := strings.Join(postgres{}.CreateTable("repo", tbl), ";\n")
 	for _, want := range []string{
 		`CREATE SEQUENCE "repo"."dataset_calibs_00000001_seq_id"`,
-		`"id" BIGINT DEFAULT nextval('"repo"."dataset_calibs_00000001_seq_id"'::regclass) NOT NULL`,
+		`"id" BIGINT NOT NULL`, // no default, as daf_butler makes it: INSERTs call nextval (NextID)
 		`"dataset_id" UUID NOT NULL`, `"band" VARCHAR(32) NOT NULL`, `"doc" TEXT,`,
 		`"timespan" INT8RANGE DEFAULT '(,)'::int8range NOT NULL`,
 		`REFERENCES "repo"."visit_detector_region_skypix_overlap_summary_with_a_very_long_name" ("band") ON DELETE CASCADE`,
@@ -260,7 +260,8 @@ func TestPostgres_ClassifyAndReadOnly(t *testing.T) {
 		if err := db.CreateTables(ctx, c, tables); err != nil {
 			return err
 		}
-		if err := c.QueryRow(ctx, "INSERT INTO "+db.T("parent")+" (name) VALUES (?) RETURNING id", "a").Scan(&id); err != nil {
+		idCol, idVal := db.AutoID("parent", "id")
+		if err := c.QueryRow(ctx, "INSERT INTO "+db.T("parent")+" ("+idCol+"name) VALUES ("+idVal+"?) RETURNING id", "a").Scan(&id); err != nil {
 			return err
 		}
 		args := append([]any{id}, db.Dialect.TimespanArgs(10, TimespanMax, true)...)
@@ -302,7 +303,7 @@ func TestPostgres_ClassifyAndReadOnly(t *testing.T) {
 		args []any
 		want error
 	}{
-		{"unique", "INSERT INTO " + db.T("parent") + " (name) VALUES (?)", []any{"a"}, errs.ErrConflict},
+		{"unique", "INSERT INTO " + db.T("parent") + " (id, name) VALUES (nextval('" + db.T("parent_seq_id") + "'), ?)", []any{"a"}, errs.ErrConflict},
 		{"foreign key", "INSERT INTO " + db.T("child") + " (parent_id) VALUES (?)", []any{int64(999)}, errs.ErrConflict},
 		{"not null", "INSERT INTO " + db.T("parent") + " (name) VALUES (NULL)", nil, errs.ErrInvalid},
 		{"missing table", "SELECT * FROM " + db.T("nope"), nil, errs.ErrNotFound},
