@@ -85,24 +85,6 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	search := butler.DataIDSearch{Dimensions: dims, Where: o.whereText(), Bind: binds, DataID: dataID,
 		Datasets: splitList(o.datasets), Collections: cols, Limit: fetch, OrderBy: splitList(o.orderBy)}
 	if len(grp.Required) == 0 {
-		found := false
-		err := b.QueryDataIDs(ctx, search, func(dimensions.DataID) error {
-			found = true
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if found && o.format != "table" {
-			t.addRow(func(string) any { return nil }) // the one row, with no columns
-			return render(g.stdout, o.format, t)
-		}
-		if found {
-			return noDataIDColumns(g, o, "Result has one logical row but no columns because no dimensions were requested.")
-		}
-		return noDataIDColumns(g, o, b.ExplainNoDataIDs(ctx, search)...)
-	}
-	if len(grp.Required) == 0 {
 		// No dimensions: upstream's query has one row with no columns when the
 		// where matches, which it reports in words.
 		found := false
@@ -114,7 +96,7 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 			return err
 		}
 		if found && o.format != "table" {
-			t.addRow(func(string) any { return nil })
+			t.addRow(func(string) any { return nil }) // the one row, with no columns
 			return render(g.stdout, o.format, t)
 		}
 		if found {
