@@ -27,7 +27,9 @@ type CollectionNode struct {
 	*Collection
 	// Children are a CHAINED collection's children, in search order.
 	Children []*CollectionNode
-	// Parents are the CHAINED collections that directly hold this one, by name.
+	// Parents are the CHAINED collections that directly hold this one, by
+	// name in the registry's order (the database's collation), as
+	// ParentChains lists them.
 	Parents []*CollectionNode
 	// DatasetTypes (with CollectionTreeOptions.DatasetTypes) are the dataset
 	// types the collection holds, sorted, less the excluded ones; a chain's
@@ -56,7 +58,7 @@ func (b *Butler) CollectionTree(ctx context.Context, patterns []string, opts Col
 	for _, c := range g.Collections {
 		byID[c.ID] = &CollectionNode{Collection: c}
 	}
-	for _, c := range g.Collections { // by name, so parents come out sorted
+	for _, c := range g.Collections { // by name, so parents come out by name too
 		parent := byID[c.ID]
 		for _, id := range g.Children[c.ID] {
 			child, ok := byID[id]
@@ -68,9 +70,6 @@ func (b *Butler) CollectionTree(ctx context.Context, patterns []string, opts Col
 				child.Parents = append(child.Parents, parent)
 			}
 		}
-	}
-	for _, n := range byID {
-		sort.SliceStable(n.Parents, func(i, j int) bool { return n.Parents[i].Name < n.Parents[j].Name })
 	}
 	t := &CollectionTree{all: len(patterns) == 0 || slices.Contains(patterns, "*") || slices.Contains(patterns, "...")}
 	for _, c := range g.Collections {

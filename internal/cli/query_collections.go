@@ -140,7 +140,7 @@ func collectionTree(cols []*butler.CollectionNode, showTypes, inverse bool) *tab
 		t.raw = append(t.raw, rec)
 		next := c.Children
 		if inverse {
-			next = c.Parents
+			next = byName(c.Parents)
 		}
 		for _, n := range next {
 			add(n, depth+1)
@@ -165,7 +165,7 @@ func collectionTable(cols []*butler.CollectionNode, showTypes, inverse bool) *ta
 	for _, c := range cols {
 		relatives := c.Children
 		if inverse {
-			relatives = c.Parents
+			relatives = byName(c.Parents)
 		}
 		if inverse && len(relatives) > 0 || !inverse && c.Type == dataset.Chained {
 			keep = true
@@ -235,4 +235,12 @@ func collectionList(cols []*butler.CollectionNode, showTypes bool) *table {
 		t.raw = append(t.raw, rec)
 	}
 	return t
+}
+
+// byName sorts parents by name, byte-wise as upstream's sorted() does (the
+// registry lists them in the database's collation).
+func byName(ns []*butler.CollectionNode) []*butler.CollectionNode {
+	ns = slices.Clone(ns)
+	slices.SortStableFunc(ns, func(a, b *butler.CollectionNode) int { return strings.Compare(a.Name, b.Name) })
+	return ns
 }
