@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,12 +17,8 @@ import (
 	"time"
 
 	"github.com/gobutler/butler"
-	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
-	"github.com/gobutler/butler/internal/ingest"
-	"github.com/gobutler/butler/internal/instrument"
-	"github.com/gobutler/butler/internal/obsinfo"
-	"github.com/gobutler/butler/timespan"
+	"github.com/gobutler/butler/internal/benchrepo"
 	"github.com/spf13/cobra"
 )
 
@@ -102,11 +97,25 @@ func runBenchQuery(ctx context.Context, g *globals, o benchQueryOptions) error {
 		out["db"] = "postgresql"
 	}
 	if _, err := os.Stat(filepath.Join(o.repo, "butler.yaml")); errors.Is(err, os.ErrNotExist) {
-		st, err := buildQueryRepo(ctx, g, o)
+		if n := benchrepo.MaxDetectors(); o.detectors < 1 || o.detectors > n {
+			return usagef("--detectors %d: want 1..%d", o.detectors, n)
+		}
+		if o.exposures < 1 {
+			return usagef("--exposures %d: want at least 1", o.exposures)
+		}
+		st, err := benchrepo.Build(ctx, o.repo, benchrepo.Options{Exposures: o.exposures, Detectors: o.detectors, PerNight: o.perNight, Batch: o.batch,
+			DB: o.db, Namespace: o.namespace, Logger: g.log, Progress: func(done, total int, el time.Duration) {
+				fmt.Fprintf(g.stderr, "\rimported %d/%d raws (%.0f/s)", done, total, float64(done)/el.Seconds())
+			}})
 		if err != nil {
 			return err
 		}
-		out["build"] = st
+		fmt.Fprintln(g.stderr)
+		out["build"] = map[string]any{
+			"exposures": st.Exposures, "detectors": st.Detectors, "datasets": st.Datasets,
+			"records_seconds": st.RecordsSeconds, "insert_seconds": st.InsertSeconds,
+			"seconds": st.Seconds, "datasets_per_s": st.DatasetsPerS,
+		}
 	} else if err != nil {
 		return err
 	} else {
@@ -357,182 +366,4 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// buildQueryRepo creates the repository and fills it: LSSTCam, the exposure,
-// group and day_obs records, and one raw per exposure × detector, imported
-// registry-only in transactions of about o.batch datasets.
-func buildQueryRepo(ctx context.Context, g *globals, o benchQueryOptions) (map[string]any, error) {
-	cam, err := instrument.Lookup("LSSTCam")
-	if err != nil {
-		return nil, err
-	}
-	if o.detectors < 1 || o.detectors > len(cam.Detectors) {
-		return nil, usagef("--detectors %d: want 1..%d", o.detectors, len(cam.Detectors))
-	}
-	if o.exposures < 1 {
-		return nil, usagef("--exposures %d: want at least 1", o.exposures)
-	}
-	var copts butler.CreateOptions
-	if o.db != "" {
-		dir, err := os.MkdirTemp("", "butler-bench-seed-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		seed := filepath.Join(dir, "seed.yaml")
-		body := fmt.Sprintf("registry:\n  db: %q\n", o.db)
-		if o.namespace != "" {
-			body += fmt.Sprintf("  namespace: %q\n", o.namespace)
-		}
-		if err := os.WriteFile(seed, []byte(body), 0o600); err != nil {
-			return nil, err
-		}
-		copts.SeedConfig = seed
-	}
-	t0 := time.Now()
-	if _, err := butler.Create(ctx, o.repo, copts); err != nil {
-		return nil, err
-	}
-	b, err := butler.Open(ctx, o.repo, butler.OpenOptions{Writeable: true, Logger: g.log})
-	if err != nil {
-		return nil, err
-	}
-	defer b.Close()
-	if _, err := ingest.RegisterInstrument(ctx, b, cam.ClassName, false); err != nil {
-		return nil, err
-	}
-	if _, err := b.RegisterDatasetType(ctx, "raw", "Exposure", []string{"instrument", "detector", "exposure"}, false); err != nil {
-		return nil, err
-	}
-	exps, sets, err := benchExposures(b.Universe, cam, o.exposures, o.perNight)
-	if err != nil {
-		return nil, err
-	}
-	for _, set := range sets {
-		if err := b.InsertRecords(ctx, set.Element, set.Records, butler.InsertSkip); err != nil {
-			return nil, fmt.Errorf("insert %s records: %w", set.Element, err)
-		}
-	}
-	recSeconds := time.Since(t0).Seconds()
-	dets := make([]int64, o.detectors)
-	for i := range dets {
-		dets[i] = cam.Detectors[i*len(cam.Detectors)/o.detectors].ID
-	}
-	const run = "LSSTCam/raw/all"
-	perBatch := max(1, o.batch/len(dets))
-	total := len(exps) * len(dets)
-	done := 0
-	t1 := time.Now()
-	for start := 0; start < len(exps); start += perBatch {
-		var files []butler.BundleFile
-		for _, exp := range exps[start:min(start+perBatch, len(exps))] {
-			for _, det := range dets {
-				id := dimensions.DataID{"instrument": cam.Name, "detector": det, "exposure": exp}
-				uid, err := dataset.NewID(dataset.DataIDTypeRun, "raw", run, id)
-				if err != nil {
-					return nil, err
-				}
-				files = append(files, butler.BundleFile{Refs: []dataset.Ref{{ID: uid, Type: dataset.Type{Name: "raw"}, Run: run, DataID: id}}})
-			}
-		}
-		res, err := b.Import(ctx, &butler.Bundle{Files: files}, butler.ImportOptions{RegistryOnly: true})
-		if err != nil {
-			return nil, err
-		}
-		done += res.Datasets + res.Skipped
-		el := time.Since(t1).Seconds()
-		fmt.Fprintf(g.stderr, "\rimported %d/%d raws (%.0f/s)", done, total, float64(done)/el)
-	}
-	fmt.Fprintln(g.stderr)
-	insSeconds := time.Since(t1).Seconds()
-	if err := b.Analyze(ctx); err != nil {
-		return nil, err
-	}
-	return map[string]any{
-		"exposures": len(exps), "detectors": len(dets), "datasets": total,
-		"records_seconds": recSeconds, "insert_seconds": insSeconds,
-		"seconds": time.Since(t0).Seconds(), "datasets_per_s": float64(total) / insSeconds,
-	}, nil
-}
-
-// benchExposures makes a survey-like night plan: perNight exposures per
-// observing day (a few bias, dark and flat sequences, then science exposures
-// each in its own group), with the exposure, group and day_obs records that
-// ingest would write for them.
-func benchExposures(u *dimensions.Universe, cam *instrument.Instrument, n, perNight int) ([]int64, []butler.RecordSet, error) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	start := time.Date(2025, 4, 15, 23, 30, 0, 0, time.UTC)
-	offset := int64(12 * 3600) // LSSTCam's day_obs rolls over at 12:00 TAI
-	var exps []int64
-	var groups, days, recs []dimensions.Record
-	seenDay := map[int64]bool{}
-	seenGroup := map[string]bool{}
-	_, hasGroup := u.Element("group")
-	_, hasDay := u.Element("day_obs")
-	group := ""
-	for i := range n {
-		night, seq := i/perNight, int64(i%perNight+1)
-		kind, expTime := "science", 30.0
-		switch {
-		case seq <= 10:
-			kind, expTime = "bias", 0
-		case seq <= 15:
-			kind = "dark"
-		case seq <= 25:
-			kind, expTime = "flat", 5
-		}
-		beg := start.AddDate(0, 0, night).Add(time.Duration(seq-1) * 40 * time.Second)
-		end := beg.Add(time.Duration((expTime + 0.3) * float64(time.Second)))
-		dayObs := int64(beg.Add(-12*time.Hour).Year()*10000 + int(beg.Add(-12*time.Hour).Month())*100 + beg.Add(-12*time.Hour).Day())
-		filt := cam.Filters[(i/7)%len(cam.Filters)].Name
-		if kind == "bias" || kind == "dark" {
-			filt = cam.Filters[0].Name
-		}
-		if kind == "science" || seq == 1 || seq == 11 || seq == 16 {
-			group = beg.Format("2006-01-02T15:04:05.000")
-		}
-		ra, dec := 360*rng.Float64(), -70+70*rng.Float64()
-		az, zen, sky := 360*rng.Float64(), 60*rng.Float64(), 180*rng.Float64()-90
-		info := &obsinfo.ObservationInfo{
-			Instrument: cam.Name, ExposureID: dayObs*100000 + seq, ObsID: fmt.Sprintf("MC_O_%d_%06d", dayObs, seq),
-			PhysicalFilter: filt, ObservationType: kind, ObservationReason: kind, ScienceProgram: "BLOCK-1",
-			TargetName: "field", Group: group, DayObs: dayObs, DayObsOffset: &offset, SeqNum: seq, SeqStart: seq, SeqEnd: seq,
-			Begin: timespan.FromUTC(beg), End: timespan.FromUTC(end), ExposureTime: expTime, ExposureTimeRequested: expTime,
-			DarkTime: expTime + 0.3, TrackingRA: &ra, TrackingDec: &dec, Azimuth: &az, ZenithAngle: &zen, SkyAngle: &sky,
-		}
-		vals, err := info.ExposureRecord(u.Version)
-		if err != nil {
-			return nil, nil, err
-		}
-		if b, ok := vals["timespan_begin"].(int64); ok {
-			e, _ := vals["timespan_end"].(int64)
-			vals["timespan"] = timespan.Timespan{Begin: b, End: e}
-		}
-		delete(vals, "timespan_begin")
-		delete(vals, "timespan_end")
-		recs = append(recs, dimensions.Record{Element: u.MustElement("exposure"), Values: vals})
-		exps = append(exps, info.ExposureID)
-		if hasGroup && !seenGroup[group] {
-			seenGroup[group] = true
-			groups = append(groups, dimensions.Record{Element: u.MustElement("group"), Values: map[string]any{"instrument": cam.Name, "name": group}})
-		}
-		if hasDay && !seenDay[dayObs] {
-			seenDay[dayObs] = true
-			vals := map[string]any{"instrument": cam.Name, "id": dayObs}
-			if ts, ok, err := info.DayObsTimespan(); err == nil && ok {
-				vals["timespan"] = ts
-			}
-			days = append(days, dimensions.Record{Element: u.MustElement("day_obs"), Values: vals})
-		}
-	}
-	var sets []butler.RecordSet
-	if len(groups) > 0 {
-		sets = append(sets, butler.RecordSet{Element: "group", Records: groups})
-	}
-	if len(days) > 0 {
-		sets = append(sets, butler.RecordSet{Element: "day_obs", Records: days})
-	}
-	sets = append(sets, butler.RecordSet{Element: "exposure", Records: recs})
-	return exps, sets, nil
 }

@@ -220,6 +220,23 @@ func TestPruneDatasets(t *testing.T) {
 			t.Errorf("run/a holds %v after disassociating from tag", got)
 		}
 	})
+	t.Run("failure part-way changes nothing", func(t *testing.T) {
+		// The second --disassociate names a RUN: the first must not have
+		// happened, nor the unstore.
+		t.Parallel()
+		f := newFixture(t)
+		file := f.fileOf(t, "run/a/dict/1")
+		res := repotest.Run(t, "prune-datasets", f.root, "tag", "--disassociate", "tag", "--disassociate", "run/a", "--unstore", "--no-confirm")
+		if res.Code == 0 || !strings.Contains(res.Stderr, "run/a") {
+			t.Errorf("disassociating from a RUN: %s, want an error naming run/a", res)
+		}
+		if got := datasetRows(t, f.root, "--collections", "tag"); len(got) != 1 {
+			t.Errorf("after the failed prune tag holds %v, want its one dataset", got)
+		}
+		if !exists(file) {
+			t.Errorf("the failed prune removed %s", file)
+		}
+	})
 	t.Run("confirm no", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)

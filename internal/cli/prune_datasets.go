@@ -103,20 +103,8 @@ func runPruneDatasets(ctx context.Context, g *globals, o pruneDatasetsOptions, a
 		fmt.Fprintln(g.stdout, "Aborted.")
 		return nil
 	}
-	for _, tag := range tags {
-		if err := b.Disassociate(ctx, tag, refs); err != nil {
-			return err
-		}
-	}
-	if o.unstore && o.purge == "" {
-		if err := b.Unstore(ctx, refs); err != nil {
-			return err
-		}
-	}
-	if o.purge != "" {
-		if err := b.Remove(ctx, refs); err != nil {
-			return err
-		}
+	if err := b.Prune(ctx, refs, butler.PruneOptions{Purge: o.purge != "", Unstore: o.unstore, Disassociate: tags}); err != nil {
+		return err
 	}
 	if !o.quiet {
 		fmt.Fprintf(g.stdout, "%d dataset(s) %s.\n", len(refs), what)

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"path"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/gobutler/butler"
@@ -65,24 +63,18 @@ func runQueryCollections(ctx context.Context, g *globals, o queryCollectionsOpti
 		return err
 	}
 	defer b.Close()
-	globs := splitList(args[1:])
-	cols, err := b.Collections(ctx, globs, types...) // by name
+	tree, err := b.CollectionTree(ctx, splitList(args[1:]), butler.CollectionTreeOptions{Types: types, DatasetTypes: o.showTypes, ExcludeDatasetTypes: splitList(o.excludeTypes)})
 	if err != nil {
 		return err
 	}
-	q := &collectionLister{ctx: ctx, b: b, showTypes: o.showTypes, exclude: splitList(o.excludeTypes), cache: map[string]*butler.Collection{}}
 	var t *table
 	switch mode {
 	case "TREE", "INVERSE-TREE":
-		t, err = q.tree(cols, mode == "INVERSE-TREE")
+		t = collectionTree(tree.Matched, o.showTypes, mode == "INVERSE-TREE")
 	case "TABLE", "INVERSE-TABLE":
-		t, err = q.table(cols, mode == "INVERSE-TABLE")
+		t = collectionTable(tree.Matched, o.showTypes, mode == "INVERSE-TABLE")
 	default:
-		all := len(globs) == 0 || slices.Contains(globs, "*") || slices.Contains(globs, "...")
-		t, err = q.list(cols, all, mode == "FLATTEN")
-	}
-	if err != nil {
-		return err
+		t = collectionList(tree.List(mode == "FLATTEN"), o.showTypes)
 	}
 	if o.format == "table" && len(t.rows) == 0 {
 		return nil // upstream prints nothing for an empty table
@@ -90,51 +82,10 @@ func runQueryCollections(ctx context.Context, g *globals, o queryCollectionsOpti
 	return render(g.stdout, o.format, t)
 }
 
-// collectionLister builds query-collections' tables as upstream's
-// script/queryCollections.py does: one row per collection, and where a
-// collection has several children, parents or dataset types, one more row for
-// each, with the other cells blank. JSON and YAML get one record per collection.
-type collectionLister struct {
-	ctx       context.Context
-	b         *butler.Butler
-	showTypes bool
-	exclude   []string
-	cache     map[string]*butler.Collection
-}
-
-func (q *collectionLister) get(name string) (*butler.Collection, error) {
-	if c, ok := q.cache[name]; ok {
-		return c, nil
-	}
-	c, err := q.b.Collection(q.ctx, name)
-	if err == nil {
-		q.cache[name] = c
-	}
-	return c, err
-}
-
-// datasetTypes lists a collection's dataset types, sorted, less the excluded
-// ones.
-func (q *collectionLister) datasetTypes(name string) ([]string, error) {
-	names, err := q.b.CollectionDatasetTypes(q.ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	kept := []string{}
-	for _, n := range names {
-		skip := false
-		for _, p := range q.exclude {
-			if ok, _ := path.Match(p, n); ok {
-				skip = true
-			}
-		}
-		if !skip {
-			kept = append(kept, n)
-		}
-	}
-	sort.Strings(kept)
-	return kept, nil
-}
+// query-collections' tables are built as upstream's script/queryCollections.py
+// builds them: one row per collection, and where a collection has several
+// children, parents or dataset types, one more row for each, with the other
+// cells blank. JSON and YAML get one record per collection.
 
 // block appends lead followed by the first of sub, then the rest of sub
 // under blank lead cells (astropy's hstack(...).filled("")).
@@ -167,124 +118,90 @@ func typeRows(types []string) [][]any {
 	return out
 }
 
-func (q *collectionLister) tree(cols []*butler.Collection, inverse bool) (*table, error) {
+func collectionTree(cols []*butler.CollectionNode, showTypes, inverse bool) *table {
 	t := &table{cols: []string{"Name", "Type"}, left: true, raw: []map[string]any{}}
-	if q.showTypes {
+	if showTypes {
 		t.cols = append(t.cols, "Dataset Types")
 	}
-	var add func(c *butler.Collection, depth int) error
-	add = func(c *butler.Collection, depth int) error {
+	var add func(c *butler.CollectionNode, depth int)
+	add = func(c *butler.CollectionNode, depth int) {
 		rec := map[string]any{"name": c.Name, "type": c.Type.String(), "depth": depth}
 		lead := []any{strings.Repeat("  ", depth) + c.Name, c.Type.String()}
 		var sub [][]any
-		if q.showTypes {
+		if showTypes {
 			types := []string{}
 			if c.Type != dataset.Chained {
-				var err error
-				if types, err = q.datasetTypes(c.Name); err != nil {
-					return err
-				}
+				types = c.DatasetTypes
 			}
 			rec["dataset_types"] = types
 			sub = typeRows(types)
 		}
 		block(t, lead, sub)
 		t.raw = append(t.raw, rec)
-		var next []string
-		var err error
+		next := c.Children
 		if inverse {
-			next, err = q.b.ParentChains(q.ctx, c.Name)
-			sort.Strings(next)
-		} else if c.Type == dataset.Chained {
-			next, err = q.b.Chain(q.ctx, c.Name)
-		}
-		if err != nil {
-			return err
+			next = byName(c.Parents)
 		}
 		for _, n := range next {
-			nc, err := q.get(n)
-			if err != nil {
-				return err
-			}
-			if err := add(nc, depth+1); err != nil {
-				return err
-			}
+			add(n, depth+1)
 		}
-		return nil
 	}
 	for _, c := range cols {
-		if err := add(c, 0); err != nil {
-			return nil, err
-		}
+		add(c, 0)
 	}
-	return t, nil
+	return t
 }
 
-func (q *collectionLister) table(cols []*butler.Collection, inverse bool) (*table, error) {
+func collectionTable(cols []*butler.CollectionNode, showTypes, inverse bool) *table {
 	rel, key := "Children", "children"
 	if inverse {
 		rel, key = "Parents", "parents"
 	}
 	t := &table{cols: []string{"Name", "Type", rel}, left: true, raw: []map[string]any{}}
-	if q.showTypes {
+	if showTypes {
 		t.cols = append(t.cols, "Dataset Types")
 	}
 	keep := false // whether the relatives column has anything to show
 	for _, c := range cols {
-		var relatives []string
-		var err error
+		relatives := c.Children
 		if inverse {
-			relatives, err = q.b.ParentChains(q.ctx, c.Name)
-			sort.Strings(relatives)
-		} else if c.Type == dataset.Chained {
-			relatives, err = q.b.Chain(q.ctx, c.Name)
-		}
-		if err != nil {
-			return nil, err
+			relatives = byName(c.Parents)
 		}
 		if inverse && len(relatives) > 0 || !inverse && c.Type == dataset.Chained {
 			keep = true
 		}
-		rec := map[string]any{"name": c.Name, "type": c.Type.String(), key: orEmptyStrings(relatives)}
+		names := []string{}
+		for _, r := range relatives {
+			names = append(names, r.Name)
+		}
+		rec := map[string]any{"name": c.Name, "type": c.Type.String(), key: names}
 		var sub [][]any
 		if len(relatives) == 0 {
 			sub = [][]any{{""}}
-			if q.showTypes {
-				types, err := q.datasetTypes(c.Name)
-				if err != nil {
-					return nil, err
-				}
-				rec["dataset_types"] = types
+			if showTypes {
+				rec["dataset_types"] = c.DatasetTypes
 				sub = nil
-				for _, r := range typeRows(types) {
+				for _, r := range typeRows(c.DatasetTypes) {
 					sub = append(sub, append([]any{""}, r...))
 				}
 			}
 		} else {
 			// Each relative with its own dataset types below it.
 			for _, r := range relatives {
-				if !q.showTypes {
-					sub = append(sub, []any{r})
+				if !showTypes {
+					sub = append(sub, []any{r.Name})
 					continue
 				}
-				types, err := q.datasetTypes(r)
-				if err != nil {
-					return nil, err
-				}
-				for i, tr := range typeRows(types) {
-					cell := any(r)
+				for i, tr := range typeRows(r.DatasetTypes) {
+					cell := any(r.Name)
 					if i > 0 {
 						cell = ""
 					}
 					sub = append(sub, append([]any{cell}, tr...))
 				}
 			}
-			if q.showTypes {
-				types, err := q.datasetTypes(c.Name)
-				if err != nil {
-					return nil, err
-				}
-				rec["dataset_types"] = types
+			if showTypes {
+				rec["dataset_types"] = c.DatasetTypes
 			}
 		}
 		block(t, []any{c.Name, c.Type.String()}, sub)
@@ -297,84 +214,33 @@ func (q *collectionLister) table(cols []*butler.Collection, inverse bool) (*tabl
 			t.rows[i] = slices.Delete(r, 2, 3)
 		}
 	}
-	return t, nil
+	return t
 }
 
-// list is FLATTEN and NO-CHILDREN. As upstream, the order is the registry's
-// (creation order) when listing everything; FLATTEN leaves chains out and
-// lists what they hold instead, depth first, each collection once.
-func (q *collectionLister) list(cols []*butler.Collection, all, flatten bool) (*table, error) {
+// collectionList is FLATTEN and NO-CHILDREN: the collections of
+// CollectionTree.List, one after the other.
+func collectionList(cols []*butler.CollectionNode, showTypes bool) *table {
 	t := &table{cols: []string{"Name", "Type"}, left: true, raw: []map[string]any{}}
-	if q.showTypes {
+	if showTypes {
 		t.cols = append(t.cols, "Dataset Types")
 	}
-	if all {
-		cols = slices.Clone(cols)
-		sort.SliceStable(cols, func(i, j int) bool { return cols[i].ID < cols[j].ID })
-	}
-	var out []*butler.Collection
-	seen := map[string]bool{}
-	var visit func(c *butler.Collection) error
-	visit = func(c *butler.Collection) error {
-		if c.Type != dataset.Chained || !flatten {
-			if !seen[c.Name] {
-				seen[c.Name] = true
-				out = append(out, c)
-			}
-			return nil
-		}
-		kids, err := q.b.Chain(q.ctx, c.Name)
-		if err != nil {
-			return err
-		}
-		for _, k := range kids {
-			kc, err := q.get(k)
-			if err != nil {
-				return err
-			}
-			if err := visit(kc); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	for _, c := range cols {
-		if flatten && c.Type == dataset.Chained {
-			continue // matched chains are expanded after the direct matches
-		}
-		if err := visit(c); err != nil {
-			return nil, err
-		}
-	}
-	if flatten && !all {
-		for _, c := range cols {
-			if c.Type == dataset.Chained {
-				if err := visit(c); err != nil {
-					return nil, err
-				}
-			}
-		}
-	}
-	for _, c := range out {
 		rec := map[string]any{"name": c.Name, "type": c.Type.String()}
 		var sub [][]any
-		if q.showTypes {
-			types, err := q.datasetTypes(c.Name)
-			if err != nil {
-				return nil, err
-			}
-			rec["dataset_types"] = types
-			sub = typeRows(types)
+		if showTypes {
+			rec["dataset_types"] = c.DatasetTypes
+			sub = typeRows(c.DatasetTypes)
 		}
 		block(t, []any{c.Name, c.Type.String()}, sub)
 		t.raw = append(t.raw, rec)
 	}
-	return t, nil
+	return t
 }
 
-func orEmptyStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+// byName sorts parents by name, byte-wise as upstream's sorted() does (the
+// registry lists them in the database's collation).
+func byName(ns []*butler.CollectionNode) []*butler.CollectionNode {
+	ns = slices.Clone(ns)
+	slices.SortStableFunc(ns, func(a, b *butler.CollectionNode) int { return strings.Compare(a.Name, b.Name) })
+	return ns
 }

@@ -192,3 +192,68 @@ func (o *queryOptions) print(g *globals, script string, t *table, warn bool, sor
 	}
 	return true, render(g.stdout, o.format, t)
 }
+
+// querySession is what the three query commands (query-datasets,
+// query-data-ids, query-dimension-records) share once their flags are read:
+// the repository, opened for reading, the parsed --bind and --data-id, and
+// how many rows to ask for.
+type querySession struct {
+	b      *butler.Butler
+	binds  map[string]any
+	dataID dimensions.DataID
+	// fetch is how many rows to ask for (--limit, plus one to detect a
+	// negative limit's truncation, plus --offset; 0 means all); warn says
+	// whether to warn when more rows came than the limit.
+	fetch int
+	warn  bool
+}
+
+// start checks --format, parses --bind and --data-id, opens the repository
+// and works out the row limit. The caller closes s.b.
+func (o *queryOptions) start(ctx context.Context, g *globals, repo string) (*querySession, error) {
+	if err := checkFormat(o.format); err != nil {
+		return nil, err
+	}
+	binds, err := o.bindMap()
+	if err != nil {
+		return nil, err
+	}
+	dataID, err := parseDataID(o.dataID)
+	if err != nil {
+		return nil, err
+	}
+	b, err := g.open(ctx, repo, false)
+	if err != nil {
+		return nil, err
+	}
+	s := &querySession{b: b, binds: binds, dataID: dataID}
+	s.fetch, s.warn = effectiveLimit(o.limit)
+	if s.fetch > 0 {
+		s.fetch += o.offset
+	}
+	return s, nil
+}
+
+// finish prints a data ID or record table as o.print does; when there was
+// nothing to print it prints upstream's hint and the reasons explain gives:
+// reasons first on stdout (queryDataIds) or, with reasonsAfter, after the
+// hint on stderr (queryDimensionRecords).
+func (o *queryOptions) finish(g *globals, s *querySession, script string, t *table, sortKeys []string, reasonsAfter bool, explain func() []string) error {
+	printed, err := o.print(g, script, t, s.warn, sortKeys)
+	if err != nil || printed {
+		return err
+	}
+	const hint = "No results. Try --help for more information."
+	if reasonsAfter {
+		fmt.Fprintln(g.stdout, hint)
+		for _, why := range explain() {
+			fmt.Fprintln(g.stderr, why)
+		}
+		return nil
+	}
+	for _, why := range explain() {
+		fmt.Fprintln(g.stdout, why)
+	}
+	fmt.Fprintln(g.stdout, hint)
+	return nil
+}

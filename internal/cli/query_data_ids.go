@@ -36,28 +36,18 @@ reported in words.`,
 }
 
 func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, args []string) error {
-	if err := checkFormat(o.format); err != nil {
-		return err
-	}
-	binds, err := o.bindMap()
+	qs, err := o.start(ctx, g, args[0])
 	if err != nil {
 		return err
 	}
-	dataID, err := parseDataID(o.dataID)
-	if err != nil {
-		return err
-	}
+	defer qs.b.Close()
+	b := qs.b
 	cols := splitList(o.collections)
 	if len(cols) > 0 && len(o.datasets) == 0 {
 		g.log.Warn("--collections only applies with --datasets; ignored")
 		cols = nil
 	}
 	dims := splitList(args[1:])
-	b, err := g.open(ctx, args[0], false)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
 	if len(dims) == 0 && len(o.datasets) > 0 && len(cols) > 0 {
 		// As upstream: the dimensions all the dataset types have.
 		common, names, err := b.CommonDimensions(ctx, splitList(o.datasets))
@@ -72,18 +62,14 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	if len(o.datasets) > 0 && len(cols) == 0 {
 		cols = []string{"*"}
 	}
-	fetch, warn := effectiveLimit(o.limit)
-	if fetch > 0 {
-		fetch += o.offset
-	}
 	grp, err := b.Universe.Group(dims...)
 	if err != nil {
 		return err
 	}
 	t := &table{cols: grp.Names()}
 	n := 0
-	search := butler.DataIDSearch{Dimensions: dims, Where: o.whereText(), Bind: binds, DataID: dataID,
-		Datasets: splitList(o.datasets), Collections: cols, Limit: fetch, OrderBy: splitList(o.orderBy)}
+	search := butler.DataIDSearch{Dimensions: dims, Where: o.whereText(), Bind: qs.binds, DataID: qs.dataID,
+		Datasets: splitList(o.datasets), Collections: cols, Limit: qs.fetch, OrderBy: splitList(o.orderBy)}
 	if len(grp.Required) == 0 {
 		// No dimensions: upstream's query has one row with no columns when the
 		// where matches, which it reports in words.
@@ -115,16 +101,8 @@ func runQueryDataIDs(ctx context.Context, g *globals, o queryDataIDsOptions, arg
 	if err != nil {
 		return err
 	}
-	printed, err := o.print(g, "queryDataIds", t, warn, dataIDSortKeys(grp))
-	if err != nil || printed {
-		return err
-	}
 	// As upstream: the reasons, then the hint.
-	for _, why := range b.ExplainNoDataIDs(ctx, search) {
-		fmt.Fprintln(g.stdout, why)
-	}
-	fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
-	return nil
+	return o.finish(g, qs, "queryDataIds", t, dataIDSortKeys(grp), false, func() []string { return b.ExplainNoDataIDs(ctx, search) })
 }
 
 // noDataIDColumns reports a data ID search that gives no table (nothing in

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/spf13/cobra"
 )
@@ -45,16 +46,12 @@ func runQueryDatasetTypes(ctx context.Context, g *globals, o queryDatasetTypesOp
 	var allowed map[string]bool
 	if cols := splitList(o.collections); len(cols) > 0 {
 		allowed = map[string]bool{}
-		matched, err := b.Collections(ctx, cols)
+		tree, err := b.CollectionTree(ctx, cols, butler.CollectionTreeOptions{DatasetTypes: true})
 		if err != nil {
 			return err
 		}
-		for _, c := range matched {
-			names, err := b.CollectionDatasetTypes(ctx, c.Name)
-			if err != nil {
-				return err
-			}
-			for _, n := range names {
+		for _, c := range tree.Matched {
+			for _, n := range c.DatasetTypes {
 				allowed[n] = true
 			}
 		}

@@ -40,22 +40,12 @@ collections, one table per dataset type, with their full data IDs.`,
 
 func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, args []string) error {
 	o.findFirst = o.findFirst && !o.noFindFirst
-	if err := checkFormat(o.format); err != nil {
-		return err
-	}
-	binds, err := o.bindMap()
+	qs, err := o.start(ctx, g, args[0])
 	if err != nil {
 		return err
 	}
-	dataID, err := parseDataID(o.dataID)
-	if err != nil {
-		return err
-	}
-	b, err := g.open(ctx, args[0], false)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
+	defer qs.b.Close()
+	b := qs.b
 	cols := splitList(o.collections)
 	if len(cols) == 0 {
 		cols = []string{"*"}
@@ -68,11 +58,7 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 	if len(splitList(args[1:])) == 0 {
 		fmt.Fprintln(g.stderr, "FutureWarning: No dataset types specified.  Explicitly specifying dataset types will become mandatory after v28. Specify '*' to match the current behavior of querying all dataset types.")
 	}
-	fetch, warn := effectiveLimit(o.limit)
-	if fetch > 0 {
-		fetch += o.offset
-	}
-	search := butler.DatasetSearch{Types: splitList(args[1:]), Collections: cols, Where: o.whereText(), Bind: binds, DataID: dataID, FindFirst: o.findFirst, Limit: fetch, WithImplied: true, OrderBy: splitList(o.orderBy)}
+	search := butler.DatasetSearch{Types: splitList(args[1:]), Collections: cols, Where: o.whereText(), Bind: qs.binds, DataID: qs.dataID, FindFirst: o.findFirst, Limit: qs.fetch, WithImplied: true, OrderBy: splitList(o.orderBy)}
 	if (o.format == "csv" || o.format == "json") && !o.showURI {
 		return streamDatasets(ctx, g, b, search, o)
 	}
@@ -94,7 +80,7 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 		return err
 	}
 	total := n - o.offset
-	if warn && total > -o.limit {
+	if qs.warn && total > -o.limit {
 		fmt.Fprintln(g.stderr, datasetLimitWarning(o.limit))
 		// drop the extra row fetched to detect truncation
 		last := order[len(order)-1]

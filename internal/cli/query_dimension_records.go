@@ -40,29 +40,15 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionR
 	if len(o.datasets) > 0 && len(cols) == 0 {
 		cols = []string{"*"} // as upstream
 	}
-	if err := checkFormat(o.format); err != nil {
-		return err
-	}
-	binds, err := o.bindMap()
+	qs, err := o.start(ctx, g, args[0])
 	if err != nil {
 		return err
 	}
-	dataID, err := parseDataID(o.dataID)
-	if err != nil {
-		return err
-	}
-	b, err := g.open(ctx, args[0], false)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	fetch, warn := effectiveLimit(o.limit)
-	if fetch > 0 {
-		fetch += o.offset
-	}
+	defer qs.b.Close()
+	b := qs.b
 	t := &table{raw: []map[string]any{}}
 	n := 0
-	search := butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: binds, DataID: dataID, Limit: fetch, OrderBy: splitList(o.orderBy),
+	search := butler.RecordSearch{Element: args[1], Where: o.whereText(), Bind: qs.binds, DataID: qs.dataID, Limit: qs.fetch, OrderBy: splitList(o.orderBy),
 		Datasets: splitList(o.datasets), Collections: cols}
 	err = b.QueryRecords(ctx, search, func(r dimensions.Record) error {
 		n++
@@ -99,15 +85,7 @@ func runQueryDimensionRecords(ctx context.Context, g *globals, o queryDimensionR
 			keys = append(keys, e.PrimaryKey().Name)
 		}
 	}
-	printed, err := o.print(g, "queryDimensionRecords", t, warn, keys)
-	if err != nil || printed {
-		return err
-	}
-	fmt.Fprintln(g.stdout, "No results. Try --help for more information.")
-	for _, why := range b.ExplainNoRecords(ctx, search) {
-		fmt.Fprintln(g.stderr, why)
-	}
-	return nil
+	return o.finish(g, qs, "queryDimensionRecords", t, keys, true, func() []string { return b.ExplainNoRecords(ctx, search) })
 }
 
 // recordColumns lists a record's fields in upstream's order (required

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
 	"github.com/spf13/cobra"
 )
@@ -33,10 +34,11 @@ func runRemoveRuns(ctx context.Context, g *globals, o removeRunsOptions, args []
 		return err
 	}
 	defer b.Close()
-	runs, err := b.Collections(ctx, splitList(args[1:]), dataset.Run)
+	tree, err := b.CollectionTree(ctx, splitList(args[1:]), butler.CollectionTreeOptions{Types: []dataset.CollectionType{dataset.Run}})
 	if err != nil {
 		return err
 	}
+	runs := tree.Matched
 	if len(runs) == 0 {
 		fmt.Fprintln(g.stdout, "Did not find any collections to remove.")
 		return nil
@@ -45,9 +47,9 @@ func runRemoveRuns(ctx context.Context, g *globals, o removeRunsOptions, args []
 	var names []string
 	inChains := false
 	for _, r := range runs {
-		parents, err := b.ParentChains(ctx, r.Name)
-		if err != nil {
-			return err
+		var parents []string
+		for _, p := range r.Parents {
+			parents = append(parents, p.Name)
 		}
 		inChains = inChains || len(parents) > 0
 		t.add(nil, r.Name, strings.Join(parents, ", "))

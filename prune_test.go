@@ -1,0 +1,86 @@
+package butler_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/testutil/repotest"
+)
+
+// TestPrune runs Butler.Prune (prune-datasets) on both dialects: each action
+// and their combination in one call, the refused combinations, and a failure
+// part-way (the second of two tags is a RUN) that must leave the registry and
+// the files as they were.
+func TestPrune(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		ctx := t.Context()
+		repotest.AddInstrument(t, b, inst, 5)
+		if _, err := b.RegisterDatasetType(ctx, "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+			t.Fatal(err)
+		}
+		refs := []dataset.Ref{
+			mustPut(t, b, "a: 1\n", "dict", det(1), "run"),
+			mustPut(t, b, "a: 2\n", "dict", det(2), "run"),
+		}
+		for _, tag := range []string{"t1", "t2"} {
+			if err := b.Associate(ctx, tag, refs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stored := func() int {
+			n := 0
+			for _, r := range refs {
+				if _, err := b.GetRef(ctx, r); err == nil {
+					n++
+				} else if !errors.Is(err, errs.ErrNotFound) {
+					t.Fatalf("GetRef(%s): %v", r.ID, err)
+				}
+			}
+			return n
+		}
+		type state struct{ run, t1, t2, stored int }
+		now := func() state {
+			return state{countDatasets(t, b, "run"), countDatasets(t, b, "t1"), countDatasets(t, b, "t2"), stored()}
+		}
+		check := func(step string, want state) {
+			t.Helper()
+			if got := now(); got != want {
+				t.Errorf("%s: (run, t1, t2, stored) = %+v, want %+v", step, got, want)
+			}
+		}
+		check("start", state{2, 2, 2, 2})
+
+		for _, tc := range []struct {
+			name string
+			opts butler.PruneOptions
+			want error
+		}{
+			{"nothing to do", butler.PruneOptions{}, errs.ErrInvalid},
+			{"purge and disassociate", butler.PruneOptions{Purge: true, Disassociate: []string{"t1"}}, errs.ErrInvalid},
+			{"second tag is a RUN", butler.PruneOptions{Unstore: true, Disassociate: []string{"t1", "t2", "run"}}, errs.ErrInvalid},
+			{"second tag is missing", butler.PruneOptions{Unstore: true, Disassociate: []string{"t1", "nosuch"}}, errs.ErrNotFound},
+		} {
+			if err := b.Prune(ctx, refs, tc.opts); !errors.Is(err, tc.want) {
+				t.Errorf("Prune(%s) = %v, want %v", tc.name, err, tc.want)
+			}
+			check("after the refused "+tc.name, state{2, 2, 2, 2})
+		}
+
+		if err := b.Prune(ctx, refs[:1], butler.PruneOptions{Unstore: true, Disassociate: []string{"t1", "t2"}}); err != nil {
+			t.Fatalf("Prune(unstore, disassociate t1 t2): %v", err)
+		}
+		check("after unstoring and disassociating one", state{2, 1, 1, 1})
+		if err := b.Prune(ctx, refs[1:], butler.PruneOptions{Disassociate: []string{"t2"}}); err != nil {
+			t.Fatalf("Prune(disassociate t2): %v", err)
+		}
+		check("after disassociating the other from t2", state{2, 1, 0, 1})
+		if err := b.Prune(ctx, refs, butler.PruneOptions{Purge: true, Unstore: true}); err != nil {
+			t.Fatalf("Prune(purge): %v", err)
+		}
+		check("after the purge", state{0, 0, 0, 0})
+		repotest.CheckConsistent(t, b)
+	})
+}
