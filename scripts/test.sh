@@ -16,11 +16,25 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== S3 test server (versitygw)"
-# Built with GOBIN at a pinned version, so it never enters go.mod; internal/testutil/s3test
-# finds it in this cache directory. A stamp file records the version (the binary cannot say).
-versitygw_version=v1.8.0
+# CI tools are built with GOBIN at pinned versions into this cache directory, so they never
+# enter go.mod; a stamp file next to each records the version it was built at.
 ci_bin="${XDG_CACHE_HOME:-$HOME/.cache}/butler-ci/bin"
+
+echo "== staticcheck"
+# 2026.2.2 (v0.8.2): the newest release; the v0.8 line is the first built with Go 1.26.
+staticcheck_version=v0.8.2
+if [ ! -x "$ci_bin/staticcheck" ] || [ "$(cat "$ci_bin/staticcheck.version" 2>/dev/null)" != "$staticcheck_version" ]; then
+  mkdir -p "$ci_bin"
+  GOBIN="$ci_bin" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+  echo "$staticcheck_version" > "$ci_bin/staticcheck.version"
+fi
+# Any finding fails the run (staticcheck exits non-zero).
+"$ci_bin/staticcheck" ./...
+
+echo "== S3 test server (versitygw)"
+# internal/testutil/s3test finds versitygw in $ci_bin (the binary cannot say its version,
+# hence the stamp).
+versitygw_version=v1.8.0
 if [ ! -x "$ci_bin/versitygw" ] || [ "$(cat "$ci_bin/versitygw.version" 2>/dev/null)" != "$versitygw_version" ]; then
   mkdir -p "$ci_bin"
   GOBIN="$ci_bin" go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
