@@ -17,29 +17,26 @@ echo "== go vet"
 go vet ./...
 
 # CI tools are built with GOBIN at pinned versions into this cache directory, so they never
-# enter go.mod; a stamp file next to each records the version it was built at.
+# enter go.mod; a stamp file next to each records the version it was built at (versitygw
+# cannot say its own). internal/testutil/s3test finds versitygw here.
 ci_bin="${XDG_CACHE_HOME:-$HOME/.cache}/butler-ci/bin"
+# ci_tool NAME PACKAGE VERSION builds PACKAGE@VERSION as $ci_bin/NAME unless the stamp has it.
+ci_tool() {
+  if [ ! -x "$ci_bin/$1" ] || [ "$(cat "$ci_bin/$1.version" 2>/dev/null)" != "$3" ]; then
+    mkdir -p "$ci_bin"
+    GOBIN="$ci_bin" go install "$2@$3"
+    echo "$3" > "$ci_bin/$1.version"
+  fi
+}
 
 echo "== staticcheck"
 # 2026.2.2 (v0.8.2): the newest release; the v0.8 line is the first built with Go 1.26.
-staticcheck_version=v0.8.2
-if [ ! -x "$ci_bin/staticcheck" ] || [ "$(cat "$ci_bin/staticcheck.version" 2>/dev/null)" != "$staticcheck_version" ]; then
-  mkdir -p "$ci_bin"
-  GOBIN="$ci_bin" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
-  echo "$staticcheck_version" > "$ci_bin/staticcheck.version"
-fi
+ci_tool staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2
 # Any finding fails the run (staticcheck exits non-zero).
 "$ci_bin/staticcheck" ./...
 
 echo "== S3 test server (versitygw)"
-# internal/testutil/s3test finds versitygw in $ci_bin (the binary cannot say its version,
-# hence the stamp).
-versitygw_version=v1.8.0
-if [ ! -x "$ci_bin/versitygw" ] || [ "$(cat "$ci_bin/versitygw.version" 2>/dev/null)" != "$versitygw_version" ]; then
-  mkdir -p "$ci_bin"
-  GOBIN="$ci_bin" go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
-  echo "$versitygw_version" > "$ci_bin/versitygw.version"
-fi
+ci_tool versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0
 # CI must not skip the S3 tests for want of a server.
 export BUTLER_TEST_REQUIRE="${BUTLER_TEST_REQUIRE:+$BUTLER_TEST_REQUIRE,}s3"
 
