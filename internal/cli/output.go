@@ -144,34 +144,27 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
+// structured is what JSON and YAML output hold: one table's records, or a
+// list of {name, rows} for several.
+func structured(tables []*table) any {
+	if len(tables) == 1 {
+		return orEmpty(tables[0].records())
+	}
+	m := []map[string]any{}
+	for _, t := range tables {
+		m = append(m, map[string]any{"name": t.title, "rows": orEmpty(t.records())})
+	}
+	return m
+}
+
 func render(w io.Writer, format string, tables ...*table) error {
 	switch format {
 	case "json":
-		var all any
-		if len(tables) == 1 {
-			all = orEmpty(tables[0].records())
-		} else {
-			m := []map[string]any{}
-			for _, t := range tables {
-				m = append(m, map[string]any{"name": t.title, "rows": orEmpty(t.records())})
-			}
-			all = m
-		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(all)
+		return enc.Encode(structured(tables))
 	case "yaml":
-		var all any
-		if len(tables) == 1 {
-			all = orEmpty(tables[0].records())
-		} else {
-			m := []map[string]any{}
-			for _, t := range tables {
-				m = append(m, map[string]any{"name": t.title, "rows": orEmpty(t.records())})
-			}
-			all = m
-		}
-		return yaml.NewEncoder(w).Encode(all)
+		return yaml.NewEncoder(w).Encode(structured(tables))
 	case "csv":
 		cw := csv.NewWriter(w)
 		for i, t := range tables {
