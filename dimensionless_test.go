@@ -28,19 +28,8 @@ import (
 // forEachDialectRepos runs fn once per dialect with a maker of new, empty
 // repositories of that dialect (so a test can transfer between two).
 func forEachDialectRepos(t *testing.T, fn func(t *testing.T, newRepo func() (string, *butler.Butler))) {
-	t.Run("sqlite", func(t *testing.T) {
-		fn(t, func() (string, *butler.Butler) { return repotest.New(t) })
-	})
-	t.Run("postgres", func(t *testing.T) {
-		user, pw := adminUser(t)
-		t.Setenv("LSST_DB_AUTH", writeDBAuth(t, user, pw))
-		fn(t, func() (string, *butler.Butler) {
-			root := filepath.Join(t.TempDir(), "repo")
-			if _, err := butler.Create(t.Context(), root, butler.CreateOptions{SeedConfig: writeSeed(t, pgtest.Schema(t)), Override: true}); err != nil {
-				t.Fatal(err)
-			}
-			return root, repotest.Open(t, root)
-		})
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		fn(t, func() (string, *butler.Butler) { return repotest.NewOn(t, dialect, butler.CreateOptions{}) })
 	})
 }
 

@@ -16,17 +16,8 @@ import (
 // PostgreSQL registry.
 func newDialectRepo(t *testing.T, dialect string) *butler.Butler {
 	t.Helper()
-	if dialect == "sqlite" {
-		_, b := repotest.New(t)
-		return b
-	}
-	user, pw := adminUser(t)
-	t.Setenv("LSST_DB_AUTH", writeDBAuth(t, user, pw))
-	root := filepath.Join(t.TempDir(), "repo")
-	if _, err := butler.Create(t.Context(), root, butler.CreateOptions{SeedConfig: writeSeed(t, pgtest.Schema(t)), Override: true}); err != nil {
-		t.Fatal(err)
-	}
-	return repotest.Open(t, root)
+	_, b := repotest.NewOn(t, dialect, butler.CreateOptions{})
+	return b
 }
 
 // checkFileSizes checks the recorded size of every ref's file: its length, or
@@ -57,50 +48,48 @@ func checkFileSizes(t *testing.T, b *butler.Butler, refs []dataset.Ref, content 
 // when sizes are not tracked, never 0 (which the Python butler refuses to read:
 // "Size of file ... does not match size recorded in registry of 0").
 func TestImport_RecordsFileSizes(t *testing.T) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		t.Run(dialect, func(t *testing.T) {
-			src, refs, content := transferSource(t)
-			for _, tc := range []struct {
-				mode      string
-				untracked bool
-			}{
-				{"copy", false}, {"link", false}, {"hardlink", false}, {"symlink", false},
-				{"relsymlink", false}, {"move", false}, {"direct", false}, {"auto", false}, {"copy", true},
-			} {
-				name := tc.mode
-				if tc.untracked {
-					name += "/no-track-file-attrs"
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		src, refs, content := transferSource(t)
+		for _, tc := range []struct {
+			mode      string
+			untracked bool
+		}{
+			{"copy", false}, {"link", false}, {"hardlink", false}, {"symlink", false},
+			{"relsymlink", false}, {"move", false}, {"direct", false}, {"auto", false}, {"copy", true},
+		} {
+			name := tc.mode
+			if tc.untracked {
+				name += "/no-track-file-attrs"
+			}
+			t.Run("import/"+name, func(t *testing.T) {
+				dir := filepath.Join(t.TempDir(), "export")
+				if _, err := transfer.ExportDir(t.Context(), src, refs, dir, "", "copy", butler.ExportOptions{}); err != nil {
+					t.Fatalf("ExportDir: %v", err)
 				}
-				t.Run("import/"+name, func(t *testing.T) {
-					dir := filepath.Join(t.TempDir(), "export")
-					if _, err := transfer.ExportDir(t.Context(), src, refs, dir, "", "copy", butler.ExportOptions{}); err != nil {
-						t.Fatalf("ExportDir: %v", err)
+				dst := newDialectRepo(t, dialect)
+				opts := butler.ImportOptions{Transfer: tc.mode, NoFileAttrs: tc.untracked}
+				if _, err := transfer.ImportFile(t.Context(), dst, filepath.Join(dir, transfer.DefaultExportFile), opts, nil); err != nil {
+					t.Fatalf("ImportFile: %v", err)
+				}
+				checkFileSizes(t, dst, refs, content, tc.untracked)
+				for _, r := range refs {
+					if _, err := dst.GetRef(t.Context(), r); err != nil {
+						t.Errorf("GetRef(%s): %v", r, err)
 					}
-					dst := newDialectRepo(t, dialect)
-					opts := butler.ImportOptions{Transfer: tc.mode, NoFileAttrs: tc.untracked}
-					if _, err := transfer.ImportFile(t.Context(), dst, filepath.Join(dir, transfer.DefaultExportFile), opts, nil); err != nil {
-						t.Fatalf("ImportFile: %v", err)
-					}
-					checkFileSizes(t, dst, refs, content, tc.untracked)
-					for _, r := range refs {
-						if _, err := dst.GetRef(t.Context(), r); err != nil {
-							t.Errorf("GetRef(%s): %v", r, err)
-						}
-					}
-				})
-			}
-			for _, mode := range []string{"copy", "link", "symlink", "auto"} {
-				t.Run("transfer-datasets/"+mode, func(t *testing.T) {
-					dst := newDialectRepo(t, dialect)
-					opts := butler.TransferOptions{Transfer: mode, RegisterDatasetTypes: true, TransferDimensions: true}
-					if _, err := dst.TransferFrom(t.Context(), src, refs, opts); err != nil {
-						t.Fatalf("TransferFrom: %v", err)
-					}
-					checkFileSizes(t, dst, refs, content, false)
-				})
-			}
-		})
-	}
+				}
+			})
+		}
+		for _, mode := range []string{"copy", "link", "symlink", "auto"} {
+			t.Run("transfer-datasets/"+mode, func(t *testing.T) {
+				dst := newDialectRepo(t, dialect)
+				opts := butler.TransferOptions{Transfer: mode, RegisterDatasetTypes: true, TransferDimensions: true}
+				if _, err := dst.TransferFrom(t.Context(), src, refs, opts); err != nil {
+					t.Fatalf("TransferFrom: %v", err)
+				}
+				checkFileSizes(t, dst, refs, content, false)
+			})
+		}
+	})
 }
 
 // TestExport_DatasetInSeveralCollections: a dataset found through its RUN and
@@ -108,59 +97,57 @@ func TestImport_RecordsFileSizes(t *testing.T) {
 // query-datasets prints it once) and exported once, even when the caller
 // passes it twice (as upstream's export context removes duplicates).
 func TestExport_DatasetInSeveralCollections(t *testing.T) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		t.Run(dialect, func(t *testing.T) {
-			ctx := t.Context()
-			b := newDialectRepo(t, dialect)
-			repotest.AddInstrument(t, b, inst, 3)
-			if _, err := b.RegisterDatasetType(ctx, "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
-				t.Fatal(err)
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		ctx := t.Context()
+		b := newDialectRepo(t, dialect)
+		repotest.AddInstrument(t, b, inst, 3)
+		if _, err := b.RegisterDatasetType(ctx, "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+			t.Fatal(err)
+		}
+		var refs []dataset.Ref
+		for d := range 3 {
+			refs = append(refs, mustPut(t, b, fmt.Sprintf("detector: %d\n", d), "dict", det(d), "run/a"))
+		}
+		refs = append(refs, mustPut(t, b, "detector: 0\nrun: b\n", "dict", det(0), "run/b"))
+		if _, err := b.RegisterCollection(ctx, "tag", dataset.Tagged, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Associate(ctx, "tag", refs[:2]); err != nil {
+			t.Fatal(err)
+		}
+		for _, cols := range [][]string{{"run/a", "tag"}, {"tag", "run/a", "run/b"}, {"*"}} {
+			got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"dict"}, Collections: cols})
+			ids := map[dataset.ID]int{}
+			for _, r := range got {
+				ids[r.ID]++
 			}
-			var refs []dataset.Ref
-			for d := range 3 {
-				refs = append(refs, mustPut(t, b, fmt.Sprintf("detector: %d\n", d), "dict", det(d), "run/a"))
+			want := 3
+			if len(cols) != 2 {
+				want = 4
 			}
-			refs = append(refs, mustPut(t, b, "detector: 0\nrun: b\n", "dict", det(0), "run/b"))
-			if _, err := b.RegisterCollection(ctx, "tag", dataset.Tagged, ""); err != nil {
-				t.Fatal(err)
+			if len(got) != want || len(ids) != want {
+				t.Errorf("query of %v: %d refs (%d datasets), want each of %d once: %v", cols, len(got), len(ids), want, refKeys(got))
 			}
-			if err := b.Associate(ctx, "tag", refs[:2]); err != nil {
-				t.Fatal(err)
-			}
-			for _, cols := range [][]string{{"run/a", "tag"}, {"tag", "run/a", "run/b"}, {"*"}} {
-				got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"dict"}, Collections: cols})
-				ids := map[dataset.ID]int{}
-				for _, r := range got {
-					ids[r.ID]++
-				}
-				want := 3
-				if len(cols) != 2 {
-					want = 4
-				}
-				if len(got) != want || len(ids) != want {
-					t.Errorf("query of %v: %d refs (%d datasets), want each of %d once: %v", cols, len(got), len(ids), want, refKeys(got))
-				}
-			}
-			dir := filepath.Join(t.TempDir(), "export")
-			twice := append(append([]dataset.Ref(nil), refs...), refs[:2]...)
-			bun, err := transfer.ExportDir(ctx, b, twice, dir, "", "copy", butler.ExportOptions{Collections: []string{"tag"}})
-			if err != nil {
-				t.Fatalf("ExportDir of refs found twice: %v", err)
-			}
-			n := 0
-			for _, f := range bun.Files {
-				n += len(f.Refs)
-			}
-			if n != len(refs) {
-				t.Errorf("export holds %d datasets, want %d", n, len(refs))
-			}
-			dst := newDialectRepo(t, dialect)
-			if _, err := transfer.ImportFile(ctx, dst, filepath.Join(dir, transfer.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, nil); err != nil {
-				t.Fatalf("import: %v", err)
-			}
-			if got := queryRefs(t, dst, butler.DatasetSearch{Types: []string{"dict"}, Collections: []string{"tag"}}); len(got) != 2 {
-				t.Errorf("imported tag holds %v, want 2 datasets", refKeys(got))
-			}
-		})
-	}
+		}
+		dir := filepath.Join(t.TempDir(), "export")
+		twice := append(append([]dataset.Ref(nil), refs...), refs[:2]...)
+		bun, err := transfer.ExportDir(ctx, b, twice, dir, "", "copy", butler.ExportOptions{Collections: []string{"tag"}})
+		if err != nil {
+			t.Fatalf("ExportDir of refs found twice: %v", err)
+		}
+		n := 0
+		for _, f := range bun.Files {
+			n += len(f.Refs)
+		}
+		if n != len(refs) {
+			t.Errorf("export holds %d datasets, want %d", n, len(refs))
+		}
+		dst := newDialectRepo(t, dialect)
+		if _, err := transfer.ImportFile(ctx, dst, filepath.Join(dir, transfer.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, nil); err != nil {
+			t.Fatalf("import: %v", err)
+		}
+		if got := queryRefs(t, dst, butler.DatasetSearch{Types: []string{"dict"}, Collections: []string{"tag"}}); len(got) != 2 {
+			t.Errorf("imported tag holds %v, want 2 datasets", refKeys(got))
+		}
+	})
 }

@@ -26,11 +26,10 @@ import (
 // writing and registers LSSTCam. It returns the butler and the schema.
 func pgRepo(tb testing.TB) (*butler.Butler, string) {
 	tb.Helper()
-	user, pw := adminUser(tb)
-	tb.Setenv("LSST_DB_AUTH", writeDBAuth(tb, user, pw))
+	pgtest.UseAdminAuth(tb)
 	schema := pgtest.Schema(tb)
 	root := filepath.Join(tb.TempDir(), "repo")
-	if _, err := butler.Create(tb.Context(), root, butler.CreateOptions{SeedConfig: writeSeed(tb, schema), Override: true}); err != nil {
+	if _, err := butler.Create(tb.Context(), root, butler.CreateOptions{SeedConfig: pgtest.WriteSeed(tb, schema), Override: true}); err != nil {
 		tb.Fatalf("create repository on PostgreSQL: %v", err)
 	}
 	b := repotest.Open(tb, root)

@@ -3,8 +3,6 @@ package butler_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,32 +25,6 @@ func TestMain(m *testing.M) {
 	stop()
 }
 
-// writeDBAuth writes a db-auth file (mode 0600) holding one user's
-// credentials for the test server, as the seed tutorial's step 1 does, and
-// returns its path for $LSST_DB_AUTH.
-func writeDBAuth(t testing.TB, user, password string) string {
-	t.Helper()
-	host, port := pgtest.Host(t)
-	path := filepath.Join(t.TempDir(), "db-auth.yaml")
-	body := fmt.Sprintf("- url: \"postgresql://%s:%s\"\n  username: %q\n  password: %q\n", host, port, user, password)
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// writeSeed writes the seed tutorial's butler-seed.yaml for the test server.
-func writeSeed(t testing.TB, schema string) string {
-	t.Helper()
-	host, port := pgtest.Host(t)
-	path := filepath.Join(t.TempDir(), "butler-seed.yaml")
-	body := fmt.Sprintf("registry:\n    db: \"postgresql://%s:%s/%s\"\n    namespace: %q\n", host, port, pgtest.Database, schema)
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // The seed tutorial end to end on PostgreSQL: user A makes a schema and a
 // repository from a seed config, registers LSSTCam, ingests raws and puts a
 // dataset; user B, with their own db-auth entry and a read-only grant, can
@@ -70,8 +42,8 @@ func TestPostgres_SeedWorkflow(t *testing.T) {
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema+" AUTHORIZATION "+owner); err != nil {
 		t.Fatal(err)
 	}
-	ownerAuth, readerAuth, strangerAuth := writeDBAuth(t, owner, ownerPW), writeDBAuth(t, reader, readerPW), writeDBAuth(t, stranger, strangerPW)
-	seed := writeSeed(t, schema)
+	ownerAuth, readerAuth, strangerAuth := pgtest.WriteDBAuth(t, owner, ownerPW), pgtest.WriteDBAuth(t, reader, readerPW), pgtest.WriteDBAuth(t, stranger, strangerPW)
+	seed := pgtest.WriteSeed(t, schema)
 	repo := filepath.Join(t.TempDir(), "my-butler-repo")
 	noSecret := func(what, s string) {
 		t.Helper()
@@ -198,7 +170,7 @@ func TestPostgres_SeedWorkflow(t *testing.T) {
 	noSecret("stranger's CLI error", res2.Stderr)
 
 	// A wrong password is reported with the URL and user tried, not the password.
-	t.Setenv("LSST_DB_AUTH", writeDBAuth(t, reader, "wrong-"+readerPW))
+	t.Setenv("LSST_DB_AUTH", pgtest.WriteDBAuth(t, reader, "wrong-"+readerPW))
 	_, err = butler.Open(ctx, repo, butler.OpenOptions{})
 	t.Logf("wrong password: %v", err)
 	if !errors.Is(err, errs.ErrPermission) || !strings.Contains(err.Error(), reader) || strings.Contains(err.Error(), "wrong-") {
@@ -218,45 +190,27 @@ func TestPostgres_SeedWorkflow(t *testing.T) {
 func TestPostgres_CreateErrors(t *testing.T) {
 	ctx := context.Background()
 	user, pw := pgtest.Role(t) // may not create schemas
-	t.Setenv("LSST_DB_AUTH", writeDBAuth(t, user, pw))
-	_, err := butler.Create(ctx, filepath.Join(t.TempDir(), "repo"), butler.CreateOptions{SeedConfig: writeSeed(t, "not_mine"), Override: true})
+	t.Setenv("LSST_DB_AUTH", pgtest.WriteDBAuth(t, user, pw))
+	_, err := butler.Create(ctx, filepath.Join(t.TempDir(), "repo"), butler.CreateOptions{SeedConfig: pgtest.WriteSeed(t, "not_mine"), Override: true})
 	if !errors.Is(err, errs.ErrPermission) || !strings.Contains(err.Error(), "CREATE SCHEMA") {
 		t.Errorf("create without the right to make the schema: %v, want permission error with advice", err)
 	}
 	schema := pgtest.Schema(t)
-	adm, admPW := adminUser(t)
-	t.Setenv("LSST_DB_AUTH", writeDBAuth(t, adm, admPW))
+	pgtest.UseAdminAuth(t)
 	root := filepath.Join(t.TempDir(), "repo")
-	if _, err := butler.Create(ctx, root, butler.CreateOptions{SeedConfig: writeSeed(t, schema), Override: true}); err != nil {
+	if _, err := butler.Create(ctx, root, butler.CreateOptions{SeedConfig: pgtest.WriteSeed(t, schema), Override: true}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = butler.Create(ctx, filepath.Join(t.TempDir(), "other"), butler.CreateOptions{SeedConfig: writeSeed(t, schema), Override: true})
+	_, err = butler.Create(ctx, filepath.Join(t.TempDir(), "other"), butler.CreateOptions{SeedConfig: pgtest.WriteSeed(t, schema), Override: true})
 	if !errors.Is(err, errs.ErrConflict) {
 		t.Errorf("second repository in the same schema: %v, want conflict", err)
 	}
 }
 
-// adminUser returns the test server's superuser and password.
-func adminUser(t testing.TB) (string, string) {
-	t.Helper()
-	u, err := url.Parse(pgtest.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw, _ := u.User.Password()
-	return u.User.Username(), pw
-}
-
 // pgBenchRepo makes a PostgreSQL repository (fresh schema) like benchRepo's.
 func pgBenchRepo(b *testing.B) *butler.Butler {
 	b.Helper()
-	user, pw := adminUser(b)
-	b.Setenv("LSST_DB_AUTH", writeDBAuth(b, user, pw))
-	root := filepath.Join(b.TempDir(), "repo")
-	if _, err := butler.Create(b.Context(), root, butler.CreateOptions{SeedConfig: writeSeed(b, pgtest.Schema(b)), Override: true}); err != nil {
-		b.Fatal(err)
-	}
-	bt := repotest.Open(b, root)
+	_, bt := repotest.NewOn(b, pgtest.Postgres, butler.CreateOptions{})
 	repotest.AddInstrument(b, bt, "Dummy", benchDatasets)
 	if _, err := bt.RegisterDatasetType(b.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
 		b.Fatal(err)

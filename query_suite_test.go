@@ -29,18 +29,9 @@ import (
 // forEachDialect runs fn on a new repository with a SQLite registry and on one
 // with a PostgreSQL registry (when a server is available).
 func forEachDialect(t *testing.T, fn func(t *testing.T, b *butler.Butler)) {
-	t.Run("sqlite", func(t *testing.T) {
-		_, b := repotest.New(t)
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		_, b := repotest.NewOn(t, dialect, butler.CreateOptions{})
 		fn(t, b)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		user, pw := adminUser(t)
-		t.Setenv("LSST_DB_AUTH", writeDBAuth(t, user, pw))
-		root := filepath.Join(t.TempDir(), "repo")
-		if _, err := butler.Create(t.Context(), root, butler.CreateOptions{SeedConfig: writeSeed(t, pgtest.Schema(t)), Override: true}); err != nil {
-			t.Fatal(err)
-		}
-		fn(t, repotest.Open(t, root))
 	})
 }
 

@@ -30,8 +30,7 @@ import (
 func newS3PGRepo(t testing.TB, srv *s3test.Server, prefix string) (root, bucket, schema string, b *butler.Butler) {
 	t.Helper()
 	schema = pgtest.Schema(t)
-	user, pw := adminUser(t)
-	t.Setenv("LSST_DB_AUTH", writeDBAuth(t, user, pw))
+	pgtest.UseAdminAuth(t)
 	bucket = srv.Bucket(t)
 	srv.SetEnv(t)
 	host, port := pgtest.Host(t)

@@ -28,21 +28,9 @@ func forEachDialectUniverse(t *testing.T, version int, fn func(t *testing.T, roo
 	if version > 0 {
 		dimCfg = filepath.Join(repotest.ModuleRoot(t), "dimensions", "universes", fmt.Sprintf("daf_butler_universe%d.yaml", version))
 	}
-	t.Run("sqlite", func(t *testing.T) {
-		root := filepath.Join(t.TempDir(), "repo")
-		if _, err := butler.Create(t.Context(), root, butler.CreateOptions{DimensionConfig: dimCfg}); err != nil {
-			t.Fatal(err)
-		}
-		fn(t, root, repotest.Open(t, root))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		user, pw := adminUser(t)
-		t.Setenv("LSST_DB_AUTH", writeDBAuth(t, user, pw))
-		root := filepath.Join(t.TempDir(), "repo")
-		if _, err := butler.Create(t.Context(), root, butler.CreateOptions{SeedConfig: writeSeed(t, pgtest.Schema(t)), Override: true, DimensionConfig: dimCfg}); err != nil {
-			t.Fatal(err)
-		}
-		fn(t, root, repotest.Open(t, root))
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		root, b := repotest.NewOn(t, dialect, butler.CreateOptions{DimensionConfig: dimCfg})
+		fn(t, root, b)
 	})
 }
 

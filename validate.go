@@ -7,7 +7,6 @@ import (
 
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
-	"github.com/gobutler/butler/internal/datastore"
 )
 
 // ValidateConfiguration checks every registered dataset type (or those matching
@@ -65,7 +64,6 @@ func (b *Butler) ValidateConfiguration(ctx context.Context, types, ignore []stri
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", t.Name, err))
 		}
-		_ = datastore.Auto
 	}
 	return problems, nil
 }

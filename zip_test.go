@@ -786,13 +786,7 @@ func TestZip_Postgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, pw := adminUser(t)
-	t.Setenv("LSST_DB_AUTH", writeDBAuth(t, user, pw))
-	root := filepath.Join(t.TempDir(), "repo")
-	if _, err := butler.Create(ctx, root, butler.CreateOptions{SeedConfig: writeSeed(t, pgtest.Schema(t)), Override: true}); err != nil {
-		t.Fatal(err)
-	}
-	b := repotest.Open(t, root)
+	root, b := repotest.NewOn(t, pgtest.Postgres, butler.CreateOptions{})
 	before := repoState(t, b)
 	if _, err := b.IngestZip(ctx, zp, butler.IngestZipOptions{}); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("ingest without records: %v, want ErrNotFound", err)

@@ -16,16 +16,27 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== S3 test server (versitygw)"
-# Built with GOBIN at a pinned version, so it never enters go.mod; internal/testutil/s3test
-# finds it in this cache directory. A stamp file records the version (the binary cannot say).
-versitygw_version=v1.8.0
+# CI tools are built with GOBIN at pinned versions into this cache directory, so they never
+# enter go.mod; a stamp file next to each records the version it was built at (versitygw
+# cannot say its own). internal/testutil/s3test finds versitygw here.
 ci_bin="${XDG_CACHE_HOME:-$HOME/.cache}/butler-ci/bin"
-if [ ! -x "$ci_bin/versitygw" ] || [ "$(cat "$ci_bin/versitygw.version" 2>/dev/null)" != "$versitygw_version" ]; then
-  mkdir -p "$ci_bin"
-  GOBIN="$ci_bin" go install "github.com/versity/versitygw/cmd/versitygw@$versitygw_version"
-  echo "$versitygw_version" > "$ci_bin/versitygw.version"
-fi
+# ci_tool NAME PACKAGE VERSION builds PACKAGE@VERSION as $ci_bin/NAME unless the stamp has it.
+ci_tool() {
+  if [ ! -x "$ci_bin/$1" ] || [ "$(cat "$ci_bin/$1.version" 2>/dev/null)" != "$3" ]; then
+    mkdir -p "$ci_bin"
+    GOBIN="$ci_bin" go install "$2@$3"
+    echo "$3" > "$ci_bin/$1.version"
+  fi
+}
+
+echo "== staticcheck"
+# 2026.2.2 (v0.8.2): the newest release; the v0.8 line is the first built with Go 1.26.
+ci_tool staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2
+# Any finding fails the run (staticcheck exits non-zero).
+"$ci_bin/staticcheck" ./...
+
+echo "== S3 test server (versitygw)"
+ci_tool versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0
 # CI must not skip the S3 tests for want of a server.
 export BUTLER_TEST_REQUIRE="${BUTLER_TEST_REQUIRE:+$BUTLER_TEST_REQUIRE,}s3"
 

@@ -19,16 +19,6 @@ func (i latInterval) center() float64 { return 0.5 * (i.a + i.b) }
 // contains reports whether x is in i; NaN is in every interval, as in sphgeom.
 func (i latInterval) contains(x float64) bool { return (i.a <= x && x <= i.b) || x != x }
 
-func (i latInterval) containsInterval(x latInterval) bool {
-	if x.isEmpty() {
-		return true
-	}
-	if i.isEmpty() {
-		return false
-	}
-	return i.a <= x.a && i.b >= x.b
-}
-
 func (i latInterval) isDisjointFrom(x latInterval) bool {
 	if i.isEmpty() || x.isEmpty() {
 		return true
@@ -154,23 +144,6 @@ func (i lonInterval) intersects(x float64) bool {
 	return i.a <= x && x <= i.b
 }
 
-func (i lonInterval) containsInterval(x lonInterval) bool {
-	if x.isEmpty() {
-		return true
-	}
-	if i.isEmpty() {
-		return false
-	}
-	if x.wraps() {
-		if !i.wraps() {
-			return i.isFull()
-		}
-	} else if i.wraps() {
-		return x.a >= i.a || x.b <= i.b
-	}
-	return x.a >= i.a && x.b <= i.b
-}
-
 func (i lonInterval) isDisjointFrom(x lonInterval) bool {
 	if x.isEmpty() || i.isEmpty() {
 		return true
@@ -262,18 +235,6 @@ func (i lonInterval) clippedTo(x lonInterval) lonInterval {
 		return emptyLon()
 	}
 	return i
-}
-
-func (i lonInterval) expandedTo(x float64) lonInterval {
-	switch {
-	case i.isEmpty():
-		return lonInterval{x, x}
-	case i.contains(x):
-		return i
-	case angleTo(x, i.a) > angleTo(i.b, x):
-		return lonInterval{i.a, x}
-	}
-	return lonInterval{x, i.b}
 }
 
 func (i lonInterval) expandedToInterval(x lonInterval) lonInterval {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,23 +107,8 @@ func TestBenchQuery1M(t *testing.T) {
 		logReport(t, rep)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		// This package's other tests do not use PostgreSQL. A cleanup, not a
-		// defer, so that the schema is dropped (a later cleanup) first.
-		t.Cleanup(pgtest.Start())
-		host, port := pgtest.Host(t)
-		dsn, err := url.Parse(pgtest.DSN(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		user := dsn.User.Username()
-		pw, _ := dsn.User.Password()
 		// Credentials go through db-auth, never into the repository's config.
-		auth := filepath.Join(t.TempDir(), "db-auth.yaml")
-		body := fmt.Sprintf("- url: \"postgresql://%s:%s\"\n  username: %q\n  password: %q\n", host, port, user, pw)
-		if err := os.WriteFile(auth, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv("LSST_DB_AUTH", auth)
+		pgtest.UseAdminAuth(t)
 		schema := fmt.Sprintf("bench_query_%d", exposures)
 		repo := filepath.Join(dir, "postgres-"+strconv.Itoa(exposures))
 		if !keep || os.Getenv(pgtest.EnvDSN) == "" {

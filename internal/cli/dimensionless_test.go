@@ -2,56 +2,19 @@ package cli_test
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
 )
-
-// createRepoEachDialect runs fn with a new repository made by `butler create`
-// with a SQLite registry, and with a PostgreSQL one (a seed config naming a
-// fresh schema; credentials in a db-auth file).
-func createRepoEachDialect(t *testing.T, fn func(t *testing.T, repo string)) {
-	t.Run("sqlite", func(t *testing.T) {
-		repo := filepath.Join(t.TempDir(), "repo")
-		run(t, "create", repo)
-		fn(t, repo)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		// A cleanup, not a defer, so that the schema is dropped (a later cleanup) first.
-		t.Cleanup(pgtest.Start())
-		host, port := pgtest.Host(t)
-		dsn, err := url.Parse(pgtest.DSN(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pw, _ := dsn.User.Password()
-		dir := t.TempDir()
-		auth := filepath.Join(dir, "db-auth.yaml")
-		body := fmt.Sprintf("- url: \"postgresql://%s:%s\"\n  username: %q\n  password: %q\n", host, port, dsn.User.Username(), pw)
-		if err := os.WriteFile(auth, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv("LSST_DB_AUTH", auth)
-		seed := filepath.Join(dir, "seed.yaml")
-		body = fmt.Sprintf("registry:\n  db: \"postgresql://%s:%s/%s\"\n  namespace: %q\n", host, port, pgtest.Database, pgtest.Schema(t))
-		if err := os.WriteFile(seed, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		repo := filepath.Join(dir, "repo")
-		run(t, "create", "--seed-config", seed, "--override", repo)
-		fn(t, repo)
-	})
-}
 
 // TestDimensionless_CLI registers, puts, gets and queries dimensionless
 // dataset types (a pipeline's packages and task configs) through the binary.
 func TestDimensionless_CLI(t *testing.T) {
-	createRepoEachDialect(t, func(t *testing.T, repo string) {
+	forEachCLIDialect(t, func(t *testing.T, create func(...string) string) {
+		repo := create()
 		dir := t.TempDir()
 		res := run(t, "register-dataset-type", repo, "packages", "Packages")
 		if !strings.Contains(res.Stdout, "successfully registered") {

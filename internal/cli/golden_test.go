@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,25 +68,9 @@ func goldenRepo(t *testing.T, dialect string) string {
 	t.Helper()
 	root := fixedLengthDir(t)
 	create := []string{"create", root}
-	if dialect == "postgres" {
-		t.Cleanup(pgtest.Start())
-		host, port := pgtest.Host(t)
-		dsn, err := url.Parse(pgtest.DSN(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pw, _ := dsn.User.Password()
-		dir := t.TempDir()
-		auth := filepath.Join(dir, "db-auth.yaml")
-		seed := filepath.Join(dir, "seed.yaml")
-		if err := errors.Join(
-			os.WriteFile(auth, fmt.Appendf(nil, "- url: \"postgresql://%s:%s\"\n  username: %q\n  password: %q\n", host, port, dsn.User.Username(), pw), 0o600),
-			os.WriteFile(seed, fmt.Appendf(nil, "registry:\n    db: \"postgresql://%s:%s/%s\"\n    namespace: %q\n", host, port, pgtest.Database, pgtest.Schema(t)), 0o644),
-		); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv("LSST_DB_AUTH", auth)
-		create = append(create, "--seed-config", seed)
+	if dialect == pgtest.Postgres {
+		pgtest.UseAdminAuth(t)
+		create = append(create, "--seed-config", pgtest.WriteSeed(t, pgtest.Schema(t)))
 	}
 	mustMain(t, create...)
 	exports := filepath.Join(corpustest.Dir(t), "daf_butler", "exports")
@@ -180,44 +163,42 @@ var goldenCases = []struct {
 // from upstream's test exports and grown here, on SQLite and PostgreSQL (both
 // print the same bytes); and on a registry the Python butler wrote.
 func TestGolden_QueryTables(t *testing.T) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		t.Run(dialect, func(t *testing.T) {
-			root := goldenRepo(t, dialect)
-			t.Run("retrieve-artifacts --order-by --limit", func(t *testing.T) {
-				dest := t.TempDir()
-				_, errs, code := mainOut(t, "retrieve-artifacts", root, dest, "-d", "thing", "--collections", "u/me/things", "--order-by", "-detector", "--limit", "-1", "--no-preserve-path")
-				if code != 0 || !strings.Contains(errs, "Requested limit of 1 hit") {
-					t.Fatalf("exit %d, stderr %q; want 0 and the limit warning", code, errs)
-				}
-				entries, _ := os.ReadDir(dest)
-				if len(entries) != 1 {
-					t.Fatalf("retrieved %v, want one file", entries)
-				}
-				if got, _ := os.ReadFile(filepath.Join(dest, entries[0].Name())); string(got) != "detector: 2\n" {
-					t.Errorf("retrieved %q, want detector 2's file (the first by -detector)", got)
-				}
-			})
-			for _, tc := range goldenCases {
-				t.Run(tc.name, func(t *testing.T) {
-					args := make([]string, len(tc.args))
-					for i, a := range tc.args {
-						args[i] = a
-						if a == "R" {
-							args[i] = root
-						}
-					}
-					out, errs, code := mainOut(t, args...)
-					if code != 0 {
-						t.Fatalf("exit %d\n%s%s", code, out, errs)
-					}
-					checkGolden(t, tc.name, []byte(strings.ReplaceAll(out, root, "<REPO>")), dialect == "sqlite")
-					if tc.name == "query_data_ids/limit" && !strings.Contains(errs, "More data IDs are available than the request limit of 2") {
-						t.Errorf("stderr = %q, want upstream's limit warning", errs)
-					}
-				})
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		root := goldenRepo(t, dialect)
+		t.Run("retrieve-artifacts --order-by --limit", func(t *testing.T) {
+			dest := t.TempDir()
+			_, errs, code := mainOut(t, "retrieve-artifacts", root, dest, "-d", "thing", "--collections", "u/me/things", "--order-by", "-detector", "--limit", "-1", "--no-preserve-path")
+			if code != 0 || !strings.Contains(errs, "Requested limit of 1 hit") {
+				t.Fatalf("exit %d, stderr %q; want 0 and the limit warning", code, errs)
+			}
+			entries, _ := os.ReadDir(dest)
+			if len(entries) != 1 {
+				t.Fatalf("retrieved %v, want one file", entries)
+			}
+			if got, _ := os.ReadFile(filepath.Join(dest, entries[0].Name())); string(got) != "detector: 2\n" {
+				t.Errorf("retrieved %q, want detector 2's file (the first by -detector)", got)
 			}
 		})
-	}
+		for _, tc := range goldenCases {
+			t.Run(tc.name, func(t *testing.T) {
+				args := make([]string, len(tc.args))
+				for i, a := range tc.args {
+					args[i] = a
+					if a == "R" {
+						args[i] = root
+					}
+				}
+				out, errs, code := mainOut(t, args...)
+				if code != 0 {
+					t.Fatalf("exit %d\n%s%s", code, out, errs)
+				}
+				checkGolden(t, tc.name, []byte(strings.ReplaceAll(out, root, "<REPO>")), dialect == "sqlite")
+				if tc.name == "query_data_ids/limit" && !strings.Contains(errs, "More data IDs are available than the request limit of 2") {
+					t.Errorf("stderr = %q, want upstream's limit warning", errs)
+				}
+			})
+		}
+	})
 	t.Run("python-made", func(t *testing.T) {
 		// The Python butler's LSSTCam registry (obs_lsst's test raws).
 		root := t.TempDir()

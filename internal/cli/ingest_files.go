@@ -139,9 +139,8 @@ func readFileTable(path, prefix string) ([]butler.FileDataset, error) {
 
 // skipComments drops "#" lines (the ECSV header) from a table.
 type skipComments struct {
-	r   io.Reader
-	buf []byte
-	rd  *strings.Reader
+	r  io.Reader
+	rd *strings.Reader
 }
 
 func (s *skipComments) Read(p []byte) (int, error) {

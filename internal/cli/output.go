@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/gobutler/butler/internal/pyrepr"
 )
 
 // table is rows of cells under named columns, rendered as astropy's
@@ -143,34 +144,27 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
+// structured is what JSON and YAML output hold: one table's records, or a
+// list of {name, rows} for several.
+func structured(tables []*table) any {
+	if len(tables) == 1 {
+		return orEmpty(tables[0].records())
+	}
+	m := []map[string]any{}
+	for _, t := range tables {
+		m = append(m, map[string]any{"name": t.title, "rows": orEmpty(t.records())})
+	}
+	return m
+}
+
 func render(w io.Writer, format string, tables ...*table) error {
 	switch format {
 	case "json":
-		var all any
-		if len(tables) == 1 {
-			all = orEmpty(tables[0].records())
-		} else {
-			m := []map[string]any{}
-			for _, t := range tables {
-				m = append(m, map[string]any{"name": t.title, "rows": orEmpty(t.records())})
-			}
-			all = m
-		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(all)
+		return enc.Encode(structured(tables))
 	case "yaml":
-		var all any
-		if len(tables) == 1 {
-			all = orEmpty(tables[0].records())
-		} else {
-			m := []map[string]any{}
-			for _, t := range tables {
-				m = append(m, map[string]any{"name": t.title, "rows": orEmpty(t.records())})
-			}
-			all = m
-		}
-		return yaml.NewEncoder(w).Encode(all)
+		return yaml.NewEncoder(w).Encode(structured(tables))
 	case "csv":
 		cw := csv.NewWriter(w)
 		for i, t := range tables {
@@ -282,9 +276,9 @@ func pyStr(v any) string {
 		}
 		return "False"
 	case float64:
-		return pyFloat(x)
+		return pyrepr.Float(x)
 	case float32:
-		return pyFloat(float64(x))
+		return pyrepr.Float(float64(x))
 	case []byte:
 		return "0x" + hex.EncodeToString(x)
 	case []string:
@@ -305,29 +299,6 @@ func pyList(items []string) string {
 	}
 	b.WriteByte(']')
 	return b.String()
-}
-
-// pyFloat is Python's repr of a float: the shortest digits that read back,
-// in exponent form below 1e-4 and from 1e16 on, otherwise with a ".0" at least.
-func pyFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	if f != 0 {
-		if a := math.Abs(f); a < 1e-4 || a >= 1e16 {
-			return strconv.FormatFloat(f, 'e', -1, 64)
-		}
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
-	}
-	return s
 }
 
 // splitList splits repeatable comma-separated option values.

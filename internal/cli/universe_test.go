@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,35 +18,11 @@ import (
 // (extra create arguments allowed) with the CLI: a SQLite one, and one whose
 // registry is a fresh PostgreSQL schema.
 func forEachCLIDialect(t *testing.T, fn func(t *testing.T, create func(args ...string) string)) {
-	t.Run("sqlite", func(t *testing.T) {
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		fn(t, func(args ...string) string {
 			root := filepath.Join(t.TempDir(), "repo")
-			run(t, append(append([]string{"create"}, args...), root)...)
-			return root
-		})
-	})
-	t.Run("postgres", func(t *testing.T) {
-		dsn, err := url.Parse(pgtest.DSN(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		host, port := pgtest.Host(t)
-		pw, _ := dsn.User.Password()
-		dir := t.TempDir()
-		auth := filepath.Join(dir, "db-auth.yaml")
-		body := fmt.Sprintf("- url: \"postgresql://%s:%s\"\n  username: %q\n  password: %q\n", host, port, dsn.User.Username(), pw)
-		if err := os.WriteFile(auth, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv("LSST_DB_AUTH", auth)
-		fn(t, func(args ...string) string {
-			seed := filepath.Join(t.TempDir(), "seed.yaml")
-			body := fmt.Sprintf("registry:\n    db: \"postgresql://%s:%s/%s\"\n    namespace: %q\n", host, port, pgtest.Database, pgtest.Schema(t))
-			if err := os.WriteFile(seed, []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			root := filepath.Join(t.TempDir(), "repo")
-			run(t, append(append([]string{"create", "--seed-config", seed, "--override"}, args...), root)...)
+			create := append(append([]string{"create"}, repotest.CreateArgs(t, dialect)...), args...)
+			run(t, append(create, root)...)
 			return root
 		})
 	})

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gobutler/butler/internal/pyrepr"
 	"github.com/gobutler/butler/sphgeom"
 	"github.com/gobutler/butler/timespan"
 )
@@ -71,7 +72,7 @@ func regionJSON(b []byte) map[string]any {
 // ivoaPOS is sphgeom's Region.to_ivoa_pos(): degrees, each number as Python's
 // repr prints it. "" when the region has no POS form.
 func ivoaPOS(r sphgeom.Region) string {
-	deg := func(rad float64) string { return pyFloat(sphgeom.Angle(rad).Degrees()) }
+	deg := func(rad float64) string { return pyrepr.Float(sphgeom.Angle(rad).Degrees()) }
 	switch x := r.(type) {
 	case sphgeom.ConvexPolygon:
 		parts := []string{"POLYGON"}

@@ -475,13 +475,6 @@ func mergeMapping(dst, src *mapping) {
 	}
 }
 
-// mergeUnder returns a copy of base with over merged on top.
-func mergeUnder(base, over *mapping) *mapping {
-	out := base.clone()
-	mergeMapping(out, over)
-	return out
-}
-
 func kindOf(v any) string {
 	switch v.(type) {
 	case *mapping:

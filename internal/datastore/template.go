@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/pyrepr"
 )
 
 // Fields supplies the values a file template refers to.
@@ -378,9 +379,9 @@ func pyStr(v any) string {
 		}
 		return "False"
 	case float32:
-		return pyFloatRepr(float64(x))
+		return pyrepr.Float(float64(x))
 	case float64:
-		return pyFloatRepr(x)
+		return pyrepr.Float(x)
 	case fmt.Stringer:
 		return x.String()
 	}
@@ -659,7 +660,7 @@ func pyFormatFloat(f float64, sp fmtSpec) (string, error) {
 		body = strconv.FormatFloat(a*100, 'f', precOr(prec, 6), 64) + "%"
 	default:
 		if prec < 0 {
-			body = pyFloatRepr(a)
+			body = pyrepr.Float(a)
 			break
 		}
 		// Like 'g', but a whole number in fixed notation gets ".0" when the precision
@@ -736,29 +737,6 @@ func precOr(p, def int) int {
 		return def
 	}
 	return p
-}
-
-// pyFloatRepr is Python's repr of a float: the shortest digits that read back, in fixed
-// notation from 1e-4 up to 1e16, with ".0" on whole numbers.
-func pyFloatRepr(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64)
-	exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:])
-	if exp < -4 || exp >= 16 {
-		return e
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
-	}
-	return s
 }
 
 func fmtGroup(digits string, n int, sep byte) string {

@@ -443,7 +443,6 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		}
 	}
 	var files []butler.FileDataset
-	var fileKeys []string
 	for i, k := range order {
 		e := byExpo[k]
 		if !in.exposures[k] {
@@ -466,7 +465,6 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 		}
 		for _, it := range e.items {
 			files = append(files, in.fileDataset(u, exps[i], it))
-			fileKeys = append(fileKeys, k)
 		}
 	}
 	if len(files) == 0 {

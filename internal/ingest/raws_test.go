@@ -461,9 +461,6 @@ func TestRaws_Rerun(t *testing.T) {
 	})
 }
 
-// badFile is a file ingest must refuse, with why.
-type badFile struct{ name, why string }
-
 // writeBatch fills dir with good raws (copies of corpus files) and bad files,
 // and returns the good and bad paths.
 func writeBatch(t *testing.T, raws, dir string) (good, bad []string) {

@@ -23,59 +23,57 @@ import (
 // PostgreSQL) sequences. Both repositories register the same dataset types, so
 // the tables made on demand (dataset_tags_*, dataset_calibs_*) are compared too.
 func TestDDL_MatchesPython(t *testing.T) {
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
-			// Python is told to use the datasets manager version we write
-			// (2.0.0, TAI ingest dates); it does not know our bridge version
-			// 0.2.1, whose tables are those of 0.2.0.
-			ours, py := e.newOurs("ours"), e.newPython("python", pythonManagers)
-			types := []struct {
-				name  string
-				dims  []string
-				calib bool
-			}{
-				{"cfg", []string{"instrument", "detector"}, false},
-				{"bias", []string{"instrument", "detector"}, true},
-				{"raw", []string{"instrument", "exposure", "detector"}, false},
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		// Python is told to use the datasets manager version we write
+		// (2.0.0, TAI ingest dates); it does not know our bridge version
+		// 0.2.1, whose tables are those of 0.2.0.
+		ours, py := e.newOurs("ours"), e.newPython("python", pythonManagers)
+		types := []struct {
+			name  string
+			dims  []string
+			calib bool
+		}{
+			{"cfg", []string{"instrument", "detector"}, false},
+			{"bias", []string{"instrument", "detector"}, true},
+			{"raw", []string{"instrument", "exposure", "detector"}, false},
+		}
+		var ops []op
+		for _, tc := range types {
+			args := append([]string{"register-dataset-type", ours, tc.name, "StructuredDataDict"}, tc.dims...)
+			if tc.calib {
+				args = append(args, "--is-calibration")
 			}
-			var ops []op
-			for _, tc := range types {
-				args := append([]string{"register-dataset-type", ours, tc.name, "StructuredDataDict"}, tc.dims...)
-				if tc.calib {
-					args = append(args, "--is-calibration")
-				}
-				e.ours(args...)
-				ops = append(ops, op{"op": "register", "repo": py, "name": tc.name, "dimensions": tc.dims, "storage_class": "StructuredDataDict", "calibration": tc.calib})
+			e.ours(args...)
+			ops = append(ops, op{"op": "register", "repo": py, "name": tc.name, "dimensions": tc.dims, "storage_class": "StructuredDataDict", "calibration": tc.calib})
+		}
+		for i, r := range e.py(ops...) {
+			mustOK(t, r, fmt.Sprint("register ", types[i].name))
+		}
+		want, got := e.ddl(py), e.ddl(ours)
+		if len(want) < 40 {
+			t.Fatalf("the Python repository has only %d tables", len(want))
+		}
+		names := map[string]bool{}
+		for n := range want {
+			names[n] = true
+		}
+		for n := range got {
+			names[n] = true
+		}
+		sorted := make([]string, 0, len(names))
+		for n := range names {
+			sorted = append(sorted, n)
+		}
+		sort.Strings(sorted)
+		for _, n := range sorted {
+			if d := cmp.Diff(want[n], got[n]); d != "" {
+				t.Errorf("table %s differs (-python +ours):\n%s", n, d)
 			}
-			for i, r := range e.py(ops...) {
-				mustOK(t, r, fmt.Sprint("register ", types[i].name))
-			}
-			want, got := e.ddl(py), e.ddl(ours)
-			if len(want) < 40 {
-				t.Fatalf("the Python repository has only %d tables", len(want))
-			}
-			names := map[string]bool{}
-			for n := range want {
-				names[n] = true
-			}
-			for n := range got {
-				names[n] = true
-			}
-			sorted := make([]string, 0, len(names))
-			for n := range names {
-				sorted = append(sorted, n)
-			}
-			sort.Strings(sorted)
-			for _, n := range sorted {
-				if d := cmp.Diff(want[n], got[n]); d != "" {
-					t.Errorf("table %s differs (-python +ours):\n%s", n, d)
-				}
-				e.c.add("ddl-tables", 1)
-				e.c.add("ddl-items", len(want[n]))
-			}
-		})
-	}
+			e.c.add("ddl-tables", 1)
+			e.c.add("ddl-items", len(want[n]))
+		}
+	})
 }
 
 // pythonManagers is the part of a seed config that makes the Python butler

@@ -107,17 +107,10 @@ func newEnv(t *testing.T, dialect string) *env {
 		t.Fatal(err)
 	}
 	e.data = filepath.Join(wd, "testdata")
-	if dialect == "postgres" {
-		dsn := pgtest.DSN(t) // skips (fails under BUTLER_TEST_REQUIRE=postgres) without a server
-		host, port := pgtest.Host(t)
-		user, pw := adminUser(t, dsn)
-		auth := filepath.Join(e.dir, "db-auth.yaml")
-		body := fmt.Sprintf("- url: \"postgresql://%s:%s\"\n  username: %q\n  password: %q\n", host, port, user, pw)
-		if err := os.WriteFile(auth, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	if dialect == pgtest.Postgres {
+		// The superuser's credentials, for the Go API in this process and for Python.
+		auth := pgtest.UseAdminAuth(t) // skips (fails under BUTLER_TEST_REQUIRE=postgres) without a server
 		e.extra = append(e.extra, "LSST_DB_AUTH="+auth)
-		t.Setenv("LSST_DB_AUTH", auth) // for the Go API in this process
 	}
 	t.Cleanup(func() { e.c.log(t) })
 	return e
@@ -232,19 +225,6 @@ func mustCLI(t *testing.T, r map[string]any, what string) string {
 		t.Fatalf("python butler %s: exit %v\nstdout:\n%v\nstderr:\n%v", what, r["code"], r["stdout"], r["stderr"])
 	}
 	return r["stdout"].(string)
-}
-
-func adminUser(t *testing.T, dsn string) (string, string) {
-	t.Helper()
-	// postgres://user:password@host:port/db?...
-	rest := strings.TrimPrefix(dsn, "postgres://")
-	rest = strings.TrimPrefix(rest, "postgresql://")
-	cred, _, ok := strings.Cut(rest, "@")
-	if !ok {
-		t.Fatalf("DSN %q has no credentials", "postgres://…")
-	}
-	user, pw, _ := strings.Cut(cred, ":")
-	return user, pw
 }
 
 // readOurs reads datasets by ID through our Go API: their bytes, keyed by ID.

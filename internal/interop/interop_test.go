@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/timespan"
 	"github.com/google/go-cmp/cmp"
 )
@@ -24,8 +25,6 @@ import (
 // (detector 1), certified into calib over [2023-01-01, 2023-06-01) and
 // [2023-06-01, ∞); TAGGED tagged (u/put detectors 1, 2); CHAINED chain/inner
 // = [tagged, u/ingested] and chain/outer = [chain/inner, u/put, calib].
-
-var dialects = []string{"sqlite", "postgres"}
 
 const (
 	begin1 = "2023-01-01T00:00:00"
@@ -303,32 +302,30 @@ func checkFinds(e *env, root string, finds []find, res []map[string]any) {
 // and read by the Python butler with the same answers and bytes, and a Python
 // put is read back here.
 func TestOursToPython(t *testing.T) {
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
-			root := buildOurs(e)
-			compareAll(e, root)
-			// Python writes into our repository; we read it back.
-			res := e.py(
-				op{"op": "put", "repo": root, "run": "py/new", "type": "cfg", "data_id": map[string]any{"instrument": "Cam1", "detector": 3}, "value": map[string]any{"from": "python"}},
-				op{"op": "register", "repo": root, "name": "py_exposure", "dimensions": []string{"instrument", "exposure"}, "storage_class": "StructuredDataDict"},
-				op{"op": "put", "repo": root, "run": "py/new", "type": "py_exposure", "data_id": map[string]any{"instrument": "Cam1", "exposure": 101}, "value": map[string]any{"exposure": 101}},
-			)
-			var newIDs []string
-			for _, i := range []int{0, 2} {
-				newIDs = append(newIDs, mustOK(t, res[i], "put")["id"].(string))
-			}
-			mustOK(t, res[1], "register")
-			compareReads(e, root, newIDs)
-			t.Run("dimensionless", func(t *testing.T) {
-				e.ours("register-dataset-type", root, "dimless", "StructuredDataDict")
-				f := e.writeFile("dimless.yaml", "a: 1\n")
-				e.ours("put", root, "dimless", "u/dimless", f)
-				r := e.py(op{"op": "query_ids", "repo": root, "types": []string{"dimless"}, "collections": []string{"u/dimless"}})
-				compareReads(e, root, strs(mustOK(t, r[0], "query dimless")["ids"]))
-			})
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		root := buildOurs(e)
+		compareAll(e, root)
+		// Python writes into our repository; we read it back.
+		res := e.py(
+			op{"op": "put", "repo": root, "run": "py/new", "type": "cfg", "data_id": map[string]any{"instrument": "Cam1", "detector": 3}, "value": map[string]any{"from": "python"}},
+			op{"op": "register", "repo": root, "name": "py_exposure", "dimensions": []string{"instrument", "exposure"}, "storage_class": "StructuredDataDict"},
+			op{"op": "put", "repo": root, "run": "py/new", "type": "py_exposure", "data_id": map[string]any{"instrument": "Cam1", "exposure": 101}, "value": map[string]any{"exposure": 101}},
+		)
+		var newIDs []string
+		for _, i := range []int{0, 2} {
+			newIDs = append(newIDs, mustOK(t, res[i], "put")["id"].(string))
+		}
+		mustOK(t, res[1], "register")
+		compareReads(e, root, newIDs)
+		t.Run("dimensionless", func(t *testing.T) {
+			e.ours("register-dataset-type", root, "dimless", "StructuredDataDict")
+			f := e.writeFile("dimless.yaml", "a: 1\n")
+			e.ours("put", root, "dimless", "u/dimless", f)
+			r := e.py(op{"op": "query_ids", "repo": root, "types": []string{"dimless"}, "collections": []string{"u/dimless"}})
+			compareReads(e, root, strs(mustOK(t, r[0], "query dimless")["ids"]))
 		})
-	}
+	})
 }
 
 // TestPythonToOurs: a repository made and filled by the Python butler is
@@ -336,46 +333,44 @@ func TestOursToPython(t *testing.T) {
 // new RUN, register a dataset type of a new dimension group and certify into a
 // new CALIBRATION collection (rows with generated IDs), and Python reads those.
 func TestPythonToOurs(t *testing.T) {
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
-			root := buildPython(e)
-			compareAll(e, root)
-			// We write into Python's repository; Python reads it back.
-			e.ours("register-dataset-type", root, "go_exposure", "StructuredDataDict", "instrument", "exposure")
-			e.ours("put", root, "go_exposure", "go/new", e.writeFile("go_exposure.yaml", "exposure: 100\n"), "--data-id", "instrument=Cam1", "--data-id", "exposure=100")
-			e.ours("put", root, "bias", "go/bias", e.writeFile("go_bias.yaml", "detector: 3\n"), "--data-id", "instrument=Cam1", "--data-id", "detector=3")
-			e.ours("certify-calibrations", root, "go/bias", "go/calib", "bias", "--begin-date", begin1)
-			e.ours("register-dataset-type", root, "go_calib", "StructuredDataDict", "instrument", "physical_filter", "--is-calibration")
-			e.ours("put", root, "go_calib", "go/bias", e.writeFile("go_calib.yaml", "filter: g\n"), "--data-id", "instrument=Cam1", "--data-id", "physical_filter=Cam1-G")
-			e.ours("certify-calibrations", root, "go/bias", "go/calib", "go_calib", "--begin-date", begin1)
-			r := e.py(
-				op{"op": "query_ids", "repo": root, "types": []string{"go_exposure", "bias", "go_calib"}, "collections": []string{"go/new", "go/bias"}},
-				op{"op": "find", "repo": root, "type": "bias", "data_id": map[string]any{"instrument": "Cam1", "detector": 3}, "collections": []string{"go/calib"}, "at": "2024-01-01T00:00:00"},
-				op{"op": "find", "repo": root, "type": "go_calib", "data_id": map[string]any{"instrument": "Cam1", "physical_filter": "Cam1-G"}, "collections": []string{"go/calib"}, "at": "2024-01-01T00:00:00"},
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		root := buildPython(e)
+		compareAll(e, root)
+		// We write into Python's repository; Python reads it back.
+		e.ours("register-dataset-type", root, "go_exposure", "StructuredDataDict", "instrument", "exposure")
+		e.ours("put", root, "go_exposure", "go/new", e.writeFile("go_exposure.yaml", "exposure: 100\n"), "--data-id", "instrument=Cam1", "--data-id", "exposure=100")
+		e.ours("put", root, "bias", "go/bias", e.writeFile("go_bias.yaml", "detector: 3\n"), "--data-id", "instrument=Cam1", "--data-id", "detector=3")
+		e.ours("certify-calibrations", root, "go/bias", "go/calib", "bias", "--begin-date", begin1)
+		e.ours("register-dataset-type", root, "go_calib", "StructuredDataDict", "instrument", "physical_filter", "--is-calibration")
+		e.ours("put", root, "go_calib", "go/bias", e.writeFile("go_calib.yaml", "filter: g\n"), "--data-id", "instrument=Cam1", "--data-id", "physical_filter=Cam1-G")
+		e.ours("certify-calibrations", root, "go/bias", "go/calib", "go_calib", "--begin-date", begin1)
+		r := e.py(
+			op{"op": "query_ids", "repo": root, "types": []string{"go_exposure", "bias", "go_calib"}, "collections": []string{"go/new", "go/bias"}},
+			op{"op": "find", "repo": root, "type": "bias", "data_id": map[string]any{"instrument": "Cam1", "detector": 3}, "collections": []string{"go/calib"}, "at": "2024-01-01T00:00:00"},
+			op{"op": "find", "repo": root, "type": "go_calib", "data_id": map[string]any{"instrument": "Cam1", "physical_filter": "Cam1-G"}, "collections": []string{"go/calib"}, "at": "2024-01-01T00:00:00"},
+		)
+		newIDs := strs(mustOK(t, r[0], "query ids")["ids"])
+		if len(newIDs) != 3 {
+			t.Fatalf("Python finds %d of the 3 datasets we wrote", len(newIDs))
+		}
+		for i := 1; i <= 2; i++ {
+			if id, _ := mustOK(t, r[i], "find")["id"].(string); id == "" {
+				t.Errorf("Python's calibration lookup %d finds nothing in our certification", i)
+			}
+			e.c.add("finds", 1)
+		}
+		compareReads(e, root, newIDs)
+		t.Run("dimensionless", func(t *testing.T) {
+			// A pipeline's packages/config-style dataset, written by Python.
+			res := e.py(
+				op{"op": "register", "repo": root, "name": "py_dimless", "dimensions": []string{}, "storage_class": "StructuredDataDict"},
+				op{"op": "put", "repo": root, "run": "py/dimless", "type": "py_dimless", "data_id": map[string]any{}, "value": map[string]any{"b": 2}},
 			)
-			newIDs := strs(mustOK(t, r[0], "query ids")["ids"])
-			if len(newIDs) != 3 {
-				t.Fatalf("Python finds %d of the 3 datasets we wrote", len(newIDs))
-			}
-			for i := 1; i <= 2; i++ {
-				if id, _ := mustOK(t, r[i], "find")["id"].(string); id == "" {
-					t.Errorf("Python's calibration lookup %d finds nothing in our certification", i)
-				}
-				e.c.add("finds", 1)
-			}
-			compareReads(e, root, newIDs)
-			t.Run("dimensionless", func(t *testing.T) {
-				// A pipeline's packages/config-style dataset, written by Python.
-				res := e.py(
-					op{"op": "register", "repo": root, "name": "py_dimless", "dimensions": []string{}, "storage_class": "StructuredDataDict"},
-					op{"op": "put", "repo": root, "run": "py/dimless", "type": "py_dimless", "data_id": map[string]any{}, "value": map[string]any{"b": 2}},
-				)
-				mustOK(t, res[0], "register")
-				compareReads(e, root, []string{mustOK(t, res[1], "put")["id"].(string)})
-			})
+			mustOK(t, res[0], "register")
+			compareReads(e, root, []string{mustOK(t, res[1], "put")["id"].(string)})
 		})
-	}
+	})
 }
 
 // transferModes are the modes both import commands take for local files.
@@ -385,62 +380,60 @@ var transferModes = []string{"copy", "link", "symlink", "hardlink", "relsymlink"
 // transfer mode), then the other side reads every dataset; transfer-datasets
 // from a Python-made repository, then Python reads the copy.
 func TestFiles(t *testing.T) {
-	for _, dialect := range dialects {
-		t.Run(dialect, func(t *testing.T) {
-			e := newEnv(t, dialect)
-			ours := buildOurs(e)
-			py := buildPython(e)
-			pexp := filepath.Join(e.dir, "py-export")
-			readAll := func(root string) op {
-				return op{"op": "read", "repo": root, "types": []string{"cfg", "raw", "bias"}, "collections": scenarioRuns}
-			}
-			res := e.py(readAll(ours), readAll(py), op{"op": "export", "repo": py, "dir": pexp, "types": []string{"cfg", "raw", "bias"},
-				"collections": scenarioRuns, "extra_collections": []string{"tagged", "calib"}})
-			oursByPy, pyBytesSrc := pyBytes(t, mustOK(t, res[0], "read")), pyBytes(t, mustOK(t, res[1], "read"))
-			mustOK(t, res[2], "export")
-			oursIDs, pyIDs := keys(oursByPy), keys(pyBytesSrc)
-			if len(oursIDs) != 12 || len(pyIDs) != 12 {
-				t.Fatalf("Python reads %d and %d datasets of the two scenarios, want 12", len(oursIDs), len(pyIDs))
-			}
-			oursBytes := readOurs(t, e.open(ours), oursIDs)
-			e.sameBytes("reads", oursBytes, oursByPy, oursIDs)
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		e := newEnv(t, dialect)
+		ours := buildOurs(e)
+		py := buildPython(e)
+		pexp := filepath.Join(e.dir, "py-export")
+		readAll := func(root string) op {
+			return op{"op": "read", "repo": root, "types": []string{"cfg", "raw", "bias"}, "collections": scenarioRuns}
+		}
+		res := e.py(readAll(ours), readAll(py), op{"op": "export", "repo": py, "dir": pexp, "types": []string{"cfg", "raw", "bias"},
+			"collections": scenarioRuns, "extra_collections": []string{"tagged", "calib"}})
+		oursByPy, pyBytesSrc := pyBytes(t, mustOK(t, res[0], "read")), pyBytes(t, mustOK(t, res[1], "read"))
+		mustOK(t, res[2], "export")
+		oursIDs, pyIDs := keys(oursByPy), keys(pyBytesSrc)
+		if len(oursIDs) != 12 || len(pyIDs) != 12 {
+			t.Fatalf("Python reads %d and %d datasets of the two scenarios, want 12", len(oursIDs), len(pyIDs))
+		}
+		oursBytes := readOurs(t, e.open(ours), oursIDs)
+		e.sameBytes("reads", oursBytes, oursByPy, oursIDs)
 
-			// Ours → Python.
-			exp := filepath.Join(e.dir, "our-export")
-			e.ours("export", ours, exp, "-d", "cfg,raw,bias", "--collections", "u/put,u/ingested,u/raw,calib/run1,calib/run2,tagged", "--include-collection", "tagged,calib")
-			var ops []op
-			for _, mode := range transferModes {
-				root, create := e.createOp("pyimport-" + mode)
-				ops = append(ops, create, op{"op": "cli", "args": []string{"import", root, exp, "--transfer", mode}}, op{"op": "read", "repo": root, "ids": oursIDs})
-			}
-			res = e.py(ops...)
-			for i, mode := range transferModes {
-				mustCLI(t, res[3*i], "create")
-				mustCLI(t, res[3*i+1], "import --transfer "+mode)
-				e.sameBytes("export→python-import/"+mode, oursBytes, pyBytes(t, mustOK(t, res[3*i+2], "read")), oursIDs)
-			}
+		// Ours → Python.
+		exp := filepath.Join(e.dir, "our-export")
+		e.ours("export", ours, exp, "-d", "cfg,raw,bias", "--collections", "u/put,u/ingested,u/raw,calib/run1,calib/run2,tagged", "--include-collection", "tagged,calib")
+		var ops []op
+		for _, mode := range transferModes {
+			root, create := e.createOp("pyimport-" + mode)
+			ops = append(ops, create, op{"op": "cli", "args": []string{"import", root, exp, "--transfer", mode}}, op{"op": "read", "repo": root, "ids": oursIDs})
+		}
+		res = e.py(ops...)
+		for i, mode := range transferModes {
+			mustCLI(t, res[3*i], "create")
+			mustCLI(t, res[3*i+1], "import --transfer "+mode)
+			e.sameBytes("export→python-import/"+mode, oursBytes, pyBytes(t, mustOK(t, res[3*i+2], "read")), oursIDs)
+		}
 
-			// Python → ours.
-			for _, mode := range transferModes {
-				root := e.newOurs("import-" + mode)
-				e.ours("import", root, pexp, "--transfer", mode)
-				e.sameBytes("python-export→import/"+mode, readOurs(t, e.open(root), pyIDs), pyBytesSrc, pyIDs)
-			}
+		// Python → ours.
+		for _, mode := range transferModes {
+			root := e.newOurs("import-" + mode)
+			e.ours("import", root, pexp, "--transfer", mode)
+			e.sameBytes("python-export→import/"+mode, readOurs(t, e.open(root), pyIDs), pyBytesSrc, pyIDs)
+		}
 
-			// transfer-datasets from the Python-made repository; Python reads the copy.
-			modes := []string{"copy", "symlink"}
-			ops = nil
-			for _, mode := range modes {
-				dst := e.newOurs("transfer-" + mode)
-				e.ours("transfer-datasets", py, dst, "--collections", strings.Join(scenarioRuns, ","), "-d", "cfg,raw,bias",
-					"--register-dataset-types", "--transfer-dimensions", "--transfer", mode)
-				e.sameBytes("transfer-datasets/"+mode, readOurs(t, e.open(dst), pyIDs), pyBytesSrc, pyIDs)
-				ops = append(ops, op{"op": "read", "repo": dst, "ids": pyIDs})
-			}
-			res = e.py(ops...)
-			for i, mode := range modes {
-				e.sameBytes("transfer-datasets→python/"+mode, pyBytesSrc, pyBytes(t, mustOK(t, res[i], "read")), pyIDs)
-			}
-		})
-	}
+		// transfer-datasets from the Python-made repository; Python reads the copy.
+		modes := []string{"copy", "symlink"}
+		ops = nil
+		for _, mode := range modes {
+			dst := e.newOurs("transfer-" + mode)
+			e.ours("transfer-datasets", py, dst, "--collections", strings.Join(scenarioRuns, ","), "-d", "cfg,raw,bias",
+				"--register-dataset-types", "--transfer-dimensions", "--transfer", mode)
+			e.sameBytes("transfer-datasets/"+mode, readOurs(t, e.open(dst), pyIDs), pyBytesSrc, pyIDs)
+			ops = append(ops, op{"op": "read", "repo": dst, "ids": pyIDs})
+		}
+		res = e.py(ops...)
+		for i, mode := range modes {
+			e.sameBytes("transfer-datasets→python/"+mode, pyBytesSrc, pyBytes(t, mustOK(t, res[i], "read")), pyIDs)
+		}
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/pyrepr"
 )
 
 // Header is one FITS header as a map. Values are string, int64, float64,
@@ -448,39 +449,9 @@ func pyStr(v any) string {
 	case int64:
 		return strconv.FormatInt(v, 10)
 	case float64:
-		return pyFloat(v)
+		return pyrepr.Float(v)
 	}
 	return fmt.Sprint(v)
-}
-
-// pyFloat formats a float like Python's repr: shortest round-trip digits,
-// always with a decimal point or exponent.
-func pyFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	abs := math.Abs(f)
-	if abs != 0 && (abs < 1e-4 || abs >= 1e16) {
-		s := strconv.FormatFloat(f, 'e', -1, 64)
-		// Python writes 1e-05 and 1e+16: at least two exponent digits.
-		mant, exp, _ := strings.Cut(s, "e")
-		sign := exp[:1]
-		digits := exp[1:]
-		if len(digits) < 2 {
-			digits = "0" + digits
-		}
-		return mant + "e" + sign + digits
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
-	}
-	return s
 }
 
 // truthy is Python's truth value of a header value.

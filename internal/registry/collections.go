@@ -266,7 +266,6 @@ func (r *Registry) SetChain(ctx context.Context, c sqldb.Conn, parent string, ch
 	}
 	seen := map[string]bool{}
 	var ids []int64
-	var kept []string
 	for _, ch := range children {
 		if seen[ch] {
 			continue
@@ -294,7 +293,6 @@ func (r *Registry) SetChain(ctx context.Context, c sqldb.Conn, parent string, ch
 			}
 		}
 		ids = append(ids, col.ID)
-		kept = append(kept, ch)
 	}
 	if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("collection_chain")+" WHERE parent = ?", p.ID); err != nil {
 		return fmt.Errorf("update chain %q: %w", parent, err)

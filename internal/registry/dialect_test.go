@@ -30,8 +30,13 @@ func TestMain(m *testing.M) {
 // in t.TempDir() and a fresh PostgreSQL schema. The same assertions must hold on both.
 func forEachDialect(t *testing.T, fn func(t *testing.T, r *Registry)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, openSQLiteRegistry(t)) })
-	t.Run("postgres", func(t *testing.T) { fn(t, openPGRegistry(t, pgtest.Schema(t))) })
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		if dialect == pgtest.SQLite {
+			fn(t, openSQLiteRegistry(t))
+		} else {
+			fn(t, openPGRegistry(t, pgtest.Schema(t)))
+		}
+	})
 }
 
 func openSQLiteRegistry(t testing.TB) *Registry {

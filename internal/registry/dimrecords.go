@@ -2,15 +2,14 @@ package registry
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"fmt"
-	"github.com/gobutler/butler/sphgeom"
 	"strings"
 
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/registry/sqldb"
+	"github.com/gobutler/butler/sphgeom"
 	"github.com/gobutler/butler/timespan"
 )
 
@@ -557,8 +556,6 @@ func (r *Registry) ExpandCached(ctx context.Context, c sqldb.Conn, g dimensions.
 	}
 	return full, recs, nil
 }
-
-var _ = sql.ErrNoRows
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -31,11 +31,10 @@ type Registry struct {
 
 type storedType struct {
 	dataset.Type
-	id        int64
-	dimKey    int64
-	tagTable  string
-	calTable  string
-	tableSpec *sqldb.Table
+	id       int64
+	dimKey   int64
+	tagTable string
+	calTable string
 }
 
 // DB exposes the database for callers in this package's tests and for bulk paths.

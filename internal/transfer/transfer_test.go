@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,43 +42,9 @@ type newRepoFunc func(t *testing.T) (string, *butler.Butler)
 // SQLite, then PostgreSQL (skipped when no server is available). The
 // PostgreSQL maker sets LSST_DB_AUTH, so these tests never run in parallel.
 func forEachDialect(t *testing.T, fn func(t *testing.T, newRepo newRepoFunc)) {
-	t.Run("sqlite", func(t *testing.T) {
-		fn(t, func(t *testing.T) (string, *butler.Butler) { return repotest.New(t) })
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		fn(t, func(t *testing.T) (string, *butler.Butler) { return repotest.NewOn(t, dialect, butler.CreateOptions{}) })
 	})
-	t.Run("postgres", func(t *testing.T) {
-		pgtest.DSN(t) // skip now, not in the middle of fn, when there is no server
-		fn(t, newPGRepo)
-	})
-}
-
-// newPGRepo creates a repository whose registry is a fresh schema of the test
-// PostgreSQL server (credentials in a db-auth file, as users do) and whose
-// datastore is a directory beside butler.yaml.
-func newPGRepo(t *testing.T) (string, *butler.Butler) {
-	t.Helper()
-	u, err := url.Parse(pgtest.DSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw, _ := u.User.Password()
-	host, port := pgtest.Host(t)
-	dir := t.TempDir()
-	auth := filepath.Join(dir, "db-auth.yaml")
-	body := fmt.Sprintf("- url: \"postgresql://%s:%s\"\n  username: %q\n  password: %q\n", host, port, u.User.Username(), pw)
-	if err := os.WriteFile(auth, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("LSST_DB_AUTH", auth)
-	seed := filepath.Join(dir, "seed.yaml")
-	body = fmt.Sprintf("registry:\n  db: \"postgresql://%s:%s/%s\"\n  namespace: %q\n", host, port, pgtest.Database, pgtest.Schema(t))
-	if err := os.WriteFile(seed, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(dir, "repo")
-	if _, err := butler.Create(t.Context(), root, butler.CreateOptions{SeedConfig: seed, Override: true}); err != nil {
-		t.Fatalf("create PostgreSQL repository: %v", err)
-	}
-	return root, repotest.Open(t, root)
 }
 
 func exportPath(t testing.TB, name string) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/internal/pyrepr"
 	"github.com/gobutler/butler/timespan"
 	"go.yaml.in/yaml/v3"
 )
@@ -235,17 +236,10 @@ func floatText(x float64) string {
 	case math.IsInf(x, -1):
 		return "-.inf"
 	}
-	var s string
-	if a := math.Abs(x); a == 0 || (a >= 1e-4 && a < 1e16) {
-		s = strconv.FormatFloat(x, 'f', -1, 64)
-	} else {
-		s = strconv.FormatFloat(x, 'e', -1, 64)
-	}
+	// PyYAML's represent_float: repr, with ".0" before a bare exponent.
+	s := pyrepr.Float(x)
 	if !strings.Contains(s, ".") {
-		if i := strings.IndexByte(s, 'e'); i >= 0 {
-			return s[:i] + ".0" + s[i:]
-		}
-		return s + ".0"
+		s = strings.Replace(s, "e", ".0e", 1)
 	}
 	return s
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/internal/testutil/pgtest"
 )
 
 // New creates an empty SQLite repository in a temporary directory and opens it for
@@ -262,4 +263,34 @@ func CheckConsistent(tb testing.TB, b *butler.Butler) {
 			tb.Errorf("file %s belongs to no dataset", f)
 		}
 	}
+}
+
+// NewOn creates an empty repository with opts whose registry uses dialect
+// (pgtest.SQLite: a file in the repository; pgtest.Postgres: a fresh schema
+// of the test server, with $LSST_DB_AUTH naming the superuser's credentials)
+// and opens it for writing; the butler is closed when the test ends.
+func NewOn(tb testing.TB, dialect string, opts butler.CreateOptions) (string, *butler.Butler) {
+	tb.Helper()
+	if dialect == pgtest.Postgres {
+		pgtest.UseAdminAuth(tb)
+		opts.SeedConfig, opts.Override = pgtest.WriteSeed(tb, pgtest.Schema(tb)), true
+	}
+	root := filepath.Join(tb.TempDir(), "repo")
+	if _, err := butler.Create(tb.Context(), root, opts); err != nil {
+		tb.Fatalf("create %s repository: %v", dialect, err)
+	}
+	return root, Open(tb, root)
+}
+
+// CreateArgs returns the `butler create` options (to go before REPO) that put
+// a new repository's registry in dialect: none for pgtest.SQLite; for
+// pgtest.Postgres a seed config naming a fresh schema of the test server, and
+// $LSST_DB_AUTH set to the superuser's credentials.
+func CreateArgs(tb testing.TB, dialect string) []string {
+	tb.Helper()
+	if dialect != pgtest.Postgres {
+		return nil
+	}
+	pgtest.UseAdminAuth(tb)
+	return []string{"--seed-config", pgtest.WriteSeed(tb, pgtest.Schema(tb)), "--override"}
 }
