@@ -465,31 +465,6 @@ func (b *Butler) Dataset(ctx context.Context, id dataset.ID) (dataset.Ref, error
 	return *ref, nil
 }
 
-// DatasetQuery selects datasets of one type in collections.
-type DatasetQuery = registry.DatasetQuery
-
-// Datasets streams the datasets matching q to fn.
-func (b *Butler) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset.Ref) error) error {
-	if q.DataID != nil {
-		t, err := b.reg.DatasetType(ctx, q.Type)
-		if err != nil {
-			return err
-		}
-		conv := dimensions.DataID{}
-		for k, v := range q.DataID {
-			e, ok := b.Universe.Element(k)
-			if !ok || !e.IsDimension() || !t.Dimensions.Has(k) {
-				return fmt.Errorf("query %s: %w: %q is not a dimension of %s", q.Type, errs.ErrInvalid, k, t.Dimensions)
-			}
-			if conv[k], err = dimensions.ConvertKey(e, v); err != nil {
-				return err
-			}
-		}
-		q.DataID = conv
-	}
-	return b.reg.Datasets(ctx, q, fn)
-}
-
 // removeRefs deletes datasets' records and then (after commit) their files.
 func (b *Butler) removeRefs(ctx context.Context, c *registry.Tx, ids []dataset.ID) ([]string, error) {
 	orphans, err := c.DeleteFileRecords(ctx, b.ds.RecordsTable(), ids)

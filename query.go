@@ -16,7 +16,8 @@ import (
 	"github.com/gobutler/butler/timespan"
 )
 
-// DatasetSearch selects datasets of one or more types in collections.
+// DatasetSearch selects datasets of one or more types in collections: what a
+// Query's Datasets runs (and the argument of the deprecated QueryDatasets).
 type DatasetSearch struct {
 	Types       []string // names or globs; empty: all types
 	Collections []string // ordered; globs allowed without FindFirst
@@ -58,7 +59,16 @@ func extraAreTemporal(u *dimensions.Universe, t dataset.Type, id dimensions.Data
 }
 
 // QueryDatasets streams the datasets matching s to fn, type by type (sorted by name).
+//
+// Deprecated: use Butler.Query, whose Datasets runs the same search.
 func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
+	return b.queryDatasets(ctx, s, fn)
+}
+
+// queryDatasets is how every dataset query runs (Query.Datasets, and the
+// searches of QueryRecords and QueryDataIDs): type by type, sorted by name,
+// each one planned by the registry from s and streamed to fn.
+func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
 	types, err := b.reg.DatasetTypes(ctx, s.Types)
 	if err != nil {
 		return err
@@ -365,7 +375,7 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	// packages, as upstream's join with the dataset search gives).
 	keep := newSharedKeys(e.Dimensions())
 	if len(s.Datasets) > 0 {
-		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, WithImplied: true}, func(r dataset.Ref) error {
+		err := b.queryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, WithImplied: true}, func(r dataset.Ref) error {
 			keep.add(r.DataID)
 			return nil
 		})
@@ -573,7 +583,7 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		// none) relate to the records of the others, as upstream's join of
 		// the dataset search with the dimensions does.
 		wider := newSharedKeys(gDims)
-		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
+		err := b.queryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
 			id := dimensions.DataID{}
 			for _, name := range g.Names() {
 				v, ok := r.DataID[name]
