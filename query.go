@@ -109,7 +109,7 @@ func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 		}
 		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: dataID, CalibTime: s.CalibTime,
 			Governors: b.reg.GovernorConstraints(dataID, ast, s.Bind)}
-		if q.OrderBy, err = registry.OrderTerms(s.OrderBy, registry.DatasetResolver(t, b.reg.ResolverFor(t.Dimensions))); err != nil {
+		if q.OrderBy, err = b.reg.DatasetOrder(t, s.OrderBy); err != nil {
 			return err
 		}
 		if dataID != nil {
@@ -125,24 +125,11 @@ func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 			}
 		}
 		if ast != nil {
-			g := b.reg.QueryGroup(t.Dimensions, ast, s.Bind)
-			w, err := b.reg.Translate(ast, registry.DatasetResolver(t, b.reg.ResolverFor(g)), s.Bind)
-			if err != nil {
+			if err := b.reg.ConstrainDatasets(&q, t, ast, s.Bind); err != nil {
 				if len(types) > 1 {
 					continue // the expression names dimensions another type has
 				}
 				return err
-			}
-			if len(g.Required) > len(t.Dimensions.Required) {
-				// The where names dimensions the type lacks: relate them.
-				q.Extra = &registry.ExtraDimensions{Group: g, Where: w.SQL, Args: w.Args}
-				for _, f := range w.Refine {
-					if e, ok := b.Universe.Element(f.Element); ok && registry.CoveredBy(e, t.Dimensions) {
-						q.Refine = append(q.Refine, f)
-					}
-				}
-			} else {
-				q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
 			}
 		}
 		if s.Limit > 0 {
@@ -616,7 +603,7 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		}
 	}
 	q := registry.DataIDQuery{Group: g, Limit: s.Limit}
-	if q.OrderBy, err = registry.OrderTerms(s.OrderBy, b.reg.ResolverFor(g)); err != nil {
+	if q.OrderBy, err = b.reg.DataIDOrder(g, s.OrderBy); err != nil {
 		return err
 	}
 	where := s.Where
@@ -639,11 +626,9 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		if err != nil {
 			return err
 		}
-		w, err := b.reg.Translate(ast, b.reg.ResolverFor(g), s.Bind)
-		if err != nil {
+		if err := b.reg.ConstrainDataIDs(&q, ast, s.Bind); err != nil {
 			return err
 		}
-		q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
 	}
 	return b.reg.DataIDs(ctx, q, fn)
 }

@@ -65,7 +65,7 @@ func (r *Registry) PlanRecords(q RecordQuery) (*RecordPlan, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, err := r.Translate(ast, r.RecordResolver(e), q.Bind)
+		w, err := r.Translate(ast, r.recordResolver(e), q.Bind)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +82,7 @@ func (r *Registry) PlanRecords(q RecordQuery) (*RecordPlan, error) {
 		args = append(args, w.Args...)
 		p.refine = w.Refine
 	}
-	if p.order, err = OrderTerms(q.OrderBy, r.RecordResolver(e)); err != nil {
+	if p.order, err = orderTerms(q.OrderBy, r.recordResolver(e)); err != nil {
 		return nil, err
 	}
 	p.where, p.args = strings.Join(conds, " AND "), args

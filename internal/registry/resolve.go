@@ -26,7 +26,7 @@ func (r *Registry) QueryGroup(g dimensions.Group, ast query.Node, binds map[stri
 			}
 		}
 		e, ok := r.Universe.Element(id.Parts[0])
-		if !ok || !e.HasTable() && e.ViewOf == "" || CoveredBy(e, g) {
+		if !ok || !e.HasTable() && e.ViewOf == "" || coveredBy(e, g) {
 			continue
 		}
 		for _, d := range e.Dimensions() {
@@ -46,8 +46,8 @@ func (r *Registry) QueryGroup(g dimensions.Group, ast query.Node, binds map[stri
 	return wide
 }
 
-// CoveredBy reports whether all of an element's dimensions are in g.
-func CoveredBy(e *dimensions.Element, g dimensions.Group) bool {
+// coveredBy reports whether all of an element's dimensions are in g.
+func coveredBy(e *dimensions.Element, g dimensions.Group) bool {
 	if e.IsDimension() && !g.Has(e.Name) {
 		return false
 	}
@@ -108,9 +108,9 @@ func (r *Registry) GovernorConstraints(id dimensions.DataID, ast query.Node, bin
 	return out
 }
 
-// DatasetResolver adds the dataset fields qualified by the type's name
+// datasetTypeResolver adds the dataset fields qualified by the type's name
 // (flat.dataset_id, raw.ingest_date, calexp.run, bias.collection).
-func DatasetResolver(t dataset.Type, dims Resolver) Resolver {
+func datasetTypeResolver(t dataset.Type, dims Resolver) Resolver {
 	return func(parts []string) (Column, error) {
 		if len(parts) == 2 && parts[0] == t.Name {
 			if c, ok := datasetField(parts[1]); ok {
@@ -131,8 +131,8 @@ func datasetField(name string) (Column, bool) {
 	return Column{SQL: "{" + name + "}", Kind: kind}, true
 }
 
-// OrderTerms resolves order-by names ("-" prefix: descending) with resolve.
-func OrderTerms(names []string, resolve Resolver) ([]OrderTerm, error) {
+// orderTerms resolves order-by names ("-" prefix: descending) with resolve.
+func orderTerms(names []string, resolve Resolver) ([]OrderTerm, error) {
 	var out []OrderTerm
 	for _, n := range names {
 		n = strings.TrimSpace(n)
@@ -210,8 +210,8 @@ func timespanBound(c Column, bound, name string) (Column, error) {
 	return Column{}, fmt.Errorf("unknown field %q of %s: a timespan has begin and end", bound, name)
 }
 
-// ResolverFor maps where-expression identifiers onto a dataset type's columns.
-func (r *Registry) ResolverFor(g dimensions.Group) Resolver {
+// resolverFor maps where-expression identifiers onto a dataset type's columns.
+func (r *Registry) resolverFor(g dimensions.Group) Resolver {
 	var resolve Resolver
 	resolve = func(parts []string) (Column, error) {
 		switch len(parts) {
@@ -306,9 +306,9 @@ func (r *Registry) ResolverFor(g dimensions.Group) Resolver {
 	return resolve
 }
 
-// RecordResolver maps names in a where expression or order-by over one
+// recordResolver maps names in a where expression or order-by over one
 // element's records onto its columns.
-func (r *Registry) RecordResolver(e *dimensions.Element) Resolver {
+func (r *Registry) recordResolver(e *dimensions.Element) Resolver {
 	db := r.db
 	var resolve Resolver
 	resolve = func(parts []string) (Column, error) {
@@ -393,4 +393,49 @@ func levenshtein(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// DatasetOrder resolves the order-by names ("-" prefix: descending) of a
+// query for datasets of type t.
+func (r *Registry) DatasetOrder(t dataset.Type, names []string) ([]OrderTerm, error) {
+	return orderTerms(names, datasetTypeResolver(t, r.resolverFor(t.Dimensions)))
+}
+
+// ConstrainDatasets adds a where expression to q, a query for datasets of
+// type t: over the type's dimensions and dataset fields, and over those of
+// the elements it names that the type lacks, which are then related to the
+// type's dimensions through their records.
+func (r *Registry) ConstrainDatasets(q *DatasetQuery, t dataset.Type, ast query.Node, binds map[string]any) error {
+	g := r.QueryGroup(t.Dimensions, ast, binds)
+	w, err := r.Translate(ast, datasetTypeResolver(t, r.resolverFor(g)), binds)
+	if err != nil {
+		return err
+	}
+	if len(g.Required) > len(t.Dimensions.Required) {
+		// The where names dimensions the type lacks: relate them.
+		q.Extra = &ExtraDimensions{Group: g, Where: w.SQL, Args: w.Args}
+		for _, f := range w.Refine {
+			if e, ok := r.Universe.Element(f.Element); ok && coveredBy(e, t.Dimensions) {
+				q.Refine = append(q.Refine, f)
+			}
+		}
+	} else {
+		q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
+	}
+	return nil
+}
+
+// DataIDOrder resolves the order-by names of a data ID query over g.
+func (r *Registry) DataIDOrder(g dimensions.Group, names []string) ([]OrderTerm, error) {
+	return orderTerms(names, r.resolverFor(g))
+}
+
+// ConstrainDataIDs adds a where expression to q, a data ID query.
+func (r *Registry) ConstrainDataIDs(q *DataIDQuery, ast query.Node, binds map[string]any) error {
+	w, err := r.Translate(ast, r.resolverFor(q.Group), binds)
+	if err != nil {
+		return err
+	}
+	q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
+	return nil
 }
