@@ -51,7 +51,7 @@ func TestInsertRecords_MissingValueIsInputError(t *testing.T) {
 		ctx := context.Background()
 		u := r.Universe
 		mustTx(t, r, func(c sqldb.Conn) error {
-			return r.InsertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew)
+			return r.insertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew)
 		})
 		tests := []struct {
 			name, element string
@@ -67,7 +67,7 @@ func TestInsertRecords_MissingValueIsInputError(t *testing.T) {
 		}
 		for _, tt := range tests {
 			err := r.Tx(ctx, func(c sqldb.Conn) error {
-				return r.InsertRecords(ctx, c, tt.element, []dimensions.Record{{Element: u.MustElement(tt.element), Values: tt.values}}, InsertNew)
+				return r.insertRecords(ctx, c, tt.element, []dimensions.Record{{Element: u.MustElement(tt.element), Values: tt.values}}, InsertNew)
 			})
 			if !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%s: InsertRecords = %v, want errs.ErrInvalid containing %q", tt.name, err, tt.want)

@@ -91,7 +91,7 @@ func (r *Registry) PlanRecords(q RecordQuery) (*RecordPlan, error) {
 
 // EachPlannedRecord streams the records of a plan to fn, in its order.
 func (r *Registry) EachPlannedRecord(ctx context.Context, p *RecordPlan, fn func(dimensions.Record) error) error {
-	return r.EachRecordOrdered(ctx, r.db.Conn(), p.element, p.where, p.args, p.order, func(rec dimensions.Record) error {
+	return r.eachRecordOrdered(ctx, r.db.Conn(), p.element, p.where, p.args, p.order, func(rec dimensions.Record) error {
 		for _, f := range p.refine {
 			raw, _ := rec.Values["region"].([]byte)
 			reg, err := sphgeom.Decode(raw)
@@ -114,5 +114,5 @@ func (r *Registry) RecordsOf(ctx context.Context, e *dimensions.Element, id dime
 
 // EachRecord streams every record of an element to fn.
 func (tx *Tx) EachRecord(ctx context.Context, element string, fn func(dimensions.Record) error) error {
-	return tx.r.EachRecord(ctx, tx.c, element, "", nil, fn)
+	return tx.r.eachRecord(ctx, tx.c, element, "", nil, fn)
 }
