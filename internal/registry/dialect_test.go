@@ -398,7 +398,7 @@ func TestDialects_DimensionRecords(t *testing.T) {
 			if err != nil {
 				t.Fatalf("translate %q: %v", tt.where, err)
 			}
-			recs, err := r.Records(ctx, r.DB().Conn(), "exposure", sqlWhere, args...)
+			recs, err := r.records(ctx, r.DB().Conn(), "exposure", sqlWhere, args...)
 			if err != nil {
 				t.Errorf("Records(%q): %v", tt.where, err)
 				continue
@@ -644,7 +644,7 @@ func TestDialects_ReadOnly(t *testing.T) {
 		if !errors.Is(err, errs.ErrReadOnly) {
 			t.Errorf("write on a read-only registry: %v, want read-only", err)
 		}
-		if recs, err := ro.Records(ctx, ro.DB().Conn(), "detector", ""); err != nil || len(recs) != 3 {
+		if recs, err := ro.records(ctx, ro.DB().Conn(), "detector", ""); err != nil || len(recs) != 3 {
 			t.Errorf("read on a read-only registry: %d records, %v", len(recs), err)
 		}
 	})

@@ -311,16 +311,16 @@ func (r *Registry) fetchRecord(ctx context.Context, c sqldb.Conn, e *dimensions.
 		where = append(where, r.db.Q(e.PrimaryKey().Name)+" = ?")
 		args = append(args, id[e.Name])
 	}
-	recs, err := r.Records(ctx, c, e.Name, strings.Join(where, " AND "), args...)
+	recs, err := r.records(ctx, c, e.Name, strings.Join(where, " AND "), args...)
 	if err != nil || len(recs) == 0 {
 		return dimensions.Record{}, false, err
 	}
 	return recs[0], true, nil
 }
 
-// Records reads records of an element filtered by an optional SQL condition on its
+// records reads records of an element filtered by an optional SQL condition on its
 // columns (placeholders '?'), in primary-key order.
-func (r *Registry) Records(ctx context.Context, c sqldb.Conn, element, where string, args ...any) ([]dimensions.Record, error) {
+func (r *Registry) records(ctx context.Context, c sqldb.Conn, element, where string, args ...any) ([]dimensions.Record, error) {
 	var out []dimensions.Record
 	err := r.eachRecord(ctx, c, element, where, args, func(rec dimensions.Record) error {
 		out = append(out, rec)

@@ -109,7 +109,7 @@ func (r *Registry) RecordsOf(ctx context.Context, e *dimensions.Element, id dime
 	if err != nil {
 		return nil, err
 	}
-	return r.Records(ctx, r.db.Conn(), e.Name, strings.Join(conds, " AND "), args...)
+	return r.records(ctx, r.db.Conn(), e.Name, strings.Join(conds, " AND "), args...)
 }
 
 // EachRecord streams every record of an element to fn.
