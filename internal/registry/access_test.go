@@ -75,7 +75,7 @@ func TestGrant_SharingRoles(t *testing.T) {
 		t.Fatalf("writer opens: %v", err)
 	}
 	g, _ := b.Universe.Group("instrument", "exposure")
-	err = b.Tx(ctx, func(c sqldb.Conn) error {
+	err = b.inTx(ctx, func(c sqldb.Conn) error {
 		if _, err := b.registerDatasetType(ctx, c, dataset.Type{Name: "summary", Dimensions: g, StorageClass: "StructuredDataDict"}); err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func TestGrant_SharingRoles(t *testing.T) {
 	if c.IsWriteable() {
 		t.Errorf("reader's registry says it is writeable")
 	}
-	err = c.Tx(ctx, func(conn sqldb.Conn) error { _, err := c.registerRun(ctx, conn, "reader/run", ""); return err })
+	err = c.inTx(ctx, func(conn sqldb.Conn) error { _, err := c.registerRun(ctx, conn, "reader/run", ""); return err })
 	if !errors.Is(err, errs.ErrReadOnly) || !strings.Contains(err.Error(), reader) || !strings.Contains(err.Error(), "read-only access") {
 		t.Errorf("reader writes: %v, want a read-only error naming the user", err)
 	}
@@ -123,7 +123,7 @@ func TestGrant_SharingRoles(t *testing.T) {
 	}
 
 	// The owner shares later tables too (default privileges and inherited grants).
-	err = a.Tx(ctx, func(conn sqldb.Conn) error {
+	err = a.inTx(ctx, func(conn sqldb.Conn) error {
 		g2, _ := a.Universe.Group("instrument", "day_obs")
 		_, err := a.registerDatasetType(ctx, conn, dataset.Type{Name: "nightly", Dimensions: g2, StorageClass: "StructuredDataDict"})
 		return err
@@ -160,7 +160,7 @@ func TestGrant_SharingRoles(t *testing.T) {
 			if err != nil {
 				return
 			}
-			err = r.Tx(ctx, func(conn sqldb.Conn) error {
+			err = r.inTx(ctx, func(conn sqldb.Conn) error {
 				_, err := r.registerRun(ctx, conn, fmt.Sprintf("reader/%d", step.access), "")
 				return err
 			})

@@ -47,7 +47,7 @@ func TestCalibrations(t *testing.T) {
 		mustTx(t, r, func(c sqldb.Conn) error { return r.certify(ctx, c, "calib", refs[:1], timespan.New(t1, t2)) })
 		mustTx(t, r, func(c sqldb.Conn) error { return r.certify(ctx, c, "calib", refs[1:], timespan.New(t2, t3)) })
 		// Overlapping the first range is a conflict.
-		err := r.Tx(ctx, func(c sqldb.Conn) error { return r.certify(ctx, c, "calib", refs[1:], timespan.New(t1+5, t1+10)) })
+		err := r.inTx(ctx, func(c sqldb.Conn) error { return r.certify(ctx, c, "calib", refs[1:], timespan.New(t1+5, t1+10)) })
 		if !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("overlapping certify: %v, want conflict", err)
 		}
@@ -79,7 +79,7 @@ func TestCalibrations(t *testing.T) {
 			}
 		}
 		// Only calibration types and CALIBRATION collections.
-		err = r.Tx(ctx, func(c sqldb.Conn) error { return r.certify(ctx, c, "b1", refs[:1], timespan.New(t1, t2)) })
+		err = r.inTx(ctx, func(c sqldb.Conn) error { return r.certify(ctx, c, "b1", refs[:1], timespan.New(t1, t2)) })
 		if !errors.Is(err, errs.ErrInvalid) {
 			t.Errorf("certify into a RUN: %v, want invalid", err)
 		}

@@ -100,7 +100,7 @@ func reopen(t *testing.T, r *Registry, readOnly bool) *Registry {
 
 func mustTx(t *testing.T, r *Registry, fn func(c sqldb.Conn) error) {
 	t.Helper()
-	if err := r.Tx(context.Background(), fn); err != nil {
+	if err := r.inTx(context.Background(), fn); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -209,16 +209,16 @@ func TestDialects_CollectionsAndChains(t *testing.T) {
 			t.Errorf("ParentChains(a) = %v, %v", ps, err)
 		}
 		var cyc *CollectionCycleError
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { return r.setChain(ctx, c, "chain1", []string{"chain2"}, false) }); !errors.As(err, &cyc) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { return r.setChain(ctx, c, "chain1", []string{"chain2"}, false) }); !errors.As(err, &cyc) {
 			t.Errorf("cycle: %v, want CollectionCycleError", err)
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.registerCollection(ctx, c, "a", dataset.Tagged, ""); return err }); !errors.Is(err, errs.ErrConflict) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerCollection(ctx, c, "a", dataset.Tagged, ""); return err }); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("re-register run as tagged: %v, want conflict", err)
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.registerRun(ctx, c, strings.Repeat("x", 65), ""); return err }); !errors.Is(err, errs.ErrInvalid) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerRun(ctx, c, strings.Repeat("x", 65), ""); return err }); !errors.Is(err, errs.ErrInvalid) {
 			t.Errorf("65-character name: %v, want invalid", err)
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { return r.removeCollection(ctx, c, "chain1", false) }); !errors.Is(err, errs.ErrConflict) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { return r.removeCollection(ctx, c, "chain1", false) }); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("remove a chain's child: %v, want conflict", err)
 		}
 		mustTx(t, r, func(c sqldb.Conn) error { return r.setDoc(ctx, c, "b", "the b run") })
@@ -260,7 +260,7 @@ func TestDialects_DatasetTypes(t *testing.T) {
 		})
 		changed := raw
 		changed.StorageClass = "ImageF"
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.registerDatasetType(ctx, c, changed); return err }); !errors.Is(err, errs.ErrConflict) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerDatasetType(ctx, c, changed); return err }); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("redefine raw: %v, want conflict", err)
 		}
 		r2 := reopen(t, r, true)
@@ -418,7 +418,7 @@ func TestDialects_DimensionRecords(t *testing.T) {
 		if err != nil || n != 2 {
 			t.Errorf("overlap [240, 260): %d records, %v; want 2", n, err)
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error {
 			return r.insertRecords(ctx, c, "detector", []dimensions.Record{{Element: r.Universe.MustElement("detector"), Values: map[string]any{"instrument": "Nope", "id": int64(0), "full_name": "x"}}}, InsertNew)
 		}); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("detector of a missing instrument: %v, want conflict (foreign key)", err)
@@ -429,7 +429,7 @@ func TestDialects_DimensionRecords(t *testing.T) {
 // syncIn runs SyncRecord in its own transaction.
 func (r *Registry) syncIn(ctx context.Context, element string, rec dimensions.Record, update bool) (bool, error) {
 	var wrote bool
-	err := r.Tx(ctx, func(c sqldb.Conn) error {
+	err := r.inTx(ctx, func(c sqldb.Conn) error {
 		var err error
 		wrote, err = r.syncRecord(ctx, c, element, rec, update)
 		return err
@@ -542,7 +542,7 @@ func TestDialects_Datasets(t *testing.T) {
 			t.Errorf("implied dimensions = %q", implied)
 		}
 		// Same data ID again: a conflict that leaves nothing behind.
-		err = r.Tx(ctx, func(c sqldb.Conn) error {
+		err = r.inTx(ctx, func(c sqldb.Conn) error {
 			id, _ := dataset.NewID(dataset.Unique, "raw", "r1", nil)
 			return r.insertDatasets(ctx, c, "raw", "r1", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "exposure": int64(1), "detector": int64(0)}}}, false)
 		})
@@ -615,7 +615,7 @@ func TestDialects_FileRecords(t *testing.T) {
 				t.Errorf("records of dataset %d (-want +got):\n%s", i, d)
 			}
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error {
 			return r.insertFileRecords(ctx, c, "file_datastore_records", "FileDatastore@<butlerRoot>", recs[:1], false)
 		}); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("duplicate file record: %v, want conflict", err)
@@ -640,7 +640,7 @@ func TestDialects_ReadOnly(t *testing.T) {
 		if ro.IsWriteable() {
 			t.Errorf("read-only registry says it is writeable")
 		}
-		err := ro.Tx(ctx, func(c sqldb.Conn) error { _, err := ro.registerRun(ctx, c, "x", ""); return err })
+		err := ro.inTx(ctx, func(c sqldb.Conn) error { _, err := ro.registerRun(ctx, c, "x", ""); return err })
 		if !errors.Is(err, errs.ErrReadOnly) {
 			t.Errorf("write on a read-only registry: %v, want read-only", err)
 		}

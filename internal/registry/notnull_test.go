@@ -66,7 +66,7 @@ func TestInsertRecords_MissingValueIsInputError(t *testing.T) {
 				`physical_filter record {instrument: 'Cam'}: invalid: field "name" has no value`},
 		}
 		for _, tt := range tests {
-			err := r.Tx(ctx, func(c sqldb.Conn) error {
+			err := r.inTx(ctx, func(c sqldb.Conn) error {
 				return r.insertRecords(ctx, c, tt.element, []dimensions.Record{{Element: u.MustElement(tt.element), Values: tt.values}}, InsertNew)
 			})
 			if !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
@@ -78,7 +78,7 @@ func TestInsertRecords_MissingValueIsInputError(t *testing.T) {
 			}
 		}
 		// Past the check, straight to the database: its own NOT NULL error.
-		err := r.Tx(ctx, func(c sqldb.Conn) error {
+		err := r.inTx(ctx, func(c sqldb.Conn) error {
 			_, err := c.Exec(ctx, "INSERT INTO "+r.db.T("detector")+" (instrument, id, full_name) VALUES (?, ?, ?)", "Cam", nil, "D")
 			return err
 		})

@@ -131,7 +131,7 @@ func TestCreate_Twice(t *testing.T) {
 func TestCollections_Chains(t *testing.T) {
 	ctx := context.Background()
 	r := newSQLite(t, nil)
-	err := r.Tx(ctx, func(c sqldb.Conn) error {
+	err := r.inTx(ctx, func(c sqldb.Conn) error {
 		for _, n := range []string{"a", "b", "c"} {
 			if _, err := r.registerRun(ctx, c, n, ""); err != nil {
 				return err
@@ -157,20 +157,20 @@ func TestCollections_Chains(t *testing.T) {
 	if got := strings.Join(flat, ","); got != "c,b,a" {
 		t.Errorf("Flatten(chain2) = %s, want c,b,a", got)
 	}
-	err = r.Tx(ctx, func(c sqldb.Conn) error { return r.setChain(ctx, c, "chain1", []string{"chain2"}, false) })
+	err = r.inTx(ctx, func(c sqldb.Conn) error { return r.setChain(ctx, c, "chain1", []string{"chain2"}, false) })
 	var cyc *CollectionCycleError
 	if !errors.As(err, &cyc) {
 		t.Errorf("cycle: got %v, want CollectionCycleError", err)
 	}
-	err = r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.registerCollection(ctx, c, "a", dataset.Tagged, ""); return err })
+	err = r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerCollection(ctx, c, "a", dataset.Tagged, ""); return err })
 	if !errors.Is(err, errs.ErrConflict) {
 		t.Errorf("re-register run as tagged: %v, want conflict", err)
 	}
-	err = r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.registerRun(ctx, c, strings.Repeat("x", 65), ""); return err })
+	err = r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerRun(ctx, c, strings.Repeat("x", 65), ""); return err })
 	if !errors.Is(err, errs.ErrInvalid) {
 		t.Errorf("65-char name: %v, want invalid", err)
 	}
-	err = r.Tx(ctx, func(c sqldb.Conn) error { return r.removeCollection(ctx, c, "chain1", false) })
+	err = r.inTx(ctx, func(c sqldb.Conn) error { return r.removeCollection(ctx, c, "chain1", false) })
 	if !errors.Is(err, errs.ErrConflict) {
 		t.Errorf("remove chain child: %v, want conflict", err)
 	}
@@ -183,7 +183,7 @@ func TestDatasets_FindFirst(t *testing.T) {
 	g, _ := u.Group("instrument", "detector")
 	typ := dataset.Type{Name: "bias", Dimensions: g, StorageClass: "StructuredDataDict"}
 	ids := map[string]dataset.ID{}
-	err := r.Tx(ctx, func(c sqldb.Conn) error {
+	err := r.inTx(ctx, func(c sqldb.Conn) error {
 		if err := r.insertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew); err != nil {
 			return err
 		}
@@ -235,7 +235,7 @@ func TestDatasets_FindFirst(t *testing.T) {
 		t.Errorf("FindDataset r1,r2 = %v, %v; want %s", ref, err, ids["r11"])
 	}
 	// Same data ID again in r1: conflict, nothing written.
-	err = r.Tx(ctx, func(c sqldb.Conn) error {
+	err = r.inTx(ctx, func(c sqldb.Conn) error {
 		id, _ := dataset.NewID(dataset.Unique, "bias", "r1", nil)
 		return r.insertDatasets(ctx, c, "bias", "r1", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "detector": int64(0)}}}, false)
 	})

@@ -21,7 +21,7 @@ type Tx struct {
 // Update runs fn in one registry transaction: everything fn writes through
 // the Tx is committed together, or nothing is.
 func (r *Registry) Update(ctx context.Context, fn func(*Tx) error) error {
-	return r.Tx(ctx, func(c sqldb.Conn) error { return fn(&Tx{r: r, c: c}) })
+	return r.inTx(ctx, func(c sqldb.Conn) error { return fn(&Tx{r: r, c: c}) })
 }
 
 // Reader is a Tx for reads outside any transaction.
