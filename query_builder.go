@@ -7,6 +7,7 @@ import (
 
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/timespan"
 )
 
 // Query is a query under construction: constraints shared by the searches it
@@ -27,6 +28,7 @@ type Query struct {
 	offset      int
 	orderBy     []string
 	noImplied   bool
+	calibTime   *timespan.Timespan
 }
 
 // Query starts a query over the repository.
@@ -82,6 +84,10 @@ func (q Query) Limit(limit, offset int) Query { q.limit, q.offset = limit, offse
 // saves the joins that fill them.
 func (q Query) Implied(on bool) Query { q.noImplied = !on; return q }
 
+// CalibTime selects, in CALIBRATION collections, the certifications valid at
+// ts (see DatasetSearch.CalibTime).
+func (q Query) CalibTime(ts timespan.Timespan) Query { q.calibTime = &ts; return q }
+
 // OrderBy orders results by fields as the where language names them; a "-"
 // prefix sorts descending ("-visit.timespan.begin").
 func (q Query) OrderBy(names ...string) Query {
@@ -119,7 +125,7 @@ func seq[T any](q Query, run func(fetch int, fn func(T) error) error) iter.Seq2[
 
 func (q Query) datasetSearch(types []string) DatasetSearch {
 	return DatasetSearch{Types: types, Collections: q.collections, Where: q.where, Bind: q.bind, DataID: q.dataID,
-		FindFirst: q.findFirst, OrderBy: q.orderBy, WithImplied: !q.noImplied}
+		FindFirst: q.findFirst, OrderBy: q.orderBy, WithImplied: !q.noImplied, CalibTime: q.calibTime}
 }
 
 // Datasets iterates over the datasets of the types (names or globs; all when
