@@ -20,7 +20,6 @@ import (
 	"github.com/gobutler/butler/internal/config"
 	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/registry"
-	"github.com/gobutler/butler/internal/registry/sqldb"
 	"github.com/gobutler/butler/storage"
 	"github.com/gobutler/butler/storage/posix"
 	"github.com/gobutler/butler/storage/s3"
@@ -119,7 +118,7 @@ func Create(ctx context.Context, root string, opts CreateOptions) (string, error
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return "", fmt.Errorf("create repository %q: %w", root, classifyOS(err))
 	}
-	db, created, err := openDB(ctx, repo.Registry, true, false)
+	db, created, err := registry.Connect(ctx, location(repo.Registry), true, false)
 	if err != nil {
 		return "", fmt.Errorf("create repository %q: %w", root, err)
 	}
@@ -137,7 +136,7 @@ func Create(ctx context.Context, root string, opts CreateOptions) (string, error
 	}
 	if created != "" {
 		reg.Close()
-		if err := sqldb.SetJournalMode(ctx, created, sqldb.JournalMode(created)); err != nil {
+		if err := registry.FinishCreate(ctx, created); err != nil {
 			os.Remove(created)
 			return "", fmt.Errorf("create repository %q: %w", root, err)
 		}
@@ -159,40 +158,9 @@ func recordsTable(d config.DatastoreConfig) string {
 	return "file_datastore_records"
 }
 
-// openDB connects to the registry database. For a new SQLite file it returns its
-// path in created so a failed create can remove it.
-func openDB(ctx context.Context, reg config.RegistryConfig, create, readOnly bool) (*sqldb.DB, string, error) {
-	switch {
-	case strings.HasPrefix(reg.DB, "sqlite:///"):
-		path := strings.TrimPrefix(reg.DB, "sqlite:///")
-		if path == "" || path == ":memory:" {
-			return nil, "", fmt.Errorf("registry %q: %w: in-memory SQLite registries are not supported", reg.DB, errs.ErrUnsupported)
-		}
-		created := ""
-		if create {
-			fi, err := os.Stat(path)
-			switch {
-			case errors.Is(err, os.ErrNotExist):
-				created = path
-			case err == nil && fi.Size() > 0:
-				// Never open an existing database for creation: even a refused
-				// create would rewrite it (journal mode, checkpoint).
-				return nil, "", fmt.Errorf("registry %s: %w: the database already exists", path, errs.ErrConflict)
-			}
-		}
-		db, err := sqldb.OpenSQLite(ctx, path, create, readOnly)
-		return db, created, err
-	case strings.HasPrefix(reg.DB, "postgresql"):
-		// The password (from the URL, the config or db-auth) is only in dsn;
-		// messages use redacted.
-		dsn, redacted, err := config.ResolveConnection(reg)
-		if err != nil {
-			return nil, "", err
-		}
-		db, err := sqldb.OpenPostgres(ctx, dsn, redacted, reg.Namespace, create, readOnly)
-		return db, "", err
-	}
-	return nil, "", fmt.Errorf("registry %q: %w: unknown database URL (want sqlite:///PATH or postgresql://HOST/DB)", reg.DB, errs.ErrUnsupported)
+// location is where the registry database of repo is.
+func location(reg config.RegistryConfig) registry.Location {
+	return registry.Location{URL: reg.DB, Namespace: reg.Namespace, Resolve: func() (string, string, error) { return config.ResolveConnection(reg) }}
 }
 
 // OpenOptions tune Open.
@@ -214,7 +182,7 @@ func Open(ctx context.Context, ref string, opts OpenOptions) (*Butler, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	db, _, err := openDB(ctx, repo.Registry, false, !opts.Writeable)
+	db, _, err := registry.Connect(ctx, location(repo.Registry), false, !opts.Writeable)
 	if err != nil {
 		return nil, fmt.Errorf("open repository %q: %w", ref, err)
 	}
@@ -300,7 +268,7 @@ func (b *Butler) checkWriteable(what string) error {
 	}
 	if !b.reg.IsWriteable() {
 		// Opened for writing, but a PostgreSQL grant allows reading only.
-		return fmt.Errorf("%s: %w", what, b.reg.DB().ReadOnlyError())
+		return fmt.Errorf("%s: %w", what, b.reg.ReadOnlyError())
 	}
 	return nil
 }
@@ -359,4 +327,4 @@ func CheckTransferMode(mode string) error { return datastore.CheckMode(mode) }
 
 // IsTransient reports whether err is a lost database connection after which
 // nothing was committed: the whole operation may safely be run again.
-func IsTransient(err error) bool { return sqldb.IsTransient(err) }
+func IsTransient(err error) bool { return registry.IsTransient(err) }

@@ -7,7 +7,7 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
-	"github.com/gobutler/butler/internal/registry/sqldb"
+	"github.com/gobutler/butler/internal/registry"
 	"github.com/gobutler/butler/timespan"
 )
 
@@ -18,11 +18,11 @@ func (b *Butler) Certify(ctx context.Context, coll string, refs []dataset.Ref, t
 	if err := b.checkWriteable("certify"); err != nil {
 		return err
 	}
-	return b.reg.Tx(ctx, func(c sqldb.Conn) error {
-		if _, err := b.reg.RegisterCollection(ctx, c, coll, dataset.Calibration, ""); err != nil {
+	return b.reg.Update(ctx, func(c *registry.Tx) error {
+		if _, err := c.RegisterCollection(ctx, coll, dataset.Calibration, ""); err != nil {
 			return err
 		}
-		return b.reg.Certify(ctx, c, coll, refs, ts)
+		return c.Certify(ctx, coll, refs, ts)
 	})
 }
 
@@ -33,7 +33,7 @@ func (b *Butler) Decertify(ctx context.Context, coll, typeName string, ts timesp
 	if err := b.checkWriteable("decertify"); err != nil {
 		return err
 	}
-	return b.reg.Tx(ctx, func(c sqldb.Conn) error { return b.reg.Decertify(ctx, c, coll, typeName, ts, ids) })
+	return b.reg.Update(ctx, func(c *registry.Tx) error { return c.Decertify(ctx, coll, typeName, ts, ids) })
 }
 
 // FindAt is Find with a time for CALIBRATION collections in the search: a

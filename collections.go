@@ -8,7 +8,6 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/registry"
-	"github.com/gobutler/butler/internal/registry/sqldb"
 )
 
 // Collection describes one collection.
@@ -26,9 +25,9 @@ func (b *Butler) RegisterCollection(ctx context.Context, name string, typ datase
 		return false, err
 	}
 	var added bool
-	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	err := b.reg.Update(ctx, func(c *registry.Tx) error {
 		var err error
-		added, err = b.reg.RegisterCollection(ctx, c, name, typ, doc)
+		added, err = c.RegisterCollection(ctx, name, typ, doc)
 		return err
 	})
 	return added, err
@@ -92,11 +91,11 @@ func (b *Butler) ChainCollections(ctx context.Context, parent string, children [
 		return nil, err
 	}
 	var out []string
-	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
-		if _, err := b.reg.RegisterCollection(ctx, c, parent, dataset.Chained, opts.Doc); err != nil {
+	err := b.reg.Update(ctx, func(c *registry.Tx) error {
+		if _, err := c.RegisterCollection(ctx, parent, dataset.Chained, opts.Doc); err != nil {
 			return err
 		}
-		current, err := b.reg.ChainIn(ctx, c, parent)
+		current, err := c.ChainIn(ctx, parent)
 		if err != nil {
 			return err
 		}
@@ -139,10 +138,10 @@ func (b *Butler) ChainCollections(ctx context.Context, parent string, children [
 		default:
 			return fmt.Errorf("chain mode %q: %w: want redefine, extend, prepend, remove or pop", opts.Mode, errs.ErrInvalid)
 		}
-		if err := b.reg.SetChain(ctx, c, parent, next, opts.Flatten); err != nil {
+		if err := c.SetChain(ctx, parent, next, opts.Flatten); err != nil {
 			return err
 		}
-		out, err = b.reg.ChainIn(ctx, c, parent)
+		out, err = c.ChainIn(ctx, parent)
 		return err
 	})
 	return out, err
@@ -172,7 +171,7 @@ func (b *Butler) RemoveCollections(ctx context.Context, names []string, removeFr
 	if err := b.checkWriteable("remove collections"); err != nil {
 		return err
 	}
-	return b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	return b.reg.Update(ctx, func(c *registry.Tx) error {
 		for _, n := range names {
 			col, err := b.reg.Collection(ctx, n)
 			if err != nil {
@@ -181,7 +180,7 @@ func (b *Butler) RemoveCollections(ctx context.Context, names []string, removeFr
 			if col.Type == dataset.Run {
 				return fmt.Errorf("remove collection %q: %w: it is a RUN; use remove-runs", n, errs.ErrInvalid)
 			}
-			if err := b.reg.RemoveCollection(ctx, c, n, removeFromParents); err != nil {
+			if err := c.RemoveCollection(ctx, n, removeFromParents); err != nil {
 				return err
 			}
 		}
@@ -197,20 +196,20 @@ func (b *Butler) RemoveRuns(ctx context.Context, names []string, unlinkFromChain
 	}
 	var orphans []string
 	n := 0
-	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	err := b.reg.Update(ctx, func(c *registry.Tx) error {
 		for _, run := range names {
-			ids, err := b.reg.RunDatasetIDs(ctx, c, run)
+			ids, err := c.RunDatasetIDs(ctx, run)
 			if err != nil {
 				return err
 			}
-			paths, err := b.reg.DeleteFileRecords(ctx, c, b.ds.RecordsTable(), ids)
+			paths, err := c.DeleteFileRecords(ctx, b.ds.RecordsTable(), ids)
 			if err != nil {
 				return err
 			}
 			if paths, err = b.zipOrphans(ctx, c, paths); err != nil {
 				return err
 			}
-			if err := b.reg.RemoveRun(ctx, c, run, unlinkFromChains); err != nil {
+			if err := c.RemoveRun(ctx, run, unlinkFromChains); err != nil {
 				return err
 			}
 			orphans = append(orphans, paths...)
@@ -230,11 +229,11 @@ func (b *Butler) Associate(ctx context.Context, tag string, refs []dataset.Ref) 
 	if err := b.checkWriteable("associate"); err != nil {
 		return err
 	}
-	return b.reg.Tx(ctx, func(c sqldb.Conn) error {
-		if _, err := b.reg.RegisterCollection(ctx, c, tag, dataset.Tagged, ""); err != nil {
+	return b.reg.Update(ctx, func(c *registry.Tx) error {
+		if _, err := c.RegisterCollection(ctx, tag, dataset.Tagged, ""); err != nil {
 			return err
 		}
-		return b.reg.Associate(ctx, c, tag, refs)
+		return c.Associate(ctx, tag, refs)
 	})
 }
 
@@ -243,7 +242,7 @@ func (b *Butler) Disassociate(ctx context.Context, tag string, refs []dataset.Re
 	if err := b.checkWriteable("disassociate"); err != nil {
 		return err
 	}
-	return b.reg.Tx(ctx, func(c sqldb.Conn) error { return b.reg.Disassociate(ctx, c, tag, refs) })
+	return b.reg.Update(ctx, func(c *registry.Tx) error { return c.Disassociate(ctx, tag, refs) })
 }
 
 // SetCollectionDoc sets a collection's documentation.
@@ -251,5 +250,5 @@ func (b *Butler) SetCollectionDoc(ctx context.Context, name, doc string) error {
 	if err := b.checkWriteable("document collection"); err != nil {
 		return err
 	}
-	return b.reg.Tx(ctx, func(c sqldb.Conn) error { return b.reg.SetDoc(ctx, c, name, doc) })
+	return b.reg.Update(ctx, func(c *registry.Tx) error { return c.SetDoc(ctx, name, doc) })
 }

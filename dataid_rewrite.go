@@ -9,6 +9,7 @@ import (
 
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/registry"
 )
 
 // rewriteDataID turns a data ID that names dimension records by their other
@@ -390,3 +391,7 @@ func quoteList(names []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// closest suggests the known names nearest to name, for "unknown name" errors
+// (the registry's suggestion, which where-expression errors also use).
+func closest(name string, known []string) string { return registry.Closest(name, known) }

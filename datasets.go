@@ -15,7 +15,6 @@ import (
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/registry"
-	"github.com/gobutler/butler/internal/registry/sqldb"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -35,8 +34,8 @@ func (b *Butler) RegisterDatasetType(ctx context.Context, name, storageClass str
 		return false, fmt.Errorf("register dataset type %q: %w", name, err)
 	}
 	var added bool
-	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
-		added, err = b.reg.RegisterDatasetType(ctx, c, dataset.Type{Name: name, Dimensions: g, StorageClass: storageClass, IsCalibration: isCalibration})
+	err = b.reg.Update(ctx, func(c *registry.Tx) error {
+		added, err = c.RegisterDatasetType(ctx, dataset.Type{Name: name, Dimensions: g, StorageClass: storageClass, IsCalibration: isCalibration})
 		return err
 	})
 	return added, err
@@ -63,9 +62,9 @@ func (b *Butler) RemoveDatasetTypes(ctx context.Context, patterns ...string) ([]
 		return nil, err
 	}
 	var names []string
-	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	err = b.reg.Update(ctx, func(c *registry.Tx) error {
 		for _, t := range types {
-			if err := b.reg.RemoveDatasetType(ctx, c, t.Name); err != nil {
+			if err := c.RemoveDatasetType(ctx, t.Name); err != nil {
 				return err
 			}
 			names = append(names, t.Name)
@@ -206,16 +205,16 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 	// is written (and synced) before the commit, and removed if the commit fails.
 	var st datastore.Stored
 	wrote := false
-	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
-		if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {
+	err = b.reg.Update(ctx, func(c *registry.Tx) error {
+		if _, err := c.RegisterRun(ctx, run, ""); err != nil {
 			return err
 		}
-		if err := b.reg.InsertDatasets(ctx, c, typeName, run, []registry.NewDataset{{ID: dsID, DataID: required}}, false); err != nil {
+		if err := c.InsertDatasets(ctx, typeName, run, []registry.NewDataset{{ID: dsID, DataID: required}}, false); err != nil {
 			return err
 		}
 		// A template that leaves out a dimension maps two datasets to one file:
 		// refuse rather than overwrite the other dataset's file.
-		if inUse, err := b.reg.PathInUse(ctx, c, b.ds.RecordsTable(), key); err != nil {
+		if inUse, err := c.PathInUse(ctx, b.ds.RecordsTable(), key); err != nil {
 			return err
 		} else if inUse {
 			return fmt.Errorf("file %s: %w: another dataset is stored there; the file template for %s does not tell their data IDs apart (check it with config-validate)", b.ds.URI(key), errs.ErrConflict, typeName)
@@ -233,7 +232,7 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 		}}, false)
 	})
 	if err != nil {
-		if wrote && !errors.Is(err, sqldb.ErrCommitUnknown) {
+		if wrote && !errors.Is(err, registry.ErrCommitUnknown) {
 			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), []string{st.Path}); rmErr != nil {
 				b.log.Warn("could not remove file of failed put", "path", b.ds.URI(st.Path), "err", rmErr)
 			}
@@ -466,41 +465,16 @@ func (b *Butler) Dataset(ctx context.Context, id dataset.ID) (dataset.Ref, error
 	return *ref, nil
 }
 
-// DatasetQuery selects datasets of one type in collections.
-type DatasetQuery = registry.DatasetQuery
-
-// Datasets streams the datasets matching q to fn.
-func (b *Butler) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset.Ref) error) error {
-	if q.DataID != nil {
-		t, err := b.reg.DatasetType(ctx, q.Type)
-		if err != nil {
-			return err
-		}
-		conv := dimensions.DataID{}
-		for k, v := range q.DataID {
-			e, ok := b.Universe.Element(k)
-			if !ok || !e.IsDimension() || !t.Dimensions.Has(k) {
-				return fmt.Errorf("query %s: %w: %q is not a dimension of %s", q.Type, errs.ErrInvalid, k, t.Dimensions)
-			}
-			if conv[k], err = dimensions.ConvertKey(e, v); err != nil {
-				return err
-			}
-		}
-		q.DataID = conv
-	}
-	return b.reg.Datasets(ctx, q, fn)
-}
-
 // removeRefs deletes datasets' records and then (after commit) their files.
-func (b *Butler) removeRefs(ctx context.Context, c sqldb.Conn, ids []dataset.ID) ([]string, error) {
-	orphans, err := b.reg.DeleteFileRecords(ctx, c, b.ds.RecordsTable(), ids)
+func (b *Butler) removeRefs(ctx context.Context, c *registry.Tx, ids []dataset.ID) ([]string, error) {
+	orphans, err := c.DeleteFileRecords(ctx, b.ds.RecordsTable(), ids)
 	if err != nil {
 		return nil, err
 	}
 	if orphans, err = b.zipOrphans(ctx, c, orphans); err != nil {
 		return nil, err
 	}
-	return orphans, b.reg.DeleteDatasets(ctx, c, ids)
+	return orphans, c.DeleteDatasets(ctx, ids)
 }
 
 // Remove deletes datasets and their files (prune --purge).
@@ -513,7 +487,7 @@ func (b *Butler) Remove(ctx context.Context, refs []dataset.Ref) error {
 		ids[i] = r.ID
 	}
 	var orphans []string
-	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	err := b.reg.Update(ctx, func(c *registry.Tx) error {
 		var err error
 		orphans, err = b.removeRefs(ctx, c, ids)
 		return err
@@ -536,9 +510,9 @@ func (b *Butler) Unstore(ctx context.Context, refs []dataset.Ref) error {
 		ids[i] = r.ID
 	}
 	var orphans []string
-	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	err := b.reg.Update(ctx, func(c *registry.Tx) error {
 		var err error
-		if orphans, err = b.reg.DeleteFileRecords(ctx, c, b.ds.RecordsTable(), ids); err != nil {
+		if orphans, err = c.DeleteFileRecords(ctx, b.ds.RecordsTable(), ids); err != nil {
 			return err
 		}
 		orphans, err = b.zipOrphans(ctx, c, orphans)

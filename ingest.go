@@ -18,7 +18,6 @@ import (
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/registry"
-	"github.com/gobutler/butler/internal/registry/sqldb"
 )
 
 // FileDataset is one existing file to ingest as a dataset.
@@ -141,15 +140,15 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 	// As in Put, the dataset rows go in first inside the transaction, so a
 	// conflict is found before any file is touched and concurrent ingests of the
 	// same files wait for each other instead of racing on the same keys.
-	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
-		if _, err := b.reg.RegisterRun(ctx, c, run, ""); err != nil {
+	err = b.reg.Update(ctx, func(c *registry.Tx) error {
+		if _, err := c.RegisterRun(ctx, run, ""); err != nil {
 			return err
 		}
 		news := make([]registry.NewDataset, len(plan))
 		for i, p := range plan {
 			news[i] = registry.NewDataset{ID: p.ref.ID, DataID: p.ref.DataID}
 		}
-		if err := b.reg.InsertDatasets(ctx, c, typeName, run, news, opts.SkipExisting); err != nil {
+		if err := c.InsertDatasets(ctx, typeName, run, news, opts.SkipExisting); err != nil {
 			return err
 		}
 		items := make([]fileTransfer, len(plan))
@@ -165,7 +164,7 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 	if err != nil {
 		// After a commit of unknown outcome the files stay: the datasets may be
 		// in the registry, and a rerun replaces files that turn out orphaned.
-		if mode != datastore.Move && !errors.Is(err, sqldb.ErrCommitUnknown) {
+		if mode != datastore.Move && !errors.Is(err, registry.ErrCommitUnknown) {
 			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), written); rmErr != nil {
 				b.log.Warn("could not remove files of a failed ingest", "err", rmErr)
 			}
@@ -411,7 +410,7 @@ func (b *Butler) copyOut(ctx context.Context, stored, target, mode string) error
 // leave behind unnoticed: a 0 recorded for a file that is not empty, which the
 // Python butler refuses to read ("Integrity failure in Datastore"). Only records
 // claiming 0 bytes are checked, so the cost is a stat per empty file.
-func (b *Butler) insertFileRecords(ctx context.Context, c sqldb.Conn, recs []registry.FileRecord, skipExisting bool) error {
+func (b *Butler) insertFileRecords(ctx context.Context, c *registry.Tx, recs []registry.FileRecord, skipExisting bool) error {
 	for _, fr := range recs {
 		if fr.FileSize != 0 {
 			continue
@@ -424,5 +423,5 @@ func (b *Butler) insertFileRecords(ctx context.Context, c sqldb.Conn, recs []reg
 			return fmt.Errorf("file record of dataset %s: size 0 recorded for %s, which holds %d bytes (this is a bug)", fr.DatasetID, b.ds.URI(fr.Path), n)
 		}
 	}
-	return b.reg.InsertFileRecords(ctx, c, b.ds.RecordsTable(), b.ds.Name(), recs, skipExisting)
+	return c.InsertFileRecords(ctx, b.ds.RecordsTable(), b.ds.Name(), recs, skipExisting)
 }

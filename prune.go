@@ -6,7 +6,7 @@ import (
 
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/errs"
-	"github.com/gobutler/butler/internal/registry/sqldb"
+	"github.com/gobutler/butler/internal/registry"
 )
 
 // PruneOptions say what Prune does with the datasets, as prune-datasets'
@@ -45,9 +45,9 @@ func (b *Butler) Prune(ctx context.Context, refs []dataset.Ref, opts PruneOption
 		ids[i] = r.ID
 	}
 	var orphans []string
-	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	err := b.reg.Update(ctx, func(c *registry.Tx) error {
 		for _, tag := range opts.Disassociate {
-			if err := b.reg.Disassociate(ctx, c, tag, refs); err != nil {
+			if err := c.Disassociate(ctx, tag, refs); err != nil {
 				return err
 			}
 		}
@@ -58,7 +58,7 @@ func (b *Butler) Prune(ctx context.Context, refs []dataset.Ref, opts PruneOption
 				return fmt.Errorf("remove %d dataset(s): %w", len(refs), err)
 			}
 		case opts.Unstore:
-			if orphans, err = b.reg.DeleteFileRecords(ctx, c, b.ds.RecordsTable(), ids); err != nil {
+			if orphans, err = c.DeleteFileRecords(ctx, b.ds.RecordsTable(), ids); err != nil {
 				return err
 			}
 			orphans, err = b.zipOrphans(ctx, c, orphans)

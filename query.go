@@ -13,11 +13,11 @@ import (
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/query"
 	"github.com/gobutler/butler/internal/registry"
-	"github.com/gobutler/butler/sphgeom"
 	"github.com/gobutler/butler/timespan"
 )
 
-// DatasetSearch selects datasets of one or more types in collections.
+// DatasetSearch selects datasets of one or more types in collections: what a
+// Query's Datasets runs (and the argument of the deprecated QueryDatasets).
 type DatasetSearch struct {
 	Types       []string // names or globs; empty: all types
 	Collections []string // ordered; globs allowed without FindFirst
@@ -34,51 +34,6 @@ type DatasetSearch struct {
 	// OrderBy names fields as the where language does ("visit.timespan.begin",
 	// "-detector" for descending); only for a single dataset type.
 	OrderBy []string
-}
-
-// queryGroup is the dimensions of a dataset query: the type's, plus those of
-// the elements the where expression names (visit for raws, tract for calexps).
-func (b *Butler) queryGroup(g dimensions.Group, ast query.Node, binds map[string]any) dimensions.Group {
-	names := g.Names()
-	extra := false
-	for _, id := range query.Idents(ast) {
-		if len(id.Parts) == 1 {
-			if _, bound := binds[id.Parts[0]]; bound {
-				continue
-			}
-		}
-		e, ok := b.Universe.Element(id.Parts[0])
-		if !ok || !e.HasTable() && e.ViewOf == "" || coveredBy(e, g) {
-			continue
-		}
-		for _, d := range e.Dimensions() {
-			if !g.Has(d.Name) {
-				names = append(names, d.Name)
-				extra = true
-			}
-		}
-	}
-	if !extra {
-		return g
-	}
-	wide, err := b.Universe.Group(names...)
-	if err != nil {
-		return g
-	}
-	return wide
-}
-
-// coveredBy reports whether all of an element's dimensions are in g.
-func coveredBy(e *dimensions.Element, g dimensions.Group) bool {
-	if e.IsDimension() && !g.Has(e.Name) {
-		return false
-	}
-	for _, d := range e.Dimensions() {
-		if !g.Has(d.Name) {
-			return false
-		}
-	}
-	return true
 }
 
 // extraAreTemporal reports whether the data ID's keys outside the type's
@@ -103,255 +58,17 @@ func extraAreTemporal(u *dimensions.Universe, t dataset.Type, id dimensions.Data
 	return true
 }
 
-// governorConstraints collects the governor values a search requires: from its
-// data ID and from "governor = value" terms ANDed at the top of its where
-// expression. Collections whose summaries lack them are skipped.
-func (b *Butler) governorConstraints(id dimensions.DataID, ast query.Node, binds map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range id {
-		if e, ok := b.Universe.Element(k); ok && e.Governor {
-			out[k] = v
-		}
-	}
-	var walk func(n query.Node)
-	walk = func(n query.Node) {
-		x, ok := n.(*query.Binary)
-		if !ok {
-			return
-		}
-		switch x.Op {
-		case "AND":
-			walk(x.X)
-			walk(x.Y)
-		case "=":
-			for _, pair := range [][2]query.Node{{x.X, x.Y}, {x.Y, x.X}} {
-				id, ok := pair[0].(*query.Ident)
-				if !ok || len(id.Parts) != 1 {
-					continue
-				}
-				if e, ok := b.Universe.Element(id.Parts[0]); !ok || !e.Governor {
-					continue
-				}
-				if _, bound := binds[id.Parts[0]]; bound {
-					continue
-				}
-				switch v := pair[1].(type) {
-				case *query.StringLit:
-					out[id.Parts[0]] = v.Value
-				case *query.Bind:
-					if bv, ok := binds[v.Name].(string); ok {
-						out[id.Parts[0]] = bv
-					}
-				}
-			}
-		}
-	}
-	if ast != nil {
-		walk(ast)
-	}
-	return out
-}
-
-// datasetResolver adds the dataset fields qualified by the type's name
-// (flat.dataset_id, raw.ingest_date, calexp.run, bias.collection).
-func datasetResolver(t dataset.Type, dims registry.Resolver) registry.Resolver {
-	return func(parts []string) (registry.Column, error) {
-		if len(parts) == 2 && parts[0] == t.Name {
-			if c, ok := datasetField(parts[1]); ok {
-				return c, nil
-			}
-			return registry.Column{}, fmt.Errorf("dataset type %s has no field %q (fields: dataset_id, ingest_date, run, collection)", t.Name, parts[1])
-		}
-		return dims(parts)
-	}
-}
-
-// datasetField is a field every dataset has, as a where-expression column.
-func datasetField(name string) (registry.Column, bool) {
-	kind := map[string]registry.Kind{"dataset_id": registry.KindUUID, "ingest_date": registry.KindTime, "run": registry.KindString, "collection": registry.KindString}[name]
-	if kind == "" {
-		return registry.Column{}, false
-	}
-	return registry.Column{SQL: "{" + name + "}", Kind: kind}, true
-}
-
-// orderTerms resolves order-by names ("-" prefix: descending) with resolve.
-func orderTerms(names []string, resolve registry.Resolver) ([]registry.OrderTerm, error) {
-	var out []registry.OrderTerm
-	for _, n := range names {
-		n = strings.TrimSpace(n)
-		if n == "" {
-			continue
-		}
-		desc := strings.HasPrefix(n, "-")
-		n = strings.TrimPrefix(n, "-")
-		col, err := resolve(strings.Split(n, "."))
-		if err == nil {
-			switch col.Kind {
-			case registry.KindTimespan:
-				err = fmt.Errorf("a timespan cannot be ordered: use %s.begin or %s.end", n, n)
-			case registry.KindRegion:
-				err = fmt.Errorf("a region cannot be ordered")
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("order by %q: %w: %w", n, errs.ErrInvalid, err)
-		}
-		out = append(out, registry.OrderTerm{Expr: col.SQL, Desc: desc})
-	}
-	return out, nil
-}
-
-// fieldKind is the where-expression kind of a dimension record field.
-func fieldKind(f dimensions.Field) registry.Kind {
-	return registry.Kind(f.Type)
-}
-
-// elementColumn is field of element e as a where-expression column, its
-// placeholders made by ph ("{visit.name}" in dataset and data ID queries);
-// ok is false when e has no such field.
-func elementColumn(e *dimensions.Element, field string, ph func(field string) string) (registry.Column, bool) {
-	for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
-		if f.Name == field {
-			return registry.Column{SQL: ph(field), Kind: fieldKind(f)}, true
-		}
-	}
-	switch {
-	case field == "timespan" && e.Temporal != "":
-		return registry.Column{Kind: registry.KindTimespan, Begin: ph("timespan_begin"), End: ph("timespan_end")}, true
-	case field == "region" && e.Spatial != "":
-		return registry.Column{SQL: ph("region"), Kind: registry.KindRegion, Element: e.Name}, true
-	}
-	return registry.Column{}, false
-}
-
-// elementFields lists the fields of e a where expression may name.
-func elementFields(e *dimensions.Element) []string {
-	var known []string
-	for _, f := range append(append([]dimensions.Field(nil), e.Keys...), e.Metadata...) {
-		known = append(known, f.Name)
-	}
-	if e.Temporal != "" {
-		known = append(known, "timespan")
-	}
-	if e.Spatial != "" {
-		known = append(known, "region")
-	}
-	return known
-}
-
-// timespanBound is the begin or end of a timespan column, a time.
-func timespanBound(c registry.Column, bound, name string) (registry.Column, error) {
-	if c.Kind != registry.KindTimespan {
-		return registry.Column{}, fmt.Errorf("%s is a %s, not a timespan: it has no %s", name, c.Kind, bound)
-	}
-	switch bound {
-	case "begin":
-		return registry.Column{SQL: c.Begin, Kind: registry.KindTime}, nil
-	case "end":
-		return registry.Column{SQL: c.End, Kind: registry.KindTime}, nil
-	}
-	return registry.Column{}, fmt.Errorf("unknown field %q of %s: a timespan has begin and end", bound, name)
-}
-
-// resolverFor maps where-expression identifiers onto a dataset type's columns.
-func (b *Butler) resolverFor(g dimensions.Group) registry.Resolver {
-	var resolve registry.Resolver
-	resolve = func(parts []string) (registry.Column, error) {
-		switch len(parts) {
-		case 1:
-			name := parts[0]
-			if c, ok := datasetField(name); ok {
-				return c, nil
-			}
-			if g.Has(name) {
-				e, _ := b.Universe.Element(name)
-				return registry.Column{SQL: "{" + name + "}", Kind: fieldKind(e.PrimaryKey())}, nil
-			}
-			// A bare field is accepted when exactly one element of the query has it.
-			var found []string
-			var col registry.Column
-			for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
-				if !e.HasTable() {
-					continue
-				}
-				if c, ok := elementColumn(e, name, func(f string) string { return "{" + e.Name + "." + f + "}" }); ok {
-					found = append(found, e.Name+"."+name)
-					col = c
-				}
-			}
-			if len(found) == 1 {
-				return col, nil
-			}
-			if len(found) > 1 {
-				sort.Strings(found)
-				return registry.Column{}, fmt.Errorf("%q is ambiguous: say which of %s", name, strings.Join(found, ", "))
-			}
-			known := g.Names()
-			for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
-				if e.HasTable() {
-					for _, f := range e.Metadata {
-						known = append(known, f.Name)
-					}
-				}
-			}
-			return registry.Column{}, fmt.Errorf("unknown name %q: not a dimension or field of %s%s", name, g, closest(name, known))
-		case 2, 3:
-			if parts[0] == "timespan" && len(parts) == 2 {
-				// timespan.begin: the begin of the one timespan of the query.
-				c, err := resolve(parts[:1])
-				if err != nil {
-					return registry.Column{}, err
-				}
-				return timespanBound(c, parts[1], "timespan")
-			}
-			if len(parts) == 3 {
-				c, err := resolve(parts[:2])
-				if err != nil {
-					return registry.Column{}, err
-				}
-				return timespanBound(c, parts[2], parts[0]+"."+parts[1])
-			}
-			e, ok := b.Universe.Element(parts[0])
-			if ok && !g.Has(parts[0]) && e.HasTable() && !e.IsDimension() {
-				// A combination element (visit_detector_region) whose dimensions
-				// the query has.
-				for _, d := range e.Dimensions() {
-					ok = ok && g.Has(d.Name)
-				}
-				if ok {
-					if c, found := elementColumn(e, parts[1], func(f string) string { return "{" + e.Name + "." + f + "}" }); found {
-						return c, nil
-					}
-					return registry.Column{}, fmt.Errorf("%s has no field %q%s", e.Name, parts[1], closest(parts[1], elementFields(e)))
-				}
-			}
-			if !ok || !g.Has(parts[0]) {
-				return registry.Column{}, fmt.Errorf("unknown element %q in %q: the query has %s", parts[0], strings.Join(parts, "."), strings.Join(g.Names(), ", "))
-			}
-			field := parts[1]
-			if e.IsDimension() && field == e.PrimaryKey().Name {
-				return registry.Column{SQL: "{" + e.Name + "}", Kind: fieldKind(e.PrimaryKey())}, nil
-			}
-			// exposure.day_obs, exposure.physical_filter: a dimension the element
-			// implies or requires is that dimension's value.
-			for _, d := range append(append([]*dimensions.Element(nil), e.Required...), e.Implied...) {
-				if d.Name == field && g.Has(field) {
-					return registry.Column{SQL: "{" + field + "}", Kind: fieldKind(d.PrimaryKey())}, nil
-				}
-			}
-			if c, found := elementColumn(e, field, func(f string) string { return "{" + e.Name + "." + f + "}" }); found {
-				return c, nil
-			}
-			return registry.Column{}, fmt.Errorf("%s has no field %q%s", e.Name, field, closest(field, elementFields(e)))
-		}
-		return registry.Column{}, fmt.Errorf("unknown name %q", strings.Join(parts, "."))
-	}
-	return resolve
-}
-
 // QueryDatasets streams the datasets matching s to fn, type by type (sorted by name).
+//
+// Deprecated: use Butler.Query, whose Datasets runs the same search.
 func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
+	return b.queryDatasets(ctx, s, fn)
+}
+
+// queryDatasets is how every dataset query runs (Query.Datasets, and the
+// searches of QueryRecords and QueryDataIDs): type by type, sorted by name,
+// each one planned by the registry from s and streamed to fn.
+func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
 	types, err := b.reg.DatasetTypes(ctx, s.Types)
 	if err != nil {
 		return err
@@ -391,8 +108,8 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 			dataID = rw
 		}
 		q := registry.DatasetQuery{Type: t.Name, Collections: s.Collections, FindFirst: s.FindFirst, WithImplied: s.WithImplied, DataID: dataID, CalibTime: s.CalibTime,
-			Governors: b.governorConstraints(dataID, ast, s.Bind)}
-		if q.OrderBy, err = orderTerms(s.OrderBy, datasetResolver(t, b.resolverFor(t.Dimensions))); err != nil {
+			Governors: b.reg.GovernorConstraints(dataID, ast, s.Bind)}
+		if q.OrderBy, err = b.reg.DatasetOrder(t, s.OrderBy); err != nil {
 			return err
 		}
 		if dataID != nil {
@@ -408,24 +125,11 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 			}
 		}
 		if ast != nil {
-			g := b.queryGroup(t.Dimensions, ast, s.Bind)
-			w, err := b.reg.Translate(ast, datasetResolver(t, b.resolverFor(g)), s.Bind)
-			if err != nil {
+			if err := b.reg.ConstrainDatasets(&q, t, ast, s.Bind); err != nil {
 				if len(types) > 1 {
 					continue // the expression names dimensions another type has
 				}
 				return err
-			}
-			if len(g.Required) > len(t.Dimensions.Required) {
-				// The where names dimensions the type lacks: relate them.
-				q.Extra = &registry.ExtraDimensions{Group: g, Where: w.SQL, Args: w.Args}
-				for _, f := range w.Refine {
-					if e, ok := b.Universe.Element(f.Element); ok && coveredBy(e, t.Dimensions) {
-						q.Refine = append(q.Refine, f)
-					}
-				}
-			} else {
-				q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
 			}
 		}
 		if s.Limit > 0 {
@@ -460,7 +164,7 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 		for _, t := range all {
 			names = append(names, t.Name)
 		}
-		return []string{fmt.Sprintf("No dataset type matches %s (registered: %s).", strings.Join(s.Types, ", "), orNone(closestList(strings.Join(s.Types, ""), names)))}
+		return []string{fmt.Sprintf("No dataset type matches %s (registered: %s).", strings.Join(s.Types, ", "), orNone(registry.ClosestList(strings.Join(s.Types, ""), names)))}
 	}
 	if len(s.Collections) == 0 {
 		return []string{"No collections were given to search (use --collections)."}
@@ -475,7 +179,7 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 		for _, c := range all {
 			names = append(names, c.Name)
 		}
-		return []string{fmt.Sprintf("No collections match %s (collections: %s).", strings.Join(s.Collections, ", "), orNone(closestList(strings.Join(s.Collections, ""), names)))}
+		return []string{fmt.Sprintf("No collections match %s (collections: %s).", strings.Join(s.Collections, ", "), orNone(registry.ClosestList(strings.Join(s.Collections, ""), names)))}
 	}
 	var names []string
 	for _, c := range colls {
@@ -489,7 +193,7 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 	if strings.TrimSpace(s.Where) != "" {
 		ast, _ = query.Parse(s.Where)
 	}
-	govs := b.governorConstraints(s.DataID, ast, s.Bind)
+	govs := b.reg.GovernorConstraints(s.DataID, ast, s.Bind)
 	var why []string
 	for _, t := range types {
 		withType, err := b.reg.PruneCollections(ctx, t.Name, colls, nil)
@@ -585,7 +289,7 @@ func (b *Butler) noRecords(ctx context.Context, element string) string {
 	}
 	found := false
 	errFound := errors.New("found")
-	err := b.reg.EachRecord(ctx, b.reg.DB().Conn(), element, "", nil, func(dimensions.Record) error {
+	err := b.reg.Reader().EachRecord(ctx, element, func(dimensions.Record) error {
 		found = true
 		return errFound
 	})
@@ -607,20 +311,6 @@ func collNames(cs []*registry.Collection) string {
 		return strings.Join(n[:5], ", ") + fmt.Sprintf(" and %d more", len(n)-5)
 	}
 	return strings.Join(n, ", ")
-}
-
-// closestList returns the names near name, or all of them when none is.
-func closestList(name string, names []string) []string {
-	var near []string
-	for _, k := range names {
-		if levenshtein(strings.ToLower(name), strings.ToLower(k)) <= 2 {
-			near = append(near, k)
-		}
-	}
-	if len(near) > 0 {
-		return near
-	}
-	return names
 }
 
 func orNone(s []string) string {
@@ -663,49 +353,7 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 			return fmt.Errorf("query %s records: %w", e.Name, err)
 		}
 	}
-	db := b.reg.DB()
-	var conds []string
-	var args []any
-	var refine []registry.RegionFilter
-	for _, d := range append(e.Dimensions(), e.Implied...) {
-		v, ok := s.DataID[d.Name]
-		if !ok {
-			continue
-		}
-		cv, err := dimensions.ConvertKey(d, v)
-		if err != nil {
-			return err
-		}
-		col := d.Name
-		if d == e {
-			col = e.PrimaryKey().Name
-		}
-		conds = append(conds, db.Q(col)+" = ?")
-		args = append(args, cv)
-	}
-	if strings.TrimSpace(s.Where) != "" {
-		ast, err := query.Parse(s.Where)
-		if err != nil {
-			return err
-		}
-		w, err := b.reg.Translate(ast, b.recordResolver(e), s.Bind)
-		if err != nil {
-			return err
-		}
-		text := w.SQL
-		for _, d := range e.Dimensions() {
-			// Region conditions name the element's keys as {dimension}.
-			col := d.Name
-			if d == e {
-				col = e.PrimaryKey().Name
-			}
-			text = strings.ReplaceAll(text, "{"+d.Name+"}", db.T(e.Name)+"."+db.Q(col))
-		}
-		conds = append(conds, text)
-		args = append(args, w.Args...)
-		refine = w.Refine
-	}
-	order, err := orderTerms(s.OrderBy, b.recordResolver(e))
+	plan, err := b.reg.PlanRecords(registry.RecordQuery{Element: e, DataID: s.DataID, Where: s.Where, Bind: s.Bind, OrderBy: s.OrderBy})
 	if err != nil {
 		return err
 	}
@@ -714,7 +362,7 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	// packages, as upstream's join with the dataset search gives).
 	keep := newSharedKeys(e.Dimensions())
 	if len(s.Datasets) > 0 {
-		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, WithImplied: true}, func(r dataset.Ref) error {
+		err := b.queryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, WithImplied: true}, func(r dataset.Ref) error {
 			keep.add(r.DataID)
 			return nil
 		})
@@ -725,16 +373,9 @@ func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimen
 	kept := func(id dimensions.DataID) bool { return len(s.Datasets) == 0 || keep.match(id) }
 	n := 0
 	errStop := fmt.Errorf("stop")
-	err = b.reg.EachRecordOrdered(ctx, db.Conn(), e.Name, strings.Join(conds, " AND "), args, order, func(r dimensions.Record) error {
+	err = b.reg.EachPlannedRecord(ctx, plan, func(r dimensions.Record) error {
 		if !kept(r.DataID()) {
 			return nil
-		}
-		for _, f := range refine {
-			raw, _ := r.Values["region"].([]byte)
-			reg, err := sphgeom.Decode(raw)
-			if err != nil || !reg.Overlaps(f.Region) {
-				return nil
-			}
 		}
 		if s.Limit > 0 && n >= s.Limit {
 			return errStop
@@ -807,81 +448,6 @@ func recordKey(dims []*dimensions.Element, id dimensions.DataID) string {
 	return sb.String()
 }
 
-// recordResolver maps names in a where expression or order-by over one
-// element's records onto its columns.
-func (b *Butler) recordResolver(e *dimensions.Element) registry.Resolver {
-	db := b.reg.DB()
-	var resolve registry.Resolver
-	resolve = func(parts []string) (registry.Column, error) {
-		if len(parts) > 1 && parts[0] == e.Name {
-			parts = parts[1:]
-		}
-		if len(parts) == 2 && parts[0] == "timespan" {
-			c, err := resolve(parts[:1])
-			if err != nil {
-				return registry.Column{}, err
-			}
-			return timespanBound(c, parts[1], e.Name+".timespan")
-		}
-		if len(parts) != 1 {
-			return registry.Column{}, fmt.Errorf("unknown name %q for %s records", strings.Join(parts, "."), e.Name)
-		}
-		if e.IsDimension() && parts[0] == e.Name {
-			return registry.Column{SQL: db.Q(e.PrimaryKey().Name), Kind: fieldKind(e.PrimaryKey())}, nil
-		}
-		if c, ok := elementColumn(e, parts[0], db.Q); ok {
-			return c, nil
-		}
-		known := elementFields(e)
-		for _, d := range append(append([]*dimensions.Element(nil), e.Required...), e.Implied...) {
-			if d.Name == parts[0] {
-				return registry.Column{SQL: db.Q(d.Name), Kind: fieldKind(d.PrimaryKey())}, nil
-			}
-			known = append(known, d.Name)
-		}
-		return registry.Column{}, fmt.Errorf("unknown name %q: %s records have no such field%s", parts[0], e.Name, closest(parts[0], known))
-	}
-	return resolve
-}
-
-// closest suggests the known names nearest to name (edit distance ≤ 2, or a
-// shared prefix), for "unknown name" errors.
-func closest(name string, known []string) string {
-	var near []string
-	for _, k := range known {
-		if k == name {
-			continue // never suggest what was typed
-		}
-		if levenshtein(strings.ToLower(name), strings.ToLower(k)) <= 2 || (len(name) >= 3 && strings.HasPrefix(k, name[:3])) {
-			near = append(near, k)
-		}
-	}
-	if len(near) == 0 {
-		return " (known: " + strings.Join(known, ", ") + ")"
-	}
-	return "; did you mean " + strings.Join(near, " or ") + "?"
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
-
 // emptySearchGroup is the group of dimensions that a data ID search over no
 // dimensions constrains (those its where expression and data ID name).
 func (b *Butler) emptySearchGroup(s DataIDSearch) (dimensions.Group, error) {
@@ -897,7 +463,7 @@ func (b *Butler) emptySearchGroup(s DataIDSearch) (dimensions.Group, error) {
 	if err != nil {
 		return g, err
 	}
-	return b.queryGroup(g, ast, s.Bind), nil
+	return b.reg.QueryGroup(g, ast, s.Bind), nil
 }
 
 // anyDataID answers a data ID search over no dimensions whose where
@@ -1004,7 +570,7 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		// none) relate to the records of the others, as upstream's join of
 		// the dataset search with the dimensions does.
 		wider := newSharedKeys(gDims)
-		err := b.QueryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
+		err := b.queryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
 			id := dimensions.DataID{}
 			for _, name := range g.Names() {
 				v, ok := r.DataID[name]
@@ -1037,7 +603,7 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		}
 	}
 	q := registry.DataIDQuery{Group: g, Limit: s.Limit}
-	if q.OrderBy, err = orderTerms(s.OrderBy, b.resolverFor(g)); err != nil {
+	if q.OrderBy, err = b.reg.DataIDOrder(g, s.OrderBy); err != nil {
 		return err
 	}
 	where := s.Where
@@ -1060,11 +626,9 @@ func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimen
 		if err != nil {
 			return err
 		}
-		w, err := b.reg.Translate(ast, b.resolverFor(g), s.Bind)
-		if err != nil {
+		if err := b.reg.ConstrainDataIDs(&q, ast, s.Bind); err != nil {
 			return err
 		}
-		q.Where, q.Args, q.Refine = w.SQL, w.Args, w.Refine
 	}
 	return b.reg.DataIDs(ctx, q, fn)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/timespan"
 )
 
 // Query is a query under construction: constraints shared by the searches it
@@ -26,6 +27,8 @@ type Query struct {
 	limit       int
 	offset      int
 	orderBy     []string
+	noImplied   bool
+	calibTime   *timespan.Timespan
 }
 
 // Query starts a query over the repository.
@@ -76,6 +79,15 @@ func (q Query) FindFirst(on bool) Query { q.findFirst = on; return q }
 // Limit caps the results (0: none) after skipping offset of them.
 func (q Query) Limit(limit, offset int) Query { q.limit, q.offset = limit, offset; return q }
 
+// Implied says whether dataset data IDs carry the dimensions their required
+// ones imply (physical_filter, band, day_obs...): on unless turned off, which
+// saves the joins that fill them.
+func (q Query) Implied(on bool) Query { q.noImplied = !on; return q }
+
+// CalibTime selects, in CALIBRATION collections, the certifications valid at
+// ts (see DatasetSearch.CalibTime).
+func (q Query) CalibTime(ts timespan.Timespan) Query { q.calibTime = &ts; return q }
+
 // OrderBy orders results by fields as the where language names them; a "-"
 // prefix sorts descending ("-visit.timespan.begin").
 func (q Query) OrderBy(names ...string) Query {
@@ -113,7 +125,7 @@ func seq[T any](q Query, run func(fetch int, fn func(T) error) error) iter.Seq2[
 
 func (q Query) datasetSearch(types []string) DatasetSearch {
 	return DatasetSearch{Types: types, Collections: q.collections, Where: q.where, Bind: q.bind, DataID: q.dataID,
-		FindFirst: q.findFirst, OrderBy: q.orderBy, WithImplied: true}
+		FindFirst: q.findFirst, OrderBy: q.orderBy, WithImplied: !q.noImplied, CalibTime: q.calibTime}
 }
 
 // Datasets iterates over the datasets of the types (names or globs; all when
@@ -122,7 +134,7 @@ func (q Query) Datasets(ctx context.Context, types ...string) iter.Seq2[dataset.
 	return seq(q, func(fetch int, fn func(dataset.Ref) error) error {
 		s := q.datasetSearch(types)
 		s.Limit = fetch
-		return q.b.QueryDatasets(ctx, s, fn)
+		return q.b.queryDatasets(ctx, s, fn)
 	})
 }
 

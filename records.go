@@ -6,7 +6,6 @@ import (
 
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/internal/registry"
-	"github.com/gobutler/butler/internal/registry/sqldb"
 )
 
 // InsertMode says what to do with a dimension record that already exists.
@@ -23,7 +22,7 @@ func (b *Butler) InsertRecords(ctx context.Context, element string, recs []dimen
 	if err := b.checkWriteable("insert " + element + " records"); err != nil {
 		return err
 	}
-	return b.reg.Tx(ctx, func(c sqldb.Conn) error { return b.reg.InsertRecords(ctx, c, element, recs, mode) })
+	return b.reg.Update(ctx, func(c *registry.Tx) error { return c.InsertRecords(ctx, element, recs, mode) })
 }
 
 // SyncRecords inserts records that are missing and checks the others are the
@@ -41,33 +40,12 @@ func (b *Butler) Records(ctx context.Context, element string, where dimensions.D
 	if !ok {
 		return nil, fmt.Errorf("dimension element %q: not in universe %d", element, b.Universe.Version)
 	}
-	var conds string
-	var args []any
-	for _, d := range e.Dimensions() {
-		v, ok := where[d.Name]
-		if !ok {
-			continue
-		}
-		cv, err := dimensions.ConvertKey(d, v)
-		if err != nil {
-			return nil, err
-		}
-		col := d.Name
-		if d == e {
-			col = e.PrimaryKey().Name
-		}
-		if conds != "" {
-			conds += " AND "
-		}
-		conds += b.reg.DB().Q(col) + " = ?"
-		args = append(args, cv)
-	}
-	return b.reg.Records(ctx, b.reg.DB().Conn(), element, conds, args...)
+	return b.reg.RecordsOf(ctx, e, where)
 }
 
 // EachRecord streams every record of an element to fn.
 func (b *Butler) EachRecord(ctx context.Context, element string, fn func(dimensions.Record) error) error {
-	return b.reg.EachRecord(ctx, b.reg.DB().Conn(), element, "", nil, fn)
+	return b.reg.Reader().EachRecord(ctx, element, fn)
 }
 
 // RecordSet is the records of one dimension element.
@@ -84,10 +62,10 @@ func (b *Butler) SyncRecordSets(ctx context.Context, sets []RecordSet, update bo
 		return 0, err
 	}
 	n := 0
-	err := b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	err := b.reg.Update(ctx, func(c *registry.Tx) error {
 		n = 0
 		for _, s := range sets {
-			w, err := b.reg.SyncRecords(ctx, c, s.Element, s.Records, update)
+			w, err := c.SyncRecords(ctx, s.Element, s.Records, update)
 			if err != nil {
 				return err
 			}

@@ -16,7 +16,6 @@ import (
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/registry"
-	"github.com/gobutler/butler/internal/registry/sqldb"
 	"github.com/gobutler/butler/timespan"
 )
 
@@ -194,19 +193,19 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 
 	var written []string
 	var mu sync.Mutex
-	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	err = b.reg.Update(ctx, func(c *registry.Tx) error {
 		res = ImportResult{Skipped: len(present)}
 		for _, set := range bun.Records {
 			if skip[set.Element] || len(set.Records) == 0 {
 				continue
 			}
-			if err := b.reg.InsertRecords(ctx, c, set.Element, set.Records, InsertSkip); err != nil {
+			if err := c.InsertRecords(ctx, set.Element, set.Records, InsertSkip); err != nil {
 				return &EntryError{Entry: "dimension " + set.Element, Err: err}
 			}
 			res.Records += len(set.Records)
 		}
 		for _, cs := range bun.Collections {
-			added, err := b.reg.RegisterCollection(ctx, c, cs.Name, cs.Type, cs.Doc)
+			added, err := c.RegisterCollection(ctx, cs.Name, cs.Type, cs.Doc)
 			if err != nil {
 				return &EntryError{Entry: "collection " + cs.Name, Err: err}
 			}
@@ -215,12 +214,12 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 			}
 		}
 		for _, g := range groups {
-			if _, err := b.reg.RegisterRun(ctx, c, g.run, ""); err != nil {
+			if _, err := c.RegisterRun(ctx, g.run, ""); err != nil {
 				return &EntryError{Entry: "run " + g.run, Err: err}
 			}
 		}
 		for _, t := range bun.DatasetTypes {
-			added, err := b.reg.RegisterDatasetType(ctx, c, types[t.Name])
+			added, err := c.RegisterDatasetType(ctx, types[t.Name])
 			if err != nil {
 				return &EntryError{Entry: "dataset type " + t.Name, Err: err}
 			}
@@ -243,7 +242,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 				if len(refs) == 0 || opts.RegistryOnly {
 					continue
 				}
-				full, recs, err := b.reg.ExpandCached(ctx, c, g.typ.Dimensions, refs[0].DataID, cache)
+				full, recs, err := c.ExpandCached(ctx, g.typ.Dimensions, refs[0].DataID, cache)
 				if err != nil {
 					return &EntryError{Entry: describeRef(refs[0]), Err: err}
 				}
@@ -258,7 +257,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 				}
 				items = append(items, b.importItem(f, key, form, refs, opts.Source))
 			}
-			if err := b.reg.InsertDatasets(ctx, c, g.typ.Name, g.run, news, false); err != nil {
+			if err := c.InsertDatasets(ctx, g.typ.Name, g.run, news, false); err != nil {
 				return &EntryError{Entry: fmt.Sprintf("datasets of type %s in run %s", g.typ.Name, g.run), Err: err}
 			}
 			res.Datasets += len(news)
@@ -276,7 +275,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 		}
 		for _, cs := range bun.Collections {
 			if cs.Type == dataset.Chained {
-				if err := b.reg.SetChain(ctx, c, cs.Name, cs.Children, false); err != nil {
+				if err := c.SetChain(ctx, cs.Name, cs.Children, false); err != nil {
 					return &EntryError{Entry: "chain " + cs.Name, Err: err}
 				}
 			}
@@ -304,10 +303,10 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 			if err != nil {
 				return err
 			}
-			if _, err := b.reg.RegisterCollection(ctx, c, a.Collection, dataset.Tagged, ""); err != nil {
+			if _, err := c.RegisterCollection(ctx, a.Collection, dataset.Tagged, ""); err != nil {
 				return &EntryError{Entry: "collection " + a.Collection, Err: err}
 			}
-			if err := b.reg.Associate(ctx, c, a.Collection, refs); err != nil {
+			if err := c.Associate(ctx, a.Collection, refs); err != nil {
 				return &EntryError{Entry: "association with " + a.Collection, Err: err}
 			}
 		}
@@ -316,17 +315,17 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 			if err != nil {
 				return err
 			}
-			if _, err := b.reg.RegisterCollection(ctx, c, a.Collection, dataset.Calibration, ""); err != nil {
+			if _, err := c.RegisterCollection(ctx, a.Collection, dataset.Calibration, ""); err != nil {
 				return &EntryError{Entry: "collection " + a.Collection, Err: err}
 			}
-			if err := b.reg.Certify(ctx, c, a.Collection, refs, a.Timespan); err != nil {
+			if err := c.Certify(ctx, a.Collection, refs, a.Timespan); err != nil {
 				return &EntryError{Entry: fmt.Sprintf("certification in %s over %s", a.Collection, a.Timespan), Err: err}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		if mode != datastore.Move && !errors.Is(err, sqldb.ErrCommitUnknown) {
+		if mode != datastore.Move && !errors.Is(err, registry.ErrCommitUnknown) {
 			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), written); rmErr != nil {
 				b.log.Warn("could not remove files of a failed import", "err", rmErr)
 			}

@@ -19,7 +19,6 @@ import (
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/registry"
-	"github.com/gobutler/butler/internal/registry/sqldb"
 	"github.com/gobutler/butler/timespan"
 	"github.com/google/uuid"
 )
@@ -635,7 +634,7 @@ func (b *Butler) IngestZip(ctx context.Context, zipPath string, opts IngestZipOp
 		xfer = datastore.Copy
 	}
 	var written string
-	err = b.reg.Tx(ctx, func(c sqldb.Conn) error {
+	err = b.reg.Update(ctx, func(c *registry.Tx) error {
 		written = ""
 		if err := b.zipRegister(ctx, c, plan); err != nil {
 			return err
@@ -648,7 +647,7 @@ func (b *Butler) IngestZip(ctx context.Context, zipPath string, opts IngestZipOp
 		}
 		// Another zip with the same member names (so the same stored name) must
 		// not be replaced under its records.
-		if inUse, err := b.reg.PathInUse(ctx, c, b.ds.RecordsTable(), key); err != nil {
+		if inUse, err := c.PathInUse(ctx, b.ds.RecordsTable(), key); err != nil {
 			return err
 		} else if n, err2 := b.zipRecordsUsing(ctx, c, key); err2 != nil {
 			return err2
@@ -698,7 +697,7 @@ func (b *Butler) IngestZip(ctx context.Context, zipPath string, opts IngestZipOp
 		return res, nil
 	}
 	if err != nil {
-		if written != "" && !errors.Is(err, sqldb.ErrCommitUnknown) {
+		if written != "" && !errors.Is(err, registry.ErrCommitUnknown) {
 			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), []string{written}); rmErr != nil {
 				b.log.Warn("could not remove the zip of a failed ingest", "path", b.ds.URI(written), "err", rmErr)
 			}
@@ -921,14 +920,14 @@ func checkRunName(run string) error {
 
 // zipRegister registers the plan's new dataset types and runs and inserts the
 // dimension records it carries (existing ones are left as they are, as upstream).
-func (b *Butler) zipRegister(ctx context.Context, c sqldb.Conn, plan *zipPlan) error {
+func (b *Butler) zipRegister(ctx context.Context, c *registry.Tx, plan *zipPlan) error {
 	names := make([]string, 0, len(plan.types))
 	for n := range plan.types {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if _, err := b.reg.RegisterDatasetType(ctx, c, plan.types[n]); err != nil {
+		if _, err := c.RegisterDatasetType(ctx, plan.types[n]); err != nil {
 			return err
 		}
 	}
@@ -943,12 +942,12 @@ func (b *Butler) zipRegister(ctx context.Context, c sqldb.Conn, plan *zipPlan) e
 	// Sorted, so concurrent ingests take locks in one order.
 	sort.Strings(sorted)
 	for _, r := range sorted {
-		if _, err := b.reg.RegisterRun(ctx, c, r, ""); err != nil {
+		if _, err := c.RegisterRun(ctx, r, ""); err != nil {
 			return err
 		}
 	}
 	for _, set := range plan.records {
-		if err := b.reg.InsertRecords(ctx, c, set.Element, set.Records, registry.InsertSkip); err != nil {
+		if err := c.InsertRecords(ctx, set.Element, set.Records, registry.InsertSkip); err != nil {
 			return fmt.Errorf("insert %s records of the zip: %w", set.Element, err)
 		}
 	}
@@ -957,7 +956,7 @@ func (b *Butler) zipRegister(ctx context.Context, c sqldb.Conn, plan *zipPlan) e
 
 // zipCheckDataIDs makes sure the dimension records of every data ID exist, so
 // that a missing one is named rather than reported as a foreign-key failure.
-func (b *Butler) zipCheckDataIDs(ctx context.Context, c sqldb.Conn, plan *zipPlan, idx *zipIndex, opts IngestZipOptions) error {
+func (b *Butler) zipCheckDataIDs(ctx context.Context, c *registry.Tx, plan *zipPlan, idx *zipIndex, opts IngestZipOptions) error {
 	seen := map[string]bool{}
 	for _, r := range plan.refs {
 		key := r.Type.Dimensions.Key() + r.DataID.String()
@@ -965,7 +964,7 @@ func (b *Butler) zipCheckDataIDs(ctx context.Context, c sqldb.Conn, plan *zipPla
 			continue
 		}
 		seen[key] = true
-		if _, _, err := b.reg.ExpandIn(ctx, c, r.Type.Dimensions, r.DataID); err != nil {
+		if _, _, err := c.ExpandIn(ctx, r.Type.Dimensions, r.DataID); err != nil {
 			if errors.Is(err, errs.ErrNotFound) && len(idx.Refs.DimensionRecords) > 0 && !opts.TransferDimensions {
 				return fmt.Errorf("dataset %s: %w (the zip carries dimension records: use --transfer-dimensions)", r.ID, err)
 			}
@@ -976,7 +975,7 @@ func (b *Butler) zipCheckDataIDs(ctx context.Context, c sqldb.Conn, plan *zipPla
 }
 
 // zipInsertDatasets inserts the datasets, one batch per dataset type and run.
-func (b *Butler) zipInsertDatasets(ctx context.Context, c sqldb.Conn, plan *zipPlan) error {
+func (b *Butler) zipInsertDatasets(ctx context.Context, c *registry.Tx, plan *zipPlan) error {
 	for start := 0; start < len(plan.refs); {
 		end := start
 		var news []registry.NewDataset
@@ -984,7 +983,7 @@ func (b *Butler) zipInsertDatasets(ctx context.Context, c sqldb.Conn, plan *zipP
 			news = append(news, registry.NewDataset{ID: plan.refs[end].ID, DataID: plan.refs[end].DataID})
 			end++
 		}
-		if err := b.reg.InsertDatasets(ctx, c, plan.refs[start].Type.Name, plan.refs[start].Run, news, false); err != nil {
+		if err := c.InsertDatasets(ctx, plan.refs[start].Type.Name, plan.refs[start].Run, news, false); err != nil {
 			return err
 		}
 		start = end
@@ -1042,11 +1041,8 @@ func (b *Butler) zipExplainConflict(ctx context.Context, plan *zipPlan, err erro
 }
 
 // zipRecordsUsing counts the file records that read members of the stored zip.
-func (b *Butler) zipRecordsUsing(ctx context.Context, c sqldb.Conn, zipPath string) (int, error) {
-	db := b.reg.DB()
-	esc := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(zipPath + datastore.ZipMemberSep)
-	var n int
-	err := c.QueryRow(ctx, "SELECT count(*) FROM "+db.T(b.ds.RecordsTable())+" WHERE path LIKE ? ESCAPE '!'", esc+"%").Scan(&n)
+func (b *Butler) zipRecordsUsing(ctx context.Context, c *registry.Tx, zipPath string) (int, error) {
+	n, err := c.CountFileRecordsUnder(ctx, b.ds.RecordsTable(), zipPath+datastore.ZipMemberSep)
 	if err != nil {
 		return 0, fmt.Errorf("count records of %s: %w", zipPath, err)
 	}
@@ -1056,7 +1052,7 @@ func (b *Butler) zipRecordsUsing(ctx context.Context, c sqldb.Conn, zipPath stri
 // zipOrphans turns the paths whose records a removal deleted into the files to
 // delete: a zip member becomes its zip once no record reads any member of it,
 // and nothing while one still does. Other paths pass through.
-func (b *Butler) zipOrphans(ctx context.Context, c sqldb.Conn, paths []string) ([]string, error) {
+func (b *Butler) zipOrphans(ctx context.Context, c *registry.Tx, paths []string) ([]string, error) {
 	var out []string
 	checked := map[string]bool{}
 	for _, p := range paths {

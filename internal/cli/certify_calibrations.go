@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/timespan"
 	"github.com/spf13/cobra"
@@ -70,7 +69,7 @@ func runCertifyCalibrations(ctx context.Context, g *globals, o certifyOptions, a
 		input = kids[:1]
 	}
 	var refs []dataset.Ref
-	err = b.QueryDatasets(ctx, butler.DatasetSearch{Types: []string{args[3]}, Collections: input}, func(r dataset.Ref) error {
+	err = each(b.Query().Implied(false).Collections(input...).Datasets(ctx, args[3]), func(r dataset.Ref) error {
 		refs = append(refs, r)
 		return nil
 	})

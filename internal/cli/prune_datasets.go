@@ -70,7 +70,8 @@ func runPruneDatasets(ctx context.Context, g *globals, o pruneDatasetsOptions, a
 	}
 	defer b.Close()
 	var refs []dataset.Ref
-	err = b.QueryDatasets(ctx, butler.DatasetSearch{Types: splitList(o.types), Collections: cols, Where: o.where, FindFirst: !o.findAll && !hasGlob(cols)}, func(r dataset.Ref) error {
+	q := b.Query().Implied(false).Collections(cols...).Where(o.where, nil).FindFirst(!o.findAll && !hasGlob(cols))
+	err = each(q.Datasets(ctx, splitList(o.types)...), func(r dataset.Ref) error {
 		refs = append(refs, r)
 		return nil
 	})

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"io"
+	"iter"
 
 	"fmt"
 	"github.com/gobutler/butler"
@@ -150,7 +151,8 @@ func (o *refSearchOptions) refs(ctx context.Context, b *butler.Butler, warn io.W
 	}
 	fetch, check := effectiveLimit(o.limit)
 	var refs []dataset.Ref
-	err := b.QueryDatasets(ctx, butler.DatasetSearch{Types: splitList(o.types), Collections: cols, Where: o.where, FindFirst: o.findFirst && !o.noFindFirst, Limit: fetch, OrderBy: splitList(o.orderBy)}, func(r dataset.Ref) error {
+	q := b.Query().Implied(false).Collections(cols...).Where(o.where, nil).FindFirst(o.findFirst && !o.noFindFirst).Limit(fetch, 0).OrderBy(splitList(o.orderBy)...)
+	err := each(q.Datasets(ctx, splitList(o.types)...), func(r dataset.Ref) error {
 		refs = append(refs, r)
 		return nil
 	})
@@ -255,5 +257,19 @@ func (o *queryOptions) finish(g *globals, s *querySession, script string, t *tab
 		fmt.Fprintln(g.stdout, why)
 	}
 	fmt.Fprintln(g.stdout, hint)
+	return nil
+}
+
+// each runs fn on every result of a query, stopping at the first error (the
+// query's or fn's).
+func each[T any](results iter.Seq2[T, error], fn func(T) error) error {
+	for v, err := range results {
+		if err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -58,14 +58,18 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 	if len(splitList(args[1:])) == 0 {
 		fmt.Fprintln(g.stderr, "FutureWarning: No dataset types specified.  Explicitly specifying dataset types will become mandatory after v28. Specify '*' to match the current behavior of querying all dataset types.")
 	}
-	search := butler.DatasetSearch{Types: splitList(args[1:]), Collections: cols, Where: o.whereText(), Bind: qs.binds, DataID: qs.dataID, FindFirst: o.findFirst, Limit: qs.fetch, WithImplied: true, OrderBy: splitList(o.orderBy)}
+	q := b.Query().Collections(cols...).Where(o.whereText(), qs.binds).FindFirst(o.findFirst).Limit(qs.fetch, 0).OrderBy(splitList(o.orderBy)...)
+	if qs.dataID != nil {
+		q = q.DataID(qs.dataID)
+	}
+	types := splitList(args[1:])
 	if (o.format == "csv" || o.format == "json") && !o.showURI {
-		return streamDatasets(ctx, g, b, search, o)
+		return streamDatasets(ctx, g, q, types, o)
 	}
 	byType := map[string][]dataset.Ref{}
 	var order []string
 	n := 0
-	err = b.QueryDatasets(ctx, search, func(r dataset.Ref) error {
+	err = each(q.Datasets(ctx, types...), func(r dataset.Ref) error {
 		n++
 		if n <= o.offset {
 			return nil
@@ -90,7 +94,7 @@ func runQueryDatasets(ctx context.Context, g *globals, o queryDatasetsOptions, a
 		if o.format == "table" {
 			// Upstream prints the blank line that closes its tables, and nothing else.
 			fmt.Fprintln(g.stdout)
-			for _, why := range b.ExplainNoDatasets(ctx, search) {
+			for _, why := range b.ExplainNoDatasets(ctx, butler.DatasetSearch{Types: types, Collections: cols, Where: o.whereText(), Bind: qs.binds, DataID: qs.dataID}) {
 				fmt.Fprintln(g.stderr, why)
 			}
 			return nil
@@ -213,7 +217,7 @@ func dataIDSortKeys(g dimensions.Group) []string {
 
 // streamDatasets prints CSV or JSON rows as the query yields them, so a listing
 // of millions of datasets starts at once and uses bounded memory.
-func streamDatasets(ctx context.Context, g *globals, b *butler.Butler, search butler.DatasetSearch, o queryDatasetsOptions) error {
+func streamDatasets(ctx context.Context, g *globals, q butler.Query, types []string, o queryDatasetsOptions) error {
 	w := bufio.NewWriterSize(g.stdout, 1<<16)
 	defer w.Flush()
 	n, shown := 0, 0
@@ -232,7 +236,7 @@ func streamDatasets(ctx context.Context, g *globals, b *butler.Butler, search bu
 	// Each row is appended to line and written at once: a listing of
 	// millions of datasets makes no per-row strings, slices or maps here.
 	var line []byte
-	err := b.QueryDatasets(ctx, search, func(r dataset.Ref) error {
+	err := each(q.Datasets(ctx, types...), func(r dataset.Ref) error {
 		n++
 		if n <= o.offset {
 			return nil

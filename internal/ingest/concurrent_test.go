@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gobutler/butler"
-	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/internal/ingest"
 	"github.com/gobutler/butler/internal/testutil/rawtest"
 )
@@ -101,7 +100,12 @@ func TestRaws_QueryDoesNotLockUpCommittingWriter(t *testing.T) {
 	wrote := make(chan error, 1)
 	rows := 0
 	start := time.Now()
-	qerr := b.QueryDatasets(qctx, butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{"run/a", "run/b"}}, func(dataset.Ref) error {
+	var qerr error
+	for _, err := range b.Query().Collections("run/a", "run/b").Implied(false).Datasets(qctx, "raw") {
+		if err != nil {
+			qerr = err
+			break
+		}
 		rows++
 		if rows == 1 {
 			go func() {
@@ -110,8 +114,7 @@ func TestRaws_QueryDoesNotLockUpCommittingWriter(t *testing.T) {
 			}()
 			time.Sleep(300 * time.Millisecond) // let the writer reach its commit
 		}
-		return nil
-	})
+	}
 	if qerr != nil || rows != 2 {
 		t.Errorf("QueryDatasets while another handle commits: %d rows, %v after %s; want 2 rows, nil", rows, qerr, time.Since(start).Round(time.Millisecond))
 	}

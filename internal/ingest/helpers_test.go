@@ -69,13 +69,11 @@ func rawRefs(t *testing.T, b *butler.Butler) map[dataset.ID]dataset.Ref {
 	if _, err := b.DatasetType(context.Background(), "raw"); err != nil {
 		return out // nothing ingested yet
 	}
-	err := b.QueryDatasets(context.Background(), butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{"*"}, WithImplied: true},
-		func(r dataset.Ref) error {
-			out[r.ID] = r
-			return nil
-		})
-	if err != nil {
-		t.Fatalf("QueryDatasets(raw, *): %v", err)
+	for r, err := range b.Query().Collections("*").Datasets(context.Background(), "raw") {
+		if err != nil {
+			t.Fatalf("query datasets (raw, *): %v", err)
+		}
+		out[r.ID] = r
 	}
 	return out
 }

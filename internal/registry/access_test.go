@@ -75,15 +75,15 @@ func TestGrant_SharingRoles(t *testing.T) {
 		t.Fatalf("writer opens: %v", err)
 	}
 	g, _ := b.Universe.Group("instrument", "exposure")
-	err = b.Tx(ctx, func(c sqldb.Conn) error {
-		if _, err := b.RegisterDatasetType(ctx, c, dataset.Type{Name: "summary", Dimensions: g, StorageClass: "StructuredDataDict"}); err != nil {
+	err = b.inTx(ctx, func(c sqldb.Conn) error {
+		if _, err := b.registerDatasetType(ctx, c, dataset.Type{Name: "summary", Dimensions: g, StorageClass: "StructuredDataDict"}); err != nil {
 			return err
 		}
-		if _, err := b.RegisterRun(ctx, c, "writer/run", ""); err != nil {
+		if _, err := b.registerRun(ctx, c, "writer/run", ""); err != nil {
 			return err
 		}
 		id, _ := dataset.NewID(dataset.Unique, "summary", "writer/run", nil)
-		return b.InsertDatasets(ctx, c, "summary", "writer/run", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "exposure": int64(1)}}}, false)
+		return b.insertDatasets(ctx, c, "summary", "writer/run", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "exposure": int64(1)}}}, false)
 	})
 	if err != nil {
 		t.Fatalf("writer writes: %v", err)
@@ -103,7 +103,7 @@ func TestGrant_SharingRoles(t *testing.T) {
 	if c.IsWriteable() {
 		t.Errorf("reader's registry says it is writeable")
 	}
-	err = c.Tx(ctx, func(conn sqldb.Conn) error { _, err := c.RegisterRun(ctx, conn, "reader/run", ""); return err })
+	err = c.inTx(ctx, func(conn sqldb.Conn) error { _, err := c.registerRun(ctx, conn, "reader/run", ""); return err })
 	if !errors.Is(err, errs.ErrReadOnly) || !strings.Contains(err.Error(), reader) || !strings.Contains(err.Error(), "read-only access") {
 		t.Errorf("reader writes: %v, want a read-only error naming the user", err)
 	}
@@ -123,9 +123,9 @@ func TestGrant_SharingRoles(t *testing.T) {
 	}
 
 	// The owner shares later tables too (default privileges and inherited grants).
-	err = a.Tx(ctx, func(conn sqldb.Conn) error {
+	err = a.inTx(ctx, func(conn sqldb.Conn) error {
 		g2, _ := a.Universe.Group("instrument", "day_obs")
-		_, err := a.RegisterDatasetType(ctx, conn, dataset.Type{Name: "nightly", Dimensions: g2, StorageClass: "StructuredDataDict"})
+		_, err := a.registerDatasetType(ctx, conn, dataset.Type{Name: "nightly", Dimensions: g2, StorageClass: "StructuredDataDict"})
 		return err
 	})
 	if err != nil {
@@ -160,8 +160,8 @@ func TestGrant_SharingRoles(t *testing.T) {
 			if err != nil {
 				return
 			}
-			err = r.Tx(ctx, func(conn sqldb.Conn) error {
-				_, err := r.RegisterRun(ctx, conn, fmt.Sprintf("reader/%d", step.access), "")
+			err = r.inTx(ctx, func(conn sqldb.Conn) error {
+				_, err := r.registerRun(ctx, conn, fmt.Sprintf("reader/%d", step.access), "")
 				return err
 			})
 			if (err == nil) != step.wantWrite {

@@ -45,34 +45,34 @@ func TestPostgres_GeneratedIDs(t *testing.T) {
 			id0 := dimensions.DataID{"instrument": "Cam", "detector": int64(0)}
 			var refs []dataset.Ref
 			mustTx(t, r, func(c sqldb.Conn) error {
-				if err := r.InsertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew); err != nil {
+				if err := r.insertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew); err != nil {
 					return err
 				}
-				if err := r.InsertRecords(ctx, c, "detector", []dimensions.Record{{Element: u.MustElement("detector"), Values: map[string]any{"instrument": "Cam", "id": int64(0), "full_name": "D0"}}}, InsertNew); err != nil {
+				if err := r.insertRecords(ctx, c, "detector", []dimensions.Record{{Element: u.MustElement("detector"), Values: map[string]any{"instrument": "Cam", "id": int64(0), "full_name": "D0"}}}, InsertNew); err != nil {
 					return err
 				}
 				for _, typ := range []dataset.Type{bias, flat} {
-					if _, err := r.RegisterDatasetType(ctx, c, typ); err != nil {
+					if _, err := r.registerDatasetType(ctx, c, typ); err != nil {
 						return err
 					}
 				}
 				for _, run := range []string{"b1", "b2"} {
-					if _, err := r.RegisterRun(ctx, c, run, ""); err != nil {
+					if _, err := r.registerRun(ctx, c, run, ""); err != nil {
 						return err
 					}
 					id, _ := dataset.NewID(dataset.DataIDTypeRun, "bias", run, id0)
-					if err := r.InsertDatasets(ctx, c, "bias", run, []NewDataset{{ID: id, DataID: id0}}, false); err != nil {
+					if err := r.insertDatasets(ctx, c, "bias", run, []NewDataset{{ID: id, DataID: id0}}, false); err != nil {
 						return err
 					}
 					refs = append(refs, dataset.Ref{ID: id, Type: bias, DataID: id0, Run: run})
 				}
-				if _, err := r.RegisterCollection(ctx, c, "calib", dataset.Calibration, ""); err != nil {
+				if _, err := r.registerCollection(ctx, c, "calib", dataset.Calibration, ""); err != nil {
 					return err
 				}
-				if err := r.Certify(ctx, c, "calib", refs[:1], timespan.New(1e18, 2e18)); err != nil {
+				if err := r.certify(ctx, c, "calib", refs[:1], timespan.New(1e18, 2e18)); err != nil {
 					return err
 				}
-				return r.Certify(ctx, c, "calib", refs[1:], timespan.New(2e18, 3e18))
+				return r.certify(ctx, c, "calib", refs[1:], timespan.New(2e18, 3e18))
 			})
 			for _, at := range []int64{15e17, 25e17} {
 				if ref, err := r.FindCalibration(ctx, "calib", "bias", id0, timespan.Instant(at)); err != nil || ref == nil {

@@ -72,9 +72,9 @@ func (r *Registry) dimsConds(st *storedType, id dimensions.DataID) ([]string, []
 	return conds, args
 }
 
-// Certify adds datasets to a CALIBRATION collection, valid over ts. A validity
+// certify adds datasets to a CALIBRATION collection, valid over ts. A validity
 // range overlapping an existing one for the same type and data ID is a conflict.
-func (r *Registry) Certify(ctx context.Context, c sqldb.Conn, coll string, refs []dataset.Ref, ts timespan.Timespan) error {
+func (r *Registry) certify(ctx context.Context, c sqldb.Conn, coll string, refs []dataset.Ref, ts timespan.Timespan) error {
 	if ts.IsEmpty() {
 		return fmt.Errorf("certify into %q: %w: empty validity range", coll, errs.ErrInvalid)
 	}
@@ -113,10 +113,10 @@ func (r *Registry) Certify(ctx context.Context, c sqldb.Conn, coll string, refs 
 	return nil
 }
 
-// Decertify removes the validity of a dataset type's calibrations within ts
+// decertify removes the validity of a dataset type's calibrations within ts
 // (optionally only for some data IDs): ranges inside ts are deleted, ranges
 // that stick out are trimmed, a range spanning ts is split in two.
-func (r *Registry) Decertify(ctx context.Context, c sqldb.Conn, coll, typeName string, ts timespan.Timespan, ids []dimensions.DataID) error {
+func (r *Registry) decertify(ctx context.Context, c sqldb.Conn, coll, typeName string, ts timespan.Timespan, ids []dimensions.DataID) error {
 	col, st, err := r.calibTarget(ctx, c, coll, typeName)
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ func (r *Registry) Decertify(ctx context.Context, c sqldb.Conn, coll, typeName s
 			if piece.IsEmpty() {
 				continue
 			}
-			if err := r.Certify(ctx, c, coll, []dataset.Ref{ref}, piece); err != nil {
+			if err := r.certify(ctx, c, coll, []dataset.Ref{ref}, piece); err != nil {
 				return err
 			}
 		}

@@ -21,33 +21,33 @@ func TestCalibrations(t *testing.T) {
 		id0 := dimensions.DataID{"instrument": "Cam", "detector": int64(0)}
 		var refs []dataset.Ref
 		mustTx(t, r, func(c sqldb.Conn) error {
-			if err := r.InsertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew); err != nil {
+			if err := r.insertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew); err != nil {
 				return err
 			}
-			if err := r.InsertRecords(ctx, c, "detector", []dimensions.Record{{Element: u.MustElement("detector"), Values: map[string]any{"instrument": "Cam", "id": int64(0), "full_name": "D0"}}}, InsertNew); err != nil {
+			if err := r.insertRecords(ctx, c, "detector", []dimensions.Record{{Element: u.MustElement("detector"), Values: map[string]any{"instrument": "Cam", "id": int64(0), "full_name": "D0"}}}, InsertNew); err != nil {
 				return err
 			}
-			if _, err := r.RegisterDatasetType(ctx, c, bias); err != nil {
+			if _, err := r.registerDatasetType(ctx, c, bias); err != nil {
 				return err
 			}
 			for _, run := range []string{"b1", "b2"} {
-				if _, err := r.RegisterRun(ctx, c, run, ""); err != nil {
+				if _, err := r.registerRun(ctx, c, run, ""); err != nil {
 					return err
 				}
 				id, _ := dataset.NewID(dataset.DataIDTypeRun, "bias", run, id0)
-				if err := r.InsertDatasets(ctx, c, "bias", run, []NewDataset{{ID: id, DataID: id0}}, false); err != nil {
+				if err := r.insertDatasets(ctx, c, "bias", run, []NewDataset{{ID: id, DataID: id0}}, false); err != nil {
 					return err
 				}
 				refs = append(refs, dataset.Ref{ID: id, Type: bias, DataID: id0, Run: run})
 			}
-			_, err := r.RegisterCollection(ctx, c, "calib", dataset.Calibration, "")
+			_, err := r.registerCollection(ctx, c, "calib", dataset.Calibration, "")
 			return err
 		})
 		t1, t2, t3 := int64(1e18), int64(2e18), int64(3e18)
-		mustTx(t, r, func(c sqldb.Conn) error { return r.Certify(ctx, c, "calib", refs[:1], timespan.New(t1, t2)) })
-		mustTx(t, r, func(c sqldb.Conn) error { return r.Certify(ctx, c, "calib", refs[1:], timespan.New(t2, t3)) })
+		mustTx(t, r, func(c sqldb.Conn) error { return r.certify(ctx, c, "calib", refs[:1], timespan.New(t1, t2)) })
+		mustTx(t, r, func(c sqldb.Conn) error { return r.certify(ctx, c, "calib", refs[1:], timespan.New(t2, t3)) })
 		// Overlapping the first range is a conflict.
-		err := r.Tx(ctx, func(c sqldb.Conn) error { return r.Certify(ctx, c, "calib", refs[1:], timespan.New(t1+5, t1+10)) })
+		err := r.inTx(ctx, func(c sqldb.Conn) error { return r.certify(ctx, c, "calib", refs[1:], timespan.New(t1+5, t1+10)) })
 		if !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("overlapping certify: %v, want conflict", err)
 		}
@@ -69,7 +69,7 @@ func TestCalibrations(t *testing.T) {
 		}
 		// Decertify the middle of the first range: it splits in two.
 		mid := timespan.New(t1+100, t1+200)
-		mustTx(t, r, func(c sqldb.Conn) error { return r.Decertify(ctx, c, "calib", "bias", mid, nil) })
+		mustTx(t, r, func(c sqldb.Conn) error { return r.decertify(ctx, c, "calib", "bias", mid, nil) })
 		if ref, _ := find(t1 + 150); ref != nil {
 			t.Errorf("lookup inside the decertified span found %v", ref)
 		}
@@ -79,7 +79,7 @@ func TestCalibrations(t *testing.T) {
 			}
 		}
 		// Only calibration types and CALIBRATION collections.
-		err = r.Tx(ctx, func(c sqldb.Conn) error { return r.Certify(ctx, c, "b1", refs[:1], timespan.New(t1, t2)) })
+		err = r.inTx(ctx, func(c sqldb.Conn) error { return r.certify(ctx, c, "b1", refs[:1], timespan.New(t1, t2)) })
 		if !errors.Is(err, errs.ErrInvalid) {
 			t.Errorf("certify into a RUN: %v, want invalid", err)
 		}

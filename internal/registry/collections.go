@@ -31,9 +31,9 @@ func validateCollectionName(name string) error {
 	return nil
 }
 
-// RegisterCollection makes a collection of the given type if it does not exist.
+// registerCollection makes a collection of the given type if it does not exist.
 // It reports whether it was created; an existing one of another type is a conflict.
-func (r *Registry) RegisterCollection(ctx context.Context, c sqldb.Conn, name string, typ dataset.CollectionType, doc string) (bool, error) {
+func (r *Registry) registerCollection(ctx context.Context, c sqldb.Conn, name string, typ dataset.CollectionType, doc string) (bool, error) {
 	if err := validateCollectionName(name); err != nil {
 		return false, err
 	}
@@ -62,9 +62,9 @@ func (r *Registry) RegisterCollection(ctx context.Context, c sqldb.Conn, name st
 	return true, nil
 }
 
-// RegisterRun makes a RUN collection if it does not exist.
-func (r *Registry) RegisterRun(ctx context.Context, c sqldb.Conn, name, doc string) (bool, error) {
-	return r.RegisterCollection(ctx, c, name, dataset.Run, doc)
+// registerRun makes a RUN collection if it does not exist.
+func (r *Registry) registerRun(ctx context.Context, c sqldb.Conn, name, doc string) (bool, error) {
+	return r.registerCollection(ctx, c, name, dataset.Run, doc)
 }
 
 // Collection returns the named collection.
@@ -186,8 +186,8 @@ func (r *Registry) Chain(ctx context.Context, parent string) ([]string, error) {
 	return r.chain(ctx, r.db.Conn(), parent)
 }
 
-// ChainIn is Chain read through c (inside a transaction).
-func (r *Registry) ChainIn(ctx context.Context, c sqldb.Conn, parent string) ([]string, error) {
+// chainIn is Chain read through c (inside a transaction).
+func (r *Registry) chainIn(ctx context.Context, c sqldb.Conn, parent string) ([]string, error) {
 	return r.chain(ctx, c, parent)
 }
 
@@ -247,9 +247,9 @@ func (e *CollectionCycleError) Error() string {
 }
 func (e *CollectionCycleError) Is(target error) bool { return target == errs.ErrInvalid }
 
-// SetChain replaces the children of a CHAINED collection. With flatten, CHAINED
+// setChain replaces the children of a CHAINED collection. With flatten, CHAINED
 // children are replaced by their flattened leaves. Duplicates keep the first position.
-func (r *Registry) SetChain(ctx context.Context, c sqldb.Conn, parent string, children []string, flatten bool) error {
+func (r *Registry) setChain(ctx context.Context, c sqldb.Conn, parent string, children []string, flatten bool) error {
 	p, err := r.lookupCollection(ctx, c, parent)
 	if err != nil {
 		return err
@@ -371,8 +371,8 @@ func (r *Registry) flatten(ctx context.Context, c sqldb.Conn, names []string, vi
 	return out, nil
 }
 
-// SetDoc sets a collection's documentation string.
-func (r *Registry) SetDoc(ctx context.Context, c sqldb.Conn, name, doc string) error {
+// setDoc sets a collection's documentation string.
+func (r *Registry) setDoc(ctx context.Context, c sqldb.Conn, name, doc string) error {
 	col, err := r.lookupCollection(ctx, c, name)
 	if err != nil {
 		return err
@@ -383,9 +383,9 @@ func (r *Registry) SetDoc(ctx context.Context, c sqldb.Conn, name, doc string) e
 	return nil
 }
 
-// RemoveCollection deletes a non-RUN collection (its associations go with it).
+// removeCollection deletes a non-RUN collection (its associations go with it).
 // A collection still in a chain is refused unless removeFromParents.
-func (r *Registry) RemoveCollection(ctx context.Context, c sqldb.Conn, name string, removeFromParents bool) error {
+func (r *Registry) removeCollection(ctx context.Context, c sqldb.Conn, name string, removeFromParents bool) error {
 	col, err := r.lookupCollection(ctx, c, name)
 	if err != nil {
 		return err
@@ -432,7 +432,7 @@ func (r *Registry) checkParents(ctx context.Context, c sqldb.Conn, col *Collecti
 				keep = append(keep, k)
 			}
 		}
-		if err := r.SetChain(ctx, c, p, keep, false); err != nil {
+		if err := r.setChain(ctx, c, p, keep, false); err != nil {
 			return err
 		}
 	}

@@ -71,10 +71,10 @@ func (r *Registry) ensureSummaries(ctx context.Context, c sqldb.Conn, collID int
 	return nil
 }
 
-// InsertDatasets adds datasets of one type to a RUN. With skipExisting, datasets
+// insertDatasets adds datasets of one type to a RUN. With skipExisting, datasets
 // whose ID is already in the run are left alone; otherwise any existing dataset
 // with the same ID or type+data ID is a *ConflictError. Data IDs must be normalized.
-func (r *Registry) InsertDatasets(ctx context.Context, c sqldb.Conn, typeName, run string, ds []NewDataset, skipExisting bool) error {
+func (r *Registry) insertDatasets(ctx context.Context, c sqldb.Conn, typeName, run string, ds []NewDataset, skipExisting bool) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -907,8 +907,8 @@ func (r *Registry) Dataset(ctx context.Context, id dataset.ID) (*dataset.Ref, er
 	return found, err
 }
 
-// DeleteDatasets removes datasets (and, by cascade, their associations).
-func (r *Registry) DeleteDatasets(ctx context.Context, c sqldb.Conn, ids []dataset.ID) error {
+// deleteDatasets removes datasets (and, by cascade, their associations).
+func (r *Registry) deleteDatasets(ctx context.Context, c sqldb.Conn, ids []dataset.ID) error {
 	for start := 0; start < len(ids); start += batchRows {
 		end := min(start+batchRows, len(ids))
 		ph := make([]string, 0, end-start)
@@ -928,9 +928,9 @@ func (r *Registry) DeleteDatasets(ctx context.Context, c sqldb.Conn, ids []datas
 	return nil
 }
 
-// Associate adds datasets to a TAGGED collection; a different dataset with the
+// associate adds datasets to a TAGGED collection; a different dataset with the
 // same type and data ID already there is a conflict, the same one a no-op.
-func (r *Registry) Associate(ctx context.Context, c sqldb.Conn, tag string, refs []dataset.Ref) error {
+func (r *Registry) associate(ctx context.Context, c sqldb.Conn, tag string, refs []dataset.Ref) error {
 	col, err := r.lookupCollection(ctx, c, tag)
 	if err != nil {
 		return err
@@ -965,8 +965,8 @@ func (r *Registry) Associate(ctx context.Context, c sqldb.Conn, tag string, refs
 	return nil
 }
 
-// Disassociate removes datasets from a TAGGED collection.
-func (r *Registry) Disassociate(ctx context.Context, c sqldb.Conn, tag string, refs []dataset.Ref) error {
+// disassociate removes datasets from a TAGGED collection.
+func (r *Registry) disassociate(ctx context.Context, c sqldb.Conn, tag string, refs []dataset.Ref) error {
 	col, err := r.lookupCollection(ctx, c, tag)
 	if err != nil {
 		return err
@@ -986,8 +986,8 @@ func (r *Registry) Disassociate(ctx context.Context, c sqldb.Conn, tag string, r
 	return nil
 }
 
-// RunDatasetIDs lists the IDs of every dataset in a RUN.
-func (r *Registry) RunDatasetIDs(ctx context.Context, c sqldb.Conn, run string) ([]dataset.ID, error) {
+// runDatasetIDs lists the IDs of every dataset in a RUN.
+func (r *Registry) runDatasetIDs(ctx context.Context, c sqldb.Conn, run string) ([]dataset.ID, error) {
 	col, err := r.lookupCollection(ctx, c, run)
 	if err != nil {
 		return nil, err
@@ -1012,9 +1012,9 @@ func (r *Registry) RunDatasetIDs(ctx context.Context, c sqldb.Conn, run string) 
 	return out, rows.Err()
 }
 
-// RemoveRun deletes a RUN collection and every dataset in it (the caller removes
+// removeRun deletes a RUN collection and every dataset in it (the caller removes
 // the files first, from the records it read).
-func (r *Registry) RemoveRun(ctx context.Context, c sqldb.Conn, run string, unlinkFromChains bool) error {
+func (r *Registry) removeRun(ctx context.Context, c sqldb.Conn, run string, unlinkFromChains bool) error {
 	col, err := r.lookupCollection(ctx, c, run)
 	if err != nil {
 		return err
@@ -1025,11 +1025,11 @@ func (r *Registry) RemoveRun(ctx context.Context, c sqldb.Conn, run string, unli
 	if err := r.checkParents(ctx, c, col, unlinkFromChains); err != nil {
 		return err
 	}
-	ids, err := r.RunDatasetIDs(ctx, c, run)
+	ids, err := r.runDatasetIDs(ctx, c, run)
 	if err != nil {
 		return err
 	}
-	if err := r.DeleteDatasets(ctx, c, ids); err != nil {
+	if err := r.deleteDatasets(ctx, c, ids); err != nil {
 		return err
 	}
 	if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("collection")+" WHERE collection_id = ?", col.ID); err != nil {

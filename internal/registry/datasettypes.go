@@ -209,9 +209,9 @@ func (r *Registry) DatasetTypes(ctx context.Context, patterns []string) ([]datas
 	return out, nil
 }
 
-// RegisterDatasetType adds a dataset type. It reports whether it was added; an
+// registerDatasetType adds a dataset type. It reports whether it was added; an
 // identical existing definition is a no-op and a different one a conflict.
-func (r *Registry) RegisterDatasetType(ctx context.Context, c sqldb.Conn, t dataset.Type) (bool, error) {
+func (r *Registry) registerDatasetType(ctx context.Context, c sqldb.Conn, t dataset.Type) (bool, error) {
 	if err := dataset.ValidateTypeName(t.Name); err != nil {
 		return false, err
 	}
@@ -272,8 +272,8 @@ func (r *Registry) ensureTable(ctx context.Context, c sqldb.Conn, t sqldb.Table)
 	return r.db.CreateTables(ctx, c, []sqldb.Table{t})
 }
 
-// RemoveDatasetType deletes a dataset type that has no datasets.
-func (r *Registry) RemoveDatasetType(ctx context.Context, c sqldb.Conn, name string) error {
+// removeDatasetType deletes a dataset type that has no datasets.
+func (r *Registry) removeDatasetType(ctx context.Context, c sqldb.Conn, name string) error {
 	st, err := r.storedType(ctx, c, name)
 	if err != nil {
 		return err

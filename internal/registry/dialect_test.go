@@ -105,7 +105,7 @@ func reopen(t *testing.T, r *Registry, readOnly bool) *Registry {
 
 func mustTx(t *testing.T, r *Registry, fn func(c sqldb.Conn) error) {
 	t.Helper()
-	if err := r.Tx(context.Background(), fn); err != nil {
+	if err := r.inTx(context.Background(), fn); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -183,25 +183,25 @@ func TestDialects_CollectionsAndChains(t *testing.T) {
 		ctx := context.Background()
 		mustTx(t, r, func(c sqldb.Conn) error {
 			for _, n := range []string{"a", "b", "c"} {
-				if created, err := r.RegisterRun(ctx, c, n, "run "+n); err != nil || !created {
+				if created, err := r.registerRun(ctx, c, n, "run "+n); err != nil || !created {
 					return fmt.Errorf("register %s: %v, %v", n, created, err)
 				}
 			}
-			if created, err := r.RegisterRun(ctx, c, "a", ""); err != nil || created {
+			if created, err := r.registerRun(ctx, c, "a", ""); err != nil || created {
 				return fmt.Errorf("re-register a: %v, %v", created, err)
 			}
 			for _, n := range []string{"chain1", "chain2"} {
-				if _, err := r.RegisterCollection(ctx, c, n, dataset.Chained, ""); err != nil {
+				if _, err := r.registerCollection(ctx, c, n, dataset.Chained, ""); err != nil {
 					return err
 				}
 			}
-			if _, err := r.RegisterCollection(ctx, c, "tag", dataset.Tagged, ""); err != nil {
+			if _, err := r.registerCollection(ctx, c, "tag", dataset.Tagged, ""); err != nil {
 				return err
 			}
-			if err := r.SetChain(ctx, c, "chain1", []string{"b", "a", "b"}, false); err != nil {
+			if err := r.setChain(ctx, c, "chain1", []string{"b", "a", "b"}, false); err != nil {
 				return err
 			}
-			return r.SetChain(ctx, c, "chain2", []string{"c", "chain1", "a"}, false)
+			return r.setChain(ctx, c, "chain2", []string{"c", "chain1", "a"}, false)
 		})
 		flat, err := r.Flatten(ctx, []string{"chain2"})
 		if err != nil || strings.Join(flat, ",") != "c,b,a" {
@@ -214,19 +214,19 @@ func TestDialects_CollectionsAndChains(t *testing.T) {
 			t.Errorf("ParentChains(a) = %v, %v", ps, err)
 		}
 		var cyc *CollectionCycleError
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { return r.SetChain(ctx, c, "chain1", []string{"chain2"}, false) }); !errors.As(err, &cyc) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { return r.setChain(ctx, c, "chain1", []string{"chain2"}, false) }); !errors.As(err, &cyc) {
 			t.Errorf("cycle: %v, want CollectionCycleError", err)
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.RegisterCollection(ctx, c, "a", dataset.Tagged, ""); return err }); !errors.Is(err, errs.ErrConflict) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerCollection(ctx, c, "a", dataset.Tagged, ""); return err }); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("re-register run as tagged: %v, want conflict", err)
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.RegisterRun(ctx, c, strings.Repeat("x", 65), ""); return err }); !errors.Is(err, errs.ErrInvalid) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerRun(ctx, c, strings.Repeat("x", 65), ""); return err }); !errors.Is(err, errs.ErrInvalid) {
 			t.Errorf("65-character name: %v, want invalid", err)
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { return r.RemoveCollection(ctx, c, "chain1", false) }); !errors.Is(err, errs.ErrConflict) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { return r.removeCollection(ctx, c, "chain1", false) }); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("remove a chain's child: %v, want conflict", err)
 		}
-		mustTx(t, r, func(c sqldb.Conn) error { return r.SetDoc(ctx, c, "b", "the b run") })
+		mustTx(t, r, func(c sqldb.Conn) error { return r.setDoc(ctx, c, "b", "the b run") })
 		r2 := reopen(t, r, true) // a second client sees the committed state
 		if col, err := r2.Collection(ctx, "b"); err != nil || col.Doc != "the b run" || col.Type != dataset.Run {
 			t.Errorf("Collection(b) from another client = %+v, %v", col, err)
@@ -235,7 +235,7 @@ func TestDialects_CollectionsAndChains(t *testing.T) {
 		if err != nil || len(runs) != 3 {
 			t.Errorf("MatchCollections(?, RUN) = %d collections, %v; want 3", len(runs), err)
 		}
-		mustTx(t, r, func(c sqldb.Conn) error { return r.RemoveCollection(ctx, c, "chain1", true) })
+		mustTx(t, r, func(c sqldb.Conn) error { return r.removeCollection(ctx, c, "chain1", true) })
 		if kids, err := r.Chain(ctx, "chain2"); err != nil || strings.Join(kids, ",") != "c,a" {
 			t.Errorf("chain2 after removing chain1 = %v, %v; want c,a", kids, err)
 		}
@@ -254,18 +254,18 @@ func TestDialects_DatasetTypes(t *testing.T) {
 		raw := dataset.Type{Name: "raw", Dimensions: g2, StorageClass: "Exposure"}
 		mustTx(t, r, func(c sqldb.Conn) error {
 			for _, typ := range []dataset.Type{bias, raw} {
-				if added, err := r.RegisterDatasetType(ctx, c, typ); err != nil || !added {
+				if added, err := r.registerDatasetType(ctx, c, typ); err != nil || !added {
 					return fmt.Errorf("register %s: %v, %v", typ.Name, added, err)
 				}
 			}
-			if added, err := r.RegisterDatasetType(ctx, c, raw); err != nil || added {
+			if added, err := r.registerDatasetType(ctx, c, raw); err != nil || added {
 				return fmt.Errorf("register raw again: %v, %v", added, err)
 			}
 			return nil
 		})
 		changed := raw
 		changed.StorageClass = "ImageF"
-		if err := r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.RegisterDatasetType(ctx, c, changed); return err }); !errors.Is(err, errs.ErrConflict) {
+		if err := r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerDatasetType(ctx, c, changed); return err }); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("redefine raw: %v, want conflict", err)
 		}
 		r2 := reopen(t, r, true)
@@ -281,7 +281,7 @@ func TestDialects_DatasetTypes(t *testing.T) {
 		if !strings.Contains(tables, "dataset_tags_00000001") || !strings.Contains(tables, "dataset_calibs_00000001") || !strings.Contains(tables, "dataset_tags_00000002") {
 			t.Errorf("dynamic tables missing: %s", tables)
 		}
-		mustTx(t, r, func(c sqldb.Conn) error { return r.RemoveDatasetType(ctx, c, "raw") })
+		mustTx(t, r, func(c sqldb.Conn) error { return r.removeDatasetType(ctx, c, "raw") })
 		if _, err := r.DatasetType(ctx, "raw"); !errors.Is(err, errs.ErrNotFound) {
 			t.Errorf("removed type: %v, want not found", err)
 		}
@@ -327,7 +327,7 @@ func fillCam(t *testing.T, r *Registry) {
 			recs    []dimensions.Record
 		}{"exposure", exps})
 		for _, s := range steps {
-			if err := r.InsertRecords(ctx, c, s.element, s.recs, InsertNew); err != nil {
+			if err := r.insertRecords(ctx, c, s.element, s.recs, InsertNew); err != nil {
 				return err
 			}
 		}
@@ -403,7 +403,7 @@ func TestDialects_DimensionRecords(t *testing.T) {
 			if err != nil {
 				t.Fatalf("translate %q: %v", tt.where, err)
 			}
-			recs, err := r.Records(ctx, r.DB().Conn(), "exposure", sqlWhere, args...)
+			recs, err := r.records(ctx, r.DB().Conn(), "exposure", sqlWhere, args...)
 			if err != nil {
 				t.Errorf("Records(%q): %v", tt.where, err)
 				continue
@@ -418,13 +418,13 @@ func TestDialects_DimensionRecords(t *testing.T) {
 		}
 		// Exposure 1 moved to 150..250: it overlaps [240, 260), exposure 2 too.
 		n := 0
-		err = r.EachRecord(ctx, r.DB().Conn(), "exposure", r.DB().Q("timespan_end")+" > ? AND "+r.DB().Q("timespan_begin")+" < ?", []any{int64(240), int64(260)},
+		err = r.eachRecord(ctx, r.DB().Conn(), "exposure", r.DB().Q("timespan_end")+" > ? AND "+r.DB().Q("timespan_begin")+" < ?", []any{int64(240), int64(260)},
 			func(dimensions.Record) error { n++; return nil })
 		if err != nil || n != 2 {
 			t.Errorf("overlap [240, 260): %d records, %v; want 2", n, err)
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error {
-			return r.InsertRecords(ctx, c, "detector", []dimensions.Record{{Element: r.Universe.MustElement("detector"), Values: map[string]any{"instrument": "Nope", "id": int64(0), "full_name": "x"}}}, InsertNew)
+		if err := r.inTx(ctx, func(c sqldb.Conn) error {
+			return r.insertRecords(ctx, c, "detector", []dimensions.Record{{Element: r.Universe.MustElement("detector"), Values: map[string]any{"instrument": "Nope", "id": int64(0), "full_name": "x"}}}, InsertNew)
 		}); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("detector of a missing instrument: %v, want conflict (foreign key)", err)
 		}
@@ -434,9 +434,9 @@ func TestDialects_DimensionRecords(t *testing.T) {
 // syncIn runs SyncRecord in its own transaction.
 func (r *Registry) syncIn(ctx context.Context, element string, rec dimensions.Record, update bool) (bool, error) {
 	var wrote bool
-	err := r.Tx(ctx, func(c sqldb.Conn) error {
+	err := r.inTx(ctx, func(c sqldb.Conn) error {
 		var err error
-		wrote, err = r.SyncRecord(ctx, c, element, rec, update)
+		wrote, err = r.syncRecord(ctx, c, element, rec, update)
 		return err
 	})
 	return wrote, err
@@ -465,15 +465,15 @@ func TestDialects_Datasets(t *testing.T) {
 		g, _ := r.Universe.Group("instrument", "exposure", "detector")
 		ids := map[string]dataset.ID{}
 		mustTx(t, r, func(c sqldb.Conn) error {
-			if _, err := r.RegisterDatasetType(ctx, c, dataset.Type{Name: "raw", Dimensions: g, StorageClass: "Exposure"}); err != nil {
+			if _, err := r.registerDatasetType(ctx, c, dataset.Type{Name: "raw", Dimensions: g, StorageClass: "Exposure"}); err != nil {
 				return err
 			}
 			for _, run := range []string{"r1", "r2"} {
-				if _, err := r.RegisterRun(ctx, c, run, ""); err != nil {
+				if _, err := r.registerRun(ctx, c, run, ""); err != nil {
 					return err
 				}
 			}
-			if _, err := r.RegisterCollection(ctx, c, "tag", dataset.Tagged, ""); err != nil {
+			if _, err := r.registerCollection(ctx, c, "tag", dataset.Tagged, ""); err != nil {
 				return err
 			}
 			var ds1, ds2 []NewDataset
@@ -487,10 +487,10 @@ func TestDialects_Datasets(t *testing.T) {
 			id, _ := dataset.NewID(dataset.Unique, "raw", "r2", nil)
 			ids["r2/1/1"] = id
 			ds2 = append(ds2, NewDataset{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "exposure": int64(1), "detector": int64(1)}})
-			if err := r.InsertDatasets(ctx, c, "raw", "r1", ds1, false); err != nil {
+			if err := r.insertDatasets(ctx, c, "raw", "r1", ds1, false); err != nil {
 				return err
 			}
-			return r.InsertDatasets(ctx, c, "raw", "r2", ds2, false)
+			return r.insertDatasets(ctx, c, "raw", "r2", ds2, false)
 		})
 		list := func(q DatasetQuery) string {
 			t.Helper()
@@ -547,9 +547,9 @@ func TestDialects_Datasets(t *testing.T) {
 			t.Errorf("implied dimensions = %q", implied)
 		}
 		// Same data ID again: a conflict that leaves nothing behind.
-		err = r.Tx(ctx, func(c sqldb.Conn) error {
+		err = r.inTx(ctx, func(c sqldb.Conn) error {
 			id, _ := dataset.NewID(dataset.Unique, "raw", "r1", nil)
-			return r.InsertDatasets(ctx, c, "raw", "r1", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "exposure": int64(1), "detector": int64(0)}}}, false)
+			return r.insertDatasets(ctx, c, "raw", "r1", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "exposure": int64(1), "detector": int64(0)}}}, false)
 		})
 		var ce *ConflictError
 		if !errors.As(err, &ce) {
@@ -563,14 +563,14 @@ func TestDialects_Datasets(t *testing.T) {
 		if err != nil || one == nil || one.Run != "r2" {
 			t.Fatalf("Dataset(id) = %v, %v", one, err)
 		}
-		mustTx(t, r, func(c sqldb.Conn) error { return r.Associate(ctx, c, "tag", []dataset.Ref{*one}) })
+		mustTx(t, r, func(c sqldb.Conn) error { return r.associate(ctx, c, "tag", []dataset.Ref{*one}) })
 		if got := list(DatasetQuery{Type: "raw", Collections: []string{"tag"}}); got != "r2/1/1" {
 			t.Errorf("tag holds %q", got)
 		}
 		if types, err := r.CollectionDatasetTypes(ctx, "tag"); err != nil || strings.Join(types, ",") != "raw" {
 			t.Errorf("CollectionDatasetTypes(tag) = %v, %v", types, err)
 		}
-		mustTx(t, r, func(c sqldb.Conn) error { return r.RemoveRun(ctx, c, "r2", false) })
+		mustTx(t, r, func(c sqldb.Conn) error { return r.removeRun(ctx, c, "r2", false) })
 		if got := list(DatasetQuery{Type: "raw", Collections: []string{"tag"}}); got != "" {
 			t.Errorf("tag after removing its dataset's run holds %q", got)
 		}
@@ -588,10 +588,10 @@ func TestDialects_FileRecords(t *testing.T) {
 		var ids []dataset.ID
 		var recs []FileRecord
 		mustTx(t, r, func(c sqldb.Conn) error {
-			if _, err := r.RegisterDatasetType(ctx, c, dataset.Type{Name: "flatish", Dimensions: g, StorageClass: "StructuredDataDict"}); err != nil {
+			if _, err := r.registerDatasetType(ctx, c, dataset.Type{Name: "flatish", Dimensions: g, StorageClass: "StructuredDataDict"}); err != nil {
 				return err
 			}
-			if _, err := r.RegisterRun(ctx, c, "run", ""); err != nil {
+			if _, err := r.registerRun(ctx, c, "run", ""); err != nil {
 				return err
 			}
 			var ds []NewDataset
@@ -606,10 +606,10 @@ func TestDialects_FileRecords(t *testing.T) {
 				recs = append(recs, FileRecord{DatasetID: id, Path: path, Formatter: "f.Yaml", StorageClass: "StructuredDataDict", Checksum: "", FileSize: 10 + d})
 			}
 			recs[0].Component, recs[0].Checksum = "", "abc"
-			if err := r.InsertDatasets(ctx, c, "flatish", "run", ds, false); err != nil {
+			if err := r.insertDatasets(ctx, c, "flatish", "run", ds, false); err != nil {
 				return err
 			}
-			return r.InsertFileRecords(ctx, c, "file_datastore_records", "FileDatastore@<butlerRoot>", recs, false)
+			return r.insertFileRecords(ctx, c, "file_datastore_records", "FileDatastore@<butlerRoot>", recs, false)
 		})
 		got, err := r.FileRecords(ctx, "file_datastore_records", ids)
 		if err != nil {
@@ -620,15 +620,15 @@ func TestDialects_FileRecords(t *testing.T) {
 				t.Errorf("records of dataset %d (-want +got):\n%s", i, d)
 			}
 		}
-		if err := r.Tx(ctx, func(c sqldb.Conn) error {
-			return r.InsertFileRecords(ctx, c, "file_datastore_records", "FileDatastore@<butlerRoot>", recs[:1], false)
+		if err := r.inTx(ctx, func(c sqldb.Conn) error {
+			return r.insertFileRecords(ctx, c, "file_datastore_records", "FileDatastore@<butlerRoot>", recs[:1], false)
 		}); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("duplicate file record: %v, want conflict", err)
 		}
 		var orphans []string
 		mustTx(t, r, func(c sqldb.Conn) error {
 			var err error
-			orphans, err = r.DeleteFileRecords(ctx, c, "file_datastore_records", ids[:2])
+			orphans, err = r.deleteFileRecords(ctx, c, "file_datastore_records", ids[:2])
 			return err
 		})
 		if strings.Join(orphans, ",") != "run/flatish/0.yaml" {
@@ -645,11 +645,11 @@ func TestDialects_ReadOnly(t *testing.T) {
 		if ro.IsWriteable() {
 			t.Errorf("read-only registry says it is writeable")
 		}
-		err := ro.Tx(ctx, func(c sqldb.Conn) error { _, err := ro.RegisterRun(ctx, c, "x", ""); return err })
+		err := ro.inTx(ctx, func(c sqldb.Conn) error { _, err := ro.registerRun(ctx, c, "x", ""); return err })
 		if !errors.Is(err, errs.ErrReadOnly) {
 			t.Errorf("write on a read-only registry: %v, want read-only", err)
 		}
-		if recs, err := ro.Records(ctx, ro.DB().Conn(), "detector", ""); err != nil || len(recs) != 3 {
+		if recs, err := ro.records(ctx, ro.DB().Conn(), "detector", ""); err != nil || len(recs) != 3 {
 			t.Errorf("read on a read-only registry: %d records, %v", len(recs), err)
 		}
 	})

@@ -77,8 +77,8 @@ func binaryField(e *dimensions.Element, name string) bool {
 	return false
 }
 
-// InsertRecords writes dimension records of one element.
-func (r *Registry) InsertRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, mode InsertMode) error {
+// insertRecords writes dimension records of one element.
+func (r *Registry) insertRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, mode InsertMode) error {
 	e, ok := r.Universe.Element(element)
 	if !ok || !e.HasTable() {
 		return fmt.Errorf("insert %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
@@ -241,9 +241,9 @@ func (r *Registry) addSkypixSummaries(ctx context.Context, c sqldb.Conn, gov *di
 	return nil
 }
 
-// SyncRecord inserts a record unless an identical one exists. A different existing
+// syncRecord inserts a record unless an identical one exists. A different existing
 // record is a conflict unless update, which overwrites it. It reports whether it wrote.
-func (r *Registry) SyncRecord(ctx context.Context, c sqldb.Conn, element string, rec dimensions.Record, update bool) (bool, error) {
+func (r *Registry) syncRecord(ctx context.Context, c sqldb.Conn, element string, rec dimensions.Record, update bool) (bool, error) {
 	e, ok := r.Universe.Element(element)
 	if !ok || !e.HasTable() {
 		return false, fmt.Errorf("sync %s record: %w: no such stored dimension element", element, errs.ErrInvalid)
@@ -253,13 +253,13 @@ func (r *Registry) SyncRecord(ctx context.Context, c sqldb.Conn, element string,
 		return false, err
 	}
 	if !found {
-		return true, r.InsertRecords(ctx, c, element, []dimensions.Record{rec}, InsertNew)
+		return true, r.insertRecords(ctx, c, element, []dimensions.Record{rec}, InsertNew)
 	}
 	if diff := recordDiff(old, rec); diff != "" {
 		if !update {
 			return false, fmt.Errorf("%s record %s: %w: differs from the stored one (%s)", element, rec.DataID(), errs.ErrConflict, diff)
 		}
-		return true, r.InsertRecords(ctx, c, element, []dimensions.Record{rec}, InsertReplace)
+		return true, r.insertRecords(ctx, c, element, []dimensions.Record{rec}, InsertReplace)
 	}
 	return false, nil
 }
@@ -310,32 +310,32 @@ func (r *Registry) fetchRecord(ctx context.Context, c sqldb.Conn, e *dimensions.
 		where = append(where, r.db.Q(e.PrimaryKey().Name)+" = ?")
 		args = append(args, id[e.Name])
 	}
-	recs, err := r.Records(ctx, c, e.Name, strings.Join(where, " AND "), args...)
+	recs, err := r.records(ctx, c, e.Name, strings.Join(where, " AND "), args...)
 	if err != nil || len(recs) == 0 {
 		return dimensions.Record{}, false, err
 	}
 	return recs[0], true, nil
 }
 
-// Records reads records of an element filtered by an optional SQL condition on its
+// records reads records of an element filtered by an optional SQL condition on its
 // columns (placeholders '?'), in primary-key order.
-func (r *Registry) Records(ctx context.Context, c sqldb.Conn, element, where string, args ...any) ([]dimensions.Record, error) {
+func (r *Registry) records(ctx context.Context, c sqldb.Conn, element, where string, args ...any) ([]dimensions.Record, error) {
 	var out []dimensions.Record
-	err := r.EachRecord(ctx, c, element, where, args, func(rec dimensions.Record) error {
+	err := r.eachRecord(ctx, c, element, where, args, func(rec dimensions.Record) error {
 		out = append(out, rec)
 		return nil
 	})
 	return out, err
 }
 
-// EachRecord streams the records of an element to fn.
-func (r *Registry) EachRecord(ctx context.Context, c sqldb.Conn, element, where string, args []any, fn func(dimensions.Record) error) error {
-	return r.EachRecordOrdered(ctx, c, element, where, args, nil, fn)
+// eachRecord streams the records of an element to fn.
+func (r *Registry) eachRecord(ctx context.Context, c sqldb.Conn, element, where string, args []any, fn func(dimensions.Record) error) error {
+	return r.eachRecordOrdered(ctx, c, element, where, args, nil, fn)
 }
 
-// EachRecordOrdered is EachRecord in the given order: terms over the record's
+// eachRecordOrdered is EachRecord in the given order: terms over the record's
 // own columns ({field} placeholders or quoted names), then its primary key.
-func (r *Registry) EachRecordOrdered(ctx context.Context, c sqldb.Conn, element, where string, args []any, orderBy []OrderTerm, fn func(dimensions.Record) error) error {
+func (r *Registry) eachRecordOrdered(ctx context.Context, c sqldb.Conn, element, where string, args []any, orderBy []OrderTerm, fn func(dimensions.Record) error) error {
 	e, ok := r.Universe.Element(element)
 	if !ok || !e.HasTable() {
 		return fmt.Errorf("dimension element %q: %w: it has no stored records", element, errs.ErrNotFound)
@@ -470,21 +470,21 @@ func scanValue(col sqldb.Column, v any) any {
 // Expand fills the implied dimensions of a data ID from the stored records and
 // returns the records of every element of the group it could find (keyed by name).
 func (r *Registry) Expand(ctx context.Context, g dimensions.Group, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
-	return r.ExpandIn(ctx, r.db.Conn(), g, id)
+	return r.expandIn(ctx, r.db.Conn(), g, id)
 }
 
-// ExpandIn is Expand on a given connection, so that a transaction sees the
+// expandIn is Expand on a given connection, so that a transaction sees the
 // records it has just written.
-func (r *Registry) ExpandIn(ctx context.Context, c sqldb.Conn, g dimensions.Group, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
-	return r.ExpandCached(ctx, c, g, id, nil)
+func (r *Registry) expandIn(ctx context.Context, c sqldb.Conn, g dimensions.Group, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
+	return r.expandCached(ctx, c, g, id, nil)
 }
 
 // RecordCache remembers records read by ExpandCached (keyed by element and
 // data ID), so that expanding many data IDs reads each record once.
 type RecordCache map[string]*dimensions.Record
 
-// ExpandCached is ExpandIn reading records through cache (nil: no cache).
-func (r *Registry) ExpandCached(ctx context.Context, c sqldb.Conn, g dimensions.Group, id dimensions.DataID, cache RecordCache) (dimensions.DataID, map[string]dimensions.Record, error) {
+// expandCached is ExpandIn reading records through cache (nil: no cache).
+func (r *Registry) expandCached(ctx context.Context, c sqldb.Conn, g dimensions.Group, id dimensions.DataID, cache RecordCache) (dimensions.DataID, map[string]dimensions.Record, error) {
 	fetch := func(e *dimensions.Element, full dimensions.DataID) (dimensions.Record, bool, error) {
 		if cache == nil {
 			return r.fetchRecord(ctx, c, e, full)
@@ -566,10 +566,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// SyncRecords syncs many records of one element at once: missing ones are
+// syncRecords syncs many records of one element at once: missing ones are
 // inserted in bulk, existing ones compared (a difference is a conflict unless
 // update, which overwrites). It returns how many records it wrote.
-func (r *Registry) SyncRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, update bool) (int, error) {
+func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, update bool) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
@@ -600,7 +600,7 @@ func (r *Registry) SyncRecords(ctx context.Context, c sqldb.Conn, element string
 		where = append(where, r.db.Q(col)+" IN ("+strings.Join(ph, ", ")+")")
 	}
 	existing := map[string]dimensions.Record{}
-	err := r.EachRecord(ctx, c, element, strings.Join(where, " AND "), args, func(rec dimensions.Record) error {
+	err := r.eachRecord(ctx, c, element, strings.Join(where, " AND "), args, func(rec dimensions.Record) error {
 		existing[rec.DataID().String()] = rec
 		return nil
 	})
@@ -620,10 +620,10 @@ func (r *Registry) SyncRecords(ctx context.Context, c sqldb.Conn, element string
 			changed = append(changed, rec)
 		}
 	}
-	if err := r.InsertRecords(ctx, c, element, fresh, InsertNew); err != nil {
+	if err := r.insertRecords(ctx, c, element, fresh, InsertNew); err != nil {
 		return 0, err
 	}
-	if err := r.InsertRecords(ctx, c, element, changed, InsertReplace); err != nil {
+	if err := r.insertRecords(ctx, c, element, changed, InsertReplace); err != nil {
 		return 0, err
 	}
 	return len(fresh) + len(changed), nil

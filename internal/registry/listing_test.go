@@ -25,12 +25,12 @@ func TestDatasets_ListingImpliedFromRecords(t *testing.T) {
 		flat, _ := r.Universe.Group("instrument", "detector")
 		mustTx(t, r, func(c sqldb.Conn) error {
 			for _, tt := range []dataset.Type{{Name: "raw", Dimensions: raw, StorageClass: "Exposure"}, {Name: "flat", Dimensions: flat, StorageClass: "Exposure"}} {
-				if _, err := r.RegisterDatasetType(ctx, c, tt); err != nil {
+				if _, err := r.registerDatasetType(ctx, c, tt); err != nil {
 					return err
 				}
 			}
 			for _, run := range []string{"r1", "r2"} {
-				if _, err := r.RegisterRun(ctx, c, run, ""); err != nil {
+				if _, err := r.registerRun(ctx, c, run, ""); err != nil {
 					return err
 				}
 				var raws, flats []NewDataset
@@ -42,10 +42,10 @@ func TestDatasets_ListingImpliedFromRecords(t *testing.T) {
 					id, _ := dataset.NewID(dataset.Unique, "flat", run, nil)
 					flats = append(flats, NewDataset{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "detector": d}})
 				}
-				if err := r.InsertDatasets(ctx, c, "raw", run, raws, false); err != nil {
+				if err := r.insertDatasets(ctx, c, "raw", run, raws, false); err != nil {
 					return err
 				}
-				if err := r.InsertDatasets(ctx, c, "flat", run, flats, false); err != nil {
+				if err := r.insertDatasets(ctx, c, "flat", run, flats, false); err != nil {
 					return err
 				}
 			}

@@ -51,7 +51,7 @@ func TestInsertRecords_MissingValueIsInputError(t *testing.T) {
 		ctx := context.Background()
 		u := r.Universe
 		mustTx(t, r, func(c sqldb.Conn) error {
-			return r.InsertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew)
+			return r.insertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew)
 		})
 		tests := []struct {
 			name, element string
@@ -66,19 +66,19 @@ func TestInsertRecords_MissingValueIsInputError(t *testing.T) {
 				`physical_filter record {instrument: 'Cam'}: invalid: field "name" has no value`},
 		}
 		for _, tt := range tests {
-			err := r.Tx(ctx, func(c sqldb.Conn) error {
-				return r.InsertRecords(ctx, c, tt.element, []dimensions.Record{{Element: u.MustElement(tt.element), Values: tt.values}}, InsertNew)
+			err := r.inTx(ctx, func(c sqldb.Conn) error {
+				return r.insertRecords(ctx, c, tt.element, []dimensions.Record{{Element: u.MustElement(tt.element), Values: tt.values}}, InsertNew)
 			})
 			if !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%s: InsertRecords = %v, want errs.ErrInvalid containing %q", tt.name, err, tt.want)
 			}
-			recs, err := r.Records(ctx, r.DB().Conn(), tt.element, "")
+			recs, err := r.records(ctx, r.DB().Conn(), tt.element, "")
 			if err != nil || len(recs) != 0 {
 				t.Errorf("%s: %d %s records after the refusal, %v", tt.name, len(recs), tt.element, err)
 			}
 		}
 		// Past the check, straight to the database: its own NOT NULL error.
-		err := r.Tx(ctx, func(c sqldb.Conn) error {
+		err := r.inTx(ctx, func(c sqldb.Conn) error {
 			_, err := c.Exec(ctx, "INSERT INTO "+r.db.T("detector")+" (instrument, id, full_name) VALUES (?, ?, ?)", "Cam", nil, "D")
 			return err
 		})

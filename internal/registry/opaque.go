@@ -63,8 +63,8 @@ func (r *Registry) EnsureFileRecordsTable(ctx context.Context, table string) err
 	return r.db.Tx(ctx, func(c sqldb.Conn) error { return r.ensureOpaque(ctx, c, table) })
 }
 
-// InsertFileRecords stores file records and the datasets' locations.
-func (r *Registry) InsertFileRecords(ctx context.Context, c sqldb.Conn, table, datastoreName string, recs []FileRecord, skipExisting bool) error {
+// insertFileRecords stores file records and the datasets' locations.
+func (r *Registry) insertFileRecords(ctx context.Context, c sqldb.Conn, table, datastoreName string, recs []FileRecord, skipExisting bool) error {
 	if err := r.ensureOpaque(ctx, c, table); err != nil {
 		return err
 	}
@@ -151,9 +151,9 @@ func (r *Registry) FileRecords(ctx context.Context, table string, ids []dataset.
 	return out, nil
 }
 
-// DeleteFileRecords removes the records of datasets and returns the paths no other
+// deleteFileRecords removes the records of datasets and returns the paths no other
 // record still refers to (safe to delete from storage).
-func (r *Registry) DeleteFileRecords(ctx context.Context, c sqldb.Conn, table string, ids []dataset.ID) ([]string, error) {
+func (r *Registry) deleteFileRecords(ctx context.Context, c sqldb.Conn, table string, ids []dataset.ID) ([]string, error) {
 	if ok, err := r.db.TableExists(ctx, c, table); err != nil || !ok {
 		return nil, err
 	}
@@ -200,9 +200,9 @@ func (r *Registry) DeleteFileRecords(ctx context.Context, c sqldb.Conn, table st
 	return orphans, nil
 }
 
-// PathInUse reports whether a file record already refers to the path (read
+// pathInUse reports whether a file record already refers to the path (read
 // through c, inside the transaction that would add another).
-func (r *Registry) PathInUse(ctx context.Context, c sqldb.Conn, table, path string) (bool, error) {
+func (r *Registry) pathInUse(ctx context.Context, c sqldb.Conn, table, path string) (bool, error) {
 	if err := r.ensureOpaque(ctx, c, table); err != nil {
 		return false, err
 	}

@@ -159,8 +159,9 @@ func (r *Registry) Attribute(ctx context.Context, name string) (string, error) {
 	return v, err
 }
 
-// Tx runs fn in one registry transaction.
-func (r *Registry) Tx(ctx context.Context, fn func(sqldb.Conn) error) error {
+// inTx runs fn in one registry transaction over a raw connection (Update gives
+// callers outside the registry a Tx instead).
+func (r *Registry) inTx(ctx context.Context, fn func(sqldb.Conn) error) error {
 	err := r.db.Tx(ctx, fn)
 	if err != nil {
 		// A rolled-back transaction may have added cache entries for rows that no longer exist.

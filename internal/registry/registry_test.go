@@ -131,21 +131,21 @@ func TestCreate_Twice(t *testing.T) {
 func TestCollections_Chains(t *testing.T) {
 	ctx := context.Background()
 	r := newSQLite(t, nil)
-	err := r.Tx(ctx, func(c sqldb.Conn) error {
+	err := r.inTx(ctx, func(c sqldb.Conn) error {
 		for _, n := range []string{"a", "b", "c"} {
-			if _, err := r.RegisterRun(ctx, c, n, ""); err != nil {
+			if _, err := r.registerRun(ctx, c, n, ""); err != nil {
 				return err
 			}
 		}
 		for _, n := range []string{"chain1", "chain2"} {
-			if _, err := r.RegisterCollection(ctx, c, n, dataset.Chained, ""); err != nil {
+			if _, err := r.registerCollection(ctx, c, n, dataset.Chained, ""); err != nil {
 				return err
 			}
 		}
-		if err := r.SetChain(ctx, c, "chain1", []string{"b", "a"}, false); err != nil {
+		if err := r.setChain(ctx, c, "chain1", []string{"b", "a"}, false); err != nil {
 			return err
 		}
-		return r.SetChain(ctx, c, "chain2", []string{"c", "chain1", "a"}, false)
+		return r.setChain(ctx, c, "chain2", []string{"c", "chain1", "a"}, false)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -157,20 +157,20 @@ func TestCollections_Chains(t *testing.T) {
 	if got := strings.Join(flat, ","); got != "c,b,a" {
 		t.Errorf("Flatten(chain2) = %s, want c,b,a", got)
 	}
-	err = r.Tx(ctx, func(c sqldb.Conn) error { return r.SetChain(ctx, c, "chain1", []string{"chain2"}, false) })
+	err = r.inTx(ctx, func(c sqldb.Conn) error { return r.setChain(ctx, c, "chain1", []string{"chain2"}, false) })
 	var cyc *CollectionCycleError
 	if !errors.As(err, &cyc) {
 		t.Errorf("cycle: got %v, want CollectionCycleError", err)
 	}
-	err = r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.RegisterCollection(ctx, c, "a", dataset.Tagged, ""); return err })
+	err = r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerCollection(ctx, c, "a", dataset.Tagged, ""); return err })
 	if !errors.Is(err, errs.ErrConflict) {
 		t.Errorf("re-register run as tagged: %v, want conflict", err)
 	}
-	err = r.Tx(ctx, func(c sqldb.Conn) error { _, err := r.RegisterRun(ctx, c, strings.Repeat("x", 65), ""); return err })
+	err = r.inTx(ctx, func(c sqldb.Conn) error { _, err := r.registerRun(ctx, c, strings.Repeat("x", 65), ""); return err })
 	if !errors.Is(err, errs.ErrInvalid) {
 		t.Errorf("65-char name: %v, want invalid", err)
 	}
-	err = r.Tx(ctx, func(c sqldb.Conn) error { return r.RemoveCollection(ctx, c, "chain1", false) })
+	err = r.inTx(ctx, func(c sqldb.Conn) error { return r.removeCollection(ctx, c, "chain1", false) })
 	if !errors.Is(err, errs.ErrConflict) {
 		t.Errorf("remove chain child: %v, want conflict", err)
 	}
@@ -183,22 +183,22 @@ func TestDatasets_FindFirst(t *testing.T) {
 	g, _ := u.Group("instrument", "detector")
 	typ := dataset.Type{Name: "bias", Dimensions: g, StorageClass: "StructuredDataDict"}
 	ids := map[string]dataset.ID{}
-	err := r.Tx(ctx, func(c sqldb.Conn) error {
-		if err := r.InsertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew); err != nil {
+	err := r.inTx(ctx, func(c sqldb.Conn) error {
+		if err := r.insertRecords(ctx, c, "instrument", []dimensions.Record{{Element: u.MustElement("instrument"), Values: map[string]any{"name": "Cam"}}}, InsertNew); err != nil {
 			return err
 		}
 		var dets []dimensions.Record
 		for i := int64(0); i < 3; i++ {
 			dets = append(dets, dimensions.Record{Element: u.MustElement("detector"), Values: map[string]any{"instrument": "Cam", "id": i, "full_name": "D" + string(rune('0'+i))}})
 		}
-		if err := r.InsertRecords(ctx, c, "detector", dets, InsertNew); err != nil {
+		if err := r.insertRecords(ctx, c, "detector", dets, InsertNew); err != nil {
 			return err
 		}
-		if _, err := r.RegisterDatasetType(ctx, c, typ); err != nil {
+		if _, err := r.registerDatasetType(ctx, c, typ); err != nil {
 			return err
 		}
 		for _, run := range []string{"r1", "r2"} {
-			if _, err := r.RegisterRun(ctx, c, run, ""); err != nil {
+			if _, err := r.registerRun(ctx, c, run, ""); err != nil {
 				return err
 			}
 		}
@@ -211,10 +211,10 @@ func TestDatasets_FindFirst(t *testing.T) {
 		id, _ := dataset.NewID(dataset.Unique, "bias", "r2", nil)
 		ids["r21"] = id
 		ds2 = append(ds2, NewDataset{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "detector": int64(1)}})
-		if err := r.InsertDatasets(ctx, c, "bias", "r1", ds1, false); err != nil {
+		if err := r.insertDatasets(ctx, c, "bias", "r1", ds1, false); err != nil {
 			return err
 		}
-		return r.InsertDatasets(ctx, c, "bias", "r2", ds2, false)
+		return r.insertDatasets(ctx, c, "bias", "r2", ds2, false)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -235,9 +235,9 @@ func TestDatasets_FindFirst(t *testing.T) {
 		t.Errorf("FindDataset r1,r2 = %v, %v; want %s", ref, err, ids["r11"])
 	}
 	// Same data ID again in r1: conflict, nothing written.
-	err = r.Tx(ctx, func(c sqldb.Conn) error {
+	err = r.inTx(ctx, func(c sqldb.Conn) error {
 		id, _ := dataset.NewID(dataset.Unique, "bias", "r1", nil)
-		return r.InsertDatasets(ctx, c, "bias", "r1", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "detector": int64(0)}}}, false)
+		return r.insertDatasets(ctx, c, "bias", "r1", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "detector": int64(0)}}}, false)
 	})
 	var ce *ConflictError
 	if !errors.As(err, &ce) {

@@ -130,9 +130,11 @@ func typeString(dt dataset.Type) string {
 func countDatasets(t *testing.T, b *butler.Butler, collection string) int {
 	t.Helper()
 	n := 0
-	err := b.QueryDatasets(t.Context(), butler.DatasetSearch{Collections: []string{collection}}, func(dataset.Ref) error { n++; return nil })
-	if err != nil {
-		t.Fatalf("query datasets in %s: %v", collection, err)
+	for _, err := range b.Query().Collections(collection).Implied(false).Datasets(t.Context()) {
+		if err != nil {
+			t.Fatalf("query datasets in %s: %v", collection, err)
+		}
+		n++
 	}
 	return n
 }
@@ -518,10 +520,13 @@ func TestImport_IntegerIDs(t *testing.T) {
 			t.Errorf("collections (-want +got):\n%s", d)
 		}
 		var tagged []dataset.ID
-		err = b.QueryDatasets(t.Context(), butler.DatasetSearch{Collections: []string{"old/tagged"}}, func(r dataset.Ref) error {
+		for r, qerr := range b.Query().Collections("old/tagged").Implied(false).Datasets(t.Context()) {
+			if qerr != nil {
+				err = qerr
+				break
+			}
 			tagged = append(tagged, r.ID)
-			return nil
-		})
+		}
 		if err != nil || !slices.Equal(tagged, []dataset.ID{id42}) {
 			t.Errorf("old/tagged holds %v, %v; want [%s]", tagged, err, id42)
 		}
@@ -537,12 +542,11 @@ func allRefs(t *testing.T, b *butler.Butler) []dataset.Ref {
 	}
 	var refs []dataset.Ref
 	for _, r := range runs {
-		err := b.QueryDatasets(t.Context(), butler.DatasetSearch{Collections: []string{r.Name}}, func(ref dataset.Ref) error {
+		for ref, err := range b.Query().Collections(r.Name).Implied(false).Datasets(t.Context()) {
+			if err != nil {
+				t.Fatal(err)
+			}
 			refs = append(refs, ref)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].ID.String() < refs[j].ID.String() })

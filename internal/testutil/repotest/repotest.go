@@ -227,12 +227,11 @@ func CheckConsistent(tb testing.TB, b *butler.Butler) {
 	tb.Helper()
 	ctx := tb.Context()
 	var ids []dataset.ID
-	err := b.QueryDatasets(ctx, butler.DatasetSearch{Collections: []string{"*"}}, func(r dataset.Ref) error {
+	for r, err := range b.Query().Collections("*").Implied(false).Datasets(ctx) {
+		if err != nil {
+			tb.Fatalf("list datasets: %v", err)
+		}
 		ids = append(ids, r.ID)
-		return nil
-	})
-	if err != nil {
-		tb.Fatalf("list datasets: %v", err)
 	}
 	uris, err := b.URIs(ctx, ids)
 	if err != nil {
