@@ -32,6 +32,8 @@ func TestImports(t *testing.T) {
 		mod + "/internal/ingest":         {"/internal/registry", "/internal/datastore"},
 		mod + "/internal/transfer":       {"/internal/registry", "/internal/datastore", "/internal/cli"},
 		mod + "/internal/cli":            {"/internal/registry", "/internal/datastore", "/storage/posix", "/storage/s3"},
+		mod + "/internal/benchrepo":      {"/internal/cli", "/internal/registry"},
+		mod + "/internal/pyrepr":         {mod + "/"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()
 	if err != nil {
