@@ -34,6 +34,7 @@ func TestImports(t *testing.T) {
 		mod + "/internal/cli":            {"/internal/registry", "/internal/datastore", "/storage/posix", "/storage/s3"},
 		mod + "/internal/benchrepo":      {"/internal/cli", "/internal/registry"},
 		mod + "/internal/pyrepr":         {mod + "/"},
+		mod + "/internal/zipindex":       {mod + "\x00", "/internal/registry", "/internal/cli", "/internal/datastore"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()
 	if err != nil {

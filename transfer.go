@@ -96,48 +96,70 @@ func (e *EntryError) Unwrap() error { return e.Err }
 // failure leaves the repository as it was and removes the files it placed.
 // Datasets already present with the same ID, type, run and data ID are skipped.
 func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (ImportResult, error) {
-	var res ImportResult
 	if err := b.checkWriteable("import"); err != nil {
-		return res, err
-	}
-	mode, err := transferMode(opts.Transfer)
-	if err != nil {
-		return res, err
+		return ImportResult{}, err
 	}
 	if opts.Parallel <= 0 {
 		opts.Parallel = 4
 	}
+	plan, err := b.planImport(ctx, bun, opts)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	return b.applyImport(ctx, bun, opts, plan)
+}
+
+// importPlan is what Import writes, checked and computed before any write.
+type importPlan struct {
+	mode    string                     // transfer mode of the files
+	types   map[string]dataset.Type    // the bundle's types, and registered ones its refs name
+	skip    map[string]bool            // elements whose records are not imported
+	groups  []*importGroup             // the files by dataset type and run, in bundle order
+	byID    map[dataset.ID]dataset.Ref // every ref of the bundle's files, normalised
+	present map[dataset.ID]bool        // refs already in the repository, identical (skipped)
+}
+
+// importGroup is the files of one dataset type and run: one InsertDatasets.
+type importGroup struct {
+	typ   dataset.Type
+	run   string
+	files []BundleFile // with normalised refs and resolved local paths
+}
+
+// planImport checks everything that can be checked before writing, so a bad
+// bundle fails fast with the entry named and nothing touched: dataset types
+// against the repository, refs (data IDs normalised, IDs made for refs without
+// one, duplicates refused), files present, dimension records well-formed, and
+// which datasets are already stored.
+func (b *Butler) planImport(ctx context.Context, bun *Bundle, opts ImportOptions) (*importPlan, error) {
+	mode, err := transferMode(opts.Transfer)
+	if err != nil {
+		return nil, err
+	}
 	types, err := b.importTypes(ctx, bun)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	skip := map[string]bool{}
 	for _, e := range opts.SkipDimensions {
 		skip[e] = true
 	}
-	// Everything that can be checked before writing is checked first, so a bad
-	// bundle fails fast with the entry named and nothing touched.
-	type group struct {
-		typ   dataset.Type
-		run   string
-		files []BundleFile
-	}
-	var groups []*group
-	byKey := map[string]*group{}
+	var groups []*importGroup
+	byKey := map[string]*importGroup{}
 	byID := map[dataset.ID]dataset.Ref{}
 	for _, f := range bun.Files {
 		if len(f.Refs) == 0 {
-			return res, &EntryError{Entry: "file " + f.Path, Err: fmt.Errorf("%w: no datasets", errs.ErrInvalid)}
+			return nil, &EntryError{Entry: "file " + f.Path, Err: fmt.Errorf("%w: no datasets", errs.ErrInvalid)}
 		}
 		var refs []dataset.Ref
 		for _, ref := range f.Refs {
 			t, ok := types[ref.Type.Name]
 			if !ok {
-				return res, &EntryError{Entry: "dataset " + ref.ID.String(), Err: fmt.Errorf("%w: dataset type %q is neither in the export nor registered", errs.ErrNotFound, ref.Type.Name)}
+				return nil, &EntryError{Entry: "dataset " + ref.ID.String(), Err: fmt.Errorf("%w: dataset type %q is neither in the export nor registered", errs.ErrNotFound, ref.Type.Name)}
 			}
 			id, err := b.Universe.Normalize(t.Dimensions, onlyGroup(t.Dimensions, ref.DataID))
 			if err != nil {
-				return res, &EntryError{Entry: describeRef(ref), Err: err}
+				return nil, &EntryError{Entry: describeRef(ref), Err: err}
 			}
 			req := dimensions.DataID{}
 			for _, e := range t.Dimensions.Required {
@@ -146,11 +168,11 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 			ref.Type, ref.DataID = t, req
 			if ref.ID == (dataset.ID{}) {
 				if ref.ID, err = dataset.NewID(dataset.Unique, t.Name, ref.Run, req); err != nil {
-					return res, err
+					return nil, err
 				}
 			}
 			if _, dup := byID[ref.ID]; dup {
-				return res, &EntryError{Entry: describeRef(ref), Err: fmt.Errorf("%w: dataset ID %s appears twice", errs.ErrInvalid, ref.ID)}
+				return nil, &EntryError{Entry: describeRef(ref), Err: fmt.Errorf("%w: dataset ID %s appears twice", errs.ErrInvalid, ref.ID)}
 			}
 			byID[ref.ID] = ref
 			refs = append(refs, ref)
@@ -158,7 +180,7 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 		f.Refs = refs
 		if !opts.RegistryOnly && opts.Source != nil {
 			if f.Path == "" {
-				return res, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("%w: it has no file in the source repository", errs.ErrNotFound)}
+				return nil, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("%w: it has no file in the source repository", errs.ErrNotFound)}
 			}
 		} else if !opts.RegistryOnly {
 			src := strings.TrimPrefix(f.Path, "file://") // a direct-ingested file exported as its URI
@@ -166,166 +188,55 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 				src = filepath.Join(opts.Dir, src)
 			}
 			if datastore.IsURI(src) {
-				return res, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("%w: file %s: only local files can be imported", errs.ErrUnsupported, src)}
+				return nil, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("%w: file %s: only local files can be imported", errs.ErrUnsupported, src)}
 			}
 			if _, err := os.Stat(src); err != nil {
-				return res, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("file %s: %w", src, classifyOS(err))}
+				return nil, &EntryError{Entry: describeRef(refs[0]), Err: fmt.Errorf("file %s: %w", src, classifyOS(err))}
 			}
 			f.Path = src
 		}
 		k := refs[0].Type.Name + "\x00" + refs[0].Run
 		g := byKey[k]
 		if g == nil {
-			g = &group{typ: refs[0].Type, run: refs[0].Run}
+			g = &importGroup{typ: refs[0].Type, run: refs[0].Run}
 			byKey[k] = g
 			groups = append(groups, g)
 		}
 		g.files = append(g.files, f)
 	}
 	if err := checkRecords(b.Universe, bun, skip); err != nil {
-		return res, err
+		return nil, err
 	}
 	present, err := b.presentDatasets(ctx, byID)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	res.Skipped = len(present)
+	return &importPlan{mode: mode, types: types, skip: skip, groups: groups, byID: byID, present: present}, nil
+}
 
+// applyImport writes a planned bundle in one transaction: records, collections,
+// runs and dataset types, then each group's datasets and files, then chains,
+// tags and certifications. On failure it removes the files it placed (unless
+// the commit's outcome is unknown).
+func (b *Butler) applyImport(ctx context.Context, bun *Bundle, opts ImportOptions, plan *importPlan) (ImportResult, error) {
+	var res ImportResult
 	var written []string
 	var mu sync.Mutex
-	err = b.reg.Update(ctx, func(c *registry.Tx) error {
-		res = ImportResult{Skipped: len(present)}
-		for _, set := range bun.Records {
-			if skip[set.Element] || len(set.Records) == 0 {
-				continue
-			}
-			if err := c.InsertRecords(ctx, set.Element, set.Records, InsertSkip); err != nil {
-				return &EntryError{Entry: "dimension " + set.Element, Err: err}
-			}
-			res.Records += len(set.Records)
-		}
-		for _, cs := range bun.Collections {
-			added, err := c.RegisterCollection(ctx, cs.Name, cs.Type, cs.Doc)
-			if err != nil {
-				return &EntryError{Entry: "collection " + cs.Name, Err: err}
-			}
-			if added {
-				res.Collections++
-			}
-		}
-		for _, g := range groups {
-			if _, err := c.RegisterRun(ctx, g.run, ""); err != nil {
-				return &EntryError{Entry: "run " + g.run, Err: err}
-			}
-		}
-		for _, t := range bun.DatasetTypes {
-			added, err := c.RegisterDatasetType(ctx, types[t.Name])
-			if err != nil {
-				return &EntryError{Entry: "dataset type " + t.Name, Err: err}
-			}
-			if added {
-				res.DatasetTypes++
-			}
+	err := b.reg.Update(ctx, func(c *registry.Tx) error {
+		res = ImportResult{Skipped: len(plan.present)}
+		if err := b.importRegister(ctx, c, bun, plan, &res); err != nil {
+			return err
 		}
 		cache := registry.RecordCache{}
-		for _, g := range groups {
-			var news []registry.NewDataset
-			var items []fileTransfer
-			for _, f := range g.files {
-				var refs []dataset.Ref
-				for _, ref := range f.Refs {
-					if !present[ref.ID] {
-						news = append(news, registry.NewDataset{ID: ref.ID, DataID: ref.DataID})
-						refs = append(refs, ref)
-					}
-				}
-				if len(refs) == 0 || opts.RegistryOnly {
-					continue
-				}
-				full, recs, err := c.ExpandCached(ctx, g.typ.Dimensions, refs[0].DataID, cache)
-				if err != nil {
-					return &EntryError{Entry: describeRef(refs[0]), Err: err}
-				}
-				tgt := b.target(g.typ, g.run, refs[0].ID, full, recs)
-				key, err := b.ds.Path(tgt)
-				if err != nil {
-					return &EntryError{Entry: describeRef(refs[0]), Err: err}
-				}
-				form := f.Formatter
-				if form == "" {
-					form = b.ds.Formatter(tgt)
-				}
-				items = append(items, b.importItem(f, key, form, refs, opts.Source))
-			}
-			if err := c.InsertDatasets(ctx, g.typ.Name, g.run, news, false); err != nil {
-				return &EntryError{Entry: fmt.Sprintf("datasets of type %s in run %s", g.typ.Name, g.run), Err: err}
-			}
-			res.Datasets += len(news)
-			if len(items) == 0 {
-				continue
-			}
-			recs, err := b.transferFiles(ctx, items, mode, opts.Parallel, opts.NoFileAttrs, &written, &mu)
-			if err != nil {
+		for _, g := range plan.groups {
+			if err := b.importDatasets(ctx, c, g, opts, plan, cache, &res, &written, &mu); err != nil {
 				return err
 			}
-			if err := b.insertFileRecords(ctx, c, recs, false); err != nil {
-				return err
-			}
-			res.Files += len(items)
 		}
-		for _, cs := range bun.Collections {
-			if cs.Type == dataset.Chained {
-				if err := c.SetChain(ctx, cs.Name, cs.Children, false); err != nil {
-					return &EntryError{Entry: "chain " + cs.Name, Err: err}
-				}
-			}
-		}
-		resolve := func(a Association) ([]dataset.Ref, error) {
-			refs := make([]dataset.Ref, 0, len(a.IDs))
-			for _, id := range a.IDs {
-				ref, ok := byID[id]
-				if !ok {
-					r, err := b.reg.Dataset(ctx, id)
-					if err == nil && r == nil {
-						err = fmt.Errorf("%w: no such dataset", errs.ErrNotFound)
-					}
-					if err != nil {
-						return nil, &EntryError{Entry: "association with " + a.Collection, Err: fmt.Errorf("dataset %s: %w", id, err)}
-					}
-					ref = *r
-				}
-				refs = append(refs, ref)
-			}
-			return refs, nil
-		}
-		for _, a := range bun.Tags {
-			refs, err := resolve(a)
-			if err != nil {
-				return err
-			}
-			if _, err := c.RegisterCollection(ctx, a.Collection, dataset.Tagged, ""); err != nil {
-				return &EntryError{Entry: "collection " + a.Collection, Err: err}
-			}
-			if err := c.Associate(ctx, a.Collection, refs); err != nil {
-				return &EntryError{Entry: "association with " + a.Collection, Err: err}
-			}
-		}
-		for _, a := range bun.Calibs {
-			refs, err := resolve(a)
-			if err != nil {
-				return err
-			}
-			if _, err := c.RegisterCollection(ctx, a.Collection, dataset.Calibration, ""); err != nil {
-				return &EntryError{Entry: "collection " + a.Collection, Err: err}
-			}
-			if err := c.Certify(ctx, a.Collection, refs, a.Timespan); err != nil {
-				return &EntryError{Entry: fmt.Sprintf("certification in %s over %s", a.Collection, a.Timespan), Err: err}
-			}
-		}
-		return nil
+		return b.importAssociations(ctx, c, bun, plan)
 	})
 	if err != nil {
-		if mode != datastore.Move && !errors.Is(err, registry.ErrCommitUnknown) {
+		if plan.mode != datastore.Move && !errors.Is(err, registry.ErrCommitUnknown) {
 			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), written); rmErr != nil {
 				b.log.Warn("could not remove files of a failed import", "err", rmErr)
 			}
@@ -333,6 +244,149 @@ func (b *Butler) Import(ctx context.Context, bun *Bundle, opts ImportOptions) (I
 		return ImportResult{}, fmt.Errorf("import: %w", err)
 	}
 	return res, nil
+}
+
+// importRegister inserts the bundle's dimension records (existing ones are
+// kept) and registers its collections, the runs of its datasets and its
+// dataset types, counting what was added.
+func (b *Butler) importRegister(ctx context.Context, c *registry.Tx, bun *Bundle, plan *importPlan, res *ImportResult) error {
+	for _, set := range bun.Records {
+		if plan.skip[set.Element] || len(set.Records) == 0 {
+			continue
+		}
+		if err := c.InsertRecords(ctx, set.Element, set.Records, InsertSkip); err != nil {
+			return &EntryError{Entry: "dimension " + set.Element, Err: err}
+		}
+		res.Records += len(set.Records)
+	}
+	for _, cs := range bun.Collections {
+		added, err := c.RegisterCollection(ctx, cs.Name, cs.Type, cs.Doc)
+		if err != nil {
+			return &EntryError{Entry: "collection " + cs.Name, Err: err}
+		}
+		if added {
+			res.Collections++
+		}
+	}
+	for _, g := range plan.groups {
+		if _, err := c.RegisterRun(ctx, g.run, ""); err != nil {
+			return &EntryError{Entry: "run " + g.run, Err: err}
+		}
+	}
+	for _, t := range bun.DatasetTypes {
+		added, err := c.RegisterDatasetType(ctx, plan.types[t.Name])
+		if err != nil {
+			return &EntryError{Entry: "dataset type " + t.Name, Err: err}
+		}
+		if added {
+			res.DatasetTypes++
+		}
+	}
+	return nil
+}
+
+// importDatasets inserts one group's datasets that are not already present and,
+// unless RegistryOnly, transfers their files and inserts the file records.
+func (b *Butler) importDatasets(ctx context.Context, c *registry.Tx, g *importGroup, opts ImportOptions, plan *importPlan, cache registry.RecordCache, res *ImportResult, written *[]string, mu *sync.Mutex) error {
+	var news []registry.NewDataset
+	var items []fileTransfer
+	for _, f := range g.files {
+		var refs []dataset.Ref
+		for _, ref := range f.Refs {
+			if !plan.present[ref.ID] {
+				news = append(news, registry.NewDataset{ID: ref.ID, DataID: ref.DataID})
+				refs = append(refs, ref)
+			}
+		}
+		if len(refs) == 0 || opts.RegistryOnly {
+			continue
+		}
+		full, recs, err := c.ExpandCached(ctx, g.typ.Dimensions, refs[0].DataID, cache)
+		if err != nil {
+			return &EntryError{Entry: describeRef(refs[0]), Err: err}
+		}
+		tgt := b.target(g.typ, g.run, refs[0].ID, full, recs)
+		key, err := b.ds.Path(tgt)
+		if err != nil {
+			return &EntryError{Entry: describeRef(refs[0]), Err: err}
+		}
+		form := f.Formatter
+		if form == "" {
+			form = b.ds.Formatter(tgt)
+		}
+		items = append(items, b.importItem(f, key, form, refs, opts.Source))
+	}
+	if err := c.InsertDatasets(ctx, g.typ.Name, g.run, news, false); err != nil {
+		return &EntryError{Entry: fmt.Sprintf("datasets of type %s in run %s", g.typ.Name, g.run), Err: err}
+	}
+	res.Datasets += len(news)
+	if len(items) == 0 {
+		return nil
+	}
+	recs, err := b.transferFiles(ctx, items, plan.mode, opts.Parallel, opts.NoFileAttrs, written, mu)
+	if err != nil {
+		return err
+	}
+	if err := b.insertFileRecords(ctx, c, recs, false); err != nil {
+		return err
+	}
+	res.Files += len(items)
+	return nil
+}
+
+// importAssociations sets the bundle's chains and adds its tags and
+// certifications; their datasets are the bundle's or already stored.
+func (b *Butler) importAssociations(ctx context.Context, c *registry.Tx, bun *Bundle, plan *importPlan) error {
+	for _, cs := range bun.Collections {
+		if cs.Type == dataset.Chained {
+			if err := c.SetChain(ctx, cs.Name, cs.Children, false); err != nil {
+				return &EntryError{Entry: "chain " + cs.Name, Err: err}
+			}
+		}
+	}
+	resolve := func(a Association) ([]dataset.Ref, error) {
+		refs := make([]dataset.Ref, 0, len(a.IDs))
+		for _, id := range a.IDs {
+			ref, ok := plan.byID[id]
+			if !ok {
+				r, err := b.reg.Dataset(ctx, id)
+				if err == nil && r == nil {
+					err = fmt.Errorf("%w: no such dataset", errs.ErrNotFound)
+				}
+				if err != nil {
+					return nil, &EntryError{Entry: "association with " + a.Collection, Err: fmt.Errorf("dataset %s: %w", id, err)}
+				}
+				ref = *r
+			}
+			refs = append(refs, ref)
+		}
+		return refs, nil
+	}
+	for _, a := range bun.Tags {
+		refs, err := resolve(a)
+		if err != nil {
+			return err
+		}
+		if _, err := c.RegisterCollection(ctx, a.Collection, dataset.Tagged, ""); err != nil {
+			return &EntryError{Entry: "collection " + a.Collection, Err: err}
+		}
+		if err := c.Associate(ctx, a.Collection, refs); err != nil {
+			return &EntryError{Entry: "association with " + a.Collection, Err: err}
+		}
+	}
+	for _, a := range bun.Calibs {
+		refs, err := resolve(a)
+		if err != nil {
+			return err
+		}
+		if _, err := c.RegisterCollection(ctx, a.Collection, dataset.Calibration, ""); err != nil {
+			return &EntryError{Entry: "collection " + a.Collection, Err: err}
+		}
+		if err := c.Certify(ctx, a.Collection, refs, a.Timespan); err != nil {
+			return &EntryError{Entry: fmt.Sprintf("certification in %s over %s", a.Collection, a.Timespan), Err: err}
+		}
+	}
+	return nil
 }
 
 // importItem plans the transfer of one bundle file to key. A file of a source

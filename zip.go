@@ -3,7 +3,6 @@ package butler
 import (
 	"archive/zip"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,89 +18,13 @@ import (
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/registry"
-	"github.com/gobutler/butler/timespan"
+	"github.com/gobutler/butler/internal/zipindex"
 	"github.com/google/uuid"
 )
 
 // ZipIndexName is the zip member that describes a zip of datasets, as
 // daf_butler's ZipIndex names it.
-const ZipIndexName = "_butler_zip_index.json"
-
-// The index format (daf_butler ZipIndex, index_version and container_version
-// "V1"). Field names and nulls follow what pydantic writes, so that the Python
-// butler reads our zips and we read its.
-type zipIndex struct {
-	IndexVersion string                 `json:"index_version"`
-	Refs         zipRefs                `json:"refs"`
-	ArtifactMap  map[string]zipArtifact `json:"artifact_map"`
-}
-
-type zipRefs struct {
-	ContainerVersion  string                    `json:"container_version"`
-	UniverseVersion   int                       `json:"universe_version"`
-	UniverseNamespace string                    `json:"universe_namespace"`
-	DatasetTypes      map[string]zipDatasetType `json:"dataset_types"`
-	CompactRefs       map[string]zipCompactRef  `json:"compact_refs"`
-	// DimensionRecords maps element name to rows: the element's required
-	// dimension values, then implied ones, then the other fields in schema order.
-	DimensionRecords map[string][][]any `json:"dimension_records"`
-}
-
-type zipDatasetType struct {
-	Name               string        `json:"name"`
-	StorageClass       string        `json:"storageClass"`
-	Dimensions         zipDimensions `json:"dimensions"`
-	ParentStorageClass *string       `json:"parentStorageClass"`
-	IsCalibration      bool          `json:"isCalibration"`
-}
-
-// zipDimensions reads a list of dimension names or the older {"names": [...]} form.
-type zipDimensions []string
-
-func (d *zipDimensions) UnmarshalJSON(data []byte) error {
-	var list []string
-	if err := json.Unmarshal(data, &list); err == nil {
-		*d = list
-		return nil
-	}
-	var obj struct {
-		Names []string `json:"names"`
-	}
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return fmt.Errorf("dimensions: want a list of names: %w", err)
-	}
-	*d = obj.Names
-	return nil
-}
-
-type zipCompactRef struct {
-	DatasetTypeName string         `json:"dataset_type_name"`
-	Run             string         `json:"run"`
-	DataID          map[string]any `json:"data_id"`
-}
-
-type zipArtifact struct {
-	Info zipFileInfo `json:"info"`
-	IDs  []string    `json:"ids"`
-}
-
-// zipFileInfo is daf_butler's SerializedStoredFileInfo.
-type zipFileInfo struct {
-	Formatter    string  `json:"formatter"`
-	Path         string  `json:"path"`
-	StorageClass string  `json:"storage_class"`
-	Component    *string `json:"component"`
-	Checksum     *string `json:"checksum"`
-	FileSize     int64   `json:"file_size"`
-}
-
-// zipName is the file name daf_butler gives a zip: uuid5 (in the dataset ID
-// namespace) of its sorted member names joined by commas, plus ".zip".
-func zipName(members []string) string {
-	s := append([]string(nil), members...)
-	sort.Strings(s)
-	return uuid.NewSHA1(dataset.Namespace, []byte(strings.Join(s, ","))).String() + ".zip"
-}
+const ZipIndexName = zipindex.Name
 
 // zipStorePath is where an ingested zip goes in the datastore: zips/<first 4 of name>/<name>.
 func zipStorePath(name string) string { return "zips/" + name[:4] + "/" + name }
@@ -119,7 +42,7 @@ type RetrieveZipOptions struct {
 type zipMember struct {
 	name string // path inside the zip
 	src  string // record path to read it from
-	info zipFileInfo
+	info zipindex.FileInfo
 	ids  []dataset.ID
 }
 
@@ -147,7 +70,7 @@ func (b *Butler) RetrieveArtifactsZip(ctx context.Context, refs []dataset.Ref, d
 	}
 	members := map[string]*zipMember{}
 	bySource := map[string]*zipMember{}
-	indexes := map[string]*zipIndex{} // indexes of stored zips that members come from
+	indexes := map[string]*zipindex.Index{} // indexes of stored zips that members come from
 	for _, id := range ids {
 		if len(recs[id]) == 0 {
 			return "", fmt.Errorf("retrieve artifacts as zip: dataset %s: %w: it has no file in the datastore", byID[id], errs.ErrNotFound)
@@ -158,7 +81,7 @@ func (b *Butler) RetrieveArtifactsZip(ctx context.Context, refs []dataset.Ref, d
 				m.ids = append(m.ids, id)
 				continue
 			}
-			m := &zipMember{src: fr.Path, ids: []dataset.ID{id}, info: zipFileInfo{
+			m := &zipMember{src: fr.Path, ids: []dataset.ID{id}, info: zipindex.FileInfo{
 				Formatter: fr.Formatter, Path: fr.Path, StorageClass: fr.StorageClass,
 				Component: nullable(fr.Component), Checksum: nullable(fr.Checksum), FileSize: fr.FileSize,
 			}}
@@ -188,16 +111,16 @@ func (b *Butler) RetrieveArtifactsZip(ctx context.Context, refs []dataset.Ref, d
 			members[m.name], bySource[fr.Path] = m, m
 		}
 	}
-	idx := &zipIndex{IndexVersion: "V1", ArtifactMap: map[string]zipArtifact{}, Refs: zipRefs{
+	idx := &zipindex.Index{IndexVersion: "V1", ArtifactMap: map[string]zipindex.Artifact{}, Refs: zipindex.Refs{
 		ContainerVersion: "V1", UniverseVersion: b.Universe.Version, UniverseNamespace: b.Universe.Namespace,
-		DatasetTypes: map[string]zipDatasetType{}, CompactRefs: map[string]zipCompactRef{},
+		DatasetTypes: map[string]zipindex.DatasetType{}, CompactRefs: map[string]zipindex.CompactRef{},
 	}}
 	if idx.Refs.UniverseNamespace == "" {
 		idx.Refs.UniverseNamespace = "daf_butler"
 	}
 	var names []string
 	for name, m := range members {
-		a := zipArtifact{Info: m.info}
+		a := zipindex.Artifact{Info: m.info}
 		for _, id := range m.ids {
 			a.IDs = append(a.IDs, id.String())
 		}
@@ -218,10 +141,10 @@ func (b *Butler) RetrieveArtifactsZip(ctx context.Context, refs []dataset.Ref, d
 		if full, ok := fullIDs[id]; ok {
 			dataID = full
 		}
-		idx.Refs.DatasetTypes[r.Type.Name] = zipDatasetType{
+		idx.Refs.DatasetTypes[r.Type.Name] = zipindex.DatasetType{
 			Name: r.Type.Name, StorageClass: r.Type.StorageClass, Dimensions: r.Type.Dimensions.RequiredNames(), IsCalibration: r.Type.IsCalibration,
 		}
-		idx.Refs.CompactRefs[id.String()] = zipCompactRef{DatasetTypeName: r.Type.Name, Run: r.Run, DataID: dataID}
+		idx.Refs.CompactRefs[id.String()] = zipindex.CompactRef{DatasetTypeName: r.Type.Name, Run: r.Run, DataID: dataID}
 	}
 	indexJSON, err := json.Marshal(idx)
 	if err != nil {
@@ -230,7 +153,7 @@ func (b *Butler) RetrieveArtifactsZip(ctx context.Context, refs []dataset.Ref, d
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return "", fmt.Errorf("retrieve artifacts as zip: %w", classifyOS(err))
 	}
-	target := filepath.Join(dest, zipName(names))
+	target := filepath.Join(dest, zipindex.FileName(names))
 	if _, err := os.Stat(target); err == nil && !opts.Overwrite {
 		return "", fmt.Errorf("retrieve artifacts as zip: %w: %s exists (use --clobber)", errs.ErrConflict, target)
 	}
@@ -295,7 +218,7 @@ func (b *Butler) writeZip(ctx context.Context, target string, index []byte, name
 }
 
 // storedZipIndex reads the index of a zip already in the datastore.
-func (b *Butler) storedZipIndex(ctx context.Context, zipPath string) (*zipIndex, error) {
+func (b *Butler) storedZipIndex(ctx context.Context, zipPath string) (*zipindex.Index, error) {
 	z, err := b.ds.OpenZip(ctx, zipPath)
 	if err != nil {
 		return nil, err
@@ -306,7 +229,7 @@ func (b *Butler) storedZipIndex(ctx context.Context, zipPath string) (*zipIndex,
 		return nil, err
 	}
 	defer rc.Close()
-	return decodeZipIndex(rc, b.ds.URI(zipPath))
+	return zipindex.Read(rc, b.ds.URI(zipPath))
 }
 
 // zipRecords gathers the dimension records of the datasets' data IDs: every
@@ -344,7 +267,7 @@ func (b *Butler) zipRecords(ctx context.Context, ids []dataset.ID, refs map[data
 				if !ok {
 					continue
 				}
-				row = recordRow(rec)
+				row = zipindex.RecordRow(rec)
 			case len(e.Metadata) == 0:
 				// A view (band of physical_filter): its record is just the key.
 				for _, d := range e.Dimensions() {
@@ -383,169 +306,6 @@ func covers(id dimensions.DataID, e *dimensions.Element) bool {
 		}
 	}
 	return true
-}
-
-// recordRow serialises a record as daf_butler's key-value list: required
-// dimension values, implied ones, alternate keys, metadata, region (hex),
-// timespan ([begin, end] TAI nanoseconds).
-func recordRow(rec dimensions.Record) []any {
-	e := rec.Element
-	var row []any
-	for _, d := range e.Required {
-		row = append(row, rec.Values[d.Name])
-	}
-	if e.IsDimension() {
-		row = append(row, rec.Values[e.PrimaryKey().Name])
-	}
-	for _, d := range e.Implied {
-		row = append(row, rec.Values[d.Name])
-	}
-	for _, f := range recordFields(e) {
-		v := rec.Values[f.Name]
-		switch x := v.(type) {
-		case []byte:
-			v = hex.EncodeToString(x)
-		case timespan.Timespan:
-			v = []int64{x.Begin, x.End}
-		}
-		row = append(row, v)
-	}
-	return row
-}
-
-// recordFields lists the fields of an element's record after its dimension
-// columns, in daf_butler's schema order.
-func recordFields(e *dimensions.Element) []dimensions.Field {
-	var out []dimensions.Field
-	if e.IsDimension() {
-		out = append(out, e.Keys[1:]...)
-	}
-	out = append(out, e.Metadata...)
-	if e.Spatial != "" {
-		out = append(out, dimensions.Field{Name: "region", Type: "region"})
-	}
-	if e.Temporal != "" {
-		out = append(out, dimensions.Field{Name: "timespan", Type: "timespan"})
-	}
-	return out
-}
-
-// decodeRecordRow reads a key-value list back into a record of e.
-func decodeRecordRow(e *dimensions.Element, row []any) (dimensions.Record, error) {
-	fields := recordFields(e)
-	want := len(e.Dimensions()) + len(e.Implied) + len(fields)
-	if len(row) != want {
-		return dimensions.Record{}, fmt.Errorf("%s record %v: %w: %d values, the element has %d", e.Name, row, errs.ErrInvalid, len(row), want)
-	}
-	rec := dimensions.Record{Element: e, Values: map[string]any{}}
-	i := 0
-	for _, d := range e.Dimensions() {
-		v, err := dimensions.ConvertKey(d, jsonScalar(row[i]))
-		if err != nil {
-			return rec, fmt.Errorf("%s record %v: %w", e.Name, row, err)
-		}
-		name := d.Name
-		if d == e {
-			name = e.PrimaryKey().Name
-		}
-		rec.Values[name] = v
-		i++
-	}
-	for _, d := range e.Implied {
-		if row[i] != nil {
-			v, err := dimensions.ConvertKey(d, jsonScalar(row[i]))
-			if err != nil {
-				return rec, fmt.Errorf("%s record %v: %w", e.Name, row, err)
-			}
-			rec.Values[d.Name] = v
-		} else {
-			rec.Values[d.Name] = nil
-		}
-		i++
-	}
-	for _, f := range fields {
-		v, err := decodeField(f, row[i])
-		if err != nil {
-			return rec, fmt.Errorf("%s record %v: field %s: %w", e.Name, row, f.Name, err)
-		}
-		rec.Values[f.Name] = v
-		i++
-	}
-	return rec, nil
-}
-
-func decodeField(f dimensions.Field, v any) (any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	switch f.Type {
-	case "int":
-		if n, ok := v.(json.Number); ok {
-			return n.Int64()
-		}
-	case "float":
-		if n, ok := v.(json.Number); ok {
-			return n.Float64()
-		}
-	case "string":
-		if s, ok := v.(string); ok {
-			return s, nil
-		}
-	case "bool":
-		if b, ok := v.(bool); ok {
-			return b, nil
-		}
-	case "hash", "blob", "region":
-		if s, ok := v.(string); ok {
-			return hex.DecodeString(s)
-		}
-	case "timespan":
-		if pair, ok := v.([]any); ok && len(pair) == 2 {
-			b, ok1 := pair[0].(json.Number)
-			e, ok2 := pair[1].(json.Number)
-			if ok1 && ok2 {
-				bi, err1 := b.Int64()
-				ei, err2 := e.Int64()
-				if err1 == nil && err2 == nil {
-					return timespan.Timespan{Begin: bi, End: ei}, nil
-				}
-			}
-		}
-	default:
-		return jsonScalar(v), nil
-	}
-	return nil, fmt.Errorf("%w: %v (%T) is not a %s", errs.ErrInvalid, v, v, f.Type)
-}
-
-// jsonScalar turns a json.Number into an int64 or a float64.
-func jsonScalar(v any) any {
-	n, ok := v.(json.Number)
-	if !ok {
-		return v
-	}
-	if i, err := n.Int64(); err == nil {
-		return i
-	}
-	if f, err := n.Float64(); err == nil {
-		return f
-	}
-	return n.String()
-}
-
-func decodeZipIndex(r io.Reader, where string) (*zipIndex, error) {
-	dec := json.NewDecoder(r)
-	dec.UseNumber() // timespans are nanoseconds, beyond float64 precision
-	var idx zipIndex
-	if err := dec.Decode(&idx); err != nil {
-		return nil, fmt.Errorf("read %s of %s: %w: %w", ZipIndexName, where, errs.ErrInvalid, err)
-	}
-	if idx.IndexVersion != "V1" {
-		return nil, fmt.Errorf("read %s of %s: %w: index_version %q (this butler reads \"V1\")", ZipIndexName, where, errs.ErrUnsupported, idx.IndexVersion)
-	}
-	if idx.Refs.ContainerVersion != "V1" {
-		return nil, fmt.Errorf("read %s of %s: %w: refs container_version %q (this butler reads \"V1\")", ZipIndexName, where, errs.ErrUnsupported, idx.Refs.ContainerVersion)
-	}
-	return &idx, nil
 }
 
 // IngestZipOptions tune IngestZip (the options of `butler ingest-zip`).
@@ -626,7 +386,7 @@ func (b *Butler) IngestZip(ctx context.Context, zipPath string, opts IngestZipOp
 		}
 		return res, fmt.Errorf("ingest zip %s: %w", zipPath, b.zipStoredConflict(ctx, plan, stored))
 	}
-	key := zipStorePath(zipName(idx.memberNames()))
+	key := zipStorePath(zipindex.FileName(idx.MemberNames()))
 	xfer := mode
 	if mode == datastore.Move {
 		// Copy, and remove the source only once the records are committed, so a
@@ -724,19 +484,10 @@ func deref(s *string) string {
 	return *s
 }
 
-func (idx *zipIndex) memberNames() []string {
-	names := make([]string, 0, len(idx.ArtifactMap))
-	for n := range idx.ArtifactMap {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // planZip reads a local zip's index and checks it: every member it names is in
 // the zip, every dataset has a defined type and a file, dataset types agree with
 // the repository's, data IDs fit their types.
-func (b *Butler) planZip(ctx context.Context, src string, opts IngestZipOptions) (*zipIndex, *zipPlan, error) {
+func (b *Butler) planZip(ctx context.Context, src string, opts IngestZipOptions) (*zipindex.Index, *zipPlan, error) {
 	zr, err := zip.OpenReader(src)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
@@ -757,7 +508,7 @@ func (b *Butler) planZip(ctx context.Context, src string, opts IngestZipOptions)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: read %s: %w", errs.ErrInvalid, ZipIndexName, err)
 	}
-	idx, err := decodeZipIndex(rc, src)
+	idx, err := zipindex.Read(rc, src)
 	rc.Close()
 	if err != nil {
 		return nil, nil, err
@@ -773,7 +524,7 @@ func (b *Butler) planZip(ctx context.Context, src string, opts IngestZipOptions)
 	if idx.Refs.UniverseVersion != u.Version {
 		b.log.Warn("zip written with another dimension universe version", "zip", src, "zip_version", idx.Refs.UniverseVersion, "repo_version", u.Version)
 	}
-	plan := &zipPlan{types: map[string]dataset.Type{}, members: idx.memberNames()}
+	plan := &zipPlan{types: map[string]dataset.Type{}, members: idx.MemberNames()}
 	for name, zt := range idx.Refs.DatasetTypes {
 		if zt.Name != "" && zt.Name != name {
 			return nil, nil, fmt.Errorf("%w: dataset type entry %q is named %q", errs.ErrInvalid, name, zt.Name)
@@ -843,7 +594,7 @@ func (b *Butler) planZip(ctx context.Context, src string, opts IngestZipOptions)
 		raw := dimensions.DataID{}
 		for k, v := range cr.DataID {
 			if t.Dimensions.Has(k) {
-				raw[k] = jsonScalar(v)
+				raw[k] = zipindex.JSONScalar(v)
 			}
 		}
 		full, err := u.Normalize(t.Dimensions, raw)
@@ -877,7 +628,7 @@ func (b *Butler) planZip(ctx context.Context, src string, opts IngestZipOptions)
 			}
 			set := RecordSet{Element: e.Name}
 			for _, row := range rows {
-				rec, err := decodeRecordRow(e, row)
+				rec, err := zipindex.DecodeRecordRow(e, row)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -956,7 +707,7 @@ func (b *Butler) zipRegister(ctx context.Context, c *registry.Tx, plan *zipPlan)
 
 // zipCheckDataIDs makes sure the dimension records of every data ID exist, so
 // that a missing one is named rather than reported as a foreign-key failure.
-func (b *Butler) zipCheckDataIDs(ctx context.Context, c *registry.Tx, plan *zipPlan, idx *zipIndex, opts IngestZipOptions) error {
+func (b *Butler) zipCheckDataIDs(ctx context.Context, c *registry.Tx, plan *zipPlan, idx *zipindex.Index, opts IngestZipOptions) error {
 	seen := map[string]bool{}
 	for _, r := range plan.refs {
 		key := r.Type.Dimensions.Key() + r.DataID.String()

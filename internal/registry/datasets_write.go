@@ -1,0 +1,287 @@
+// Dataset writes: inserting datasets into a RUN (with the collection summary
+// rows their foreign keys need), deleting them, tagging and untagging, and
+// removing a RUN.
+
+package registry
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/registry/sqldb"
+)
+
+// batchRows bounds the rows of one multi-row INSERT (SQLite allows 32766 variables).
+const batchRows = 500
+
+// NewDataset is one dataset to insert: its ID and its data ID (required dimensions).
+type NewDataset struct {
+	ID     dataset.ID
+	DataID dimensions.DataID
+}
+
+// ConflictError says a dataset with the same type and data ID (or ID) is already there.
+type ConflictError struct {
+	Type, Collection string
+	DataID           dimensions.DataID
+	Err              error
+}
+
+func (e *ConflictError) Error() string {
+	if e.DataID == nil {
+		return fmt.Sprintf("%s dataset(s) in %q: already there (a dataset with the same type and data ID, or the same ID, exists)", e.Type, e.Collection)
+	}
+	return fmt.Sprintf("dataset %s %s in %q: already there (a dataset with the same type and data ID, or the same ID, exists)", e.Type, e.DataID, e.Collection)
+}
+func (e *ConflictError) Is(target error) bool { return target == errs.ErrConflict }
+func (e *ConflictError) Unwrap() error        { return e.Err }
+
+// ensureSummaries adds the collection summary rows the dataset tables' foreign
+// keys need. They are written every time (cheap, idempotent) rather than cached,
+// because another client may remove and re-create the collection meanwhile.
+func (r *Registry) ensureSummaries(ctx context.Context, c sqldb.Conn, collID int64, st *storedType, ids []dimensions.DataID) error {
+	if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("collection_summary_dataset_type")+" (collection_id, dataset_type_id) VALUES (?, ?) ON CONFLICT DO NOTHING", collID, st.id); err != nil {
+		return fmt.Errorf("update collection summary: %w", err)
+	}
+	for _, g := range st.Dimensions.Governors() {
+		seen := map[any]bool{}
+		for _, id := range ids {
+			v := id[g.Name]
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
+			if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("collection_summary_"+g.Name)+" (collection_id, "+r.db.Q(g.Name)+") VALUES (?, ?) ON CONFLICT DO NOTHING", collID, v); err != nil {
+				if strings.Contains(strings.ToLower(err.Error()), "foreign key") || strings.Contains(err.Error(), "23503") {
+					return fmt.Errorf("%w: %s %q has no record (register it, or import its dimension records first): %w", errs.ErrNotFound, g.Name, fmt.Sprint(v), err)
+				}
+				return fmt.Errorf("update collection summary: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// insertDatasets adds datasets of one type to a RUN. With skipExisting, datasets
+// whose ID is already in the run are left alone; otherwise any existing dataset
+// with the same ID or type+data ID is a *ConflictError. Data IDs must be normalized.
+func (r *Registry) insertDatasets(ctx context.Context, c sqldb.Conn, typeName, run string, ds []NewDataset, skipExisting bool) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	st, err := r.storedType(ctx, c, typeName)
+	if err != nil {
+		return err
+	}
+	col, err := r.lookupCollection(ctx, c, run)
+	if err != nil {
+		return err
+	}
+	if col.Type != dataset.Run {
+		return fmt.Errorf("insert datasets into %q: %w: it is %s, not a RUN", run, errs.ErrInvalid, col.Type)
+	}
+	ids := make([]dimensions.DataID, len(ds))
+	for i, d := range ds {
+		ids[i] = d.DataID
+	}
+	if err := r.ensureSummaries(ctx, c, col.ID, st, ids); err != nil {
+		return err
+	}
+	dims := st.Dimensions.RequiredNames()
+	tagCols := r.tagColumns(st)
+	conflict := ""
+	if skipExisting {
+		conflict = " ON CONFLICT DO NOTHING"
+	}
+	now := r.nowValue()
+	for start := 0; start < len(ds); start += batchRows {
+		end := min(start+batchRows, len(ds))
+		batch := ds[start:end]
+		var dsArgs, tagArgs []any
+		var dsRows, tagRows []string
+		for _, d := range batch {
+			if r.datasetsV2 {
+				dsRows = append(dsRows, "(?, ?, ?, ?)")
+				dsArgs = append(dsArgs, r.uuid(d.ID), st.id, now, col.ID)
+			} else {
+				dsRows = append(dsRows, "(?, ?, ?)")
+				dsArgs = append(dsArgs, r.uuid(d.ID), st.id, col.ID)
+			}
+			tagRows = append(tagRows, "("+sqldb.Placeholders(3+len(dims))+")")
+			tagArgs = append(tagArgs, st.id, r.uuid(d.ID), col.ID)
+			for _, k := range dims {
+				v, ok := d.DataID[k]
+				if !ok {
+					return fmt.Errorf("insert dataset %s %s: %w: missing dimension %q", typeName, d.DataID, errs.ErrInvalid, k)
+				}
+				tagArgs = append(tagArgs, v)
+			}
+		}
+		dsCols := "id, dataset_type_id, run_id"
+		if r.datasetsV2 {
+			dsCols = "id, dataset_type_id, ingest_date, run_id"
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dataset")+" ("+dsCols+") VALUES "+strings.Join(dsRows, ", ")+conflict, dsArgs...); err != nil {
+			return r.datasetConflict(typeName, run, batch, err)
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" ("+tagCols+") VALUES "+strings.Join(tagRows, ", ")+conflict, tagArgs...); err != nil {
+			return r.datasetConflict(typeName, run, batch, err)
+		}
+	}
+	return nil
+}
+
+func (r *Registry) datasetConflict(typeName, coll string, batch []NewDataset, err error) error {
+	if msg := strings.ToLower(err.Error()); strings.Contains(msg, "foreign key") || strings.Contains(msg, "23503") {
+		// Not a duplicate: a data ID names a dimension value with no record.
+		ex := ""
+		if len(batch) > 0 {
+			ex = fmt.Sprintf(" (the first is %s)", batch[0].DataID)
+		}
+		return fmt.Errorf("insert %d %s dataset(s) into %q: %w: a data ID names a dimension value that has no record; insert or import the dimension records first%s: %w",
+			len(batch), typeName, coll, errs.ErrNotFound, ex, err)
+	}
+	if !strings.Contains(err.Error(), errs.ErrConflict.Error()) {
+		return fmt.Errorf("insert %d %s dataset(s) into %q: %w", len(batch), typeName, coll, err)
+	}
+	var id dimensions.DataID
+	if len(batch) == 1 {
+		id = batch[0].DataID
+	}
+	return &ConflictError{Type: typeName, Collection: coll, DataID: id, Err: err}
+}
+
+// deleteDatasets removes datasets (and, by cascade, their associations).
+func (r *Registry) deleteDatasets(ctx context.Context, c sqldb.Conn, ids []dataset.ID) error {
+	for start := 0; start < len(ids); start += batchRows {
+		end := min(start+batchRows, len(ids))
+		ph := make([]string, 0, end-start)
+		args := make([]any, 0, end-start)
+		for _, id := range ids[start:end] {
+			ph = append(ph, "?")
+			args = append(args, r.uuid(id))
+		}
+		in := " IN (" + strings.Join(ph, ", ") + ")"
+		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("dataset_location")+" WHERE dataset_id"+in, args...); err != nil {
+			return fmt.Errorf("delete dataset locations: %w", err)
+		}
+		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("dataset")+" WHERE id"+in, args...); err != nil {
+			return fmt.Errorf("delete datasets: %w", err)
+		}
+	}
+	return nil
+}
+
+// associate adds datasets to a TAGGED collection; a different dataset with the
+// same type and data ID already there is a conflict, the same one a no-op.
+func (r *Registry) associate(ctx context.Context, c sqldb.Conn, tag string, refs []dataset.Ref) error {
+	col, err := r.lookupCollection(ctx, c, tag)
+	if err != nil {
+		return err
+	}
+	if col.Type != dataset.Tagged {
+		return fmt.Errorf("associate with %q: %w: it is %s, not TAGGED", tag, errs.ErrInvalid, col.Type)
+	}
+	for _, ref := range refs {
+		st, err := r.storedType(ctx, c, ref.Type.Name)
+		if err != nil {
+			return err
+		}
+		if err := r.ensureSummaries(ctx, c, col.ID, st, []dimensions.DataID{ref.DataID}); err != nil {
+			return err
+		}
+		args := []any{st.id, r.uuid(ref.ID), col.ID}
+		for _, d := range st.Dimensions.RequiredNames() {
+			args = append(args, ref.DataID[d])
+		}
+		// Re-associating the very same dataset is a no-op.
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+r.db.T(st.tagTable)+" WHERE dataset_id = ? AND collection_id = ?", r.uuid(ref.ID), col.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" ("+r.tagColumns(st)+") VALUES ("+sqldb.Placeholders(len(args))+")", args...); err != nil {
+			return &ConflictError{Type: ref.Type.Name, Collection: tag, DataID: ref.DataID, Err: err}
+		}
+	}
+	return nil
+}
+
+// disassociate removes datasets from a TAGGED collection.
+func (r *Registry) disassociate(ctx context.Context, c sqldb.Conn, tag string, refs []dataset.Ref) error {
+	col, err := r.lookupCollection(ctx, c, tag)
+	if err != nil {
+		return err
+	}
+	if col.Type != dataset.Tagged {
+		return fmt.Errorf("disassociate from %q: %w: it is %s, not TAGGED", tag, errs.ErrInvalid, col.Type)
+	}
+	for _, ref := range refs {
+		st, err := r.storedType(ctx, c, ref.Type.Name)
+		if err != nil {
+			return err
+		}
+		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T(st.tagTable)+" WHERE dataset_id = ? AND collection_id = ?", r.uuid(ref.ID), col.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runDatasetIDs lists the IDs of every dataset in a RUN.
+func (r *Registry) runDatasetIDs(ctx context.Context, c sqldb.Conn, run string) ([]dataset.ID, error) {
+	col, err := r.lookupCollection(ctx, c, run)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := c.Query(ctx, "SELECT id FROM "+r.db.T("dataset")+" WHERE run_id = ?", col.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []dataset.ID
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		id, err := parseUUID(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// removeRun deletes a RUN collection and every dataset in it (the caller removes
+// the files first, from the records it read).
+func (r *Registry) removeRun(ctx context.Context, c sqldb.Conn, run string, unlinkFromChains bool) error {
+	col, err := r.lookupCollection(ctx, c, run)
+	if err != nil {
+		return err
+	}
+	if col.Type != dataset.Run {
+		return fmt.Errorf("remove run %q: %w: it is %s, not a RUN", run, errs.ErrInvalid, col.Type)
+	}
+	if err := r.checkParents(ctx, c, col, unlinkFromChains); err != nil {
+		return err
+	}
+	ids, err := r.runDatasetIDs(ctx, c, run)
+	if err != nil {
+		return err
+	}
+	if err := r.deleteDatasets(ctx, c, ids); err != nil {
+		return err
+	}
+	if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("collection")+" WHERE collection_id = ?", col.ID); err != nil {
+		return fmt.Errorf("remove run %q: %w", run, err)
+	}
+	return nil
+}
