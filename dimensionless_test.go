@@ -135,7 +135,7 @@ func TestDimensionless_Registry(t *testing.T) {
 			// in dimension_graph_key), so packages rows live in
 			// dataset_tags_00000000, with dataset_calibs_00000000 for
 			// dimensionless calibrations.
-			db := b.Registry().DB()
+			db := butler.RegistryDB(b)
 			for _, name := range []string{"packages", "isr_config", "bias_cfg"} {
 				var key int64
 				var tags string

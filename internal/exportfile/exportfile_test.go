@@ -100,7 +100,7 @@ func snapshot(t *testing.T, b *butler.Butler) repoState {
 			}
 			s.Collections[c.Name] += fmt.Sprint(kids)
 		case dataset.Calibration:
-			certs, err := b.Registry().Certifications(ctx, c.Name)
+			certs, err := b.Certifications(ctx, c.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
