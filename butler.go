@@ -249,12 +249,6 @@ func (b *Butler) Close() error {
 	return errors.Join(b.reg.Close(), b.ds.Backend.Close())
 }
 
-// Registry gives access to the registry for packages of this module (ingest, transfer).
-func (b *Butler) Registry() *registry.Registry { return b.reg }
-
-// Datastore gives access to the datastore for packages of this module.
-func (b *Butler) Datastore() *datastore.Datastore { return b.ds }
-
 // Config returns the expanded repository configuration.
 func (b *Butler) Config() *config.Config { return b.repo.Config }
 

@@ -26,6 +26,28 @@ func (b *Butler) Certify(ctx context.Context, coll string, refs []dataset.Ref, t
 	})
 }
 
+// Certification is one validity range of a dataset in a CALIBRATION collection.
+type Certification struct {
+	ID       dataset.ID
+	Type     string // dataset type name
+	Timespan timespan.Timespan
+}
+
+// Certifications lists every validity range in the CALIBRATION collection
+// coll, by dataset type name, then begin. Dataset queries do not see datasets
+// that are only in CALIBRATION collections; this does.
+func (b *Butler) Certifications(ctx context.Context, coll string) ([]Certification, error) {
+	certs, err := b.reg.Certifications(ctx, coll)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Certification, len(certs))
+	for i, c := range certs {
+		out[i] = Certification{ID: c.ID, Type: c.Type, Timespan: c.Timespan}
+	}
+	return out, nil
+}
+
 // Decertify removes the validity of a calibration type's datasets within ts
 // (only those of the given data IDs when any are given), trimming or splitting
 // ranges that extend beyond it.

@@ -56,7 +56,7 @@ func (b *Butler) CollectionTree(ctx context.Context, patterns []string, opts Col
 	}
 	byID := make(map[int64]*CollectionNode, len(g.Collections))
 	for _, c := range g.Collections {
-		byID[c.ID] = &CollectionNode{Collection: c}
+		byID[c.ID] = &CollectionNode{Collection: collectionOf(c)}
 	}
 	for _, c := range g.Collections { // by name, so parents come out by name too
 		parent := byID[c.ID]

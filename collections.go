@@ -11,7 +11,32 @@ import (
 )
 
 // Collection describes one collection.
-type Collection = registry.Collection
+type Collection struct {
+	ID   int64
+	Name string
+	Type dataset.CollectionType
+	Doc  string
+}
+
+// collectionOf converts the registry's description of a collection.
+func collectionOf(c *registry.Collection) *Collection {
+	if c == nil {
+		return nil
+	}
+	return &Collection{ID: c.ID, Name: c.Name, Type: c.Type, Doc: c.Doc}
+}
+
+// collectionsOf converts a list of the registry's collections.
+func collectionsOf(cs []*registry.Collection) []*Collection {
+	if cs == nil {
+		return nil
+	}
+	out := make([]*Collection, len(cs))
+	for i, c := range cs {
+		out[i] = collectionOf(c)
+	}
+	return out
+}
 
 // RegisterRun makes a RUN collection; it reports whether it was new.
 func (b *Butler) RegisterRun(ctx context.Context, name, doc string) (bool, error) {
@@ -35,12 +60,20 @@ func (b *Butler) RegisterCollection(ctx context.Context, name string, typ datase
 
 // Collection returns one collection.
 func (b *Butler) Collection(ctx context.Context, name string) (*Collection, error) {
-	return b.reg.Collection(ctx, name)
+	c, err := b.reg.Collection(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return collectionOf(c), nil
 }
 
 // Collections lists the collections matching glob patterns (all when none) and types.
 func (b *Butler) Collections(ctx context.Context, patterns []string, types ...dataset.CollectionType) ([]*Collection, error) {
-	return b.reg.MatchCollections(ctx, patterns, types...)
+	cs, err := b.reg.MatchCollections(ctx, patterns, types...)
+	if err != nil {
+		return nil, err
+	}
+	return collectionsOf(cs), nil
 }
 
 // Chain returns the children of a CHAINED collection.

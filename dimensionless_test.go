@@ -13,10 +13,10 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/gobutler/butler/internal/registry"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
-	"github.com/gobutler/butler/internal/transfer"
 	"github.com/gobutler/butler/timespan"
 	"github.com/google/go-cmp/cmp"
 )
@@ -135,7 +135,7 @@ func TestDimensionless_Registry(t *testing.T) {
 			// in dimension_graph_key), so packages rows live in
 			// dataset_tags_00000000, with dataset_calibs_00000000 for
 			// dimensionless calibrations.
-			db := b.Registry().DB()
+			db := butler.RegistryDB(b)
 			for _, name := range []string{"packages", "isr_config", "bias_cfg"} {
 				var key int64
 				var tags string
@@ -466,10 +466,10 @@ func TestDimensionless_Transfer(t *testing.T) {
 
 		t.Run("export import export", func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "export")
-			if _, err := transfer.ExportDir(ctx, f.b, refs, dir, "", "copy", withCollections); err != nil {
+			if _, err := exportfile.ExportDir(ctx, f.b, refs, dir, "", "copy", withCollections); err != nil {
 				t.Fatalf("ExportDir: %v", err)
 			}
-			first, err := os.ReadFile(filepath.Join(dir, transfer.DefaultExportFile))
+			first, err := os.ReadFile(filepath.Join(dir, exportfile.DefaultExportFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -479,7 +479,7 @@ func TestDimensionless_Transfer(t *testing.T) {
 				}
 			}
 			_, dst := newRepo()
-			res, err := transfer.ImportFile(ctx, dst, filepath.Join(dir, transfer.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, nil)
+			res, err := exportfile.ImportFile(ctx, dst, filepath.Join(dir, exportfile.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, nil)
 			if err != nil || res.Datasets != len(refs) || res.Files != len(refs) {
 				t.Fatalf("ImportFile = %+v, %v; want %d datasets with files", res, err, len(refs))
 			}
@@ -492,10 +492,10 @@ func TestDimensionless_Transfer(t *testing.T) {
 				t.Errorf("Find(packages) in the imported chain = %s, %v", ref, err)
 			}
 			dir2 := filepath.Join(t.TempDir(), "export")
-			if _, err := transfer.ExportDir(ctx, dst, refs, dir2, "", "copy", withCollections); err != nil {
+			if _, err := exportfile.ExportDir(ctx, dst, refs, dir2, "", "copy", withCollections); err != nil {
 				t.Fatalf("ExportDir of the import: %v", err)
 			}
-			second, err := os.ReadFile(filepath.Join(dir2, transfer.DefaultExportFile))
+			second, err := os.ReadFile(filepath.Join(dir2, exportfile.DefaultExportFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -618,7 +618,7 @@ data:
 	}
 	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
 		ctx := t.Context()
-		res, err := transfer.ImportFile(ctx, b, filepath.Join(dir, "export.yaml"), butler.ImportOptions{Transfer: "copy"}, nil)
+		res, err := exportfile.ImportFile(ctx, b, filepath.Join(dir, "export.yaml"), butler.ImportOptions{Transfer: "copy"}, nil)
 		if err != nil || res.Datasets != 2 || res.Files != 2 {
 			t.Fatalf("ImportFile = %+v, %v; want 2 datasets with files", res, err)
 		}

@@ -4,7 +4,19 @@ import (
 	"context"
 
 	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/internal/registry/sqldb"
 )
+
+// RegistryDB returns the registry's database, for tests that check the
+// upstream table layout with SQL of their own.
+func RegistryDB(b *Butler) *sqldb.DB { return b.reg.DB() }
+
+// DatastoreURI returns the URI of a path in the datastore ("" for its root).
+func DatastoreURI(b *Butler, path string) string { return b.ds.URI(path) }
+
+// DatastoreRoot returns the datastore's local root directory ("" when it is
+// not on a local file system).
+func DatastoreRoot(b *Butler) string { return b.ds.Root() }
 
 // FileSizes returns the file sizes recorded for datasets (-1: not tracked), for
 // tests of what the datastore records.

@@ -12,7 +12,7 @@ import (
 func TestImports(t *testing.T) {
 	const mod = "github.com/gobutler/butler"
 	forbidden := map[string][]string{
-		mod:                              {"/internal/cli", "/internal/ingest", "/internal/transfer", "/internal/registry/sqldb"},
+		mod:                              {"/internal/cli", "/internal/ingest", "/internal/exportfile", "/internal/registry/sqldb"},
 		mod + "/dataset":                 {"/internal/", "/storage"},
 		mod + "/dimensions":              {"/internal/registry", "/storage"},
 		mod + "/timespan":                {mod + "/"},
@@ -30,7 +30,7 @@ func TestImports(t *testing.T) {
 		mod + "/internal/obsinfo":        {"/internal/ingest", "/internal/registry"},
 		mod + "/internal/instrument":     {"/internal/registry", "/internal/datastore"},
 		mod + "/internal/ingest":         {"/internal/registry", "/internal/datastore"},
-		mod + "/internal/transfer":       {"/internal/registry", "/internal/datastore", "/internal/cli"},
+		mod + "/internal/exportfile":     {"/internal/registry", "/internal/datastore", "/internal/cli"},
 		mod + "/internal/cli":            {"/internal/registry", "/internal/datastore", "/storage/posix", "/storage/s3"},
 		mod + "/internal/benchrepo":      {"/internal/cli", "/internal/registry"},
 		mod + "/internal/pyrepr":         {mod + "/"},

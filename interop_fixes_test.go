@@ -7,9 +7,9 @@ import (
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
-	"github.com/gobutler/butler/internal/transfer"
 )
 
 // newDialectRepo makes an empty repository with a SQLite or (fresh schema)
@@ -63,12 +63,12 @@ func TestImport_RecordsFileSizes(t *testing.T) {
 			}
 			t.Run("import/"+name, func(t *testing.T) {
 				dir := filepath.Join(t.TempDir(), "export")
-				if _, err := transfer.ExportDir(t.Context(), src, refs, dir, "", "copy", butler.ExportOptions{}); err != nil {
+				if _, err := exportfile.ExportDir(t.Context(), src, refs, dir, "", "copy", butler.ExportOptions{}); err != nil {
 					t.Fatalf("ExportDir: %v", err)
 				}
 				dst := newDialectRepo(t, dialect)
 				opts := butler.ImportOptions{Transfer: tc.mode, NoFileAttrs: tc.untracked}
-				if _, err := transfer.ImportFile(t.Context(), dst, filepath.Join(dir, transfer.DefaultExportFile), opts, nil); err != nil {
+				if _, err := exportfile.ImportFile(t.Context(), dst, filepath.Join(dir, exportfile.DefaultExportFile), opts, nil); err != nil {
 					t.Fatalf("ImportFile: %v", err)
 				}
 				checkFileSizes(t, dst, refs, content, tc.untracked)
@@ -131,7 +131,7 @@ func TestExport_DatasetInSeveralCollections(t *testing.T) {
 		}
 		dir := filepath.Join(t.TempDir(), "export")
 		twice := append(append([]dataset.Ref(nil), refs...), refs[:2]...)
-		bun, err := transfer.ExportDir(ctx, b, twice, dir, "", "copy", butler.ExportOptions{Collections: []string{"tag"}})
+		bun, err := exportfile.ExportDir(ctx, b, twice, dir, "", "copy", butler.ExportOptions{Collections: []string{"tag"}})
 		if err != nil {
 			t.Fatalf("ExportDir of refs found twice: %v", err)
 		}
@@ -143,7 +143,7 @@ func TestExport_DatasetInSeveralCollections(t *testing.T) {
 			t.Errorf("export holds %d datasets, want %d", n, len(refs))
 		}
 		dst := newDialectRepo(t, dialect)
-		if _, err := transfer.ImportFile(ctx, dst, filepath.Join(dir, transfer.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, nil); err != nil {
+		if _, err := exportfile.ImportFile(ctx, dst, filepath.Join(dir, exportfile.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, nil); err != nil {
 			t.Fatalf("import: %v", err)
 		}
 		if got := queryRefs(t, dst, butler.DatasetSearch{Types: []string{"dict"}, Collections: []string{"tag"}}); len(got) != 2 {

@@ -170,7 +170,7 @@ func checkRawsOnce(t *testing.T, b *butler.Butler, want int) {
 			t.Errorf("dataset %s: file %s: %v", id, p, err)
 		}
 	}
-	root := b.Datastore().Root()
+	root := butler.DatastoreRoot(b)
 	if root == "" {
 		t.Fatal("the datastore has no local root")
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/gobutler/butler/internal/registry"
 	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
-	"github.com/gobutler/butler/internal/transfer"
 	"github.com/gobutler/butler/sphgeom"
 	"github.com/gobutler/butler/timespan"
 )
@@ -43,7 +43,7 @@ func loadExports(t *testing.T, b *butler.Butler, names ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bun, _, err := transfer.Read(f, b.Universe, transfer.ReadOptions{})
+		bun, _, err := exportfile.Read(f, b.Universe, exportfile.ReadOptions{})
 		f.Close()
 		if err != nil {
 			t.Fatalf("read %s: %v", name, err)

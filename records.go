@@ -5,24 +5,45 @@ import (
 	"fmt"
 
 	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/registry"
 )
 
 // InsertMode says what to do with a dimension record that already exists.
-type InsertMode = registry.InsertMode
+type InsertMode int
 
 const (
-	InsertNew     = registry.InsertNew
-	InsertSkip    = registry.InsertSkip
-	InsertReplace = registry.InsertReplace
+	// InsertNew fails with a conflict when the record exists.
+	InsertNew InsertMode = iota
+	// InsertSkip leaves an existing record as it is.
+	InsertSkip
+	// InsertReplace overwrites an existing record.
+	InsertReplace
 )
+
+// registryMode is the registry's form of m.
+func (m InsertMode) registryMode() (registry.InsertMode, error) {
+	switch m {
+	case InsertNew:
+		return registry.InsertNew, nil
+	case InsertSkip:
+		return registry.InsertSkip, nil
+	case InsertReplace:
+		return registry.InsertReplace, nil
+	}
+	return 0, fmt.Errorf("insert mode %d: %w", int(m), errs.ErrInvalid)
+}
 
 // InsertRecords writes dimension records of one element in one transaction.
 func (b *Butler) InsertRecords(ctx context.Context, element string, recs []dimensions.Record, mode InsertMode) error {
 	if err := b.checkWriteable("insert " + element + " records"); err != nil {
 		return err
 	}
-	return b.reg.Update(ctx, func(c *registry.Tx) error { return c.InsertRecords(ctx, element, recs, mode) })
+	m, err := mode.registryMode()
+	if err != nil {
+		return fmt.Errorf("insert %s records: %w", element, err)
+	}
+	return b.reg.Update(ctx, func(c *registry.Tx) error { return c.InsertRecords(ctx, element, recs, m) })
 }
 
 // SyncRecords inserts records that are missing and checks the others are the

@@ -50,7 +50,7 @@ func newS3PGRepo(t testing.TB, srv *s3test.Server, prefix string) (root, bucket,
 		t.Fatalf("Open(%s): %v", root, err)
 	}
 	t.Cleanup(func() { b.Close() })
-	if got, want := b.Datastore().URI(""), dsRoot+"/"; got != want {
+	if got, want := butler.DatastoreURI(b, ""), dsRoot+"/"; got != want {
 		t.Fatalf("datastore root URI = %q, want %q", got, want)
 	}
 	return root, bucket, schema, b

@@ -62,7 +62,7 @@ func newS3Repo(t testing.TB, srv *s3test.Server, prefix string) (root, bucket st
 		t.Fatalf("Open(%s): %v", root, err)
 	}
 	t.Cleanup(func() { b.Close() })
-	if got, want := b.Datastore().URI(""), dsRoot+"/"; got != want {
+	if got, want := butler.DatastoreURI(b, ""), dsRoot+"/"; got != want {
 		t.Fatalf("datastore root URI = %q, want %q", got, want)
 	}
 	for _, c := range s3InstrumentClasses {

@@ -254,7 +254,7 @@ func (b *Butler) importRegister(ctx context.Context, c *registry.Tx, bun *Bundle
 		if plan.skip[set.Element] || len(set.Records) == 0 {
 			continue
 		}
-		if err := c.InsertRecords(ctx, set.Element, set.Records, InsertSkip); err != nil {
+		if err := c.InsertRecords(ctx, set.Element, set.Records, registry.InsertSkip); err != nil {
 			return &EntryError{Entry: "dimension " + set.Element, Err: err}
 		}
 		res.Records += len(set.Records)

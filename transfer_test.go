@@ -15,10 +15,10 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
 	"github.com/gobutler/butler/internal/testutil/s3test"
-	"github.com/gobutler/butler/internal/transfer"
 )
 
 // transferSource makes a SQLite repository (newRepo's) holding 10 dict
@@ -222,24 +222,24 @@ func TestTransferFrom_Errors(t *testing.T) {
 }
 
 // TestExport_FilesThenImport exports datasets with their files into a
-// directory (transfer.ExportDir) and imports them into a fresh repository by
+// directory (exportfile.ExportDir) and imports them into a fresh repository by
 // copy: the same IDs and bytes, the source untouched.
 func TestExport_FilesThenImport(t *testing.T) {
 	ctx := t.Context()
 	src, refs, content := transferSource(t)
 	dir := filepath.Join(t.TempDir(), "export")
-	if _, err := transfer.ExportDir(ctx, src, refs, dir, "", "copy", butler.ExportOptions{}); err != nil {
+	if _, err := exportfile.ExportDir(ctx, src, refs, dir, "", "copy", butler.ExportOptions{}); err != nil {
 		t.Fatalf("ExportDir: %v", err)
 	}
 	root, dst := repotest.New(t)
-	res, err := transfer.ImportFile(ctx, dst, filepath.Join(dir, transfer.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, nil)
+	res, err := exportfile.ImportFile(ctx, dst, filepath.Join(dir, exportfile.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, nil)
 	if err != nil || res.Datasets != len(refs) || res.Files != len(refs) {
 		t.Fatalf("ImportFile = %+v, %v; want %d datasets with files", res, err, len(refs))
 	}
 	checkTransferred(t, dst, refs, content, "file://"+root+"/")
 	repotest.CheckConsistent(t, dst)
 	// Exporting into the same directory again would overwrite the file: refused.
-	if _, err := transfer.ExportDir(ctx, src, refs, dir, "", "copy", butler.ExportOptions{}); !errors.Is(err, errs.ErrConflict) {
+	if _, err := exportfile.ExportDir(ctx, src, refs, dir, "", "copy", butler.ExportOptions{}); !errors.Is(err, errs.ErrConflict) {
 		t.Errorf("ExportDir over an existing export = %v, want errs.ErrConflict", err)
 	}
 }
@@ -324,7 +324,7 @@ func BenchmarkImportHSCRC2(b *testing.B) {
 		b.StopTimer()
 		_, dst := repotest.New(b)
 		b.StartTimer()
-		bun, _, err := transfer.Read(bytes.NewReader(data), dst.Universe, transfer.ReadOptions{})
+		bun, _, err := exportfile.Read(bytes.NewReader(data), dst.Universe, exportfile.ReadOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -343,16 +343,16 @@ func BenchmarkImportCopy1000(b *testing.B) {
 	const n = 1000
 	src, refs := benchSource(b, n)
 	dir := filepath.Join(b.TempDir(), "export")
-	if _, err := transfer.ExportDir(b.Context(), src, refs, dir, "", "copy", butler.ExportOptions{}); err != nil {
+	if _, err := exportfile.ExportDir(b.Context(), src, refs, dir, "", "copy", butler.ExportOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	file := filepath.Join(dir, transfer.DefaultExportFile)
+	file := filepath.Join(dir, exportfile.DefaultExportFile)
 	total := 0
 	for b.Loop() {
 		b.StopTimer()
 		_, dst := repotest.New(b)
 		b.StartTimer()
-		res, err := transfer.ImportFile(b.Context(), dst, file, butler.ImportOptions{Transfer: "copy"}, nil)
+		res, err := exportfile.ImportFile(b.Context(), dst, file, butler.ImportOptions{Transfer: "copy"}, nil)
 		if err != nil || res.Files != n {
 			b.Fatalf("ImportFile = %+v, %v; want %d files", res, err, n)
 		}
@@ -409,11 +409,11 @@ func TestExport_DirectFilesImportDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "export")
-	if _, err := transfer.ExportDir(ctx, a, res.Refs, dir, "", "none", butler.ExportOptions{}); err != nil {
+	if _, err := exportfile.ExportDir(ctx, a, res.Refs, dir, "", "none", butler.ExportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	_, b := repotest.New(t)
-	if _, err := transfer.ImportFile(ctx, b, filepath.Join(dir, transfer.DefaultExportFile), butler.ImportOptions{Transfer: "direct"}, nil); err != nil {
+	if _, err := exportfile.ImportFile(ctx, b, filepath.Join(dir, exportfile.DefaultExportFile), butler.ImportOptions{Transfer: "direct"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := b.GetRef(ctx, res.Refs[0])

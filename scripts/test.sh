@@ -85,4 +85,4 @@ echo "== fuzz (short)"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 200000x ./internal/query
 go test -run '^$' -fuzz '^FuzzReadHeaders$' -fuzztime 80000x ./internal/fits
 go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 150000x ./sphgeom
-go test -run '^$' -fuzz '^FuzzRead$' -fuzztime 10000x ./internal/transfer
+go test -run '^$' -fuzz '^FuzzRead$' -fuzztime 10000x ./internal/exportfile

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gobutler/butler"
-	"github.com/gobutler/butler/internal/transfer"
+	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +34,7 @@ datasets' memberships.`,
 	o.addFlags(cmd)
 	f := cmd.Flags()
 	f.StringVarP(&o.transfer, "transfer", "t", "copy", "copy, link, symlink, hardlink, relsymlink, or none (paths stay relative to the datastore)")
-	f.StringVar(&o.exportFile, "export-file", transfer.DefaultExportFile, "export file name (in DIRECTORY)")
+	f.StringVar(&o.exportFile, "export-file", exportfile.DefaultExportFile, "export file name (in DIRECTORY)")
 	f.StringArrayVar(&o.include, "include-collection", nil, "also export these collections (repeatable, comma-separated)")
 	f.BoolVar(&o.noDimensions, "no-dimensions", false, "do not export dimension records")
 	return cmd
@@ -54,7 +54,7 @@ func runExport(ctx context.Context, g *globals, o exportOptions, args []string) 
 	if o.noDimensions {
 		opts.Elements = []string{}
 	}
-	bun, err := transfer.ExportDir(ctx, b, refs, args[1], o.exportFile, o.transfer, opts)
+	bun, err := exportfile.ExportDir(ctx, b, refs, args[1], o.exportFile, o.transfer, opts)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gobutler/butler"
-	"github.com/gobutler/butler/internal/transfer"
+	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/spf13/cobra"
 )
 
@@ -38,11 +38,11 @@ func runExportCalibs(ctx context.Context, g *globals, o exportCalibsOptions, arg
 		return err
 	}
 	defer b.Close()
-	refs, cols, err := transfer.CalibrationRefs(ctx, b, splitList(args[2:]), splitList(o.types))
+	refs, cols, err := exportfile.CalibrationRefs(ctx, b, splitList(args[2:]), splitList(o.types))
 	if err != nil {
 		return err
 	}
-	bun, err := transfer.ExportDir(ctx, b, refs, args[1], "", o.transfer, butler.ExportOptions{Collections: cols})
+	bun, err := exportfile.ExportDir(ctx, b, refs, args[1], "", o.transfer, butler.ExportOptions{Collections: cols})
 	if err != nil {
 		return err
 	}

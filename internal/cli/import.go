@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gobutler/butler"
-	"github.com/gobutler/butler/internal/transfer"
+	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/spf13/cobra"
 )
 
@@ -38,7 +38,7 @@ Exit status: 0 imported, 1 error (the entry is named), 2 usage error.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.transfer, "transfer", "t", "auto", "auto, link, symlink, hardlink, copy, move, relsymlink or direct")
-	f.StringVar(&o.exportFile, "export-file", transfer.DefaultExportFile, "export file (relative paths are in DIRECTORY)")
+	f.StringVar(&o.exportFile, "export-file", exportfile.DefaultExportFile, "export file (relative paths are in DIRECTORY)")
 	f.StringArrayVarP(&o.skipDimensions, "skip-dimensions", "s", nil, "dimension elements whose records are not imported (repeatable, comma-separated)")
 	f.Bool("track-file-attrs", true, "record file sizes (default)")
 	f.BoolVar(&o.noTrackFileAttrs, "no-track-file-attrs", false, "do not record file sizes")
@@ -58,7 +58,7 @@ func runImport(ctx context.Context, g *globals, o importOptions, args []string) 
 		file = filepath.Join(args[1], file)
 	}
 	start := time.Now()
-	res, err := transfer.ImportFile(ctx, b, file, butler.ImportOptions{
+	res, err := exportfile.ImportFile(ctx, b, file, butler.ImportOptions{
 		Dir: args[1], Transfer: o.transfer, SkipDimensions: splitList(o.skipDimensions), NoFileAttrs: o.noTrackFileAttrs, RegistryOnly: o.registryOnly,
 	}, func(msg string) { g.log.Warn(msg) })
 	if err != nil {

@@ -162,7 +162,7 @@ func TestExportCalibs(t *testing.T) {
 
 	// The certifications came along with their validity range.
 	b := repotest.Open(t, repo)
-	certs, err := b.Registry().Certifications(ctx, "Dummy/calib")
+	certs, err := b.Certifications(ctx, "Dummy/calib")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
-// Package transfer reads and writes daf_butler's repository export files
+// Package exportfile reads and writes daf_butler's repository export files
 // (format 1.0.x, transfers/_yaml.py upstream) as butler.Bundle values, including
 // the migrations of files written for older dimension universes.
-package transfer
+package exportfile
 
 import (
 	"encoding/base64"

@@ -1,4 +1,4 @@
-package transfer_test
+package exportfile_test
 
 import (
 	"bytes"
@@ -20,10 +20,10 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
-	"github.com/gobutler/butler/internal/transfer"
 	"github.com/gobutler/butler/timespan"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -55,7 +55,7 @@ func exportPath(t testing.TB, name string) string {
 func importFiles(t *testing.T, b *butler.Butler, names ...string) {
 	t.Helper()
 	for _, name := range names {
-		if _, err := transfer.ImportFile(t.Context(), b, exportPath(t, name), butler.ImportOptions{RegistryOnly: true}, nil); err != nil {
+		if _, err := exportfile.ImportFile(t.Context(), b, exportPath(t, name), butler.ImportOptions{RegistryOnly: true}, nil); err != nil {
 			t.Fatalf("import %s: %v", name, err)
 		}
 	}
@@ -100,7 +100,7 @@ func snapshot(t *testing.T, b *butler.Butler) repoState {
 			}
 			s.Collections[c.Name] += fmt.Sprint(kids)
 		case dataset.Calibration:
-			certs, err := b.Registry().Certifications(ctx, c.Name)
+			certs, err := b.Certifications(ctx, c.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -395,17 +395,17 @@ func TestRead_Header(t *testing.T) {
 	u := dimensions.Default()
 	for _, tt := range []struct {
 		file string
-		want transfer.Header
+		want exportfile.Header
 	}{
-		{"hsc-rc2-subset-v0.yaml", transfer.Header{Version: "0", UniverseVersion: 0, UniverseNamespace: "daf_butler"}},
-		{"base.yaml", transfer.Header{Version: "0", UniverseVersion: 6, UniverseNamespace: "daf_butler"}},
-		{"lsstcam-subset.yaml", transfer.Header{Version: "1.0.2", UniverseVersion: 7, UniverseNamespace: "daf_butler"}},
+		{"hsc-rc2-subset-v0.yaml", exportfile.Header{Version: "0", UniverseVersion: 0, UniverseNamespace: "daf_butler"}},
+		{"base.yaml", exportfile.Header{Version: "0", UniverseVersion: 6, UniverseNamespace: "daf_butler"}},
+		{"lsstcam-subset.yaml", exportfile.Header{Version: "1.0.2", UniverseVersion: 7, UniverseNamespace: "daf_butler"}},
 	} {
 		f, err := os.Open(exportPath(t, tt.file))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, h, err := transfer.Read(f, u, transfer.ReadOptions{})
+		_, h, err := exportfile.Read(f, u, exportfile.ReadOptions{})
 		f.Close()
 		if err != nil || h != tt.want {
 			t.Errorf("Read(%s) header = %+v, %v; want %+v", tt.file, h, err, tt.want)
@@ -422,7 +422,7 @@ func TestRead_DayObsWarning(t *testing.T) {
 	}
 	defer f.Close()
 	var warnings []string
-	if _, _, err := transfer.Read(f, dimensions.Default(), transfer.ReadOptions{Warn: func(m string) { warnings = append(warnings, m) }}); err != nil {
+	if _, _, err := exportfile.Read(f, dimensions.Default(), exportfile.ReadOptions{Warn: func(m string) { warnings = append(warnings, m) }}); err != nil {
 		t.Fatal(err)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "HSC") || !strings.Contains(warnings[0], "day_obs") {
@@ -494,7 +494,7 @@ func TestImport_IntegerIDs(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, newRepo newRepoFunc) {
 		_, b := newRepo(t)
 		var warned []string
-		bun, _, err := transfer.Read(strings.NewReader(v0IntIDs), b.Universe, transfer.ReadOptions{Warn: func(m string) { warned = append(warned, m) }})
+		bun, _, err := exportfile.Read(strings.NewReader(v0IntIDs), b.Universe, exportfile.ReadOptions{Warn: func(m string) { warned = append(warned, m) }})
 		if err != nil {
 			t.Fatalf("Read: %v", err)
 		}
@@ -560,7 +560,7 @@ func exportAll(t *testing.T, b *butler.Butler) []byte {
 		t.Fatalf("Export: %v", err)
 	}
 	var buf bytes.Buffer
-	if err := transfer.Write(&buf, bun, b.Universe); err != nil {
+	if err := exportfile.Write(&buf, bun, b.Universe); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
 	return buf.Bytes()
@@ -573,12 +573,12 @@ func TestExportImport_RoundTrip(t *testing.T) {
 		_, a := newRepo(t)
 		importFiles(t, a, "ci_hsc-subset.yaml", "ci_hsc-subset-skymap.yaml")
 		first := exportAll(t, a)
-		bun, h, err := transfer.Read(bytes.NewReader(first), a.Universe, transfer.ReadOptions{})
+		bun, h, err := exportfile.Read(bytes.NewReader(first), a.Universe, exportfile.ReadOptions{})
 		if err != nil {
 			t.Fatalf("Read of our own export: %v\n%s", err, first)
 		}
-		if h.Version != transfer.FormatVersion || h.UniverseVersion != a.Universe.Version {
-			t.Errorf("header of our export = %+v, want version %s, universe %d", h, transfer.FormatVersion, a.Universe.Version)
+		if h.Version != exportfile.FormatVersion || h.UniverseVersion != a.Universe.Version {
+			t.Errorf("header of our export = %+v, want version %s, universe %d", h, exportfile.FormatVersion, a.Universe.Version)
 		}
 		// The export holds the 34 datasets and the records of their data IDs.
 		n := 0
@@ -780,7 +780,7 @@ func TestImport_BadInput(t *testing.T) {
 					}
 				}
 				opts := butler.ImportOptions{Transfer: tt.transfer, RegistryOnly: tt.transfer == ""}
-				_, err := transfer.ImportFile(t.Context(), b, file, opts, nil)
+				_, err := exportfile.ImportFile(t.Context(), b, file, opts, nil)
 				if err == nil {
 					t.Fatalf("ImportFile succeeded, want an error")
 				}
@@ -840,7 +840,7 @@ func TestImport_Files(t *testing.T) {
 				if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				res, err := transfer.ImportFile(t.Context(), b, file, butler.ImportOptions{Transfer: mode}, nil)
+				res, err := exportfile.ImportFile(t.Context(), b, file, butler.ImportOptions{Transfer: mode}, nil)
 				if err != nil {
 					t.Fatalf("ImportFile: %v", err)
 				}
@@ -870,7 +870,7 @@ func TestImport_Files(t *testing.T) {
 						t.Errorf("%s: mode %v after a %s import", f, fi.Mode(), mode)
 					}
 				}
-				res, err = transfer.ImportFile(t.Context(), b, file, butler.ImportOptions{Transfer: mode}, nil)
+				res, err = exportfile.ImportFile(t.Context(), b, file, butler.ImportOptions{Transfer: mode}, nil)
 				if err != nil || res.Datasets != 0 || res.Files != 0 || res.Skipped != 2 {
 					t.Errorf("second ImportFile = %+v, %v; want the 2 datasets skipped", res, err)
 				}
@@ -902,7 +902,7 @@ func readFile(t *testing.T, b *butler.Butler, name string) *butler.Bundle {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	bun, _, err := transfer.Read(f, b.Universe, transfer.ReadOptions{})
+	bun, _, err := exportfile.Read(f, b.Universe, exportfile.ReadOptions{})
 	if err != nil {
 		t.Fatalf("read %s: %v", name, err)
 	}
@@ -941,7 +941,7 @@ func TestCalibrationRefs(t *testing.T) {
 		{[]string{"imported_*"}, nil, 0, nil, errs.ErrNotFound}, // RUN collections, not CALIBRATION
 	}
 	for _, tt := range tests {
-		refs, cols, err := transfer.CalibrationRefs(ctx, b, tt.names, tt.types)
+		refs, cols, err := exportfile.CalibrationRefs(ctx, b, tt.names, tt.types)
 		if tt.wantErr != nil {
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("CalibrationRefs(%q, %q) error = %v, want %v", tt.names, tt.types, err, tt.wantErr)
@@ -972,7 +972,7 @@ func TestWrite_Floats(t *testing.T) {
 		}})
 	}
 	var buf bytes.Buffer
-	if err := transfer.Write(&buf, bun, u); err != nil {
+	if err := exportfile.Write(&buf, bun, u); err != nil {
 		t.Fatal(err)
 	}
 	var written []string
@@ -987,7 +987,7 @@ func TestWrite_Floats(t *testing.T) {
 	if len(written) != len(values) {
 		t.Fatalf("%d exposure_time values written, want %d:\n%s", len(written), len(values), buf.String())
 	}
-	back, _, err := transfer.Read(&buf, u, transfer.ReadOptions{})
+	back, _, err := exportfile.Read(&buf, u, exportfile.ReadOptions{})
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
@@ -1039,13 +1039,13 @@ func TestExportImport_Collections(t *testing.T) {
 				t.Fatalf("Export: %v", err)
 			}
 			var buf bytes.Buffer
-			if err := transfer.Write(&buf, bun, b.Universe); err != nil {
+			if err := exportfile.Write(&buf, bun, b.Universe); err != nil {
 				t.Fatal(err)
 			}
 			return buf.Bytes()
 		}
 		first := export(a)
-		bun, _, err := transfer.Read(bytes.NewReader(first), a.Universe, transfer.ReadOptions{})
+		bun, _, err := exportfile.Read(bytes.NewReader(first), a.Universe, exportfile.ReadOptions{})
 		if err != nil {
 			t.Fatalf("Read: %v\n%s", err, first)
 		}
@@ -1079,7 +1079,7 @@ func TestRead_NewerUniverseRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	_, _, err = transfer.Read(f, v1, transfer.ReadOptions{})
+	_, _, err = exportfile.Read(f, v1, exportfile.ReadOptions{})
 	var ue *dimensions.UnrepresentableError
 	if !errors.As(err, &ue) || !errors.Is(err, errs.ErrInvalid) {
 		t.Fatalf("Read(universe 7 file, universe 1) = %v, want a *dimensions.UnrepresentableError", err)

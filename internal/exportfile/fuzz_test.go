@@ -1,4 +1,4 @@
-package transfer_test
+package exportfile_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/gobutler/butler/dimensions"
-	"github.com/gobutler/butler/internal/transfer"
+	"github.com/gobutler/butler/internal/exportfile"
 )
 
 // FuzzRead: any export document is read or refused with an error; never a panic.
@@ -20,7 +20,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte("description: x\nversion: 1.0.2\ndata:\n- type: associations\n  collection: c\n  collection_type: CALIBRATION\n  validity_ranges:\n  - timespan: !lsst.daf.butler.Timespan {begin: null, end: !butler_time/tai/iso '2020-01-01 00:00:00'}\n    dataset_ids: [!uuid '00000000-0000-0000-0000-000000000001', 3]\n"))
 	u := dimensions.Default()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		bun, _, err := transfer.Read(bytes.NewReader(data), u, transfer.ReadOptions{})
+		bun, _, err := exportfile.Read(bytes.NewReader(data), u, exportfile.ReadOptions{})
 		if err == nil && bun == nil {
 			t.Fatal("no bundle and no error")
 		}

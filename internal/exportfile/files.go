@@ -1,4 +1,4 @@
-package transfer
+package exportfile
 
 import (
 	"bytes"
@@ -106,7 +106,7 @@ func CalibrationRefs(ctx context.Context, b *butler.Butler, names, types []strin
 		colNames = append(colNames, c.Name)
 		// Certifications, not a dataset query: queries do not see what is
 		// only in CALIBRATION collections.
-		certs, err := b.Registry().Certifications(ctx, c.Name)
+		certs, err := b.Certifications(ctx, c.Name)
 		if err != nil {
 			return nil, nil, err
 		}

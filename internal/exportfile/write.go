@@ -1,4 +1,4 @@
-package transfer
+package exportfile
 
 import (
 	"encoding/base64"
