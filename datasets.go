@@ -479,47 +479,10 @@ func (b *Butler) removeRefs(ctx context.Context, c *registry.Tx, ids []dataset.I
 
 // Remove deletes datasets and their files (prune --purge).
 func (b *Butler) Remove(ctx context.Context, refs []dataset.Ref) error {
-	if err := b.checkWriteable("remove datasets"); err != nil {
-		return err
-	}
-	ids := make([]dataset.ID, len(refs))
-	for i, r := range refs {
-		ids[i] = r.ID
-	}
-	var orphans []string
-	err := b.reg.Update(ctx, func(c *registry.Tx) error {
-		var err error
-		orphans, err = b.removeRefs(ctx, c, ids)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("remove %d dataset(s): %w", len(refs), err)
-	}
-	// Files go after the commit: a crash in between leaves files without records,
-	// which are harmless and found by a repair, never records without files.
-	return b.ds.Remove(ctx, orphans)
+	return b.Prune(ctx, refs, PruneOptions{Purge: true})
 }
 
 // Unstore deletes datasets' files and datastore records but keeps them in the registry.
 func (b *Butler) Unstore(ctx context.Context, refs []dataset.Ref) error {
-	if err := b.checkWriteable("unstore datasets"); err != nil {
-		return err
-	}
-	ids := make([]dataset.ID, len(refs))
-	for i, r := range refs {
-		ids[i] = r.ID
-	}
-	var orphans []string
-	err := b.reg.Update(ctx, func(c *registry.Tx) error {
-		var err error
-		if orphans, err = c.DeleteFileRecords(ctx, b.ds.RecordsTable(), ids); err != nil {
-			return err
-		}
-		orphans, err = b.zipOrphans(ctx, c, orphans)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return b.ds.Remove(ctx, orphans)
+	return b.Prune(ctx, refs, PruneOptions{Unstore: true})
 }
