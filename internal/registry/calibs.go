@@ -232,24 +232,13 @@ func (r *Registry) FindCalibration(ctx context.Context, coll, typeName string, i
 	if err != nil {
 		return nil, fmt.Errorf("calibration lookup of %s in %q: %w", typeName, coll, err)
 	}
-	var found []dataset.ID
-	for rows.Next() {
-		var v any
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		dsID, err := parseUUID(v)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		found = append(found, dsID)
+	found, err := scanIDs(rows)
+	if err != nil {
+		return nil, err
 	}
-	rows.Close()
 	switch len(found) {
 	case 0:
-		return nil, rows.Err()
+		return nil, nil // scanIDs reported any row error
 	case 1:
 		return r.Dataset(ctx, found[0])
 	}

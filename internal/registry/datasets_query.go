@@ -6,6 +6,7 @@ package registry
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -720,6 +721,34 @@ func parseUUID(v any) (dataset.ID, error) {
 	return dataset.ID{}, fmt.Errorf("dataset id %v (%T): %w: not a UUID", v, v, errs.ErrInvalid)
 }
 
+// scanIDs reads rows of one dataset-ID column and closes them.
+func scanIDs(rows *sql.Rows) ([]dataset.ID, error) {
+	defer rows.Close()
+	var out []dataset.ID
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		id, err := parseUUID(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// idList is the "?, ?, …" of an IN list of dataset IDs and their values as
+// this dialect stores them.
+func (r *Registry) idList(ids []dataset.ID) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = r.uuid(id)
+	}
+	return sqldb.Placeholders(len(ids)), args
+}
+
 // UUIDHex renders an ID as stored in SQLite.
 func UUIDHex(id dataset.ID) string { return hex.EncodeToString(id[:]) }
 
@@ -845,31 +874,17 @@ func (r *Registry) expandWhere(where string, colExpr map[string]string, from str
 func (r *Registry) ExistingIDs(ctx context.Context, ids []dataset.ID) (map[dataset.ID]bool, error) {
 	out := map[dataset.ID]bool{}
 	for start := 0; start < len(ids); start += batchRows {
-		chunk := ids[start:min(start+batchRows, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = r.uuid(id)
-		}
-		rows, err := r.db.Conn().Query(ctx, "SELECT id FROM "+r.db.T("dataset")+" WHERE id IN ("+sqldb.Placeholders(len(chunk))+")", args...)
+		in, args := r.idList(ids[start:min(start+batchRows, len(ids))])
+		rows, err := r.db.Conn().Query(ctx, "SELECT id FROM "+r.db.T("dataset")+" WHERE id IN ("+in+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("look up dataset IDs: %w", err)
 		}
-		for rows.Next() {
-			var v any
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			id, err := parseUUID(v)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		found, err := scanIDs(rows)
+		if err != nil {
 			return nil, err
+		}
+		for _, id := range found {
+			out[id] = true
 		}
 	}
 	return out, nil

@@ -159,13 +159,8 @@ func (r *Registry) datasetConflict(typeName, coll string, batch []NewDataset, er
 func (r *Registry) deleteDatasets(ctx context.Context, c sqldb.Conn, ids []dataset.ID) error {
 	for start := 0; start < len(ids); start += batchRows {
 		end := min(start+batchRows, len(ids))
-		ph := make([]string, 0, end-start)
-		args := make([]any, 0, end-start)
-		for _, id := range ids[start:end] {
-			ph = append(ph, "?")
-			args = append(args, r.uuid(id))
-		}
-		in := " IN (" + strings.Join(ph, ", ") + ")"
+		ph, args := r.idList(ids[start:end])
+		in := " IN (" + ph + ")"
 		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("dataset_location")+" WHERE dataset_id"+in, args...); err != nil {
 			return fmt.Errorf("delete dataset locations: %w", err)
 		}
@@ -244,20 +239,7 @@ func (r *Registry) runDatasetIDs(ctx context.Context, c sqldb.Conn, run string) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []dataset.ID
-	for rows.Next() {
-		var v any
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		id, err := parseUUID(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return scanIDs(rows)
 }
 
 // removeRun deletes a RUN collection and every dataset in it (the caller removes

@@ -109,14 +109,9 @@ func (r *Registry) FileRecords(ctx context.Context, table string, ids []dataset.
 	}
 	for start := 0; start < len(ids); start += batchRows {
 		end := min(start+batchRows, len(ids))
-		ph := make([]string, 0, end-start)
-		args := make([]any, 0, end-start)
-		for _, id := range ids[start:end] {
-			ph = append(ph, "?")
-			args = append(args, r.uuid(id))
-		}
+		ph, args := r.idList(ids[start:end])
 		rows, err := c.Query(ctx, "SELECT dataset_id, path, formatter, storage_class, component, checksum, file_size FROM "+r.db.T(table)+
-			" WHERE dataset_id IN ("+strings.Join(ph, ", ")+")", args...)
+			" WHERE dataset_id IN ("+ph+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("read file records: %w", err)
 		}
@@ -160,13 +155,8 @@ func (r *Registry) deleteFileRecords(ctx context.Context, c sqldb.Conn, table st
 	var orphans []string
 	for start := 0; start < len(ids); start += batchRows {
 		end := min(start+batchRows, len(ids))
-		ph := make([]string, 0, end-start)
-		args := make([]any, 0, end-start)
-		for _, id := range ids[start:end] {
-			ph = append(ph, "?")
-			args = append(args, r.uuid(id))
-		}
-		in := "(" + strings.Join(ph, ", ") + ")"
+		ph, args := r.idList(ids[start:end])
+		in := "(" + ph + ")"
 		rows, err := c.Query(ctx, "SELECT DISTINCT path FROM "+r.db.T(table)+" WHERE dataset_id IN "+in, args...)
 		if err != nil {
 			return nil, err
