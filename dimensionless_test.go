@@ -14,7 +14,6 @@ import (
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/exportfile"
-	"github.com/gobutler/butler/internal/registry"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
 	"github.com/gobutler/butler/timespan"
@@ -135,7 +134,7 @@ func TestDimensionless_Registry(t *testing.T) {
 			// in dimension_graph_key), so packages rows live in
 			// dataset_tags_00000000, with dataset_calibs_00000000 for
 			// dimensionless calibrations.
-			db := butler.RegistryDB(b)
+			db := butler.RegistryDB(t, b)
 			for _, name := range []string{"packages", "isr_config", "bias_cfg"} {
 				var key int64
 				var tags string
@@ -382,7 +381,7 @@ func TestDimensionless_Registry(t *testing.T) {
 					t.Errorf("QueryDatasets(bias_cfg in calib at %s) = %v", tc.at, refNames(got))
 				}
 			}
-			var lookup *registry.CalibrationLookupError
+			var lookup *dataset.CalibrationLookupError
 			if got := queryRefs(t, b, butler.DatasetSearch{Types: []string{"bias_cfg"}, Collections: []string{"calib"}}); len(got) != 2 {
 				t.Errorf("bias_cfg in calib: %v, want both", refNames(got))
 			}

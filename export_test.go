@@ -3,13 +3,25 @@ package butler
 import (
 	"context"
 
+	"testing"
+
 	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/internal/registry"
 	"github.com/gobutler/butler/internal/registry/sqldb"
 )
 
-// RegistryDB returns the registry's database, for tests that check the
-// upstream table layout with SQL of their own.
-func RegistryDB(b *Butler) *sqldb.DB { return b.reg.DB() }
+// RegistryDB opens a second, read-only connection to the registry's
+// database, for tests that check the upstream table layout with SQL of their
+// own (the registry itself never hands out its connection).
+func RegistryDB(tb testing.TB, b *Butler) *sqldb.DB {
+	tb.Helper()
+	db, _, err := registry.Connect(tb.Context(), location(b.repo.Registry), false, true)
+	if err != nil {
+		tb.Fatalf("open registry database: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
 
 // DatastoreURI returns the URI of a path in the datastore ("" for its root).
 func DatastoreURI(b *Butler, path string) string { return b.ds.URI(path) }

@@ -126,7 +126,7 @@ func (b *Butler) Ingest(ctx context.Context, typeName, run string, files []FileD
 			if present[p.ref.ID] {
 				if !opts.SkipExisting {
 					// Refuse before any transfer, so the existing dataset's file is never touched.
-					return IngestResult{}, &registry.ConflictError{Type: typeName, Collection: run, DataID: p.ref.DataID, Err: fmt.Errorf("dataset %s is already there", p.ref.ID)}
+					return IngestResult{}, &dataset.ConflictError{Type: typeName, Collection: run, DataID: p.ref.DataID, Err: fmt.Errorf("dataset %s is already there", p.ref.ID)}
 				}
 				res.Skipped++
 				continue

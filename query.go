@@ -75,7 +75,7 @@ func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 	}
 	if len(types) == 0 {
 		if len(s.Types) > 0 && !registry.IsGlob(strings.Join(s.Types, "")) {
-			return fmt.Errorf("query datasets: %w", &registry.MissingDatasetTypeError{Name: strings.Join(s.Types, ", ")})
+			return fmt.Errorf("query datasets: %w", &dataset.MissingTypeError{Name: strings.Join(s.Types, ", ")})
 		}
 		return nil
 	}
@@ -496,7 +496,7 @@ func (b *Butler) CommonDimensions(ctx context.Context, patterns []string) ([]str
 		return nil, nil, err
 	}
 	if len(types) == 0 {
-		return nil, nil, fmt.Errorf("dataset types %s: %w", strings.Join(patterns, ", "), &registry.MissingDatasetTypeError{Name: strings.Join(patterns, ", ")})
+		return nil, nil, fmt.Errorf("dataset types %s: %w", strings.Join(patterns, ", "), &dataset.MissingTypeError{Name: strings.Join(patterns, ", ")})
 	}
 	var names []string
 	var common []string

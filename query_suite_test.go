@@ -14,7 +14,6 @@ import (
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/exportfile"
-	"github.com/gobutler/butler/internal/registry"
 	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
@@ -622,7 +621,7 @@ func TestQuerySuite_Calibrations(t *testing.T) {
 		}
 		// Detector 2 has two ranges in calib: ambiguous without a time.
 		err := b.QueryDatasets(ctx, butler.DatasetSearch{Types: []string{"bias"}, Collections: []string{"calib", "imported_r"}, FindFirst: true}, func(dataset.Ref) error { return nil })
-		var lookup *registry.CalibrationLookupError
+		var lookup *dataset.CalibrationLookupError
 		if !errors.As(err, &lookup) {
 			t.Fatalf("find-first over two validity ranges: %v, want a CalibrationLookupError", err)
 		}

@@ -462,7 +462,7 @@ func (b *Butler) IngestZip(ctx context.Context, zipPath string, opts IngestZipOp
 				b.log.Warn("could not remove the zip of a failed ingest", "path", b.ds.URI(written), "err", rmErr)
 			}
 		}
-		var ce *registry.ConflictError
+		var ce *dataset.ConflictError
 		if errors.As(err, &ce) {
 			err = b.zipExplainConflict(ctx, plan, err)
 		}

@@ -108,7 +108,7 @@ func TestGrant_SharingRoles(t *testing.T) {
 		t.Errorf("reader writes: %v, want a read-only error naming the user", err)
 	}
 	// Even a statement outside the registry's checks is refused plainly.
-	if _, err := c.DB().Conn().Exec(ctx, "DELETE FROM "+c.DB().T("collection")); !errors.Is(err, errs.ErrPermission) || strings.Contains(err.Error(), "SQLSTATE") {
+	if _, err := c.db.Conn().Exec(ctx, "DELETE FROM "+c.db.T("collection")); !errors.Is(err, errs.ErrPermission) || strings.Contains(err.Error(), "SQLSTATE") {
 		t.Errorf("reader deletes: %v, want a plain permission error", err)
 	}
 

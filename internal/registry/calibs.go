@@ -13,18 +13,6 @@ import (
 	"github.com/gobutler/butler/timespan"
 )
 
-// CalibrationLookupError says a calibration lookup matched more than one dataset.
-type CalibrationLookupError struct {
-	Type, Collection string
-	DataID           dimensions.DataID
-	N                int
-}
-
-func (e *CalibrationLookupError) Error() string {
-	return fmt.Sprintf("ambiguous calibration lookup: %d %s datasets for %s in %q have validity ranges overlapping the time asked for", e.N, e.Type, e.DataID, e.Collection)
-}
-func (e *CalibrationLookupError) Is(target error) bool { return target == errs.ErrConflict }
-
 // calibTarget checks a CALIBRATION collection and a calibration dataset type.
 func (r *Registry) calibTarget(ctx context.Context, c sqldb.Conn, coll, typeName string) (*Collection, *storedType, error) {
 	col, err := r.lookupCollection(ctx, c, coll)
@@ -218,7 +206,7 @@ func toIntOr(v any, def int64) int64 {
 
 // FindCalibration returns the dataset of the type and data ID whose validity in
 // the CALIBRATION collection overlaps at: nil when none, a
-// *CalibrationLookupError when several do.
+// *dataset.CalibrationLookupError when several do.
 func (r *Registry) FindCalibration(ctx context.Context, coll, typeName string, id dimensions.DataID, at timespan.Timespan) (*dataset.Ref, error) {
 	c := r.db.Conn()
 	col, st, err := r.calibTarget(ctx, c, coll, typeName)
@@ -242,7 +230,7 @@ func (r *Registry) FindCalibration(ctx context.Context, coll, typeName string, i
 	case 1:
 		return r.Dataset(ctx, found[0])
 	}
-	return nil, &CalibrationLookupError{Type: typeName, Collection: coll, DataID: id, N: len(found)}
+	return nil, &dataset.CalibrationLookupError{Type: typeName, Collection: coll, DataID: id, N: len(found)}
 }
 
 // Certification is one dataset's validity range in a CALIBRATION collection.

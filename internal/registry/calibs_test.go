@@ -64,7 +64,7 @@ func TestCalibrations(t *testing.T) {
 			t.Errorf("lookup after every range = %v, %v; want nothing", ref, err)
 		}
 		// A span touching both ranges is ambiguous.
-		if _, err := r.FindCalibration(ctx, "calib", "bias", id0, timespan.New(t2-1, t2+1)); !errors.As(err, new(*CalibrationLookupError)) {
+		if _, err := r.FindCalibration(ctx, "calib", "bias", id0, timespan.New(t2-1, t2+1)); !errors.As(err, new(*dataset.CalibrationLookupError)) {
 			t.Errorf("ambiguous lookup: %v, want CalibrationLookupError", err)
 		}
 		// Decertify the middle of the first range: it splits in two.

@@ -80,7 +80,7 @@ func (r *Registry) lookupCollection(ctx context.Context, c sqldb.Conn, name stri
 	var typ int
 	err := c.QueryRow(ctx, "SELECT collection_id, type, doc FROM "+r.db.T("collection")+" WHERE name = ?", name).Scan(&col.ID, &typ, &doc)
 	if sqldb.IsNoRows(err) {
-		return nil, &MissingCollectionError{Name: name}
+		return nil, &dataset.MissingCollectionError{Name: name}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up collection %q: %w", name, err)
@@ -100,14 +100,6 @@ func (r *Registry) collectionByID(ctx context.Context, c sqldb.Conn, id int64) (
 	col.Type, col.Doc = dataset.CollectionType(typ), doc.String
 	return col, nil
 }
-
-// MissingCollectionError says a collection does not exist.
-type MissingCollectionError struct{ Name string }
-
-func (e *MissingCollectionError) Error() string {
-	return fmt.Sprintf("collection %q: not found", e.Name)
-}
-func (e *MissingCollectionError) Is(target error) bool { return target == errs.ErrNotFound }
 
 // Collections lists all collections sorted by name.
 func (r *Registry) Collections(ctx context.Context) ([]*Collection, error) {
@@ -239,14 +231,6 @@ func (r *Registry) ParentChains(ctx context.Context, name string) ([]string, err
 	return out, rows.Err()
 }
 
-// CollectionCycleError says a chain would contain itself.
-type CollectionCycleError struct{ Parent, Child string }
-
-func (e *CollectionCycleError) Error() string {
-	return fmt.Sprintf("collection chain %q: adding %q would make a cycle", e.Parent, e.Child)
-}
-func (e *CollectionCycleError) Is(target error) bool { return target == errs.ErrInvalid }
-
 // setChain replaces the children of a CHAINED collection. With flatten, CHAINED
 // children are replaced by their flattened leaves. Duplicates keep the first position.
 func (r *Registry) setChain(ctx context.Context, c sqldb.Conn, parent string, children []string, flatten bool) error {
@@ -276,7 +260,7 @@ func (r *Registry) setChain(ctx context.Context, c sqldb.Conn, parent string, ch
 			return fmt.Errorf("chain %q: %w", parent, err)
 		}
 		if ch == parent {
-			return &CollectionCycleError{Parent: parent, Child: ch}
+			return &dataset.CollectionCycleError{Parent: parent, Child: ch}
 		}
 		if col.Type == dataset.Chained {
 			leaves, err := r.flatten(ctx, c, []string{ch}, map[string]bool{})
@@ -285,11 +269,11 @@ func (r *Registry) setChain(ctx context.Context, c sqldb.Conn, parent string, ch
 			}
 			for _, l := range leaves {
 				if l == parent {
-					return &CollectionCycleError{Parent: parent, Child: ch}
+					return &dataset.CollectionCycleError{Parent: parent, Child: ch}
 				}
 			}
 			if r.chainContains(ctx, c, ch, parent) {
-				return &CollectionCycleError{Parent: parent, Child: ch}
+				return &dataset.CollectionCycleError{Parent: parent, Child: ch}
 			}
 		}
 		ids = append(ids, col.ID)
@@ -348,7 +332,7 @@ func (r *Registry) flatten(ctx context.Context, c sqldb.Conn, names []string, vi
 			return nil
 		}
 		if visiting[n] {
-			return &CollectionCycleError{Parent: n, Child: n}
+			return &dataset.CollectionCycleError{Parent: n, Child: n}
 		}
 		visiting[n] = true
 		defer delete(visiting, n)

@@ -266,7 +266,7 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 				for i, d := range cols {
 					id[d] = vals[i+2]
 				}
-				return &CalibrationLookupError{Type: q.Type, Collection: "(the first collection with one)", DataID: id, N: int(n)}
+				return &dataset.CalibrationLookupError{Type: q.Type, Collection: "(the first collection with one)", DataID: id, N: int(n)}
 			}
 		}
 		if allowed != nil {

@@ -24,22 +24,6 @@ type NewDataset struct {
 	DataID dimensions.DataID
 }
 
-// ConflictError says a dataset with the same type and data ID (or ID) is already there.
-type ConflictError struct {
-	Type, Collection string
-	DataID           dimensions.DataID
-	Err              error
-}
-
-func (e *ConflictError) Error() string {
-	if e.DataID == nil {
-		return fmt.Sprintf("%s dataset(s) in %q: already there (a dataset with the same type and data ID, or the same ID, exists)", e.Type, e.Collection)
-	}
-	return fmt.Sprintf("dataset %s %s in %q: already there (a dataset with the same type and data ID, or the same ID, exists)", e.Type, e.DataID, e.Collection)
-}
-func (e *ConflictError) Is(target error) bool { return target == errs.ErrConflict }
-func (e *ConflictError) Unwrap() error        { return e.Err }
-
 // ensureSummaries adds the collection summary rows the dataset tables' foreign
 // keys need. They are written every time (cheap, idempotent) rather than cached,
 // because another client may remove and re-create the collection meanwhile.
@@ -68,7 +52,7 @@ func (r *Registry) ensureSummaries(ctx context.Context, c sqldb.Conn, collID int
 
 // insertDatasets adds datasets of one type to a RUN. With skipExisting, datasets
 // whose ID is already in the run are left alone; otherwise any existing dataset
-// with the same ID or type+data ID is a *ConflictError. Data IDs must be normalized.
+// with the same ID or type+data ID is a *dataset.ConflictError. Data IDs must be normalized.
 func (r *Registry) insertDatasets(ctx context.Context, c sqldb.Conn, typeName, run string, ds []NewDataset, skipExisting bool) error {
 	if len(ds) == 0 {
 		return nil
@@ -152,7 +136,7 @@ func (r *Registry) datasetConflict(typeName, coll string, batch []NewDataset, er
 	if len(batch) == 1 {
 		id = batch[0].DataID
 	}
-	return &ConflictError{Type: typeName, Collection: coll, DataID: id, Err: err}
+	return &dataset.ConflictError{Type: typeName, Collection: coll, DataID: id, Err: err}
 }
 
 // deleteDatasets removes datasets (and, by cascade, their associations).
@@ -202,7 +186,7 @@ func (r *Registry) associate(ctx context.Context, c sqldb.Conn, tag string, refs
 			continue
 		}
 		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" ("+r.tagColumns(st)+") VALUES ("+sqldb.Placeholders(len(args))+")", args...); err != nil {
-			return &ConflictError{Type: ref.Type.Name, Collection: tag, DataID: ref.DataID, Err: err}
+			return &dataset.ConflictError{Type: ref.Type.Name, Collection: tag, DataID: ref.DataID, Err: err}
 		}
 	}
 	return nil

@@ -16,14 +16,6 @@ import (
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, errs.ErrNotFound) }
 
-// MissingDatasetTypeError says a dataset type is not registered.
-type MissingDatasetTypeError struct{ Name string }
-
-func (e *MissingDatasetTypeError) Error() string {
-	return fmt.Sprintf("dataset type %q: not registered", e.Name)
-}
-func (e *MissingDatasetTypeError) Is(target error) bool { return target == errs.ErrNotFound }
-
 // loadTypes reads every dataset type once; registrations keep the cache current.
 func (r *Registry) loadTypes(ctx context.Context, c sqldb.Conn) error {
 	r.mu.Lock()
@@ -183,7 +175,7 @@ func (r *Registry) storedType(ctx context.Context, c sqldb.Conn, name string) (*
 		st, ok = r.types[parent]
 		r.mu.Unlock()
 		if !ok {
-			return nil, &MissingDatasetTypeError{Name: parent}
+			return nil, &dataset.MissingTypeError{Name: parent}
 		}
 	}
 	return st, nil

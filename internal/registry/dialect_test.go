@@ -85,11 +85,11 @@ func reopen(t *testing.T, r *Registry, readOnly bool) *Registry {
 	ctx := context.Background()
 	var db *sqldb.DB
 	var err error
-	if r.DB().Dialect.Name() == "sqlite" {
-		db, err = sqldb.OpenSQLite(ctx, r.DB().String(), false, readOnly)
+	if r.db.Dialect.Name() == "sqlite" {
+		db, err = sqldb.OpenSQLite(ctx, r.db.String(), false, readOnly)
 	} else {
 		dsn := pgtest.DSN(t)
-		db, err = sqldb.OpenPostgres(ctx, dsn, redacted(dsn), r.DB().Schema, false, readOnly)
+		db, err = sqldb.OpenPostgres(ctx, dsn, redacted(dsn), r.db.Schema, false, readOnly)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -114,10 +114,10 @@ func listTables(t *testing.T, r *Registry) []string {
 	t.Helper()
 	q := "SELECT name FROM sqlite_master WHERE type = 'table'"
 	var args []any
-	if r.DB().Dialect.Name() != "sqlite" {
-		q, args = "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = ?", []any{r.DB().Schema}
+	if r.db.Dialect.Name() != "sqlite" {
+		q, args = "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = ?", []any{r.db.Schema}
 	}
-	rows, err := r.DB().Conn().Query(context.Background(), q, args...)
+	rows, err := r.db.Conn().Query(context.Background(), q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestDialects_CreateOpen(t *testing.T) {
 	tables := map[string][]string{}
 	forEachDialect(t, func(t *testing.T, r *Registry) {
 		ctx := context.Background()
-		if _, err := Create(ctx, r.DB(), nil); !errors.Is(err, errs.ErrConflict) {
+		if _, err := Create(ctx, r.db, nil); !errors.Is(err, errs.ErrConflict) {
 			t.Errorf("second Create: %v, want conflict", err)
 		}
 		r2 := reopen(t, r, false)
@@ -151,7 +151,7 @@ func TestDialects_CreateOpen(t *testing.T) {
 		if err := r.EnsureFileRecordsTable(ctx, "file_datastore_records"); err != nil {
 			t.Fatal(err)
 		}
-		tables[r.DB().Dialect.Name()] = listTables(t, r)
+		tables[r.db.Dialect.Name()] = listTables(t, r)
 	})
 	if len(tables) == 2 {
 		if d := cmp.Diff(tables["sqlite"], tables["postgresql"]); d != "" {
@@ -213,7 +213,7 @@ func TestDialects_CollectionsAndChains(t *testing.T) {
 		if ps, err := r.ParentChains(ctx, "a"); err != nil || strings.Join(ps, ",") != "chain1,chain2" {
 			t.Errorf("ParentChains(a) = %v, %v", ps, err)
 		}
-		var cyc *CollectionCycleError
+		var cyc *dataset.CollectionCycleError
 		if err := r.inTx(ctx, func(c sqldb.Conn) error { return r.setChain(ctx, c, "chain1", []string{"chain2"}, false) }); !errors.As(err, &cyc) {
 			t.Errorf("cycle: %v, want CollectionCycleError", err)
 		}
@@ -378,11 +378,11 @@ func TestDialects_DimensionRecords(t *testing.T) {
 			}
 			switch {
 			case len(parts) == 1 && parts[0] == "timespan":
-				return Column{Kind: KindTimespan, Begin: r.DB().Q("timespan_begin"), End: r.DB().Q("timespan_end")}, nil
+				return Column{Kind: KindTimespan, Begin: r.db.Q("timespan_begin"), End: r.db.Q("timespan_end")}, nil
 			case len(parts) == 2 && parts[0] == "timespan":
-				return Column{SQL: r.DB().Q("timespan_" + parts[1])}, nil
+				return Column{SQL: r.db.Q("timespan_" + parts[1])}, nil
 			}
-			return Column{SQL: r.DB().Q(parts[0])}, nil
+			return Column{SQL: r.db.Q(parts[0])}, nil
 		}
 		bind := map[string]any{"all": timespan.New(0, 600), "late": timespan.New(260, timespan.Max), "t": int64(300)}
 		tests := []struct{ where, want string }{
@@ -403,7 +403,7 @@ func TestDialects_DimensionRecords(t *testing.T) {
 			if err != nil {
 				t.Fatalf("translate %q: %v", tt.where, err)
 			}
-			recs, err := r.records(ctx, r.DB().Conn(), "exposure", sqlWhere, args...)
+			recs, err := r.records(ctx, r.db.Conn(), "exposure", sqlWhere, args...)
 			if err != nil {
 				t.Errorf("Records(%q): %v", tt.where, err)
 				continue
@@ -418,7 +418,7 @@ func TestDialects_DimensionRecords(t *testing.T) {
 		}
 		// Exposure 1 moved to 150..250: it overlaps [240, 260), exposure 2 too.
 		n := 0
-		err = r.eachRecord(ctx, r.DB().Conn(), "exposure", r.DB().Q("timespan_end")+" > ? AND "+r.DB().Q("timespan_begin")+" < ?", []any{int64(240), int64(260)},
+		err = r.eachRecord(ctx, r.db.Conn(), "exposure", r.db.Q("timespan_end")+" > ? AND "+r.db.Q("timespan_begin")+" < ?", []any{int64(240), int64(260)},
 			func(dimensions.Record) error { n++; return nil })
 		if err != nil || n != 2 {
 			t.Errorf("overlap [240, 260): %d records, %v; want 2", n, err)
@@ -551,7 +551,7 @@ func TestDialects_Datasets(t *testing.T) {
 			id, _ := dataset.NewID(dataset.Unique, "raw", "r1", nil)
 			return r.insertDatasets(ctx, c, "raw", "r1", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "exposure": int64(1), "detector": int64(0)}}}, false)
 		})
-		var ce *ConflictError
+		var ce *dataset.ConflictError
 		if !errors.As(err, &ce) {
 			t.Errorf("duplicate insert: %v, want ConflictError", err)
 		}
@@ -649,7 +649,7 @@ func TestDialects_ReadOnly(t *testing.T) {
 		if !errors.Is(err, errs.ErrReadOnly) {
 			t.Errorf("write on a read-only registry: %v, want read-only", err)
 		}
-		if recs, err := ro.records(ctx, ro.DB().Conn(), "detector", ""); err != nil || len(recs) != 3 {
+		if recs, err := ro.records(ctx, ro.db.Conn(), "detector", ""); err != nil || len(recs) != 3 {
 			t.Errorf("read on a read-only registry: %d records, %v", len(recs), err)
 		}
 	})

@@ -72,7 +72,7 @@ func TestInsertRecords_MissingValueIsInputError(t *testing.T) {
 			if !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("%s: InsertRecords = %v, want errs.ErrInvalid containing %q", tt.name, err, tt.want)
 			}
-			recs, err := r.records(ctx, r.DB().Conn(), tt.element, "")
+			recs, err := r.records(ctx, r.db.Conn(), tt.element, "")
 			if err != nil || len(recs) != 0 {
 				t.Errorf("%s: %d %s records after the refusal, %v", tt.name, len(recs), tt.element, err)
 			}

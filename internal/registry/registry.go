@@ -37,9 +37,6 @@ type storedType struct {
 	calTable string
 }
 
-// DB exposes the database for callers in this package's tests and for bulk paths.
-func (r *Registry) DB() *sqldb.DB { return r.db }
-
 // Close closes the database.
 func (r *Registry) Close() error { return r.db.Close() }
 

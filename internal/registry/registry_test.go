@@ -158,7 +158,7 @@ func TestCollections_Chains(t *testing.T) {
 		t.Errorf("Flatten(chain2) = %s, want c,b,a", got)
 	}
 	err = r.inTx(ctx, func(c sqldb.Conn) error { return r.setChain(ctx, c, "chain1", []string{"chain2"}, false) })
-	var cyc *CollectionCycleError
+	var cyc *dataset.CollectionCycleError
 	if !errors.As(err, &cyc) {
 		t.Errorf("cycle: got %v, want CollectionCycleError", err)
 	}
@@ -239,7 +239,7 @@ func TestDatasets_FindFirst(t *testing.T) {
 		id, _ := dataset.NewID(dataset.Unique, "bias", "r1", nil)
 		return r.insertDatasets(ctx, c, "bias", "r1", []NewDataset{{ID: id, DataID: dimensions.DataID{"instrument": "Cam", "detector": int64(0)}}}, false)
 	})
-	var ce *ConflictError
+	var ce *dataset.ConflictError
 	if !errors.As(err, &ce) {
 		t.Errorf("duplicate insert: %v, want ConflictError", err)
 	}
