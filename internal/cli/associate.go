@@ -22,15 +22,11 @@ func newAssociateCmd(g *globals) *cobra.Command {
 }
 
 func runAssociate(ctx context.Context, g *globals, o associateOptions, args []string) error {
-	b, err := g.open(ctx, args[0], true)
+	b, refs, err := o.openRefs(ctx, g, args[0], true)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	refs, err := o.refs(ctx, b, g.stderr)
-	if err != nil {
-		return err
-	}
 	if err := b.Associate(ctx, args[1], refs); err != nil {
 		return err
 	}

@@ -41,15 +41,11 @@ datasets' memberships.`,
 }
 
 func runExport(ctx context.Context, g *globals, o exportOptions, args []string) error {
-	b, err := g.open(ctx, args[0], false)
+	b, refs, err := o.openRefs(ctx, g, args[0], false)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	refs, err := o.refs(ctx, b, g.stderr)
-	if err != nil {
-		return err
-	}
 	opts := butler.ExportOptions{Collections: splitList(o.include)}
 	if o.noDimensions {
 		opts.Elements = []string{}

@@ -142,6 +142,22 @@ func (o *refSearchOptions) addFlagsWith(cmd *cobra.Command, defLimit int, orderB
 	}
 }
 
+// openRefs opens the repository (writeable for commands that change it) and
+// runs the search, the start every dataset-selecting command shares. The
+// caller closes the butler when err is nil.
+func (o *refSearchOptions) openRefs(ctx context.Context, g *globals, repo string, writeable bool) (*butler.Butler, []dataset.Ref, error) {
+	b, err := g.open(ctx, repo, writeable)
+	if err != nil {
+		return nil, nil, err
+	}
+	refs, err := o.refs(ctx, b, g.stderr)
+	if err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	return b, refs, nil
+}
+
 // refs runs the search; no --collections means every collection. A negative
 // --limit that cut the list short is warned about on warn.
 func (o *refSearchOptions) refs(ctx context.Context, b *butler.Butler, warn io.Writer) ([]dataset.Ref, error) {

@@ -43,15 +43,11 @@ func newRetrieveArtifactsCmd(g *globals) *cobra.Command {
 
 func runRetrieveArtifacts(ctx context.Context, g *globals, o retrieveArtifactsOptions, args []string) error {
 	o.clobber = o.clobber && !o.noClobber
-	b, err := g.open(ctx, args[0], false)
+	b, refs, err := o.openRefs(ctx, g, args[0], false)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	refs, err := o.refs(ctx, b, g.stderr)
-	if err != nil {
-		return err
-	}
 	if o.zip && !o.noZip {
 		if len(refs) == 0 {
 			fmt.Fprintln(g.stdout, "No datasets matched query.")
