@@ -1,14 +1,18 @@
 package camgeom
 
 import (
+	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	_ "modernc.org/sqlite"
 
 	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"github.com/gobutler/butler/sphgeom"
@@ -218,4 +222,85 @@ func compareVertices(t *testing.T, what string, got, want sphgeom.ConvexPolygon)
 		worst = max(worst, d)
 	}
 	return worst
+}
+
+// TestMatchesUpstreamRegistry compares all 205 detector regions and the
+// visit region the Python define-visits stored in the LSSTCamSim corpus
+// registry (regions as base64 text) with ours.
+func TestMatchesUpstreamRegistry(t *testing.T) {
+	file := filepath.Join(corpustest.Dir(t), "raws", "lsstCamSim", "gen3.sqlite3")
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	decode := func(what, s string) sphgeom.ConvexPolygon {
+		t.Helper()
+		raw, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		r, err := sphgeom.Decode(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		poly, ok := r.(sphgeom.ConvexPolygon)
+		if !ok {
+			t.Fatalf("%s: region is %T", what, r)
+		}
+		return poly
+	}
+	var inst, visitRegion string
+	var visit int64
+	var p Pointing
+	// One exposure, one one-to-one visit with the exposure's id.
+	err = db.QueryRow(`SELECT e.instrument, v.id, e.tracking_ra, e.tracking_dec, e.sky_angle, v.region
+		FROM exposure e JOIN visit v ON v.instrument = e.instrument AND v.id = e.id`).
+		Scan(&inst, &visit, &p.RA, &p.Dec, &p.SkyAngle, &visitRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam, err := Load(inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotVisit, gotDets, err := cam.Regions(p, cam.DefaultPadding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxVisit := compareVertices(t, "visit", gotVisit, decode("visit", visitRegion))
+	rel := math.Abs(polygonArea(gotVisit)-polygonArea(decode("visit", visitRegion))) / polygonArea(decode("visit", visitRegion))
+	if rel > 1e-3 {
+		t.Errorf("visit area differs by %.3g (relative)", rel)
+	}
+	rows, err := db.Query(`SELECT detector, region FROM visit_detector_region WHERE instrument = ? AND visit = ? ORDER BY detector`, inst, visit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []int
+	maxDet := 0.0
+	for rows.Next() {
+		var id int
+		var s string
+		if err := rows.Scan(&id, &s); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		what := "detector " + strconv.Itoa(id)
+		got, ok := gotDets[id]
+		if !ok {
+			t.Errorf("%s: we have no region", what)
+			continue
+		}
+		maxDet = max(maxDet, compareVertices(t, what, got, decode(what, s)))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, cam.Detectors()) {
+		t.Errorf("upstream has regions for detectors %v, the camera has %v", ids, cam.Detectors())
+	}
+	t.Logf("%s: %d detector regions, max vertex error %.3g arcsec; visit %.3g arcsec, area difference %.3g %%",
+		inst, len(ids), maxDet/arcsec, maxVisit/arcsec, 100*rel)
 }
