@@ -365,3 +365,13 @@ func BenchmarkCorners(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "regions/s")
 }
+
+// BenchmarkLoad parses the embedded LSSTCam geometry (define-visits loads
+// it once per run).
+func BenchmarkLoad(b *testing.B) {
+	for b.Loop() {
+		if _, err := Load("LSSTCam"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
