@@ -99,9 +99,5 @@ func labels(m map[string]Repository) []string {
 	return out
 }
 
-// errUnauthorized and errForbidden are the two refusals; neither says
-// whether the repository exists.
-var (
-	errUnauthorized = errors.New("authentication required")
-	errForbidden    = errors.New("not authorized for this repository")
-)
+// errUnauthorized refuses a request without valid credentials.
+var errUnauthorized = errors.New("authentication required")

@@ -106,7 +106,7 @@ func (s *Server) getFile(ctx context.Context, c *call) error {
 	}
 	ref, err := c.repo.b.Dataset(ctx, id)
 	if errors.Is(err, errs.ErrNotFound) {
-		return &userError{typ: errDatasetNotFound, err: fmt.Errorf("Dataset ID %s not found", id)}
+		return &userError{typ: errDatasetNotFound, err: detailError(fmt.Sprintf("Dataset ID %s not found", id))}
 	}
 	if err != nil {
 		return err
@@ -135,7 +135,7 @@ func (s *Server) getFileByDataID(ctx context.Context, c *call) error {
 		return err
 	}
 	if ref == nil {
-		return &userError{typ: errDatasetNotFound, err: fmt.Errorf("Dataset %s with data ID %v not found in collections %v", req.DatasetType, req.DataID, req.Collections)}
+		return &userError{typ: errDatasetNotFound, err: detailError(fmt.Sprintf("Dataset %s with data ID %v not found in collections %v", req.DatasetType, req.DataID, req.Collections))}
 	}
 	return s.answerFile(ctx, c, *ref, "data-id")
 }

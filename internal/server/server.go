@@ -218,6 +218,11 @@ type userError struct {
 func (e *userError) Error() string { return e.err.Error() }
 func (e *userError) Unwrap() error { return e.err }
 
+// detailError is an error message written as upstream writes it (capitalised).
+type detailError string
+
+func (e detailError) Error() string { return string(e) }
+
 // asUser classifies err as a user error of fallback type when it is one.
 func asUser(err error, fallback string) error {
 	if t := userErrorType(err, fallback); t != "" {
