@@ -15,6 +15,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -146,11 +147,11 @@ func (o object) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, err := json.Marshal(m.Key)
+		k, err := marshal(m.Key)
 		if err != nil {
 			return nil, err
 		}
-		v, err := json.Marshal(m.Value)
+		v, err := marshal(m.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -160,6 +161,18 @@ func (o object) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte('}')
 	return []byte(b.String()), nil
+}
+
+// marshal is json.Marshal without HTML escaping ("<butlerRoot>" stays as
+// Python's json writes it).
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // dataIDObject orders a data ID as DataCoordinate.mapping does: the group's

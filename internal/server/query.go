@@ -100,7 +100,7 @@ func (s *Server) stream(ctx context.Context, c *call, produce func(ctx context.C
 				}
 				var ue *userError
 				if errors.As(err, &ue) {
-					line, _ := json.Marshal(object{{"type", "error"}, {"error", errorResponse{ErrorType: ue.typ, Detail: ue.err.Error()}}})
+					line, _ := marshal(object{{"type", "error"}, {"error", errorResponse{ErrorType: ue.typ, Detail: ue.err.Error()}}})
 					write(append(line, '\n'))
 					return nil
 				}
@@ -110,7 +110,7 @@ func (s *Server) stream(ctx context.Context, c *call, produce func(ctx context.C
 				s.log.Error("streaming query failed", "route", routeOf(c.r), "user", c.user, "err", err.Error())
 				panic(http.ErrAbortHandler)
 			}
-			line, err := json.Marshal(p)
+			line, err := marshal(p)
 			if err == nil {
 				err = write(append(line, '\n'))
 			}

@@ -379,7 +379,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	data, err := json.Marshal(v)
+	data, err := marshal(v)
 	if err != nil {
 		status, data = http.StatusInternalServerError, []byte(`{"detail":"Internal Server Error"}`)
 	}
