@@ -119,3 +119,8 @@ func (b *Butler) ExpandDataID(ctx context.Context, dims []string, id dimensions.
 	}
 	return b.reg.Expand(ctx, g, id)
 }
+
+// SetConnectionPool sizes the registry's database connection pool for a
+// long-running process that serves many requests at once: at most open
+// connections, idle of them kept open between requests (0 keeps a default).
+func (b *Butler) SetConnectionPool(open, idle int) { b.reg.SetPool(open, idle) }

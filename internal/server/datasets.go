@@ -168,10 +168,6 @@ func withDefaults(g dimensions.Group, id, defaults dimensions.DataID) dimensions
 // dataset matches.
 func (s *Server) find(ctx context.Context, c *call, typeName string, rawID, rawDefaults map[string]any, collections []string, ts *[2]int64) (*dataset.Ref, error) {
 	b := c.repo.b
-	t, err := b.DatasetType(ctx, typeName)
-	if err != nil {
-		return nil, asUser(err, errMissingType)
-	}
 	id, err := dataIDOf(rawID)
 	if err != nil {
 		return nil, asUser(err, errDimensionValue)
@@ -180,11 +176,12 @@ func (s *Server) find(ctx context.Context, c *call, typeName string, rawID, rawD
 	if err != nil {
 		return nil, asUser(err, errDimensionValue)
 	}
-	id = withDefaults(t.Dimensions, id, defaults)
-	for _, coll := range collections {
-		if _, err := b.Collection(ctx, coll); err != nil {
-			return nil, asUser(err, errMissingCollection)
+	if len(defaults) > 0 {
+		t, err := b.DatasetType(ctx, typeName)
+		if err != nil {
+			return nil, asUser(err, errMissingType)
 		}
+		id = withDefaults(t.Dimensions, id, defaults)
 	}
 	var ref dataset.Ref
 	if ts != nil {
@@ -193,12 +190,14 @@ func (s *Server) find(ctx context.Context, c *call, typeName string, rawID, rawD
 	} else {
 		ref, err = b.Find(ctx, typeName, id, collections)
 	}
+	var mt *dataset.MissingTypeError
+	var mc *dataset.MissingCollectionError
 	var ce *dataset.CalibrationLookupError
 	switch {
 	case err == nil:
 		return &ref, nil
-	case errors.As(err, &ce):
-		return nil, asUser(err, errCalibrationLookup)
+	case errors.As(err, &mt), errors.As(err, &mc), errors.As(err, &ce):
+		return nil, asUser(err, "")
 	case errors.Is(err, errs.ErrNotFound):
 		return nil, nil
 	}

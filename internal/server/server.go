@@ -75,6 +75,9 @@ type Options struct {
 	// body (16 MiB).
 	RequestTimeout time.Duration
 	MaxBodyBytes   int64
+	// DBConnections is the size of each repository's database connection
+	// pool, all kept open between requests (10).
+	DBConnections int
 	// Open opens a repository; nil: butler.Open, read-only.
 	Open func(ctx context.Context, config string) (*butler.Butler, error)
 }
@@ -126,6 +129,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.MaxQueriesPerUser == 0 {
 		opts.MaxQueriesPerUser = 2
 	}
+	if opts.DBConnections == 0 {
+		opts.DBConnections = 10
+	}
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = 16 << 20
 	}
@@ -171,6 +177,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			s.Close()
 			return nil, fmt.Errorf("repository %s: %w", label, err)
 		}
+		b.SetConnectionPool(opts.DBConnections, opts.DBConnections)
 		s.repos[label] = &repo{label: label, cfg: cfg, b: b}
 	}
 	s.routes()
