@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/gobutler/butler/errs"
 	"github.com/google/uuid"
 )
 
@@ -243,10 +242,4 @@ func (s *Server) queryAllDatasets(ctx context.Context, c *call) error {
 		}
 		return flush()
 	})
-}
-
-// queryExecute is POST v1/query/execute (and count, any, explain): a
-// serialized query tree, which this server cannot read yet.
-func (s *Server) queryExecute(ctx context.Context, c *call) error {
-	return &userError{typ: errUnimplemented, err: fmt.Errorf("%w: %s with a serialized query tree is not implemented by this server yet; query/all_datasets (a where string) is", errs.ErrUnsupported, c.r.URL.Path[len("/api/butler/repo/"+c.repo.label+"/v1/"):])}
 }

@@ -268,9 +268,9 @@ func (s *Server) routes() {
 	v1("POST query_dataset_types", "query_dataset_types", s.queryDatasetTypes, false)
 	v1("POST query/all_datasets", "query_all_datasets", s.queryAllDatasets, true)
 	v1("POST query/execute", "query_execute", s.queryExecute, true)
-	for _, p := range []string{"count", "any", "explain"} {
-		v1("POST query/"+p, "query_"+p, s.queryExecute, false)
-	}
+	v1("POST query/count", "query_count", s.queryCount, false)
+	v1("POST query/any", "query_any", s.queryAny, false)
+	v1("POST query/explain", "query_explain", s.queryExplain, false)
 }
 
 // repoRoute authenticates and authorizes a repository route, then runs h

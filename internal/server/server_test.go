@@ -742,7 +742,7 @@ func TestServe_HealthConfigMetrics(t *testing.T) {
 		}
 	}
 	var e map[string]string
-	if st := call(t, "POST", url+repoPath+"query/execute", "", map[string]any{}, &e); st != 422 || e["error_type"] != "unimplemented_query" {
+	if st := call(t, "POST", url+repoPath+"query/execute", "", map[string]any{}, &e); st != 422 || e["error_type"] != "invalid_query" {
 		t.Errorf("query/execute: %d %v", st, e)
 	}
 }
@@ -766,3 +766,194 @@ func (s *syncBuffer) String() string {
 }
 
 func newJSONLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewJSONHandler(w, nil)) }
+
+// tree builds a query/execute request as upstream's RemoteButler sends it.
+func tree(dims []string, datasets map[string][]string, operands [][]any, spec map[string]any) map[string]any {
+	ds := map[string]any{}
+	for name, colls := range datasets {
+		ds[name] = map[string]any{"collections": colls, "dimensions": []string{"instrument", "detector"}}
+	}
+	if operands == nil {
+		operands = [][]any{}
+	}
+	base := map[string]any{"order_by": []any{}, "limit": nil, "allow_duplicate_overlaps": false}
+	for k, v := range spec {
+		base[k] = v
+	}
+	return map[string]any{
+		"query": map[string]any{
+			"tree":                    map[string]any{"dimensions": dims, "datasets": ds, "any_dataset": nil, "data_coordinate_uploads": map[string]any{}, "materializations": map[string]any{}, "predicate": map[string]any{"operands": operands}},
+			"default_data_id":         map[string]any{"dataId": map[string]any{}, "records": nil},
+			"additional_query_inputs": []any{},
+		},
+		"result_spec": base,
+	}
+}
+
+func key(d string) map[string]any {
+	return map[string]any{"expression_type": "dimension_key", "dimension": d}
+}
+func intLit(v int) map[string]any { return map[string]any{"expression_type": "int", "value": v} }
+
+func TestServe_QueryExecute(t *testing.T) {
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		f := newFixture(t, dialect)
+		url, _ := serve(t, f, server.Options{})
+		ctx := t.Context()
+		b := f.b
+		dims := []string{"instrument", "detector"}
+		gt1 := [][]any{{map[string]any{"predicate_type": "comparison", "a": key("detector"), "operator": ">", "b": intLit(1)}}}
+		pages := func(req map[string]any, typ string) []json.RawMessage {
+			t.Helper()
+			var rows []json.RawMessage
+			for _, l := range stream(t, url+repoPath+"query/execute", req) {
+				var page struct {
+					Type string            `json:"type"`
+					Rows []json.RawMessage `json:"rows"`
+				}
+				if err := json.Unmarshal(l, &page); err != nil || page.Type != typ {
+					t.Fatalf("line %s (want type %s): %v", l, typ, err)
+				}
+				rows = append(rows, page.Rows...)
+			}
+			return rows
+		}
+
+		t.Run("dataset_ref", func(t *testing.T) {
+			for _, tc := range []struct {
+				name      string
+				operands  [][]any
+				findFirst bool
+				order     []any
+				limit     any
+				where     string
+				orderBy   []string
+				lim       int
+			}{
+				{"find-first", gt1, true, nil, nil, "detector > 1", nil, 0},
+				{"all", nil, false, nil, nil, "", nil, 0},
+				{"order-limit", nil, true, []any{map[string]any{"expression_type": "reversed", "operand": key("detector")}}, 2, "", []string{"-detector"}, 2},
+				{"in-not-range", [][]any{
+					{map[string]any{"predicate_type": "in_container", "member": key("detector"), "container": []any{intLit(0), intLit(3), intLit(4)}}},
+					{map[string]any{"predicate_type": "not", "operand": map[string]any{"predicate_type": "in_range", "member": key("detector"), "start": 4, "stop": 5, "step": 1}}},
+				}, true, nil, nil, "detector IN (0, 3, 4) AND NOT (detector IN (4..4))", nil, 0},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					spec := map[string]any{"result_type": "dataset_ref", "dataset_type_name": "dict", "dimensions": dims, "storage_class_name": "StructuredDataDict", "include_dimension_records": false, "find_first": tc.findFirst, "limit": tc.limit}
+					if tc.order != nil {
+						spec["order_by"] = tc.order
+					}
+					var got []refOf
+					for _, r := range pages(tree(dims, map[string][]string{"dict": {"chain"}}, tc.operands, spec), "dataset_ref") {
+						var ref refOf
+						json.Unmarshal(r, &ref)
+						got = append(got, ref)
+					}
+					q := b.Query().Collections("chain").Where(tc.where, nil).FindFirst(tc.findFirst).OrderBy(tc.orderBy...).Limit(tc.lim, 0)
+					var want []refOf
+					for ref, err := range q.Datasets(ctx, "dict") {
+						if err != nil {
+							t.Fatal(err)
+						}
+						want = append(want, localRef(ref))
+					}
+					if d := cmp.Diff(want, got); d != "" || len(want) == 0 {
+						t.Errorf("(-local +server):\n%s", d)
+					}
+				})
+			}
+		})
+
+		t.Run("data_coordinate", func(t *testing.T) {
+			spec := map[string]any{"result_type": "data_coordinate", "dimensions": dims, "include_dimension_records": true}
+			rows := pages(tree(dims, map[string][]string{"dict": {"run/b"}}, nil, spec), "data_coordinate")
+			var got []string
+			for _, r := range rows {
+				var dc struct {
+					DataID  map[string]any      `json:"dataId"`
+					Records map[string]recordOf `json:"records"`
+				}
+				json.Unmarshal(r, &dc)
+				if dc.Records["detector"].Record["full_name"] == nil {
+					t.Errorf("data ID without records: %s", r)
+				}
+				got = append(got, fmt.Sprint(dc.DataID["detector"]))
+			}
+			var want []string
+			for id, err := range b.Query().Collections("run/b").DataIDs(ctx, dims, "dict") {
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, fmt.Sprint(id["detector"]))
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			if d := cmp.Diff(want, got); d != "" || len(want) != 2 {
+				t.Errorf("(-local +server):\n%s", d)
+			}
+		})
+
+		t.Run("dimension_record", func(t *testing.T) {
+			spec := map[string]any{"result_type": "dimension_record", "element": "detector"}
+			rows := pages(tree(dims, nil, gt1, spec), "dimension_record")
+			var got []string
+			for _, r := range rows {
+				var rec recordOf
+				json.Unmarshal(r, &rec)
+				got = append(got, fmt.Sprint(rec.Definition, rec.Record["id"], rec.Record["full_name"]))
+			}
+			var want []string
+			for rec, err := range b.Query().Where("detector > 1", nil).DimensionRecords(ctx, "detector") {
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, fmt.Sprint("detector", rec.Values["id"], rec.Values["full_name"]))
+			}
+			if d := cmp.Diff(want, got); d != "" || len(want) != 3 {
+				t.Errorf("(-local +server):\n%s", d)
+			}
+		})
+
+		t.Run("count-any-explain", func(t *testing.T) {
+			spec := map[string]any{"result_type": "dataset_ref", "dataset_type_name": "dict", "dimensions": dims, "storage_class_name": "StructuredDataDict", "include_dimension_records": false, "find_first": false}
+			req := tree(dims, map[string][]string{"dict": {"chain"}}, gt1, spec)
+			req["exact"], req["discard"], req["execute"] = true, false, true
+			var cnt struct{ Count int }
+			call(t, "POST", url+repoPath+"query/count", "", req, &cnt)
+			n, err := b.Query().Collections("chain").Where("detector > 1", nil).Count(ctx, "dict")
+			if err != nil || cnt.Count != n || n != 3 {
+				t.Errorf("count: server %d, local %d %v", cnt.Count, n, err)
+			}
+			var anyr struct {
+				Found bool `json:"found_rows"`
+			}
+			call(t, "POST", url+repoPath+"query/any", "", req, &anyr)
+			if !anyr.Found {
+				t.Error("any: false")
+			}
+			none := tree(dims, map[string][]string{"dict": {"chain"}}, [][]any{{map[string]any{"predicate_type": "comparison", "a": key("detector"), "operator": "==", "b": intLit(99)}}}, spec)
+			none["execute"] = true
+			call(t, "POST", url+repoPath+"query/any", "", none, &anyr)
+			var ex struct{ Messages []string }
+			call(t, "POST", url+repoPath+"query/explain", "", none, &ex)
+			local, _ := b.Query().Collections("chain").Where("detector = 99", nil).Explain(ctx, "dict")
+			if anyr.Found || len(ex.Messages) == 0 || !cmp.Equal(ex.Messages, local) {
+				t.Errorf("any/explain of an empty query: %v %q, local %q", anyr.Found, ex.Messages, local)
+			}
+		})
+
+		t.Run("unsupported", func(t *testing.T) {
+			req := tree(dims, nil, nil, map[string]any{"result_type": "general", "dimensions": dims, "find_first": false})
+			var e map[string]string
+			if st := call(t, "POST", url+repoPath+"query/execute", "", req, &e); st != 422 || e["error_type"] != "unimplemented_query" {
+				t.Errorf("general results: %d %v", st, e)
+			}
+			req = tree(dims, map[string][]string{"dict": {"chain"}}, [][]any{{map[string]any{"predicate_type": "comparison", "a": key("nosuch"), "operator": "==", "b": intLit(1)}}},
+				map[string]any{"result_type": "dataset_ref", "dataset_type_name": "dict", "dimensions": dims, "find_first": true})
+			lines := stream(t, url+repoPath+"query/execute", req)
+			if len(lines) != 1 || !strings.Contains(string(lines[0]), `"error_type":"invalid_query"`) {
+				t.Errorf("unknown dimension: %q", lines)
+			}
+		})
+	})
+}
