@@ -299,3 +299,52 @@ func (r *artifactReader) Close() error {
 	}
 	return nil
 }
+
+// getFileTransferRequest is GetFileTransferInfoRequestModel.
+type getFileTransferRequest struct {
+	DatasetIDs []uuid.UUID `json:"dataset_ids"`
+}
+
+// fileTransfer is POST v1/file_transfer: per dataset, its files' records and
+// a lasting URL (the authenticated v1/dataset/{id}/download redirect, auth
+// "gafaelfawr": send the same credentials), so that a long transfer
+// outlives the one-hour signed URLs, as upstream answers in its
+// rubin_science_platform mode.
+func (s *Server) fileTransfer(ctx context.Context, c *call) error {
+	var req getFileTransferRequest
+	if err := decode(c.r, &req); err != nil {
+		return err
+	}
+	if len(req.DatasetIDs) > maxItemsPerRequest {
+		return &httpError{status: errorStatus, detail: fmt.Sprintf("dataset_ids: at most %d items", maxItemsPerRequest)}
+	}
+	arts, err := c.repo.b.Artifacts(ctx, req.DatasetIDs)
+	if err != nil {
+		return err
+	}
+	files := object{}
+	for _, id := range req.DatasetIDs {
+		list, ok := arts[id]
+		if !ok {
+			continue
+		}
+		recs := []object{}
+		for _, a := range list {
+			u := fmt.Sprintf("%s/api/butler/repo/%s/v1/dataset/%s/download", s.baseURL(c.r), url.PathEscape(c.repo.label), id)
+			if a.Component != "" {
+				u += "?component=" + url.QueryEscape(a.Component)
+			}
+			rec := storedFileJSON{Formatter: a.Formatter, Path: relativePath(a.Path), StorageClass: a.StorageClass, FileSize: a.FileSize}
+			if a.Component != "" {
+				rec.Component = &a.Component
+			}
+			if a.Checksum != "" {
+				rec.Checksum = &a.Checksum
+			}
+			recs = append(recs, object{{"url", u}, {"auth", "gafaelfawr"}, {"file_info", rec}})
+		}
+		files = append(files, member{id.String(), recs})
+	}
+	writeJSON(c.w, http.StatusOK, object{{"files", files}})
+	return nil
+}

@@ -262,6 +262,7 @@ func (s *Server) routes() {
 	v1("GET get_file/{id}", "get_file", s.getFile, false)
 	v1("POST get_file_by_data_id", "get_file_by_data_id", s.getFileByDataID, false)
 	v1("GET dataset/{id}/download", "dataset_download", s.redirectDownload, false)
+	v1("POST file_transfer", "file_transfer", s.fileTransfer, false)
 	v1("GET collection_info", "collection_info", s.collectionInfo, false)
 	v1("POST query_collections", "query_collections", s.queryCollections, false)
 	v1("POST query_collection_info", "query_collection_info", s.queryCollectionInfo, false)

@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -955,5 +958,101 @@ func TestServe_QueryExecute(t *testing.T) {
 				t.Errorf("unknown dimension: %q", lines)
 			}
 		})
+	})
+}
+
+// Two servers over one PostgreSQL repository behind a round-robin proxy,
+// sharing a signing key and a tokens file: every answer is the same whichever
+// server gives it, and a file URL one server signed is served by the other.
+func TestServe_TwoServersRoundRobin(t *testing.T) {
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		if dialect == pgtest.SQLite {
+			t.Skip("several servers share a PostgreSQL repository")
+		}
+		f := newFixture(t, dialect)
+		tokens := filepath.Join(t.TempDir(), "tokens.yaml")
+		tok, _, err := server.CreateToken(tokens, "alice", []string{"team"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := bytes.Repeat([]byte("k"), 32)
+		var backends []*neturl.URL
+		var served [2]atomic.Int64
+		var next atomic.Int64
+		proxy := httptest.NewUnstartedServer(nil)
+		for range 2 {
+			s, err := server.New(t.Context(), server.Options{Auth: server.AuthTokens, TokensFile: tokens, SigningKey: key, PublicURL: "http://" + proxy.Listener.Addr().String(),
+				Repositories: map[string]server.Repository{"main": {Config: f.root, Groups: []string{"team"}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := httptest.NewServer(s)
+			t.Cleanup(func() { ts.Close(); s.Close() })
+			u, _ := neturl.Parse(ts.URL)
+			backends = append(backends, u)
+		}
+		proxy.Config.Handler = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+			i := next.Add(1) % 2
+			served[i].Add(1)
+			r.SetURL(backends[i])
+		}}
+		proxy.Start()
+		defer proxy.Close()
+		base := proxy.URL + repoPath
+		var answers []string
+		for range 4 {
+			var got map[string]any
+			req := map[string]any{"dataset_type": "dict", "data_id": map[string]any{"instrument": inst, "detector": 3}, "collections": []string{"chain"}, "timespan": nil}
+			if st := call(t, "POST", base+"find_dataset", tok, req, &got); st != 200 {
+				t.Fatalf("find_dataset through the proxy: %d", st)
+			}
+			data, _ := json.Marshal(got)
+			answers = append(answers, string(data))
+		}
+		for _, a := range answers[1:] {
+			if a != answers[0] {
+				t.Errorf("servers disagree:\n%s\n%s", answers[0], a)
+			}
+		}
+		ref := f.refs["run/a"][2]
+		want, _ := f.b.GetRef(t.Context(), ref)
+		for range 2 {
+			var gf struct {
+				Artifact struct {
+					FileInfo []struct{ URL string } `json:"file_info"`
+				} `json:"artifact"`
+			}
+			call(t, "GET", base+"get_file/"+ref.ID.String(), tok, nil, &gf)
+			u := gf.Artifact.FileInfo[0].URL
+			if !strings.HasPrefix(u, proxy.URL+"/") {
+				t.Fatalf("file URL %s is not the public URL %s", u, proxy.URL)
+			}
+			if st, got, _ := fetch(t, u, nil); st != 200 || !bytes.Equal(got, want) {
+				t.Errorf("download through the other server: %d %q", st, got)
+			}
+		}
+		if served[0].Load() == 0 || served[1].Load() == 0 {
+			t.Errorf("requests per server %d, %d: the proxy did not alternate", served[0].Load(), served[1].Load())
+		}
+		// file_transfer: lasting URLs on the authenticated redirect.
+		var ft struct {
+			Files map[string][]struct {
+				URL      string         `json:"url"`
+				Auth     string         `json:"auth"`
+				FileInfo map[string]any `json:"file_info"`
+			} `json:"files"`
+		}
+		call(t, "POST", base+"file_transfer", tok, map[string]any{"dataset_ids": []string{ref.ID.String()}}, &ft)
+		fi := ft.Files[ref.ID.String()]
+		if len(fi) != 1 || fi[0].Auth != "gafaelfawr" || fi[0].URL != base+"dataset/"+ref.ID.String()+"/download" {
+			t.Fatalf("file_transfer: %+v", ft)
+		}
+		st, got, _ := fetch(t, fi[0].URL, map[string]string{"Authorization": "Bearer " + tok})
+		if st != 200 || !bytes.Equal(got, want) {
+			t.Errorf("file_transfer URL with the token: %d %q", st, got)
+		}
+		if st, _, _ := fetch(t, fi[0].URL, nil); st != http.StatusUnauthorized {
+			t.Errorf("file_transfer URL without the token: %d, want 401", st)
+		}
 	})
 }
