@@ -1056,3 +1056,62 @@ func TestServe_TwoServersRoundRobin(t *testing.T) {
 		}
 	})
 }
+
+// PostgreSQL restarted under load: while it is down requests get 503 with
+// Retry-After (never a 500 or a wrong answer), and the same server answers
+// again once it is back, without a restart of its own.
+func TestServe_PostgresRestart(t *testing.T) {
+	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+		if dialect == pgtest.SQLite {
+			t.Skip("a PostgreSQL fault")
+		}
+		f := newFixture(t, dialect)
+		url, _ := serve(t, f, server.Options{})
+		body := map[string]any{"dataset_type": "dict", "data_id": map[string]any{"instrument": inst, "detector": 3}, "collections": []string{"chain"}, "timespan": nil}
+		want := f.refs["run/a"][3].ID.String()
+		var stop atomic.Bool
+		var ok, unavailable, bad atomic.Int64
+		var mu sync.Mutex
+		var badMsgs []string
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for !stop.Load() {
+					data, _ := json.Marshal(body)
+					resp, err := http.Post(url+repoPath+"find_dataset", "application/json", bytes.NewReader(data))
+					if err != nil {
+						bad.Add(1)
+						continue
+					}
+					msg, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					switch {
+					case resp.StatusCode == 200 && bytes.Contains(msg, []byte(want)):
+						ok.Add(1)
+					case resp.StatusCode == 503 && resp.Header.Get("Retry-After") != "":
+						unavailable.Add(1)
+					default:
+						bad.Add(1)
+						mu.Lock()
+						badMsgs = append(badMsgs, fmt.Sprintf("%d %s", resp.StatusCode, msg))
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		time.Sleep(200 * time.Millisecond)
+		pgtest.Restart(t, pgtest.Immediate)
+		time.Sleep(200 * time.Millisecond)
+		before := ok.Load()
+		time.Sleep(500 * time.Millisecond)
+		stop.Store(true)
+		wg.Wait()
+		t.Logf("during and after the restart: %d answered, %d 503, %d other", ok.Load(), unavailable.Load(), bad.Load())
+		if bad.Load() > 0 {
+			t.Errorf("%d answers neither right nor 503: %q", bad.Load(), badMsgs[:min(len(badMsgs), 5)])
+		}
+		if ok.Load() == before {
+			t.Error("no answers after PostgreSQL came back")
+		}
+	})
+}
