@@ -1115,3 +1115,45 @@ func TestServe_PostgresRestart(t *testing.T) {
 		}
 	})
 }
+
+func TestServe_FileByDataIDAndLimits(t *testing.T) {
+	f := newFixture(t, pgtest.SQLite)
+	url, _ := serve(t, f, server.Options{MaxBodyBytes: 1 << 10})
+	var got struct {
+		Ref      refOf `json:"dataset_ref"`
+		Artifact struct {
+			FileInfo []struct{ URL string } `json:"file_info"`
+		} `json:"artifact"`
+	}
+	req := map[string]any{"dataset_type": "dict", "data_id": map[string]any{"detector": 1}, "default_data_id": map[string]any{"instrument": inst}, "collections": []string{"chain"}}
+	if st := call(t, "POST", url+repoPath+"get_file_by_data_id", "", req, &got); st != 200 {
+		t.Fatalf("get_file_by_data_id: %d", st)
+	}
+	want := f.refs["run/b"][1] // the chain finds run/b first
+	if got.Ref.ID != want.ID.String() || len(got.Artifact.FileInfo) != 1 {
+		t.Fatalf("get_file_by_data_id: %+v, want %s", got, want.ID)
+	}
+	data, _ := f.b.GetRef(t.Context(), want)
+	if st, body, _ := fetch(t, got.Artifact.FileInfo[0].URL, nil); st != 200 || !bytes.Equal(body, data) {
+		t.Errorf("download: %d %q", st, body)
+	}
+	var e map[string]string
+	req["data_id"] = map[string]any{"detector": 4}
+	req["collections"] = []string{"run/b"}
+	if st := call(t, "POST", url+repoPath+"get_file_by_data_id", "", req, &e); st != 422 || e["error_type"] != "dataset_not_found" {
+		t.Errorf("get_file_by_data_id of nothing: %d %v", st, e)
+	}
+	if st := call(t, "GET", url+repoPath+"get_file/59467c1b-fa13-4f7a-8ff8-cd83e092e563", "", nil, &e); st != 422 || e["error_type"] != "dataset_not_found" {
+		t.Errorf("get_file of an unknown ID: %d %v", st, e)
+	}
+	if st := call(t, "GET", url+repoPath+"collection_info?name=nosuch", "", nil, &e); st != 422 || e["error_type"] != "missing_collection" {
+		t.Errorf("collection_info of nothing: %d %v", st, e)
+	}
+	big := map[string]any{"search": []string{strings.Repeat("x", 2000)}}
+	if st := call(t, "POST", url+repoPath+"query_dataset_types", "", big, nil); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized body: %d, want 413", st)
+	}
+	if st := call(t, "GET", url+repoPath+"dataset/not-a-uuid", "", nil, nil); st != 422 {
+		t.Errorf("malformed ID: %d, want 422", st)
+	}
+}
