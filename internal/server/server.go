@@ -91,7 +91,6 @@ type Server struct {
 	key     []byte
 	mux     *http.ServeMux
 	log     *slog.Logger
-	started time.Time
 	metrics *metrics
 	// queryHook, set by tests, runs as each streaming query starts (upstream's
 	// _block_query_for_unit_test).
@@ -152,7 +151,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if len(opts.Repositories) == 0 {
 		return nil, fmt.Errorf("%w: no repositories to serve", errs.ErrInvalid)
 	}
-	s := &Server{opts: opts, repos: map[string]*repo{}, limits: newQueryLimits(opts.MaxQueries, opts.MaxQueriesPerUser), log: opts.Logger, started: time.Now(), metrics: newMetrics()}
+	s := &Server{opts: opts, repos: map[string]*repo{}, limits: newQueryLimits(opts.MaxQueries, opts.MaxQueriesPerUser), log: opts.Logger, metrics: newMetrics()}
 	if opts.Auth == AuthTokens {
 		if opts.TokensFile == "" {
 			return nil, fmt.Errorf("%w: --auth tokens needs a tokens file (--tokens FILE; `butler token create` makes one)", errs.ErrInvalid)
