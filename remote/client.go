@@ -5,9 +5,10 @@
 // hands out. Answers come back as the Go API's types (dataset.Ref,
 // dataset.Type, dimensions.DataID).
 //
-// It is the lower half of remote repositories in the Go API: the butler
-// package will open REPO URLs through it (see the design note in
-// internal/server). It never imports the butler package.
+// It is the lower half of remote repositories in the Go API: butler.Open of
+// a REPO URL is to return a Butler whose read methods go through a Client
+// and whose writes fail as a read-only repository's. So that the butler
+// package can import it, it never imports the butler package.
 package remote
 
 import (
