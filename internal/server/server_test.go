@@ -1157,3 +1157,24 @@ func TestServe_FileByDataIDAndLimits(t *testing.T) {
 		t.Errorf("malformed ID: %d, want 422", st)
 	}
 }
+
+// Concurrent `token create`s all land in the file.
+func TestTokens_ConcurrentCreate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yaml")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if _, _, err := server.CreateToken(path, fmt.Sprintf("user%d", i), []string{"g"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	toks, err := server.ReadTokens(path)
+	if err != nil || len(toks) != 8 {
+		t.Fatalf("%d tokens after 8 concurrent creates (%v)", len(toks), err)
+	}
+	if _, err := os.Stat(path + ".lock"); !os.IsNotExist(err) {
+		t.Errorf("lock left behind: %v", err)
+	}
+}

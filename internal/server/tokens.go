@@ -104,6 +104,33 @@ func writeTokens(path string, toks []Token) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// lockTokens takes the tokens file's lock (FILE.lock, made with O_EXCL, so
+// it works on any file system), so that concurrent `token create` and
+// `token revoke` never lose each other's change; it returns the unlock. A
+// lock older than a minute is a crashed process's and is taken over.
+func lockTokens(path string) (func(), error) {
+	lock := path + ".lock"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			f.Close()
+			return func() { os.Remove(lock) }, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("tokens file lock: %w", err)
+		}
+		if fi, err := os.Stat(lock); err == nil && time.Since(fi.ModTime()) > time.Minute {
+			os.Remove(lock)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("tokens file %s: %w: locked by another process (%s)", path, errs.ErrBusy, lock)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // CreateToken makes a new random token (32 bytes from crypto/rand) for user
 // and groups, stores its hash in the tokens file and returns it: the only
 // time the token exists outside its holder's hands.
@@ -116,6 +143,11 @@ func CreateToken(path, user string, groups []string) (string, Token, error) {
 			return "", Token{}, err
 		}
 	}
+	unlock, err := lockTokens(path)
+	if err != nil {
+		return "", Token{}, err
+	}
+	defer unlock()
 	toks, err := ReadTokens(path)
 	if err != nil {
 		return "", Token{}, err
@@ -140,6 +172,11 @@ func RevokeTokens(path, id, user string) ([]Token, error) {
 	if (id == "") == (user == "") {
 		return nil, fmt.Errorf("%w: give a token ID or a user", errs.ErrInvalid)
 	}
+	unlock, err := lockTokens(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	toks, err := ReadTokens(path)
 	if err != nil {
 		return nil, err
