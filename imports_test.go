@@ -32,6 +32,8 @@ func TestImports(t *testing.T) {
 		mod + "/internal/ingest":         {"/internal/registry", "/internal/datastore"},
 		mod + "/internal/exportfile":     {"/internal/registry", "/internal/datastore", "/internal/cli"},
 		mod + "/internal/cli":            {"/internal/registry", "/internal/datastore", "/storage/posix", "/storage/s3"},
+		mod + "/internal/server":         {"/internal/registry", "/internal/datastore", "/internal/cli", "/storage/posix", "/storage/s3"},
+		mod + "/remote":                  {mod + "\x00", "/internal/", "/storage"},
 		mod + "/internal/benchrepo":      {"/internal/cli", "/internal/registry"},
 		mod + "/internal/pyrepr":         {mod + "/"},
 		mod + "/internal/zipindex":       {mod + "\x00", "/internal/registry", "/internal/cli", "/internal/datastore"},

@@ -122,6 +122,8 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newExportCmd(g),
 		newExportCalibsCmd(g),
 		newTransferDatasetsCmd(g),
+		newServeCmd(g),
+		newTokenCmd(g),
 	)
 	for _, extra := range extraCommands {
 		root.AddCommand(extra(g))

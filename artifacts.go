@@ -1,0 +1,126 @@
+package butler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/datastore"
+)
+
+// Artifact is one stored file of a dataset, as the datastore's record
+// describes it. It is what a server hands out (by dataset ID, never by a path
+// a client gave).
+type Artifact struct {
+	DatasetID dataset.ID
+	// Path is the record's path: relative to the datastore root, an absolute
+	// URI (direct ingest), or <zip>#zip-path=<member>.
+	Path string
+	// URI is Path made absolute.
+	URI                                          string
+	Formatter, StorageClass, Component, Checksum string
+	FileSize                                     int64 // -1 when unknown
+}
+
+// Artifacts returns the stored files of the datasets (keyed by ID; a dataset
+// without files has no entry), in the order the datastore records them.
+func (b *Butler) Artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error) {
+	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[dataset.ID][]Artifact, len(recs))
+	for id, rs := range recs {
+		for _, r := range rs {
+			out[id] = append(out[id], Artifact{
+				DatasetID: id, Path: r.Path, URI: b.ds.URI(r.Path),
+				Formatter: r.Formatter, StorageClass: r.StorageClass, Component: r.Component,
+				Checksum: r.Checksum, FileSize: r.FileSize,
+			})
+		}
+	}
+	return out, nil
+}
+
+// OpenArtifact reads an artifact from byte off to its end.
+func (b *Butler) OpenArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error) {
+	if off < 0 {
+		return nil, fmt.Errorf("read %s: %w: negative offset %d", a.URI, errs.ErrInvalid, off)
+	}
+	if _, _, member := datastore.SplitZipMember(a.Path); member || datastore.IsURI(a.Path) {
+		if p, ok := strings.CutPrefix(a.Path, "file://"); ok && !member {
+			f, err := os.Open(p)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", a.URI, err)
+			}
+			if _, err := f.Seek(off, io.SeekStart); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("read %s: %w", a.URI, err)
+			}
+			return f, nil
+		}
+		rc, err := b.ds.Open(ctx, a.Path)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := io.CopyN(io.Discard, rc, off); err != nil && err != io.EOF {
+			rc.Close()
+			return nil, fmt.Errorf("read %s: %w", a.URI, err)
+		}
+		return rc, nil
+	}
+	return b.ds.Backend.Get(ctx, a.Path, off, -1)
+}
+
+// ArtifactSize returns the size of an artifact in bytes: the recorded size,
+// or the stored file's when none is recorded.
+func (b *Butler) ArtifactSize(ctx context.Context, a Artifact) (int64, error) {
+	if a.FileSize >= 0 {
+		return a.FileSize, nil
+	}
+	return b.ds.Size(ctx, a.Path)
+}
+
+// presigner is a storage backend that can make credential-free read URLs.
+type presigner interface {
+	PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
+// PresignArtifact returns an HTTP(S) URL that reads the artifact with a plain
+// GET until ttl has passed. Datastores that cannot sign URLs (local files,
+// zip members, direct-ingested URIs) give an error wrapping errs.ErrUnsupported.
+func (b *Butler) PresignArtifact(ctx context.Context, a Artifact, ttl time.Duration) (string, error) {
+	p, ok := b.ds.Backend.(presigner)
+	if _, _, member := datastore.SplitZipMember(a.Path); !ok || member || datastore.IsURI(a.Path) {
+		return "", fmt.Errorf("presign %s: %w: the datastore cannot sign URLs for this file", a.URI, errs.ErrUnsupported)
+	}
+	return p.PresignGet(ctx, a.Path, ttl)
+}
+
+// ExpandDataID completes a data ID of the dimensions dims (dimension keys, or
+// record fields as Find accepts them) with its implied dimensions and returns
+// the records of the group's elements, keyed by element name.
+func (b *Butler) ExpandDataID(ctx context.Context, dims []string, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
+	g, err := b.Universe.Group(dims...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if id, err = b.rewriteDataID(ctx, g, false, id); err != nil {
+		return nil, nil, err
+	}
+	if id, err = b.Universe.Normalize(g, id); err != nil {
+		return nil, nil, err
+	}
+	return b.reg.Expand(ctx, g, id)
+}
+
+// SetConnectionPool sizes the registry's database connection pool for a
+// long-running process that serves many requests at once: at most open
+// connections, idle of them kept open between requests (0 keeps a default).
+func (b *Butler) SetConnectionPool(open, idle int) { b.reg.SetPool(open, idle) }

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/gobutler/butler/internal/server"
+	"github.com/spf13/cobra"
+)
+
+type serveOptions struct {
+	listen, repositories, auth, tokens string
+	tlsCert, tlsKey, publicURL         string
+	signingKeyFile                     string
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve --repositories FILE [--listen ADDR] [--auth tokens --tokens FILE | --auth none | --auth gafaelfawr]",
+		Short: "Serve repositories over HTTP with daf_butler's remote butler protocol (read-only)",
+		Long: `Serve one or more repositories over HTTP, speaking lsst.daf.butler's remote butler
+protocol (v1), so that users query them with a token instead of database credentials and
+read files through short-lived signed URLs. Read-only.
+
+The repositories file is YAML, one entry per repository label:
+
+    main:
+      config: /data/repo/butler.yaml       # or the directory, an alias, s3://…
+      groups: [rubin, friends]             # ['*']: everyone who can authenticate
+
+A repository is then at http(s)://HOST/api/butler/repo/LABEL (its client configuration at
+…/LABEL/butler.yaml). Authentication:
+
+  --auth tokens       "Authorization: Bearer TOKEN" with a token of --tokens FILE
+                      (made by 'butler token create'; re-read when it changes)
+  --auth gafaelfawr   trust X-Auth-Request-User and X-Auth-Request-Groups from an
+                      authenticating proxy (reach the server only through it)
+  --auth none         no authentication: everything is readable (loopback, private networks)
+
+Files of S3 datastores come back as presigned GET URLs (valid one hour); files of other
+datastores are served by this server at signed URLs that expire after one hour, with HTTP
+range support. Servers behind one load balancer need the same --signing-key-file.
+Streaming queries are limited to 25 at once per server (503 beyond) and 2 per user (429
+beyond), with Retry-After. GET / is a health check, GET /metrics Prometheus metrics. One
+JSON access-log line per request goes to standard error (tokens and URL signatures never).
+SIGTERM or SIGINT stops it gracefully: requests in flight finish (at most 30 s).
+
+Exit status: 0 stopped cleanly, 1 failure (bad repositories file, repository that does not
+open, address in use), 2 usage error.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return runServe(c.Context(), g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on (HOST:PORT; port 0 picks a free one)")
+	f.StringVar(&o.repositories, "repositories", "", "YAML file of the repositories to serve: LABEL: {config: PATH, groups: [GROUP, …]}")
+	f.StringVar(&o.auth, "auth", "tokens", "authentication: tokens, none or gafaelfawr")
+	f.StringVar(&o.tokens, "tokens", "", "tokens file of --auth tokens (see 'butler token')")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM); needs --tls-key")
+	f.StringVar(&o.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
+	f.StringVar(&o.publicURL, "public-url", "", "base URL clients reach the server at, for the file URLs it signs (default: from each request)")
+	f.StringVar(&o.signingKeyFile, "signing-key-file", "", "file holding the key (at least 32 bytes) that signs file URLs (default: a random key per process)")
+	return cmd
+}
+
+func runServe(ctx context.Context, g *globals, o serveOptions) error {
+	if o.repositories == "" {
+		return usagef("serve: --repositories FILE is required")
+	}
+	mode, err := server.ParseAuthMode(o.auth)
+	if err != nil {
+		return usagef("serve: %v", err)
+	}
+	if mode == server.AuthTokens && o.tokens == "" {
+		return usagef("serve: --auth tokens needs --tokens FILE (make one with 'butler token create')")
+	}
+	if mode != server.AuthTokens && o.tokens != "" {
+		return usagef("serve: --tokens is only for --auth tokens")
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usagef("serve: give both --tls-cert and --tls-key, or neither")
+	}
+	repos, err := server.ReadRepositories(o.repositories)
+	if err != nil {
+		return err
+	}
+	var key []byte
+	if o.signingKeyFile != "" {
+		data, err := os.ReadFile(o.signingKeyFile)
+		if err != nil {
+			return fmt.Errorf("signing key: %w", err)
+		}
+		if key = bytes.TrimSpace(data); len(key) < 32 {
+			return fmt.Errorf("signing key %s: %d bytes, want at least 32", o.signingKeyFile, len(key))
+		}
+	}
+	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
+	s, err := server.New(ctx, server.Options{
+		Repositories: repos, Auth: mode, TokensFile: o.tokens, SigningKey: key, PublicURL: o.publicURL, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	scheme := "http"
+	if o.tlsCert != "" {
+		scheme = "https"
+	}
+	return server.ListenAndServe(ctx, s, server.ListenOptions{
+		Addr: o.listen, TLSCert: o.tlsCert, TLSKey: o.tlsKey,
+		Ready: func(addr string) {
+			logger.Info("listening", "url", scheme+"://"+addr, "repositories", len(repos), "auth", string(mode))
+		},
+	})
+}

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+)
+
+// reqInfo is what the access log learns while a request is served.
+type reqInfo struct {
+	route string
+	user  string
+}
+
+type reqInfoKey struct{}
+
+func infoOf(r *http.Request) *reqInfo {
+	if ri, ok := r.Context().Value(reqInfoKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+func setUser(r *http.Request, user string) { infoOf(r).user = user }
+func userOf(r *http.Request) string        { return infoOf(r).user }
+func routeOf(r *http.Request) string       { return infoOf(r).route }
+
+// recorder remembers the status and size of a response.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *recorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush lets streamed answers reach the client line by line.
+func (w *recorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logged wraps a route: one JSON access-log line per request with the user,
+// route, repository, status, bytes and duration. The query string (which
+// holds URL signatures) and headers (which hold tokens) are never logged.
+func (s *Server) logged(route string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &reqInfo{route: route}
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
+		rec := &recorder{ResponseWriter: w}
+		s.metrics.inFlight.Inc()
+		defer func() {
+			s.metrics.inFlight.Dec()
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			d := time.Since(start)
+			s.metrics.observe(route, status, d)
+			s.log.LogAttrs(r.Context(), levelOf(status), "request",
+				slog.String("user", ri.user), slog.String("method", r.Method), slog.String("route", route),
+				slog.String("repo", r.PathValue("label")), slog.String("path", r.URL.Path),
+				slog.Int("status", status), slog.Int64("bytes", rec.bytes),
+				slog.Float64("duration_ms", float64(d.Microseconds())/1000),
+				slog.String("request_id", r.Header.Get(ClientRequestIDHeader)), slog.String("remote", r.RemoteAddr))
+		}()
+		h(rec, r)
+	}
+}
+
+// version is the module version the binary was built from.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// levelOf logs server errors as errors, the rest as information.
+func levelOf(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

@@ -1,0 +1,407 @@
+// Package server is `butler serve`: daf_butler's remote butler protocol (v1)
+// over HTTP, for repositories opened with the Go API, with bearer tokens or
+// an authenticating proxy in front, group-based access per repository, and
+// files handed out as signed, expiring URLs.
+//
+// The protocol is that of lsst/daf_butler at UpstreamCommit:
+// python/lsst/daf/butler/remote_butler/server_models.py (request and
+// response models), server/handlers/_external.py and _external_query.py
+// (routes), server/handlers/_query_limits.py and _query_streaming.py (limits,
+// JSON-lines streaming with keep-alives), _exceptions.py (error_type names).
+// JSON shapes follow what pydantic writes for those models (every field
+// present, null for None), and errors are upstream's: 422 with
+// {"error_type", "detail"} for a user error, {"detail"} with 401, 403, 404,
+// 429, 503 otherwise.
+package server
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/timespan"
+	"github.com/google/uuid"
+)
+
+// UpstreamCommit is the lsst/daf_butler commit whose protocol this server
+// speaks (2026-08-14).
+const UpstreamCommit = "78e7f29047312e01d1df99bd1f6acf5b349898b9"
+
+// Header names of the protocol.
+const (
+	ClientRequestIDHeader = "X-Butler-Client-Request-Id"
+	// Headers an authenticating proxy (Gafaelfawr) sets.
+	AuthUserHeader   = "X-Auth-Request-User"
+	AuthGroupsHeader = "X-Auth-Request-Groups"
+)
+
+// errorStatus is the HTTP status of a user error (server_models.ERROR_STATUS_CODE).
+const errorStatus = 422
+
+// errorResponse is ErrorResponseModel.
+type errorResponse struct {
+	ErrorType string `json:"error_type"`
+	Detail    string `json:"detail"`
+}
+
+// Error types of daf_butler's ButlerUserError subclasses.
+const (
+	errCalibrationLookup = "calibration_lookup"
+	errCollectionCycle   = "collection_cycle"
+	errCollectionType    = "collection_type"
+	errDataIDValue       = "data_id_value"
+	errDatasetNotFound   = "dataset_not_found"
+	errDimensionName     = "dimension_name"
+	errDimensionValue    = "dimension_value"
+	errInvalidQuery      = "invalid_query"
+	errMissingCollection = "missing_collection"
+	errMissingType       = "missing_dataset_type"
+	errUnimplemented     = "unimplemented_query"
+)
+
+// userErrorType classifies err as one of upstream's ButlerUserErrors, with
+// fallback for other input errors; "" means err is not the user's (a 500).
+func userErrorType(err error, fallback string) string {
+	var mt *dataset.MissingTypeError
+	var mc *dataset.MissingCollectionError
+	var cl *dataset.CalibrationLookupError
+	var cc *dataset.CollectionCycleError
+	switch {
+	case errors.As(err, &mt):
+		return errMissingType
+	case errors.As(err, &mc):
+		return errMissingCollection
+	case errors.As(err, &cl):
+		return errCalibrationLookup
+	case errors.As(err, &cc):
+		return errCollectionCycle
+	case errors.Is(err, errs.ErrUnsupported):
+		return errUnimplemented
+	case errors.Is(err, errs.ErrInvalid), errors.Is(err, errs.ErrNotFound):
+		return fallback
+	}
+	return ""
+}
+
+// datasetTypeJSON is SerializedDatasetType.
+type datasetTypeJSON struct {
+	Name               string   `json:"name"`
+	StorageClass       string   `json:"storageClass"`
+	Dimensions         []string `json:"dimensions"`
+	ParentStorageClass *string  `json:"parentStorageClass"`
+	IsCalibration      bool     `json:"isCalibration"`
+}
+
+func datasetTypeOf(t dataset.Type) datasetTypeJSON {
+	dims := t.Dimensions.RequiredNames()
+	if dims == nil {
+		dims = []string{}
+	}
+	return datasetTypeJSON{Name: t.Name, StorageClass: t.StorageClass, Dimensions: dims, IsCalibration: t.IsCalibration}
+}
+
+// dataCoordinateJSON is SerializedDataCoordinate.
+type dataCoordinateJSON struct {
+	DataID  object `json:"dataId"`
+	Records object `json:"records"` // null unless expanded
+}
+
+// datasetRefJSON is SerializedDatasetRef.
+type datasetRefJSON struct {
+	ID          uuid.UUID          `json:"id"`
+	DatasetType datasetTypeJSON    `json:"datasetType"`
+	DataID      dataCoordinateJSON `json:"dataId"`
+	Run         string             `json:"run"`
+	Component   *string            `json:"component"`
+}
+
+// dimensionRecordJSON is SerializedDimensionRecord.
+type dimensionRecordJSON struct {
+	Definition string `json:"definition"`
+	Record     object `json:"record"`
+}
+
+// member is one key of a JSON object whose key order matters to a reader
+// comparing with upstream's output (pydantic keeps insertion order).
+type member struct {
+	Key   string
+	Value any
+}
+
+// object is a JSON object with keys in order; nil is JSON null.
+type object []member
+
+func (o object) MarshalJSON() ([]byte, error) {
+	if o == nil {
+		return []byte("null"), nil
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := marshal(m.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := marshal(m.Value)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}
+
+// marshal is json.Marshal without HTML escaping ("<butlerRoot>" stays as
+// Python's json writes it).
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// dataIDObject orders a data ID as DataCoordinate.mapping does: the group's
+// required dimensions, then its implied ones (those present).
+func dataIDObject(g dimensions.Group, id dimensions.DataID) object {
+	o := object{}
+	seen := map[string]bool{}
+	for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
+		if v, ok := id[e.Name]; ok && v != nil {
+			o = append(o, member{e.Name, v})
+			seen[e.Name] = true
+		}
+	}
+	var rest []string
+	for k := range id {
+		if !seen[k] && id[k] != nil {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		o = append(o, member{k, id[k]})
+	}
+	return o
+}
+
+// recordJSON is DimensionRecord.to_simple: the record's columns in schema
+// order (required dimensions, its own key, implied dimensions, alternate
+// keys, metadata, region, timespan), regions and hashes as hex, timespans as
+// [begin, end] TAI nanoseconds.
+func recordJSON(rec dimensions.Record) dimensionRecordJSON {
+	e := rec.Element
+	o := object{}
+	put := func(name string) {
+		v := rec.Values[name]
+		switch x := v.(type) {
+		case []byte:
+			v = hex.EncodeToString(x)
+		case timespan.Timespan:
+			v = [2]int64{x.Begin, x.End}
+		}
+		o = append(o, member{name, v})
+	}
+	for _, d := range e.Required {
+		put(d.Name)
+	}
+	if e.IsDimension() {
+		put(e.PrimaryKey().Name)
+	}
+	for _, d := range e.Implied {
+		put(d.Name)
+	}
+	if e.IsDimension() {
+		for _, k := range e.Keys[1:] {
+			put(k.Name)
+		}
+	}
+	for _, f := range e.Metadata {
+		put(f.Name)
+	}
+	if e.Spatial != "" {
+		put("region")
+	}
+	if e.Temporal != "" {
+		put("timespan")
+	}
+	return dimensionRecordJSON{Definition: e.Name, Record: o}
+}
+
+// recordsObject orders a data ID's records by element, in universe order.
+// Elements whose records are views of another's (band) get their key alone.
+func recordsObject(u *dimensions.Universe, g dimensions.Group, full dimensions.DataID, recs map[string]dimensions.Record) object {
+	var els []*dimensions.Element
+	for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
+		if _, ok := recs[e.Name]; ok {
+			els = append(els, e)
+		} else if e.ViewOf != "" && e.IsDimension() && full[e.Name] != nil {
+			recs[e.Name] = dimensions.Record{Element: e, Values: map[string]any{e.PrimaryKey().Name: full[e.Name]}}
+			els = append(els, e)
+		}
+	}
+	sort.Slice(els, func(i, j int) bool { return els[i].Index() < els[j].Index() })
+	o := object{}
+	for _, e := range els {
+		o = append(o, member{e.Name, recordJSON(recs[e.Name])})
+	}
+	return o
+}
+
+// refJSON is DatasetRef.to_simple; records, when not nil, expand the data ID.
+func refJSON(u *dimensions.Universe, ref dataset.Ref, full dimensions.DataID, recs map[string]dimensions.Record) datasetRefJSON {
+	id := ref.DataID
+	if full != nil {
+		id = full
+	}
+	dc := dataCoordinateJSON{DataID: dataIDObject(ref.Type.Dimensions, id)}
+	if recs != nil {
+		dc.Records = recordsObject(u, ref.Type.Dimensions, id, recs)
+	}
+	return datasetRefJSON{ID: ref.ID, DatasetType: datasetTypeOf(ref.Type), DataID: dc, Run: ref.Run}
+}
+
+// storedFileJSON is SerializedStoredFileInfo.
+type storedFileJSON struct {
+	Formatter    string  `json:"formatter"`
+	Path         string  `json:"path"`
+	StorageClass string  `json:"storage_class"`
+	Component    *string `json:"component"`
+	Checksum     *string `json:"checksum"`
+	FileSize     int64   `json:"file_size"`
+}
+
+// fileInfoJSON is FileInfoRecord.
+type fileInfoJSON struct {
+	URL              string         `json:"url"`
+	DatastoreRecords storedFileJSON `json:"datastoreRecords"`
+	Auth             string         `json:"auth"`
+}
+
+// fileInfoPayload is FileInfoPayload.
+type fileInfoPayload struct {
+	DatastoreType string         `json:"datastore_type"`
+	FileInfo      []fileInfoJSON `json:"file_info"`
+}
+
+// getFileResponse is GetFileResponseModel.
+type getFileResponse struct {
+	DatasetRef datasetRefJSON   `json:"dataset_ref"`
+	Artifact   *fileInfoPayload `json:"artifact"`
+}
+
+// collectionInfoJSON is CollectionInfo (query_collection_info).
+type collectionInfoJSON struct {
+	Name         string   `json:"name"`
+	Type         int      `json:"type"`
+	Doc          string   `json:"doc"`
+	Children     []string `json:"children"`
+	Parents      []string `json:"parents"`
+	DatasetTypes []string `json:"dataset_types"`
+}
+
+// relativePath is make_datastore_path_relative: an absolute URI loses its
+// scheme and host (a zip member fragment is kept), so no server-side
+// location reaches the client.
+func relativePath(p string) string {
+	_, rest, ok := strings.Cut(p, "://")
+	if !ok {
+		return p
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return strings.TrimLeft(rest[i:], "/")
+	}
+	return ""
+}
+
+// Request models.
+
+// findDatasetRequest is FindDatasetRequestModel.
+type findDatasetRequest struct {
+	DatasetType      string         `json:"dataset_type"`
+	DataID           map[string]any `json:"data_id"`
+	DefaultDataID    map[string]any `json:"default_data_id"`
+	Collections      []string       `json:"collections"`
+	Timespan         *[2]int64      `json:"timespan"`
+	DimensionRecords bool           `json:"dimension_records"`
+}
+
+// expandDataIDRequest is ExpandDataIdRequestModel.
+type expandDataIDRequest struct {
+	DataID map[string]any `json:"data_id"`
+}
+
+// getManyDatasetsRequest is GetManyDatasetsRequestModel.
+type getManyDatasetsRequest struct {
+	DatasetIDs []uuid.UUID `json:"dataset_ids"`
+}
+
+// maxItemsPerRequest is GetManyDatasetsRequestModel.MAX_ITEMS_PER_REQUEST.
+const maxItemsPerRequest = 10_000
+
+// getFileByDataIDRequest is GetFileByDataIdRequestModel.
+type getFileByDataIDRequest struct {
+	DatasetType   string         `json:"dataset_type"`
+	DataID        map[string]any `json:"data_id"`
+	DefaultDataID map[string]any `json:"default_data_id"`
+	Collections   []string       `json:"collections"`
+	Timespan      *[2]int64      `json:"timespan"`
+}
+
+// queryCollectionsRequest is QueryCollectionsRequestModel.
+type queryCollectionsRequest struct {
+	Search          []string `json:"search"`
+	CollectionTypes []int    `json:"collection_types"`
+	FlattenChains   bool     `json:"flatten_chains"`
+	IncludeChains   bool     `json:"include_chains"`
+}
+
+// queryCollectionInfoRequest is QueryCollectionInfoRequestModel.
+type queryCollectionInfoRequest struct {
+	Expression      []string `json:"expression"`
+	CollectionTypes []int    `json:"collection_types"`
+	FlattenChains   bool     `json:"flatten_chains"`
+	IncludeChains   bool     `json:"include_chains"`
+	IncludeParents  bool     `json:"include_parents"`
+	IncludeSummary  bool     `json:"include_summary"`
+	IncludeDoc      bool     `json:"include_doc"`
+	SummaryDatasets []string `json:"summary_datasets"`
+}
+
+// queryDatasetTypesRequest is QueryDatasetTypesRequestModel.
+type queryDatasetTypesRequest struct {
+	Search []string `json:"search"`
+}
+
+// columnLiteral is one of the query tree's ColumnLiteral models, as a bind value.
+type columnLiteral struct {
+	ExpressionType string          `json:"expression_type"`
+	Value          json.RawMessage `json:"value"`
+}
+
+// queryAllDatasetsRequest is QueryAllDatasetsRequestModel.
+type queryAllDatasetsRequest struct {
+	Collections          []string                 `json:"collections"`
+	Name                 []string                 `json:"name"`
+	FindFirst            bool                     `json:"find_first"`
+	DataID               map[string]any           `json:"data_id"`
+	DefaultDataID        map[string]any           `json:"default_data_id"`
+	Where                string                   `json:"where"`
+	Bind                 map[string]columnLiteral `json:"bind"`
+	Limit                *int                     `json:"limit"`
+	WithDimensionRecords bool                     `json:"with_dimension_records"`
+}

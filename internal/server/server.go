@@ -1,0 +1,430 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/errs"
+)
+
+// AuthMode says how the server knows who is asking.
+type AuthMode string
+
+const (
+	// AuthNone: no authentication; every repository is readable by anyone
+	// who can reach the server (a private network or loopback).
+	AuthNone AuthMode = "none"
+	// AuthTokens: "Authorization: Bearer TOKEN" with a token of the tokens
+	// file (`butler token create`), which gives the user and groups.
+	AuthTokens AuthMode = "tokens"
+	// AuthGafaelfawr: an authenticating proxy in front (Rubin's Gafaelfawr,
+	// upstream's rubin_science_platform mode) sets X-Auth-Request-User and
+	// X-Auth-Request-Groups; the server trusts them and must be reachable
+	// only through the proxy.
+	AuthGafaelfawr AuthMode = "gafaelfawr"
+)
+
+// ParseAuthMode reads none, tokens or gafaelfawr.
+func ParseAuthMode(s string) (AuthMode, error) {
+	switch m := AuthMode(s); m {
+	case AuthNone, AuthTokens, AuthGafaelfawr:
+		return m, nil
+	}
+	return "", fmt.Errorf("%w: auth mode %q: want tokens, none or gafaelfawr", errs.ErrInvalid, s)
+}
+
+// Options configure a Server. Zero values take the defaults named.
+type Options struct {
+	Repositories map[string]Repository
+	Auth         AuthMode
+	// TokensFile is the tokens file of AuthTokens; it is re-read when it
+	// changes, checked at most once per TokenReload (1 s).
+	TokensFile  string
+	TokenReload time.Duration
+	// SigningKey signs the download URLs of files the server serves itself.
+	// Servers behind one load balancer need the same key; nil: a random key
+	// (URLs then work only on the server that made them).
+	SigningKey []byte
+	// PublicURL is the base URL clients reach the server at
+	// (https://host[:port]); "" takes it from each request.
+	PublicURL string
+	// Logger receives the access log (one JSON line per request) and errors.
+	Logger *slog.Logger
+	// Query limits, as upstream's: MaxQueries (25) streaming queries at once
+	// per server (then 503), MaxQueriesPerUser (2) per user (then 429), each
+	// refusal with Retry-After: RetryAfter (5 s).
+	MaxQueries, MaxQueriesPerUser int
+	RetryAfter                    time.Duration
+	// KeepAlive is how long a streaming query may be silent before a
+	// keep-alive line is sent (15 s).
+	KeepAlive time.Duration
+	// URLLifetime is how long a file URL stays valid (1 h, as upstream).
+	URLLifetime time.Duration
+	// RequestTimeout bounds a non-streaming request (60 s); MaxBodyBytes its
+	// body (16 MiB).
+	RequestTimeout time.Duration
+	MaxBodyBytes   int64
+	// DBConnections is the size of each repository's database connection
+	// pool, all kept open between requests (10).
+	DBConnections int
+	// Open opens a repository; nil: butler.Open, read-only.
+	Open func(ctx context.Context, config string) (*butler.Butler, error)
+}
+
+// Server is the HTTP handler of `butler serve`.
+type Server struct {
+	opts    Options
+	repos   map[string]*repo
+	tokens  *tokenStore
+	limits  *queryLimits
+	key     []byte
+	mux     *http.ServeMux
+	log     *slog.Logger
+	metrics *metrics
+	// queryHook, set by tests, runs as each streaming query starts (upstream's
+	// _block_query_for_unit_test).
+	queryHook func(ctx context.Context)
+}
+
+type repo struct {
+	label string
+	cfg   Repository
+	b     *butler.Butler
+}
+
+// New opens every repository of opts (any failing is an error naming it) and
+// returns the server.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Auth == "" {
+		opts.Auth = AuthTokens
+	}
+	if _, err := ParseAuthMode(string(opts.Auth)); err != nil {
+		return nil, err
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&opts.TokenReload, time.Second)
+	def(&opts.RetryAfter, 5*time.Second)
+	def(&opts.KeepAlive, 15*time.Second)
+	def(&opts.URLLifetime, time.Hour)
+	def(&opts.RequestTimeout, 60*time.Second)
+	if opts.MaxQueries == 0 {
+		opts.MaxQueries = 25
+	}
+	if opts.MaxQueriesPerUser == 0 {
+		opts.MaxQueriesPerUser = 2
+	}
+	if opts.DBConnections == 0 {
+		opts.DBConnections = 10
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 16 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if opts.Open == nil {
+		opts.Open = func(ctx context.Context, config string) (*butler.Butler, error) {
+			return butler.Open(ctx, config, butler.OpenOptions{})
+		}
+	}
+	if opts.PublicURL != "" {
+		opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+		if !strings.HasPrefix(opts.PublicURL, "http://") && !strings.HasPrefix(opts.PublicURL, "https://") {
+			return nil, fmt.Errorf("%w: public URL %q: want http:// or https://", errs.ErrInvalid, opts.PublicURL)
+		}
+	}
+	if len(opts.Repositories) == 0 {
+		return nil, fmt.Errorf("%w: no repositories to serve", errs.ErrInvalid)
+	}
+	s := &Server{opts: opts, repos: map[string]*repo{}, limits: newQueryLimits(opts.MaxQueries, opts.MaxQueriesPerUser), log: opts.Logger, metrics: newMetrics()}
+	if opts.Auth == AuthTokens {
+		if opts.TokensFile == "" {
+			return nil, fmt.Errorf("%w: --auth tokens needs a tokens file (--tokens FILE; `butler token create` makes one)", errs.ErrInvalid)
+		}
+		ts, err := newTokenStore(opts.TokensFile, opts.TokenReload)
+		if err != nil {
+			return nil, err
+		}
+		s.tokens = ts
+	}
+	s.key = opts.SigningKey
+	if len(s.key) == 0 {
+		s.key = make([]byte, 32)
+		if _, err := rand.Read(s.key); err != nil {
+			return nil, err
+		}
+	}
+	for _, label := range labels(opts.Repositories) {
+		cfg := opts.Repositories[label]
+		b, err := opts.Open(ctx, cfg.Config)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("repository %s: %w", label, err)
+		}
+		b.SetConnectionPool(opts.DBConnections, opts.DBConnections)
+		s.repos[label] = &repo{label: label, cfg: cfg, b: b}
+	}
+	s.routes()
+	return s, nil
+}
+
+// Close closes the repositories.
+func (s *Server) Close() error {
+	var errList []error
+	for _, r := range s.repos {
+		errList = append(errList, r.b.Close())
+	}
+	return errors.Join(errList...)
+}
+
+// ServeHTTP serves one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// call is one request to a repository route: who asks, about what.
+type call struct {
+	repo *repo
+	user string
+	w    http.ResponseWriter
+	r    *http.Request
+}
+
+// handlerFunc serves a route; an error it returns becomes the response.
+type handlerFunc func(ctx context.Context, c *call) error
+
+// httpError is a refusal with a status and a detail (FastAPI's HTTPException).
+type httpError struct {
+	status  int
+	detail  string
+	headers map[string]string
+}
+
+func (e *httpError) Error() string { return e.detail }
+
+// userError is a ButlerUserError: 422 with error_type and detail.
+type userError struct {
+	typ string
+	err error
+}
+
+func (e *userError) Error() string { return e.err.Error() }
+func (e *userError) Unwrap() error { return e.err }
+
+// detailError is an error message written as upstream writes it (capitalised).
+type detailError string
+
+func (e detailError) Error() string { return string(e) }
+
+// asUser classifies err as a user error of fallback type when it is one.
+func asUser(err error, fallback string) error {
+	if t := userErrorType(err, fallback); t != "" {
+		return &userError{typ: t, err: err}
+	}
+	return err
+}
+
+const repoPrefix = "/api/butler/repo/{label}"
+
+// routes registers every route.
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	s.mux = m
+	m.HandleFunc("GET /{$}", s.logged("health", s.health))
+	m.Handle("GET /metrics", s.metrics.handler)
+	m.HandleFunc("GET "+repoPrefix+"/butler.yaml", s.logged("butler.yaml", s.clientConfig))
+	m.HandleFunc("GET "+repoPrefix+"/butler.json", s.logged("butler.json", s.clientConfig))
+	m.HandleFunc("GET "+repoPrefix+"/dataset/{id}/download", s.logged("download", s.download))
+	v1 := func(pattern, route string, h handlerFunc, streaming bool) {
+		method, path, _ := strings.Cut(pattern, " ")
+		m.HandleFunc(method+" "+repoPrefix+"/v1/"+path, s.logged(route, s.repoRoute(h, streaming)))
+	}
+	v1("GET universe", "universe", s.universe, false)
+	v1("GET dataset_type/{name}", "dataset_type", s.getDatasetType, false)
+	v1("GET dataset/{id}", "dataset", s.getDataset, false)
+	v1("POST datasets", "datasets", s.getManyDatasets, false)
+	v1("POST find_dataset", "find_dataset", s.findDataset, false)
+	v1("POST expand_data_id", "expand_data_id", s.expandDataID, false)
+	v1("GET get_file/{id}", "get_file", s.getFile, false)
+	v1("POST get_file_by_data_id", "get_file_by_data_id", s.getFileByDataID, false)
+	v1("GET dataset/{id}/download", "dataset_download", s.redirectDownload, false)
+	v1("POST file_transfer", "file_transfer", s.fileTransfer, false)
+	v1("GET collection_info", "collection_info", s.collectionInfo, false)
+	v1("POST query_collections", "query_collections", s.queryCollections, false)
+	v1("POST query_collection_info", "query_collection_info", s.queryCollectionInfo, false)
+	v1("POST query_dataset_types", "query_dataset_types", s.queryDatasetTypes, false)
+	v1("POST query/all_datasets", "query_all_datasets", s.queryAllDatasets, true)
+	v1("POST query/execute", "query_execute", s.queryExecute, true)
+	v1("POST query/count", "query_count", s.queryCount, false)
+	v1("POST query/any", "query_any", s.queryAny, false)
+	v1("POST query/explain", "query_explain", s.queryExplain, false)
+}
+
+// repoRoute authenticates and authorizes a repository route, then runs h
+// with the request's limits.
+func (s *Server) repoRoute(h handlerFunc, streaming bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		user, groups, err := s.authenticate(r)
+		if err == nil {
+			setUser(r, user)
+		}
+		var rp *repo
+		if err == nil {
+			rp, err = s.authorize(r.PathValue("label"), user, groups)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ctx := r.Context()
+		if !streaming {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.opts.RequestTimeout)
+			defer cancel()
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+		if err := h(ctx, &call{repo: rp, user: user, w: w, r: r}); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// authenticate says who the request is from: the user and their groups.
+func (s *Server) authenticate(r *http.Request) (string, []string, error) {
+	switch s.opts.Auth {
+	case AuthNone:
+		return "", nil, nil
+	case AuthGafaelfawr:
+		user := r.Header.Get(AuthUserHeader)
+		if user == "" {
+			// As upstream: the proxy must have set the header.
+			return "", nil, &httpError{status: http.StatusForbidden, detail: "Required X-Auth-Request-User header was not provided"}
+		}
+		var groups []string
+		for _, g := range strings.Split(r.Header.Get(AuthGroupsHeader), ",") {
+			if g = strings.TrimSpace(g); g != "" {
+				groups = append(groups, g)
+			}
+		}
+		return user, groups, nil
+	}
+	auth := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		token, ok = strings.CutPrefix(auth, "bearer ")
+	}
+	if !ok || token == "" {
+		return "", nil, errUnauthorized
+	}
+	t, ok := s.tokens.lookup(strings.TrimSpace(token))
+	if !ok {
+		return "", nil, errUnauthorized
+	}
+	return t.User, t.Groups, nil
+}
+
+// authorize returns the repository if user may read it. An unknown label
+// and a repository outside the user's groups get the same answer.
+func (s *Server) authorize(label, user string, groups []string) (*repo, error) {
+	rp, ok := s.repos[label]
+	if s.opts.Auth == AuthNone {
+		if !ok {
+			return nil, &httpError{status: http.StatusNotFound, detail: fmt.Sprintf("Butler repository %q not found", label)}
+		}
+		return rp, nil
+	}
+	if ok && (rp.cfg.Public() || slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(rp.cfg.Groups, g) })) {
+		return rp, nil
+	}
+	return nil, &httpError{status: http.StatusForbidden, detail: fmt.Sprintf("User %s does not have permission to access Butler repository '%s'", user, label)}
+}
+
+// writeError answers a failed request as upstream does.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	var ue *userError
+	var mb *http.MaxBytesError
+	switch {
+	case errors.Is(err, errUnauthorized):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="butler"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Authentication required: a valid token (Authorization: Bearer …) is needed"})
+	case errors.As(err, &he):
+		for k, v := range he.headers {
+			w.Header().Set(k, v)
+		}
+		writeJSON(w, he.status, map[string]string{"detail": he.detail})
+	case errors.As(err, &ue):
+		writeJSON(w, errorStatus, errorResponse{ErrorType: ue.typ, Detail: ue.err.Error()})
+	case errors.As(err, &mb):
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"detail": fmt.Sprintf("Request body larger than %d bytes", mb.Limit)})
+	case errors.Is(err, context.DeadlineExceeded):
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"detail": "The request took too long"})
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+		w.WriteHeader(499)
+	case butler.IsTransient(err):
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.RetryAfter/time.Second)))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"detail": "The repository's database is unavailable; try again"})
+		s.log.Error("request failed", "route", routeOf(r), "err", err.Error())
+	default:
+		s.log.Error("request failed", "route", routeOf(r), "user", userOf(r), "request_id", r.Header.Get(ClientRequestIDHeader), "err", err.Error())
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := marshal(v)
+	if err != nil {
+		status, data = http.StatusInternalServerError, []byte(`{"detail":"Internal Server Error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(data)
+}
+
+// decode reads a JSON request body into v; malformed input is FastAPI's 422.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return err
+		}
+		return &httpError{status: errorStatus, detail: "Invalid request body: " + err.Error()}
+	}
+	return nil
+}
+
+// health is GET /: the application's metadata (upstream's Safir Metadata).
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, object{
+		{"name", "butler"},
+		{"version", version()},
+		{"description", "Go data butler server speaking lsst.daf.butler's remote butler protocol"},
+		{"repository_url", "https://github.com/gobutler/butler"},
+		{"upstream_protocol_commit", UpstreamCommit},
+	})
+}
+
+// clientConfig is butler.yaml / butler.json: the configuration a client
+// needs, with the URL relative to where it was fetched (<butlerRoot>).
+func (s *Server) clientConfig(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, object{
+		{"cls", "lsst.daf.butler.remote_butler.RemoteButler"},
+		{"remote_butler", object{{"url", "<butlerRoot>"}, {"authentication", "rubin_science_platform"}}},
+	})
+}
