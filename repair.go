@@ -278,3 +278,6 @@ func (b *Butler) quarantine(ctx context.Context, dir, key string) (bool, error) 
 	}
 	return true, nil
 }
+
+// QuarantineURI is the URI of a quarantine directory (RepairResult.QuarantineDir).
+func (b *Butler) QuarantineURI(dir string) string { return b.ds.URI(dir) + "/" }

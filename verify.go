@@ -2,6 +2,7 @@ package butler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -77,6 +78,36 @@ type Problem struct {
 	Path    string `json:"path,omitempty"`
 	URI     string `json:"uri,omitempty"`
 	Message string `json:"message"`
+}
+
+// MarshalJSON writes the problem with a null id when it names no dataset.
+func (p Problem) MarshalJSON() ([]byte, error) {
+	type plain Problem
+	out := struct {
+		plain
+		ID *dataset.ID `json:"id"`
+	}{plain: plain(p)}
+	if p.ID != (dataset.ID{}) {
+		out.ID = &p.ID
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *Problem) UnmarshalJSON(data []byte) error {
+	type plain Problem
+	var in struct {
+		plain
+		ID *dataset.ID `json:"id"`
+	}
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	*p = Problem(in.plain)
+	if in.ID != nil {
+		p.ID = *in.ID
+	}
+	return nil
 }
 
 // VerifyOptions select what Verify checks. Without Collections,
@@ -183,9 +214,13 @@ func (b *Butler) verify(ctx context.Context, opts VerifyOptions, out chan<- Prob
 		defer v.task.Done()
 		return v.selected(ctx)
 	}
-	v.task = rep.Task("verify records", 0)
 	table := b.ds.RecordsTable()
-	err := b.reg.StreamStoredRecords(ctx, table, opts.PageSize, func(page []registry.StoredRecord) error {
+	total, err := b.reg.CountFileRecords(ctx, table)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	v.task = rep.Task("verify records", total)
+	err = b.reg.StreamStoredRecords(ctx, table, opts.PageSize, func(page []registry.StoredRecord) error {
 		return v.checkRecords(ctx, page)
 	})
 	if err != nil {

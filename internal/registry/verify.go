@@ -268,3 +268,17 @@ func (r *Registry) existingIDsIn(ctx context.Context, c sqldb.Conn, ids []datase
 	}
 	return out, nil
 }
+
+// CountFileRecords counts the rows of a file records table (0 when it does
+// not exist yet).
+func (r *Registry) CountFileRecords(ctx context.Context, table string) (int64, error) {
+	c := r.db.Conn()
+	if ok, err := r.db.TableExists(ctx, c, table); err != nil || !ok {
+		return 0, err
+	}
+	var n int64
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM "+r.db.T(table)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count file records: %w", err)
+	}
+	return n, nil
+}
