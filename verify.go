@@ -204,7 +204,7 @@ func (b *Butler) verify(ctx context.Context, opts VerifyOptions, out chan<- Prob
 	if opts.RecordsOnly && (opts.Checksums || opts.Orphans) {
 		return fmt.Errorf("verify: %w: a records-only check reads no files; it cannot be combined with checksums or orphans", errs.ErrInvalid)
 	}
-	v := &verifier{b: b, opts: opts, out: out, stats: opts.Stats, seed: maphash.MakeSeed(), root: b.ds.Root()}
+	v := &verifier{b: b, opts: opts, out: out, stats: opts.Stats, seed: maphash.MakeSeed(), root: localRoot(b.ds.Backend)}
 	if v.stats == nil {
 		v.stats = &VerifyStats{}
 	}
@@ -602,7 +602,12 @@ const QuarantineDir = ".butler-quarantine"
 // repository's config and a SQLite registry with its journals, when they
 // are inside the datastore root.
 func (v *verifier) ignoredKeys() map[string]bool {
+	// The names upstream keeps at the root are ignored even when the
+	// datastore's local root is hidden (a wrapped backend).
 	ig := map[string]bool{"butler.yaml": true}
+	for _, sfx := range []string{"", "-journal", "-wal", "-shm"} {
+		ig["gen3.sqlite3"+sfx] = true
+	}
 	if v.root == "" {
 		return ig
 	}
@@ -650,4 +655,19 @@ func (v *verifier) orphans(ctx context.Context, rep progress.Reporter) error {
 		return fmt.Errorf("verify: list %s: %w", v.b.ds.Backend.URI(""), err)
 	}
 	return nil
+}
+
+// localRoot is the local directory of a backend, looking through wrappers
+// (Unwrap); "" for object stores.
+func localRoot(be storage.Backend) string {
+	for {
+		if r, ok := be.(interface{ Root() string }); ok {
+			return r.Root()
+		}
+		u, ok := be.(interface{ Unwrap() storage.Backend })
+		if !ok {
+			return ""
+		}
+		be = u.Unwrap()
+	}
 }

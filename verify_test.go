@@ -21,6 +21,7 @@ import (
 	"github.com/gobutler/butler/internal/testutil/repotest"
 	"github.com/gobutler/butler/internal/testutil/s3test"
 	"github.com/gobutler/butler/storage"
+	"github.com/gobutler/butler/storage/faulty"
 )
 
 // newVerifyRepo makes a repository that records checksums, with its
@@ -394,4 +395,88 @@ func TestVerify_RepairPurge(t *testing.T) {
 			t.Errorf("the other dataset: %v", err)
 		}
 	})
+}
+
+// damage puts six datasets in a new SQLite/POSIX repository and damages it:
+// a file deleted, one truncated, one corrupted, one dataset's records
+// deleted, a record without dataset, a trash row and two orphans.
+func damage(t *testing.T) (string, []dataset.Ref) {
+	t.Helper()
+	ctx := t.Context()
+	root, b := newVerifyRepo(t, pgtest.SQLite, "posix")
+	be := butler.DatastoreBackend(b)
+	var refs []dataset.Ref
+	for d := range 6 {
+		refs = append(refs, mustPut(t, b, fmt.Sprintf("value: %d\n", d), "dict", det(d), "run"))
+	}
+	if err := be.Delete(ctx, keyOf(t, b, refs[0])); err != nil {
+		t.Fatal(err)
+	}
+	k := keyOf(t, b, refs[1])
+	putKey(t, be, k, getKey(t, be, k)[:3])
+	k = keyOf(t, b, refs[2])
+	data := getKey(t, be, k)
+	data[0] ^= 0x20
+	putKey(t, be, k, data)
+	execSQL(t, b, `DELETE FROM file_datastore_records WHERE dataset_id = ?`, uuidArg(b, refs[3].ID))
+	putKey(t, be, "ghost/ghost.yaml", []byte("ghost: 1\n"))
+	execSQL(t, b, `INSERT INTO file_datastore_records (dataset_id, path, formatter, storage_class, component, checksum, file_size) VALUES (?, ?, ?, ?, ?, NULL, ?)`,
+		uuidArg(b, uuid.New()), "ghost/ghost.yaml", "lsst.daf.butler.formatters.yaml.YamlFormatter", "StructuredDataDict", "__NULL_STRING__", 9)
+	execSQL(t, b, `DELETE FROM dataset_location WHERE dataset_id = ?`, uuidArg(b, refs[4].ID))
+	execSQL(t, b, `INSERT INTO dataset_location_trash (datastore_name, dataset_id) VALUES (?, ?)`, "FileDatastore@<butlerRoot>", uuidArg(b, refs[4].ID))
+	putKey(t, be, "stray/a.txt", []byte("a\n"))
+	putKey(t, be, "stray/b.txt", []byte("b\n"))
+	return root, refs
+}
+
+// TestRepair_Interrupted fails each storage write of a repair in turn (the
+// quarantine copies and deletes, the trash deletes), before and after the
+// write is done: a second verify and repair then always finishes the job,
+// and the healthy dataset is intact.
+func TestRepair_Interrupted(t *testing.T) {
+	opts := butler.VerifyOptions{Checksums: true, Orphans: true}
+	faults, reruns := 0, 0
+	for _, after := range []bool{false, true} {
+		for n := 0; ; n++ {
+			root, refs := damage(t)
+			inj := &faulty.Nth{N: n, AfterWrite: after, CountDeletes: true}
+			fb, err := butler.Open(t.Context(), root, butler.OpenOptions{Writeable: true, Storage: faultyStorage(inj)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := verifyAll(t, fb, opts)
+			if len(ps) != 9 {
+				t.Fatalf("damaged repository: %d problems, want 9: %+v", len(ps), ps)
+			}
+			_, rerr := fb.Repair(t.Context(), ps, butler.RepairOptions{Yes: true})
+			fb.Close()
+			if !inj.Fired() {
+				if rerr != nil {
+					t.Fatalf("repair without a fault: %v", rerr)
+				}
+				break
+			}
+			faults++
+			if rerr == nil && !after {
+				t.Errorf("write %d failed but the repair reported no error", n)
+			}
+			// The rerun: verify and repair again, then nothing is left.
+			b := repotest.Open(t, root)
+			ps = verifyAll(t, b, opts)
+			if _, err := b.Repair(t.Context(), ps, butler.RepairOptions{Yes: true}); err != nil {
+				t.Fatalf("write %d (after=%v): the rerun's repair: %v", n, after, err)
+			}
+			reruns++
+			if left := verifyAll(t, b, opts); len(left) != 0 {
+				t.Errorf("write %d (after=%v): after the rerun %d problem(s): %+v", n, after, len(left), left)
+			}
+			if data, err := b.GetRef(t.Context(), refs[5]); err != nil || string(data) != "value: 5\n" {
+				t.Errorf("write %d (after=%v): the healthy dataset: %q, %v", n, after, data, err)
+			}
+		}
+	}
+	t.Logf("%d repairs interrupted by a failed write, %d reruns, all clean", faults, reruns)
+	if faults < 10 {
+		t.Errorf("only %d faults fired; the repair writes fewer files than expected", faults)
+	}
 }
