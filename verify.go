@@ -220,23 +220,13 @@ func (b *Butler) verify(ctx context.Context, opts VerifyOptions, out chan<- Prob
 		return fmt.Errorf("verify: %w", err)
 	}
 	v.task = rep.Task("verify records", total)
-	err = b.reg.StreamStoredRecords(ctx, table, opts.PageSize, func(page []registry.StoredRecord) error {
+	err = b.reg.StreamStoredRecords(ctx, table, opts.PageSize, opts.RecordsOnly, func(page []registry.StoredRecord) error {
 		return v.checkRecords(ctx, page)
 	})
 	if err != nil {
 		v.task.Done()
 		return fmt.Errorf("verify: %w", err)
 	}
-	err = b.reg.StreamRecordsWithoutDataset(ctx, table, opts.PageSize, func(page []registry.StoredRecord) error {
-		for _, r := range page {
-			v.addKey(r.Path)
-			if err := v.emit(ctx, Problem{Kind: ProblemRecordWithoutDataset, ID: r.DatasetID, Path: r.Path,
-				Message: "file record of a dataset that is not in the registry"}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 	if err == nil {
 		err = b.reg.StreamLocatedWithoutRecords(ctx, table, b.ds.Name(), opts.PageSize, func(ids []dataset.ID) error {
 			for _, id := range ids {
@@ -326,7 +316,7 @@ func (v *verifier) checkRefs(ctx context.Context, refs []dataset.Ref) error {
 			bare = append(bare, r.ID)
 		}
 		for _, fr := range rs {
-			stored = append(stored, registry.StoredRecord{FileRecord: fr, TypeName: r.Type.Name, Run: r.Run})
+			stored = append(stored, registry.StoredRecord{FileRecord: fr, HasDataset: true, TypeName: r.Type.Name, Run: r.Run})
 		}
 	}
 	if len(bare) > 0 {
@@ -352,6 +342,16 @@ func (v *verifier) checkRefs(ctx context.Context, refs []dataset.Ref) error {
 func (v *verifier) emit(ctx context.Context, p Problem) error {
 	if p.Path != "" && p.URI == "" {
 		p.URI = v.b.ds.URI(p.Path)
+	}
+	if p.Kind == ProblemRecordWithoutDataset && p.Path == "" {
+		// A records-only pass read the keys alone.
+		recs, err := v.b.reg.FileRecords(ctx, v.b.ds.RecordsTable(), []dataset.ID{p.ID})
+		if err != nil {
+			return err
+		}
+		if rs := recs[p.ID]; len(rs) > 0 {
+			p.Path, p.URI = rs[0].Path, v.b.ds.URI(rs[0].Path)
+		}
 	}
 	if p.ID != (dataset.ID{}) && p.Kind != ProblemRecordWithoutDataset && p.DataID == nil {
 		ref, ok := v.refs[p.ID]
@@ -392,8 +392,14 @@ type artifact struct {
 func (v *verifier) checkRecords(ctx context.Context, page []registry.StoredRecord) error {
 	var arts []*artifact
 	byPath := map[string]*artifact{}
+	var found []Problem
 	for _, r := range page {
 		v.addKey(r.Path)
+		if !r.HasDataset {
+			found = append(found, Problem{Kind: ProblemRecordWithoutDataset, ID: r.DatasetID, Path: r.Path,
+				Message: "file record of a dataset that is not in the registry"})
+			continue
+		}
 		p, zip := r.Path, false
 		if zp, _, ok := datastore.SplitZipMember(r.Path); ok {
 			p, zip = zp, true
@@ -411,10 +417,9 @@ func (v *verifier) checkRecords(ctx context.Context, page []registry.StoredRecor
 		v.task.Add(int64(len(page)))
 	}()
 	if v.opts.RecordsOnly {
-		return nil
+		arts = nil
 	}
 	var mu sync.Mutex
-	var found []Problem
 	work := make(chan *artifact)
 	var wg sync.WaitGroup
 	for range min(v.opts.Workers, len(arts)) {

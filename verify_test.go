@@ -121,7 +121,7 @@ func getKey(t *testing.T, be storage.Backend, key string) []byte {
 	return data
 }
 
-func execSQL(t *testing.T, b *butler.Butler, q string, args ...any) {
+func execSQL(t testing.TB, b *butler.Butler, q string, args ...any) {
 	t.Helper()
 	if _, err := butler.RegistryDB(b).Conn().Exec(t.Context(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -307,6 +307,17 @@ func testVerifyFaults(t *testing.T, dialect, store string) {
 	slices.Sort(wantSel)
 	if got := keys(sel); !slices.Equal(got, wantSel) {
 		t.Errorf("selection found:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(wantSel, "\n  "))
+	}
+
+	// A records-only pass finds what the registry alone shows.
+	wantRec := []string{
+		problemKey(butler.Problem{Kind: butler.ProblemNoFileRecord, ID: refs[4].ID}),
+		problemKey(butler.Problem{Kind: butler.ProblemRecordWithoutDataset, ID: ghost, Path: "ghost/ghost.yaml"}),
+		problemKey(butler.Problem{Kind: butler.ProblemTrash, ID: refs[5].ID}),
+	}
+	slices.Sort(wantRec)
+	if got := keys(verifyAll(t, b, butler.VerifyOptions{RecordsOnly: true, PageSize: 3})); !slices.Equal(got, wantRec) {
+		t.Errorf("records-only found:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(wantRec, "\n  "))
 	}
 
 	// A dry run changes nothing.

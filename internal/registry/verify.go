@@ -18,8 +18,11 @@ import (
 // StoredRecord is a file record together with the dataset row it belongs to.
 type StoredRecord struct {
 	FileRecord
-	TypeName string // the dataset's type; "" for a record without a dataset row
-	Run      string // the dataset's RUN; "" for a record without a dataset row
+	// HasDataset is false for a record whose dataset row does not exist (the
+	// records table has no foreign key, so a crashed removal can leave them).
+	HasDataset bool
+	TypeName   string // the dataset's type, when the reader knows it
+	Run        string // the dataset's RUN, when the reader knows it
 }
 
 const recordCols = "r.dataset_id, r.path, r.formatter, r.storage_class, r.component, r.checksum, r.file_size"
@@ -47,9 +50,10 @@ func scanRecord(rows *sql.Rows, extra ...any) (FileRecord, error) {
 	return fr, nil
 }
 
-// pageRecords runs query (a SELECT of recordCols and two names over records
-// aliased r, whose WHERE ends in the condition it is given) page by page in
-// (dataset_id, component) order, resuming after the last row seen.
+// pageRecords runs query (a SELECT of recordCols and whether the dataset
+// exists, over records aliased r, whose WHERE ends in the condition it is
+// given) page by page in (dataset_id, component) order, resuming after the
+// last row seen.
 func (r *Registry) pageRecords(ctx context.Context, table string, query func(after string) string, pageSize int, fn func([]StoredRecord) error) error {
 	c := r.db.Conn()
 	if ok, err := r.db.TableExists(ctx, c, table); err != nil || !ok {
@@ -67,8 +71,8 @@ func (r *Registry) pageRecords(ctx context.Context, table string, query func(aft
 			if comp == "" {
 				comp = NullComponent
 			}
-			after = "(r.dataset_id > ? OR (r.dataset_id = ? AND r.component > ?))"
-			args = append(args, r.uuid(last.DatasetID), r.uuid(last.DatasetID), comp)
+			after = "(r.dataset_id, r.component) > (?, ?)"
+			args = append(args, r.uuid(last.DatasetID), comp)
 		}
 		args = append(args, pageSize)
 		rows, err := c.Query(ctx, query(after)+" ORDER BY r.dataset_id, r.component LIMIT ?", args...)
@@ -77,15 +81,13 @@ func (r *Registry) pageRecords(ctx context.Context, table string, query func(aft
 		}
 		var page []StoredRecord
 		for rows.Next() {
-			var sr StoredRecord
-			var typeName, run sql.NullString
-			fr, err := scanRecord(rows, &typeName, &run)
+			var has int
+			fr, err := scanRecord(rows, &has)
 			if err != nil {
 				rows.Close()
 				return fmt.Errorf("read file records: %w", err)
 			}
-			sr.FileRecord, sr.TypeName, sr.Run = fr, typeName.String, run.String
-			page = append(page, sr)
+			page = append(page, StoredRecord{FileRecord: fr, HasDataset: has == 1})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -106,23 +108,20 @@ func (r *Registry) pageRecords(ctx context.Context, table string, query func(aft
 }
 
 // StreamStoredRecords calls fn with pages of at most pageSize file records of
-// table whose dataset row exists, with the dataset's type and RUN names, in
-// dataset ID order.
-func (r *Registry) StreamStoredRecords(ctx context.Context, table string, pageSize int, fn func([]StoredRecord) error) error {
-	q := func(after string) string {
-		return "SELECT " + recordCols + ", t.name, c.name FROM " + r.db.T(table) + " r JOIN " + r.db.T("dataset") + " d ON d.id = r.dataset_id" +
-			" JOIN " + r.db.T("dataset_type") + " t ON t.id = d.dataset_type_id JOIN " + r.db.T("collection") + " c ON c.collection_id = d.run_id WHERE " + after
+// table, in dataset ID order, each saying whether its dataset row exists
+// (an index-only probe, in the same order: the dataset's type and RUN are
+// left for the caller to look up where it needs them).
+//
+// With keysOnly, only the dataset IDs and components are read (from the
+// primary-key index alone, about twice as fast): the other fields are empty.
+func (r *Registry) StreamStoredRecords(ctx context.Context, table string, pageSize int, keysOnly bool, fn func([]StoredRecord) error) error {
+	cols := recordCols
+	if keysOnly {
+		cols = "r.dataset_id, '', '', '', r.component, NULL, NULL"
 	}
-	return r.pageRecords(ctx, table, q, pageSize, fn)
-}
-
-// StreamRecordsWithoutDataset calls fn with pages of the file records of
-// table whose dataset row does not exist (the records table has no foreign
-// key, so a crashed removal can leave them behind).
-func (r *Registry) StreamRecordsWithoutDataset(ctx context.Context, table string, pageSize int, fn func([]StoredRecord) error) error {
 	q := func(after string) string {
-		return "SELECT " + recordCols + ", NULL, NULL FROM " + r.db.T(table) + " r WHERE NOT EXISTS (SELECT 1 FROM " + r.db.T("dataset") +
-			" d WHERE d.id = r.dataset_id) AND " + after
+		return "SELECT " + cols + ", CASE WHEN EXISTS (SELECT 1 FROM " + r.db.T("dataset") + " d WHERE d.id = r.dataset_id) THEN 1 ELSE 0 END FROM " +
+			r.db.T(table) + " r WHERE " + after
 	}
 	return r.pageRecords(ctx, table, q, pageSize, fn)
 }
