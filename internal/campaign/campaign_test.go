@@ -1,0 +1,288 @@
+// Package campaign is the start of the fault campaign of issue #15, with
+// `butler verify` as the oracle: a writing command is killed (SIGKILL) at
+// points spread over its run; the repository must then verify clean, or be
+// repaired to clean by `verify --repair --yes` alone, and a rerun of the
+// command must complete it exactly (every dataset there once, verify clean).
+//
+// It runs on SQLite and POSIX, `ingest-raws --transfer copy` (the real
+// binary) and a loop of Butler.Put in a child process. BUTLER_FAULT_POINTS
+// sets the kill points per scenario (default 10); -short skips it.
+package campaign
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dimensions"
+	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/testutil/rawtest"
+	"github.com/gobutler/butler/internal/testutil/repotest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	repotest.RemoveBinary()
+	os.Exit(code)
+}
+
+func points() int {
+	if n, err := strconv.Atoi(os.Getenv("BUTLER_FAULT_POINTS")); err == nil && n > 0 {
+		return n
+	}
+	return 10
+}
+
+// tally counts what the campaign did.
+type tally struct {
+	kills, finishedFirst, reruns, problems, repaired, left int
+}
+
+func (c tally) String() string {
+	return fmt.Sprintf("%d kills landed (%d runs finished before the kill), %d reruns, %d problems found, %d repaired, %d left",
+		c.kills, c.finishedFirst, c.reruns, c.problems, c.repaired, c.left)
+}
+
+// verifyJSON runs `butler verify REPO --orphans --checksums` and returns the
+// problem kinds it printed and its exit status.
+func verifyJSON(t *testing.T, root string, extra ...string) ([]string, int) {
+	t.Helper()
+	res := repotest.Run(t, append([]string{"verify", root, "--orphans", "--checksums", "--format", "json"}, extra...)...)
+	var kinds []string
+	sc := bufio.NewScanner(strings.NewReader(res.Stdout))
+	for sc.Scan() {
+		var obj map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
+			t.Fatalf("verify printed %q: %v", sc.Text(), err)
+		}
+		if k, ok := obj["kind"].(string); ok {
+			kinds = append(kinds, k)
+		}
+	}
+	if res.Code != 0 && res.Code != 1 {
+		t.Fatalf("verify %s: %s", root, res)
+	}
+	return kinds, res.Code
+}
+
+// afterKill checks the repository a kill left: clean, or repaired to clean
+// by verify --repair --yes alone.
+func afterKill(t *testing.T, root string, c *tally) {
+	t.Helper()
+	kinds, code := verifyJSON(t, root)
+	if code == 0 {
+		return
+	}
+	c.problems += len(kinds)
+	t.Logf("after the kill: %v", kinds)
+	if _, code := verifyJSON(t, root, "--repair", "--yes"); code != 0 {
+		t.Errorf("verify --repair --yes did not repair %v", kinds)
+	}
+	left, _ := verifyJSON(t, root)
+	c.left += len(left)
+	c.repaired += len(kinds) - len(left)
+	if len(left) > 0 {
+		t.Errorf("after the repair: %v", left)
+	}
+}
+
+// killAt starts cmd, kills it after d and reports whether it was still running.
+func killAt(t *testing.T, cmd *exec.Cmd, d time.Duration) bool {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s ended before the kill: %v", cmd, err)
+		}
+		return false
+	case <-time.After(d):
+	}
+	if err := cmd.Process.Signal(os.Kill); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Fatal(err)
+	}
+	err := <-done
+	var exit *exec.ExitError
+	return errors.As(err, &exit) && !exit.Exited() // killed by the signal
+}
+
+// TestKill_IngestRawsCopy kills `butler ingest-raws --transfer copy` (small
+// batches, so commits happen all through the run) at spread points.
+func TestKill_IngestRawsCopy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault campaign: not with -short")
+	}
+	bin := repotest.Binary(t)
+	src := t.TempDir()
+	raws := rawtest.Write(t, src, "LSSTCam", 6, 20)
+	newRepo := func() string {
+		root := filepath.Join(t.TempDir(), "repo")
+		repotest.MustRun(t, "create", root)
+		repotest.MustRun(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
+		return root
+	}
+	ingest := func(root string) *exec.Cmd {
+		return exec.Command(bin, "ingest-raws", "--transfer", "copy", "--batch-size", "10", root, src)
+	}
+	count := func(root string) int {
+		out := repotest.MustRun(t, "query-datasets", root, "raw", "--collections", "LSSTCam/raw/all", "--format", "csv").Stdout
+		return strings.Count(strings.TrimSpace(out), "\n") // rows after the header
+	}
+	// How long a whole run takes, to spread the kill points over it.
+	root := newRepo()
+	start := time.Now()
+	if out, err := ingest(root).CombinedOutput(); err != nil {
+		t.Fatalf("ingest-raws: %v\n%s", err, out)
+	}
+	whole := time.Since(start)
+	if n := count(root); n != len(raws) {
+		t.Fatalf("a whole run ingested %d raws, want %d", n, len(raws))
+	}
+	var c tally
+	n := points()
+	for i := range n {
+		root := newRepo()
+		d := time.Duration(float64(whole) * (float64(i) + 0.5) / float64(n))
+		if !killAt(t, ingest(root), d) {
+			c.finishedFirst++
+		} else {
+			c.kills++
+		}
+		afterKill(t, root, &c)
+		if out, err := ingest(root).CombinedOutput(); err != nil {
+			t.Errorf("kill at %v: the rerun failed: %v\n%s", d, err, out)
+		}
+		c.reruns++
+		if got := count(root); got != len(raws) {
+			t.Errorf("kill at %v: %d raws after the rerun, want %d", d, got, len(raws))
+		}
+		if left, _ := verifyJSON(t, root); len(left) > 0 {
+			c.left += len(left)
+			t.Errorf("kill at %v: after the rerun: %v", d, left)
+		}
+	}
+	t.Logf("ingest-raws --transfer copy, %d raws, whole run %v: %s", len(raws), whole.Round(time.Millisecond), c)
+	if c.kills < n/2 {
+		t.Errorf("only %d of %d kills landed while ingest-raws ran", c.kills, n)
+	}
+}
+
+const loopN = 300
+
+// TestPutLoopChild is the child process of TestKill_PutLoop: it puts
+// datasets 0..loopN-1 into the repository named by BUTLER_CAMPAIGN_REPO,
+// skipping those already there.
+func TestPutLoopChild(t *testing.T) {
+	root := os.Getenv("BUTLER_CAMPAIGN_REPO")
+	if root == "" {
+		t.Skip("the child of TestKill_PutLoop")
+	}
+	ctx := context.Background()
+	b, err := butler.Open(ctx, root, butler.OpenOptions{Writeable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := range loopN {
+		id := dimensions.DataID{"instrument": "Dummy", "detector": i}
+		if _, err := b.Find(ctx, "dict", id, []string{"run"}); err == nil {
+			continue
+		} else if !errors.Is(err, errs.ErrNotFound) {
+			t.Fatal(err)
+		}
+		if _, err := b.Put(ctx, fmt.Appendf(nil, "value: %d\n", i), "dict", id, "run"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestKill_PutLoop kills a process putting datasets one by one.
+func TestKill_PutLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault campaign: not with -short")
+	}
+	repotest.Binary(t) // verify runs the real binary
+	newRepo := func() string {
+		root, b := repotest.New(t)
+		repotest.AddInstrument(t, b, "Dummy", loopN)
+		if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.RegisterRun(t.Context(), "run", ""); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		return root
+	}
+	loop := func(root string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestPutLoopChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "BUTLER_CAMPAIGN_REPO="+root)
+		return cmd
+	}
+	check := func(root string) int {
+		b := repotest.Open(t, root)
+		defer b.Close()
+		n := 0
+		for ref, err := range b.Query().Collections("run").Datasets(t.Context(), "dict") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := b.GetRef(t.Context(), ref)
+			if want := fmt.Sprintf("value: %v\n", ref.DataID["detector"]); err != nil || string(data) != want {
+				t.Errorf("dataset %v: %q, %v; want %q", ref.DataID, data, err, want)
+			}
+			n++
+		}
+		return n
+	}
+	root := newRepo()
+	start := time.Now()
+	if out, err := loop(root).CombinedOutput(); err != nil {
+		t.Fatalf("put loop: %v\n%s", err, out)
+	}
+	whole := time.Since(start)
+	if n := check(root); n != loopN {
+		t.Fatalf("a whole run put %d datasets, want %d", n, loopN)
+	}
+	var c tally
+	n := points()
+	for i := range n {
+		root := newRepo()
+		d := time.Duration(float64(whole) * (float64(i) + 0.5) / float64(n))
+		if !killAt(t, loop(root), d) {
+			c.finishedFirst++
+		} else {
+			c.kills++
+		}
+		afterKill(t, root, &c)
+		if out, err := loop(root).CombinedOutput(); err != nil {
+			t.Errorf("kill at %v: the rerun failed: %v\n%s", d, err, out)
+		}
+		c.reruns++
+		if got := check(root); got != loopN {
+			t.Errorf("kill at %v: %d datasets after the rerun, want %d", d, got, loopN)
+		}
+		if left, _ := verifyJSON(t, root); len(left) > 0 {
+			c.left += len(left)
+			t.Errorf("kill at %v: after the rerun: %v", d, left)
+		}
+	}
+	t.Logf("put loop of %d datasets, whole run %v: %s", loopN, whole.Round(time.Millisecond), c)
+	if c.kills < n/2 {
+		t.Errorf("only %d of %d kills landed while the loop ran", c.kills, n)
+	}
+}
