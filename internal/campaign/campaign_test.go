@@ -4,9 +4,10 @@
 // repaired to clean by `verify --repair --yes` alone, and a rerun of the
 // command must complete it exactly (every dataset there once, verify clean).
 //
-// It runs on SQLite and POSIX, `ingest-raws --transfer copy` (the real
-// binary) and a loop of Butler.Put in a child process. BUTLER_FAULT_POINTS
-// sets the kill points per scenario (default 10); -short skips it.
+// Variants: `ingest-raws --transfer copy` (the real binary) on SQLite into
+// POSIX and into S3, and a loop of Butler.Put in a child process on SQLite
+// and PostgreSQL (POSIX). BUTLER_FAULT_POINTS
+// sets the kill points per variant (default 6); -short skips it.
 package campaign
 
 import (
@@ -26,13 +27,17 @@ import (
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/rawtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
+	"github.com/gobutler/butler/internal/testutil/s3test"
 )
 
 func TestMain(m *testing.M) {
+	stop := pgtest.Start()
 	code := m.Run()
 	repotest.RemoveBinary()
+	stop()
 	os.Exit(code)
 }
 
@@ -40,7 +45,7 @@ func points() int {
 	if n, err := strconv.Atoi(os.Getenv("BUTLER_FAULT_POINTS")); err == nil && n > 0 {
 		return n
 	}
-	return 10
+	return 6
 }
 
 // tally counts what the campaign did.
@@ -129,9 +134,25 @@ func TestKill_IngestRawsCopy(t *testing.T) {
 	bin := repotest.Binary(t)
 	src := t.TempDir()
 	raws := rawtest.Write(t, src, "LSSTCam", 6, 20)
+	for _, store := range []string{"posix", "s3"} {
+		t.Run(store, func(t *testing.T) { killIngestRaws(t, bin, src, len(raws), store) })
+	}
+}
+
+func killIngestRaws(t *testing.T, bin, src string, raws int, store string) {
+	var create []string
+	if store == "s3" {
+		srv := s3test.NewServer(t)
+		srv.SetEnv(t)
+		seed := filepath.Join(t.TempDir(), "seed.yaml")
+		if err := os.WriteFile(seed, []byte("datastore:\n  root: s3://"+srv.Bucket(t)+"/repo\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		create = []string{"--seed-config", seed, "--override"}
+	}
 	newRepo := func() string {
 		root := filepath.Join(t.TempDir(), "repo")
-		repotest.MustRun(t, "create", root)
+		repotest.MustRun(t, append(append([]string{"create"}, create...), root)...)
 		repotest.MustRun(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
 		return root
 	}
@@ -149,8 +170,8 @@ func TestKill_IngestRawsCopy(t *testing.T) {
 		t.Fatalf("ingest-raws: %v\n%s", err, out)
 	}
 	whole := time.Since(start)
-	if n := count(root); n != len(raws) {
-		t.Fatalf("a whole run ingested %d raws, want %d", n, len(raws))
+	if n := count(root); n != raws {
+		t.Fatalf("a whole run ingested %d raws, want %d", n, raws)
 	}
 	var c tally
 	n := points()
@@ -167,15 +188,15 @@ func TestKill_IngestRawsCopy(t *testing.T) {
 			t.Errorf("kill at %v: the rerun failed: %v\n%s", d, err, out)
 		}
 		c.reruns++
-		if got := count(root); got != len(raws) {
-			t.Errorf("kill at %v: %d raws after the rerun, want %d", d, got, len(raws))
+		if got := count(root); got != raws {
+			t.Errorf("kill at %v: %d raws after the rerun, want %d", d, got, raws)
 		}
 		if left, _ := verifyJSON(t, root); len(left) > 0 {
 			c.left += len(left)
 			t.Errorf("kill at %v: after the rerun: %v", d, left)
 		}
 	}
-	t.Logf("ingest-raws --transfer copy, %d raws, whole run %v: %s", len(raws), whole.Round(time.Millisecond), c)
+	t.Logf("ingest-raws --transfer copy into %s, %d raws, whole run %v: %s", store, raws, whole.Round(time.Millisecond), c)
 	if c.kills < n/2 {
 		t.Errorf("only %d of %d kills landed while ingest-raws ran", c.kills, n)
 	}
@@ -216,8 +237,12 @@ func TestKill_PutLoop(t *testing.T) {
 		t.Skip("fault campaign: not with -short")
 	}
 	repotest.Binary(t) // verify runs the real binary
+	pgtest.ForEachDialect(t, killPutLoop)
+}
+
+func killPutLoop(t *testing.T, dialect string) {
 	newRepo := func() string {
-		root, b := repotest.New(t)
+		root, b := repotest.NewOn(t, dialect, butler.CreateOptions{})
 		repotest.AddInstrument(t, b, "Dummy", loopN)
 		if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
 			t.Fatal(err)
@@ -281,7 +306,7 @@ func TestKill_PutLoop(t *testing.T) {
 			t.Errorf("kill at %v: after the rerun: %v", d, left)
 		}
 	}
-	t.Logf("put loop of %d datasets, whole run %v: %s", loopN, whole.Round(time.Millisecond), c)
+	t.Logf("put loop on %s, %d datasets, whole run %v: %s", dialect, loopN, whole.Round(time.Millisecond), c)
 	if c.kills < n/2 {
 		t.Errorf("only %d of %d kills landed while the loop ran", c.kills, n)
 	}
