@@ -309,6 +309,17 @@ func testVerifyFaults(t *testing.T, dialect, store string) {
 		t.Errorf("selection found:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(wantSel, "\n  "))
 	}
 
+	// A where expression narrows the selection further.
+	wantWhere := wantSel[:0:0]
+	for _, k := range wantSel {
+		if strings.Contains(k, refs[0].ID.String()) || strings.Contains(k, refs[1].ID.String()) {
+			wantWhere = append(wantWhere, k)
+		}
+	}
+	if got := keys(verifyAll(t, b, butler.VerifyOptions{Where: "detector IN (0, 1)"})); !slices.Equal(got, wantWhere) {
+		t.Errorf("selection by where found:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(wantWhere, "\n  "))
+	}
+
 	// A records-only pass finds what the registry alone shows.
 	wantRec := []string{
 		problemKey(butler.Problem{Kind: butler.ProblemNoFileRecord, ID: refs[4].ID}),
