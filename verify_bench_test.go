@@ -37,7 +37,12 @@ func runVerify(b *testing.B, bt *butler.Butler, opts butler.VerifyOptions) int {
 // `butler verify --records-only`.
 func BenchmarkVerify_Records(b *testing.B) {
 	n := envInt("BUTLER_BENCH_VERIFY_RECORDS", 20500)
+	// BUTLER_BENCH_VERIFY_DIR keeps the repository there, e.g. to time the
+	// command line on it.
 	root := filepath.Join(b.TempDir(), "repo")
+	if d := os.Getenv("BUTLER_BENCH_VERIFY_DIR"); d != "" {
+		root = d
+	}
 	exposures := max(1, n/205)
 	if _, err := benchrepo.Build(b.Context(), root, benchrepo.Options{Exposures: exposures, Detectors: 205, PerNight: 200, Batch: 20000}); err != nil {
 		b.Fatal(err)
