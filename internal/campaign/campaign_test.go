@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -309,5 +310,109 @@ func killPutLoop(t *testing.T, dialect string) {
 	t.Logf("put loop on %s, %d datasets, whole run %v: %s", dialect, loopN, whole.Round(time.Millisecond), c)
 	if c.kills < n/2 {
 		t.Errorf("only %d of %d kills landed while the loop ran", c.kills, n)
+	}
+}
+
+// TestKill_Removals kills `prune-datasets --purge` and `remove-runs` (the
+// registry rows go in one transaction, the files after it): a rerun of the
+// same command completes the removal, and the other runs are untouched.
+func TestKill_Removals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault campaign: not with -short")
+	}
+	bin := repotest.Binary(t)
+	runs := []string{"r0", "r1", "r2"}
+	const perRun = 100
+	newRepo := func() string {
+		root, b := repotest.New(t)
+		defer b.Close()
+		repotest.AddInstrument(t, b, "Dummy", perRun)
+		if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		for _, run := range runs {
+			var files []butler.FileDataset
+			for i := range perRun {
+				p := filepath.Join(dir, fmt.Sprintf("%s-%d.yaml", run, i))
+				if err := os.WriteFile(p, fmt.Appendf(nil, "value: %s %d\n", run, i), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, butler.FileDataset{Path: p, DataID: dimensions.DataID{"instrument": "Dummy", "detector": i}})
+			}
+			if _, err := b.Ingest(t.Context(), "dict", run, files, butler.IngestOptions{Transfer: "copy"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return root
+	}
+	// count returns the datasets left in each run, checking their content.
+	count := func(root string) map[string]int {
+		b := repotest.Open(t, root)
+		defer b.Close()
+		out := map[string]int{}
+		for ref, err := range b.Query().Collections("*").Datasets(t.Context(), "dict") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := b.GetRef(t.Context(), ref)
+			if want := fmt.Sprintf("value: %s %v\n", ref.Run, ref.DataID["detector"]); err != nil || string(data) != want {
+				t.Errorf("dataset %s %v: %q, %v; want %q", ref.Run, ref.DataID, data, err, want)
+			}
+			out[ref.Run]++
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want map[string]int
+	}{
+		{"prune-datasets --purge", []string{"prune-datasets", "REPO", "r0", "--purge", "r0", "--no-confirm"}, map[string]int{"r1": perRun, "r2": perRun}},
+		{"remove-runs", []string{"remove-runs", "REPO", "r0", "r1", "--no-confirm", "--force"}, map[string]int{"r2": perRun}},
+	} {
+		t.Run(strings.Fields(tc.name)[0], func(t *testing.T) {
+			command := func(root string) *exec.Cmd {
+				args := append([]string(nil), tc.args...)
+				args[1] = root
+				return exec.Command(bin, args...)
+			}
+			root := newRepo()
+			start := time.Now()
+			if out, err := command(root).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", tc.name, err, out)
+			}
+			whole := time.Since(start)
+			if got := count(root); !maps.Equal(got, tc.want) {
+				t.Fatalf("a whole run left %v, want %v", got, tc.want)
+			}
+			var c tally
+			n := points()
+			for i := range n {
+				root := newRepo()
+				d := time.Duration(float64(whole) * (float64(i) + 0.5) / float64(n))
+				if !killAt(t, command(root), d) {
+					c.finishedFirst++
+				} else {
+					c.kills++
+				}
+				afterKill(t, root, &c)
+				if out, err := command(root).CombinedOutput(); err != nil {
+					t.Errorf("kill at %v: the rerun failed: %v\n%s", d, err, out)
+				}
+				c.reruns++
+				if got := count(root); !maps.Equal(got, tc.want) {
+					t.Errorf("kill at %v: after the rerun %v, want %v", d, got, tc.want)
+				}
+				if left, _ := verifyJSON(t, root); len(left) > 0 {
+					c.left += len(left)
+					t.Errorf("kill at %v: after the rerun: %v", d, left)
+				}
+			}
+			t.Logf("%s of %d datasets, whole run %v: %s", tc.name, perRun*len(runs), whole.Round(time.Millisecond), c)
+			if c.kills < n/2 {
+				t.Errorf("only %d of %d kills landed while the command ran", c.kills, n)
+			}
+		})
 	}
 }
