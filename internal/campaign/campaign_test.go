@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -313,68 +314,41 @@ func killPutLoop(t *testing.T, dialect string) {
 	}
 }
 
-// TestKill_Removals kills `prune-datasets --purge` and `remove-runs` (the
-// registry rows go in one transaction, the files after it): a rerun of the
-// same command completes the removal, and the other runs are untouched.
-func TestKill_Removals(t *testing.T) {
+// TestKill_RemoveAndTransfer kills `prune-datasets --purge` and `remove-runs` (the
+// registry rows go in one transaction, the files after it) and
+// `transfer-datasets` (batches of 30): a rerun of the same command completes
+// it, and the runs it does not touch are untouched.
+func TestKill_RemoveAndTransfer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault campaign: not with -short")
 	}
 	bin := repotest.Binary(t)
-	runs := []string{"r0", "r1", "r2"}
-	const perRun = 100
-	newRepo := func() string {
-		root, b := repotest.New(t)
-		defer b.Close()
-		repotest.AddInstrument(t, b, "Dummy", perRun)
-		if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
-			t.Fatal(err)
-		}
-		dir := t.TempDir()
-		for _, run := range runs {
-			var files []butler.FileDataset
-			for i := range perRun {
-				p := filepath.Join(dir, fmt.Sprintf("%s-%d.yaml", run, i))
-				if err := os.WriteFile(p, fmt.Appendf(nil, "value: %s %d\n", run, i), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				files = append(files, butler.FileDataset{Path: p, DataID: dimensions.DataID{"instrument": "Dummy", "detector": i}})
-			}
-			if _, err := b.Ingest(t.Context(), "dict", run, files, butler.IngestOptions{Transfer: "copy"}); err != nil {
-				t.Fatal(err)
-			}
-		}
+	count := func(root string) map[string]int { return runCounts(t, root) }
+	src := threeRuns(t)
+	emptyRepo := func() string {
+		root := filepath.Join(t.TempDir(), "dest")
+		repotest.MustRun(t, "create", root)
 		return root
 	}
-	// count returns the datasets left in each run, checking their content.
-	count := func(root string) map[string]int {
-		b := repotest.Open(t, root)
-		defer b.Close()
-		out := map[string]int{}
-		for ref, err := range b.Query().Collections("*").Datasets(t.Context(), "dict") {
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := b.GetRef(t.Context(), ref)
-			if want := fmt.Sprintf("value: %s %v\n", ref.Run, ref.DataID["detector"]); err != nil || string(data) != want {
-				t.Errorf("dataset %s %v: %q, %v; want %q", ref.Run, ref.DataID, data, err, want)
-			}
-			out[ref.Run]++
-		}
-		return out
-	}
+	all := map[string]int{"r0": perRun, "r1": perRun, "r2": perRun}
 	for _, tc := range []struct {
-		name string
-		args []string
-		want map[string]int
+		name  string
+		setup func() string
+		args  []string // REPO is replaced by the repository setup made
+		want  map[string]int
 	}{
-		{"prune-datasets --purge", []string{"prune-datasets", "REPO", "r0", "--purge", "r0", "--no-confirm"}, map[string]int{"r1": perRun, "r2": perRun}},
-		{"remove-runs", []string{"remove-runs", "REPO", "r0", "r1", "--no-confirm", "--force"}, map[string]int{"r2": perRun}},
+		{"prune-datasets --purge", func() string { return threeRuns(t) },
+			[]string{"prune-datasets", "REPO", "r0", "--purge", "r0", "--no-confirm"}, map[string]int{"r1": perRun, "r2": perRun}},
+		{"remove-runs", func() string { return threeRuns(t) },
+			[]string{"remove-runs", "REPO", "r0", "r1", "--no-confirm", "--force"}, map[string]int{"r2": perRun}},
+		{"transfer-datasets", emptyRepo,
+			[]string{"transfer-datasets", src, "REPO", "-d", "dict", "--collections", "r0,r1,r2", "--register-dataset-types", "--transfer", "copy", "--batch-size", "30", "--limit", "0"}, all},
 	} {
+		newRepo := tc.setup
 		t.Run(strings.Fields(tc.name)[0], func(t *testing.T) {
 			command := func(root string) *exec.Cmd {
-				args := append([]string(nil), tc.args...)
-				args[1] = root
+				args := slices.Clone(tc.args)
+				args[slices.Index(args, "REPO")] = root
 				return exec.Command(bin, args...)
 			}
 			root := newRepo()
@@ -415,4 +389,54 @@ func TestKill_Removals(t *testing.T) {
 			}
 		})
 	}
+}
+
+const perRun = 100
+
+var runs = []string{"r0", "r1", "r2"}
+
+// threeRuns makes a SQLite repository of perRun "dict" datasets in each of
+// runs r0, r1 and r2, ingested by copy.
+func threeRuns(t *testing.T) string {
+	t.Helper()
+	root, b := repotest.New(t)
+	defer b.Close()
+	repotest.AddInstrument(t, b, "Dummy", perRun)
+	if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, run := range runs {
+		var files []butler.FileDataset
+		for i := range perRun {
+			p := filepath.Join(dir, fmt.Sprintf("%s-%d.yaml", run, i))
+			if err := os.WriteFile(p, fmt.Appendf(nil, "value: %s %d\n", run, i), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, butler.FileDataset{Path: p, DataID: dimensions.DataID{"instrument": "Dummy", "detector": i}})
+		}
+		if _, err := b.Ingest(t.Context(), "dict", run, files, butler.IngestOptions{Transfer: "copy"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// runCounts returns the "dict" datasets in each run, checking their content.
+func runCounts(t *testing.T, root string) map[string]int {
+	t.Helper()
+	b := repotest.Open(t, root)
+	defer b.Close()
+	out := map[string]int{}
+	for ref, err := range b.Query().Collections("*").Datasets(t.Context(), "dict") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := b.GetRef(t.Context(), ref)
+		if want := fmt.Sprintf("value: %s %v\n", ref.Run, ref.DataID["detector"]); err != nil || string(data) != want {
+			t.Errorf("dataset %s %v: %q, %v; want %q", ref.Run, ref.DataID, data, err, want)
+		}
+		out[ref.Run]++
+	}
+	return out
 }
