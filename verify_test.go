@@ -502,3 +502,49 @@ func TestRepair_Interrupted(t *testing.T) {
 		t.Errorf("only %d faults fired; the repair writes fewer files than expected", faults)
 	}
 }
+
+// TestVerify_StorageUnreachable: with the S3 server down, every artifact is
+// unchecked (never missing), and a repair of what verify found does nothing.
+func TestVerify_StorageUnreachable(t *testing.T) {
+	srv := s3test.NewServer(t)
+	srv.SetEnv(t)
+	seed := filepath.Join(t.TempDir(), "seed.yaml")
+	if err := os.WriteFile(seed, []byte("datastore:\n  root: s3://"+srv.Bucket(t)+"/repo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "repo")
+	if _, err := butler.Create(t.Context(), root, butler.CreateOptions{SeedConfig: seed, Override: true}); err != nil {
+		t.Fatal(err)
+	}
+	b := repotest.Open(t, root)
+	repotest.AddInstrument(t, b, inst, 5)
+	if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+		t.Fatal(err)
+	}
+	for d := range 3 {
+		mustPut(t, b, fmt.Sprintf("v: %d\n", d), "dict", det(d), "run")
+	}
+	srv.Kill()
+	ps := verifyAll(t, b, butler.VerifyOptions{})
+	if len(ps) != 3 {
+		t.Fatalf("%d problems with the store down, want 3 unchecked: %+v", len(ps), ps)
+	}
+	for _, p := range ps {
+		if p.Kind != butler.ProblemUnchecked {
+			t.Errorf("with the store down: %s %s (%s), want %s", p.Kind, p.ID, p.Message, butler.ProblemUnchecked)
+		}
+	}
+	res, err := b.Repair(t.Context(), ps, butler.RepairOptions{Yes: true})
+	if err != nil || res.Skipped != 3 || res.Unstored != 0 || len(res.Quarantined) != 0 {
+		t.Errorf("Repair of unchecked items = %+v, %v; want all 3 skipped", res, err)
+	}
+	if n := countDatasets(t, b); n != 3 {
+		t.Errorf("%d datasets after the repair, want 3", n)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if ps := verifyAll(t, b, butler.VerifyOptions{Checksums: true}); len(ps) != 0 {
+		t.Errorf("with the store back: %+v", ps)
+	}
+}
