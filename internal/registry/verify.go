@@ -50,11 +50,29 @@ func scanRecord(rows *sql.Rows, extra ...any) (FileRecord, error) {
 	return fr, nil
 }
 
+// scanKeys reads the dataset ID and component of one row, then extra.
+func scanKeys(rows *sql.Rows, extra ...any) (FileRecord, error) {
+	var idv any
+	fr := FileRecord{FileSize: -1}
+	if err := rows.Scan(append([]any{&idv, &fr.Component}, extra...)...); err != nil {
+		return fr, err
+	}
+	id, err := parseUUID(idv)
+	if err != nil {
+		return fr, err
+	}
+	fr.DatasetID = id
+	if fr.Component == NullComponent {
+		fr.Component = ""
+	}
+	return fr, nil
+}
+
 // pageRecords runs query (a SELECT of recordCols and whether the dataset
 // exists, over records aliased r, whose WHERE ends in the condition it is
 // given) page by page in (dataset_id, component) order, resuming after the
 // last row seen.
-func (r *Registry) pageRecords(ctx context.Context, table string, query func(after string) string, pageSize int, fn func([]StoredRecord) error) error {
+func (r *Registry) pageRecords(ctx context.Context, table string, query func(after string) string, pageSize int, keysOnly bool, fn func([]StoredRecord) error) error {
 	c := r.db.Conn()
 	if ok, err := r.db.TableExists(ctx, c, table); err != nil || !ok {
 		return err
@@ -79,10 +97,16 @@ func (r *Registry) pageRecords(ctx context.Context, table string, query func(aft
 		if err != nil {
 			return fmt.Errorf("read file records: %w", err)
 		}
-		var page []StoredRecord
+		page := make([]StoredRecord, 0, pageSize)
 		for rows.Next() {
 			var has int
-			fr, err := scanRecord(rows, &has)
+			var fr FileRecord
+			var err error
+			if keysOnly {
+				fr, err = scanKeys(rows, &has)
+			} else {
+				fr, err = scanRecord(rows, &has)
+			}
 			if err != nil {
 				rows.Close()
 				return fmt.Errorf("read file records: %w", err)
@@ -117,13 +141,13 @@ func (r *Registry) pageRecords(ctx context.Context, table string, query func(aft
 func (r *Registry) StreamStoredRecords(ctx context.Context, table string, pageSize int, keysOnly bool, fn func([]StoredRecord) error) error {
 	cols := recordCols
 	if keysOnly {
-		cols = "r.dataset_id, '', '', '', r.component, NULL, NULL"
+		cols = "r.dataset_id, r.component"
 	}
 	q := func(after string) string {
 		return "SELECT " + cols + ", CASE WHEN EXISTS (SELECT 1 FROM " + r.db.T("dataset") + " d WHERE d.id = r.dataset_id) THEN 1 ELSE 0 END FROM " +
 			r.db.T(table) + " r WHERE " + after
 	}
-	return r.pageRecords(ctx, table, q, pageSize, fn)
+	return r.pageRecords(ctx, table, q, pageSize, keysOnly, fn)
 }
 
 // pageIDs runs a query of one dataset-ID column x.id, whose WHERE ends in the
