@@ -10,6 +10,7 @@ import (
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/internal/benchrepo"
+	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
 )
 
@@ -31,33 +32,46 @@ func runVerify(b *testing.B, bt *butler.Butler, opts butler.VerifyOptions) int {
 	return n
 }
 
-// BenchmarkVerify_Records verifies a registry-only SQLite repository of
-// LSSTCam raws (BUTLER_BENCH_VERIFY_RECORDS datasets, default 20,500), each
-// with a file record and a location row but no file: the registry checks of
-// `butler verify --records-only`.
+// BenchmarkVerify_Records verifies a registry-only repository of LSSTCam
+// raws (BUTLER_BENCH_VERIFY_RECORDS datasets, default 20,500), each with a
+// file record and a location row but no file: the registry checks of
+// `butler verify --records-only`, on SQLite and PostgreSQL.
 func BenchmarkVerify_Records(b *testing.B) {
+	for _, dialect := range []string{pgtest.SQLite, pgtest.Postgres} {
+		b.Run(dialect, func(b *testing.B) { benchVerifyRecords(b, dialect) })
+	}
+}
+
+func benchVerifyRecords(b *testing.B, dialect string) {
 	n := envInt("BUTLER_BENCH_VERIFY_RECORDS", 20500)
-	// BUTLER_BENCH_VERIFY_DIR keeps the repository there, e.g. to time the
-	// command line on it.
+	// BUTLER_BENCH_VERIFY_DIR keeps the SQLite repository there, e.g. to time
+	// the command line on it.
 	root := filepath.Join(b.TempDir(), "repo")
-	if d := os.Getenv("BUTLER_BENCH_VERIFY_DIR"); d != "" {
+	if d := os.Getenv("BUTLER_BENCH_VERIFY_DIR"); d != "" && dialect == pgtest.SQLite {
 		root = d
 	}
-	exposures := max(1, n/205)
+	opts := benchrepo.Options{Exposures: max(1, n/205), Detectors: 205, PerNight: 200, Batch: 20000}
+	id := "id"
+	if dialect == pgtest.Postgres {
+		pgtest.UseAdminAuth(b)
+		host, port := pgtest.Host(b)
+		opts.DB, opts.Namespace = fmt.Sprintf("postgresql://%s:%s/%s", host, port, pgtest.Database), pgtest.Schema(b)
+		id = "id::text"
+	}
 	_, err := os.Stat(filepath.Join(root, "butler.yaml"))
 	built := err == nil // a kept repository from an earlier round
 	if !built {
-		if _, err := benchrepo.Build(b.Context(), root, benchrepo.Options{Exposures: exposures, Detectors: 205, PerNight: 200, Batch: 20000}); err != nil {
+		if _, err := benchrepo.Build(b.Context(), root, opts); err != nil {
 			b.Fatal(err)
 		}
 	}
 	bt := repotest.Open(b, root)
 	if !built {
 		execSQL(b, bt, `INSERT INTO file_datastore_records (dataset_id, path, formatter, storage_class, component, checksum, file_size)
-		SELECT id, 'raw/' || id || '.fits', 'lsst.obs.base.formatters.fitsExposure.FitsExposureFormatter', 'Exposure', '__NULL_STRING__', NULL, 1000 FROM dataset`)
+		SELECT id, 'raw/' || `+id+` || '.fits', 'lsst.obs.base.formatters.fitsExposure.FitsExposureFormatter', 'Exposure', '__NULL_STRING__', NULL, 1000 FROM dataset`)
 		execSQL(b, bt, `INSERT INTO dataset_location (datastore_name, dataset_id) SELECT 'FileDatastore@<butlerRoot>', id FROM dataset`)
 	}
-	datasets := exposures * 205
+	datasets := opts.Exposures * 205
 	b.ResetTimer()
 	for range b.N {
 		if p := runVerify(b, bt, butler.VerifyOptions{RecordsOnly: true}); p != 0 {
