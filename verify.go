@@ -223,10 +223,6 @@ func (b *Butler) verify(ctx context.Context, opts VerifyOptions, out chan<- Prob
 	err = b.reg.StreamStoredRecords(ctx, table, opts.PageSize, opts.RecordsOnly, func(page []registry.StoredRecord) error {
 		return v.checkRecords(ctx, page)
 	})
-	if err != nil {
-		v.task.Done()
-		return fmt.Errorf("verify: %w", err)
-	}
 	if err == nil {
 		err = b.reg.StreamLocatedWithoutRecords(ctx, table, b.ds.Name(), opts.PageSize, func(ids []dataset.ID) error {
 			for _, id := range ids {
