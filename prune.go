@@ -46,23 +46,8 @@ func (b *Butler) Prune(ctx context.Context, refs []dataset.Ref, opts PruneOption
 	}
 	var orphans []string
 	err := b.reg.Update(ctx, func(c *registry.Tx) error {
-		for _, tag := range opts.Disassociate {
-			if err := c.Disassociate(ctx, tag, refs); err != nil {
-				return err
-			}
-		}
 		var err error
-		switch {
-		case opts.Purge:
-			if orphans, err = b.removeRefs(ctx, c, ids); err != nil {
-				return fmt.Errorf("remove %d dataset(s): %w", len(refs), err)
-			}
-		case opts.Unstore:
-			if orphans, err = c.DeleteFileRecords(ctx, b.ds.RecordsTable(), ids); err != nil {
-				return err
-			}
-			orphans, err = b.zipOrphans(ctx, c, orphans)
-		}
+		orphans, err = b.pruneIn(ctx, c, refs, ids, opts)
 		return err
 	})
 	if err != nil {
@@ -71,4 +56,30 @@ func (b *Butler) Prune(ctx context.Context, refs []dataset.Ref, opts PruneOption
 	// Files go after the commit: a crash in between leaves files without
 	// records (harmless, found by a repair), never records without files.
 	return b.ds.Remove(ctx, orphans)
+}
+
+// pruneIn is the registry part of Prune, inside the caller's transaction: it
+// returns the paths no remaining record reads, for the caller to delete (or
+// quarantine) once the transaction has committed.
+func (b *Butler) pruneIn(ctx context.Context, c *registry.Tx, refs []dataset.Ref, ids []dataset.ID, opts PruneOptions) ([]string, error) {
+	for _, tag := range opts.Disassociate {
+		if err := c.Disassociate(ctx, tag, refs); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case opts.Purge:
+		orphans, err := b.removeRefs(ctx, c, ids)
+		if err != nil {
+			return nil, fmt.Errorf("remove %d dataset(s): %w", len(ids), err)
+		}
+		return orphans, nil
+	case opts.Unstore:
+		orphans, err := c.DeleteFileRecords(ctx, b.ds.RecordsTable(), ids)
+		if err != nil {
+			return nil, err
+		}
+		return b.zipOrphans(ctx, c, orphans)
+	}
+	return nil, nil
 }

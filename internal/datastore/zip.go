@@ -94,6 +94,15 @@ func (z *ZipArchive) Has(member string) bool {
 	return ok
 }
 
+// MemberSize returns the uncompressed size of a member and whether the zip holds it.
+func (z *ZipArchive) MemberSize(member string) (int64, bool) {
+	f, ok := z.byName[member]
+	if !ok {
+		return 0, false
+	}
+	return int64(f.UncompressedSize64), true
+}
+
 // Open reads one member; a missing member is errs.ErrNotFound. The content's
 // CRC-32 and length are checked when the reader reaches the end.
 func (z *ZipArchive) Open(ctx context.Context, member string) (io.ReadCloser, error) {
