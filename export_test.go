@@ -10,12 +10,12 @@ import (
 	"github.com/gobutler/butler/internal/registry/sqldb"
 )
 
-// RegistryDB opens a second, read-only connection to the registry's
+// RegistryDB opens a second connection to the registry's
 // database, for tests that check the upstream table layout with SQL of their
 // own (the registry itself never hands out its connection).
 func RegistryDB(tb testing.TB, b *Butler) *sqldb.DB {
 	tb.Helper()
-	db, _, err := registry.Connect(tb.Context(), location(b.repo.Registry), false, true)
+	db, _, err := registry.Connect(tb.Context(), location(b.repo.Registry), false, false)
 	if err != nil {
 		tb.Fatalf("open registry database: %v", err)
 	}

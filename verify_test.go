@@ -123,12 +123,12 @@ func getKey(t *testing.T, be storage.Backend, key string) []byte {
 
 func execSQL(t testing.TB, b *butler.Butler, q string, args ...any) {
 	t.Helper()
-	if _, err := butler.RegistryDB(b).Conn().Exec(t.Context(), q, args...); err != nil {
+	if _, err := butler.RegistryDB(t, b).Conn().Exec(t.Context(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
 
-func uuidArg(b *butler.Butler, id dataset.ID) any { return butler.RegistryDB(b).Dialect.UUIDValue(id) }
+func uuidArg(t testing.TB, b *butler.Butler, id dataset.ID) any { return butler.RegistryDB(t, b).Dialect.UUIDValue(id) }
 
 // zipOf puts datasets in a source repository, retrieves them as a zip and
 // ingests the zip into b by copy; it returns the refs and the zip's key.
@@ -235,7 +235,7 @@ func testVerifyFaults(t *testing.T, dialect, store string) {
 			putKey(t, be, zipBKey, buf.Bytes())
 		}, []string{problemKey(butler.Problem{Kind: butler.ProblemZipMember, ID: zipB[0].ID, Path: keyOf(t, b, zipB[0])})}},
 		{"delete a dataset's records", func() {
-			execSQL(t, b, `DELETE FROM file_datastore_records WHERE dataset_id = ?`, uuidArg(b, refs[4].ID))
+			execSQL(t, b, `DELETE FROM file_datastore_records WHERE dataset_id = ?`, uuidArg(t, b, refs[4].ID))
 		}, []string{
 			problemKey(butler.Problem{Kind: butler.ProblemNoFileRecord, ID: refs[4].ID}),
 			problemKey(butler.Problem{Kind: butler.ProblemOrphan, Path: keyOf(t, b, refs[4])}),
@@ -243,12 +243,12 @@ func testVerifyFaults(t *testing.T, dialect, store string) {
 		{"insert a record without dataset", func() {
 			putKey(t, be, "ghost/ghost.yaml", []byte("ghost: 1\n"))
 			execSQL(t, b, `INSERT INTO file_datastore_records (dataset_id, path, formatter, storage_class, component, checksum, file_size) VALUES (?, ?, ?, ?, ?, NULL, ?)`,
-				uuidArg(b, ghost), "ghost/ghost.yaml", "lsst.daf.butler.formatters.yaml.YamlFormatter", "StructuredDataDict", "__NULL_STRING__", 9)
+				uuidArg(t, b, ghost), "ghost/ghost.yaml", "lsst.daf.butler.formatters.yaml.YamlFormatter", "StructuredDataDict", "__NULL_STRING__", 9)
 		}, []string{problemKey(butler.Problem{Kind: butler.ProblemRecordWithoutDataset, ID: ghost, Path: "ghost/ghost.yaml"})}},
 		{"leave a trash row", func() {
 			// daf_butler's trash(): the location row moves to the trash table.
-			execSQL(t, b, `DELETE FROM dataset_location WHERE dataset_id = ?`, uuidArg(b, refs[5].ID))
-			execSQL(t, b, `INSERT INTO dataset_location_trash (datastore_name, dataset_id) VALUES (?, ?)`, "FileDatastore@<butlerRoot>", uuidArg(b, refs[5].ID))
+			execSQL(t, b, `DELETE FROM dataset_location WHERE dataset_id = ?`, uuidArg(t, b, refs[5].ID))
+			execSQL(t, b, `INSERT INTO dataset_location_trash (datastore_name, dataset_id) VALUES (?, ?)`, "FileDatastore@<butlerRoot>", uuidArg(t, b, refs[5].ID))
 		}, []string{problemKey(butler.Problem{Kind: butler.ProblemTrash, ID: refs[5].ID})}},
 		{"drop an orphan file", func() {
 			putKey(t, be, "stray/orphan.txt", []byte("nobody's\n"))
@@ -440,12 +440,12 @@ func damage(t *testing.T) (string, []dataset.Ref) {
 	data := getKey(t, be, k)
 	data[0] ^= 0x20
 	putKey(t, be, k, data)
-	execSQL(t, b, `DELETE FROM file_datastore_records WHERE dataset_id = ?`, uuidArg(b, refs[3].ID))
+	execSQL(t, b, `DELETE FROM file_datastore_records WHERE dataset_id = ?`, uuidArg(t, b, refs[3].ID))
 	putKey(t, be, "ghost/ghost.yaml", []byte("ghost: 1\n"))
 	execSQL(t, b, `INSERT INTO file_datastore_records (dataset_id, path, formatter, storage_class, component, checksum, file_size) VALUES (?, ?, ?, ?, ?, NULL, ?)`,
-		uuidArg(b, uuid.New()), "ghost/ghost.yaml", "lsst.daf.butler.formatters.yaml.YamlFormatter", "StructuredDataDict", "__NULL_STRING__", 9)
-	execSQL(t, b, `DELETE FROM dataset_location WHERE dataset_id = ?`, uuidArg(b, refs[4].ID))
-	execSQL(t, b, `INSERT INTO dataset_location_trash (datastore_name, dataset_id) VALUES (?, ?)`, "FileDatastore@<butlerRoot>", uuidArg(b, refs[4].ID))
+		uuidArg(t, b, uuid.New()), "ghost/ghost.yaml", "lsst.daf.butler.formatters.yaml.YamlFormatter", "StructuredDataDict", "__NULL_STRING__", 9)
+	execSQL(t, b, `DELETE FROM dataset_location WHERE dataset_id = ?`, uuidArg(t, b, refs[4].ID))
+	execSQL(t, b, `INSERT INTO dataset_location_trash (datastore_name, dataset_id) VALUES (?, ?)`, "FileDatastore@<butlerRoot>", uuidArg(t, b, refs[4].ID))
 	putKey(t, be, "stray/a.txt", []byte("a\n"))
 	putKey(t, be, "stray/b.txt", []byte("b\n"))
 	return root, refs
