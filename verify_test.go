@@ -128,7 +128,9 @@ func execSQL(t testing.TB, b *butler.Butler, q string, args ...any) {
 	}
 }
 
-func uuidArg(t testing.TB, b *butler.Butler, id dataset.ID) any { return butler.RegistryDB(t, b).Dialect.UUIDValue(id) }
+func uuidArg(t testing.TB, b *butler.Butler, id dataset.ID) any {
+	return butler.RegistryDB(t, b).Dialect.UUIDValue(id)
+}
 
 // zipOf puts datasets in a source repository, retrieves them as a zip and
 // ingests the zip into b by copy; it returns the refs and the zip's key.
