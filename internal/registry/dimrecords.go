@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gobutler/butler/dimensions"
@@ -566,20 +567,29 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// syncRecords syncs many records of one element at once: missing ones are
-// inserted in bulk, existing ones compared (a difference is a conflict unless
-// update, which overwrites). It returns how many records it wrote.
-func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, update bool) (int, error) {
+// RecordState says how a record compares with the stored one of the same data ID.
+type RecordState struct {
+	// Exists is true when a record with the data ID is stored.
+	Exists bool
+	// Changed names the fields whose stored values differ (sorted); Diff
+	// describes them ("field: stored X, new Y; ..."). Both empty when the
+	// stored record is the same.
+	Changed []string
+	Diff    string
+}
+
+// compareRecords reads the stored records the given ones could collide with
+// (one query restricted by each key column to the values the records hold, so
+// the cost follows the batch, not the size of the table) and compares them.
+func (r *Registry) compareRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record) ([]RecordState, error) {
+	out := make([]RecordState, len(recs))
 	if len(recs) == 0 {
-		return 0, nil
+		return out, nil
 	}
 	e, ok := r.Universe.Element(element)
 	if !ok || !e.HasTable() {
-		return 0, fmt.Errorf("sync %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
+		return nil, fmt.Errorf("compare %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
 	}
-	// Read only the existing records these could collide with: one query
-	// restricted by each key column to the values the new records hold, so the
-	// cost follows the batch, not the size of the table.
 	var where []string
 	var args []any
 	for _, d := range e.Dimensions() {
@@ -590,7 +600,7 @@ func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string
 		vals := map[any]bool{}
 		var ph []string
 		for _, rec := range recs {
-			v := rec.Values[col]
+			v := normalizeValue(rec.Values[col])
 			if !vals[v] {
 				vals[v] = true
 				ph = append(ph, "?")
@@ -605,17 +615,43 @@ func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	for i, rec := range recs {
+		old, ok := existing[rec.DataID().String()]
+		if !ok {
+			continue
+		}
+		out[i].Exists = true
+		for k, v := range rec.Values {
+			if fmt.Sprint(normalizeValue(old.Values[k])) != fmt.Sprint(normalizeValue(v)) {
+				out[i].Changed = append(out[i].Changed, k)
+			}
+		}
+		if len(out[i].Changed) > 0 {
+			slices.Sort(out[i].Changed)
+			out[i].Diff = recordDiff(old, rec)
+		}
+	}
+	return out, nil
+}
+
+// syncRecords syncs many records of one element at once: missing ones are
+// inserted in bulk, existing ones compared (a difference is a conflict unless
+// update, which overwrites). It returns how many records it wrote.
+func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, update bool) (int, error) {
+	states, err := r.compareRecords(ctx, c, element, recs)
+	if err != nil || len(recs) == 0 {
 		return 0, err
 	}
 	var fresh, changed []dimensions.Record
-	for _, rec := range recs {
-		old, ok := existing[rec.DataID().String()]
-		switch {
-		case !ok:
+	for i, rec := range recs {
+		switch st := states[i]; {
+		case !st.Exists:
 			fresh = append(fresh, rec)
-		case recordDiff(old, rec) != "":
+		case st.Diff != "":
 			if !update {
-				return 0, fmt.Errorf("%s record %s: %w: differs from the stored one (%s)", element, rec.DataID(), errs.ErrConflict, recordDiff(old, rec))
+				return 0, fmt.Errorf("%s record %s: %w: differs from the stored one (%s)", element, rec.DataID(), errs.ErrConflict, st.Diff)
 			}
 			changed = append(changed, rec)
 		}
