@@ -491,13 +491,14 @@ func (vb *visitBuilder) build(d visits.Definition) (visitRecords, error) {
 			corners[det] = append(corners[det], vs...)
 		}
 	}
-	dets := make([]int, 0, len(corners))
-	var all []sphgeom.UnitVector3d
-	for det, vs := range corners {
-		dets = append(dets, det)
-		all = append(all, vs...)
-	}
+	// In camera order (increasing ID), as upstream's hulls take them, so the
+	// encodings are the same byte for byte.
+	dets := vb.cam.Detectors()
 	slices.Sort(dets)
+	all := make([]sphgeom.UnitVector3d, 0, 4*len(dets)*len(exps))
+	for _, det := range dets {
+		all = append(all, corners[det]...)
+	}
 	visitRegion, err := sphgeom.NewConvexPolygon(all)
 	if err != nil {
 		return out, fmt.Errorf("visit %d: region: %w", d.ID, err)
