@@ -15,6 +15,8 @@ import (
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/internal/exportfile"
+	"github.com/gobutler/butler/internal/ingest"
+	"github.com/gobutler/butler/internal/testutil/rawtest"
 	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
@@ -273,4 +275,50 @@ func valueDiff(got, want dimensions.Record, skip []string) string {
 		}
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// TestDefineVisitsGeneratedRaws defines visits for ingested synthetic raws
+// and finds raws on the sky through their detector regions.
+func TestDefineVisitsGeneratedRaws(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		ctx := t.Context()
+		if _, err := ingest.RegisterInstrument(ctx, b, "lsst.obs.lsst.LsstCam", false); err != nil {
+			t.Fatal(err)
+		}
+		files := rawtest.Write(t, t.TempDir(), "LSSTCam", 12, 6)
+		if _, err := ingest.Raws(ctx, b, files, ingest.Options{Transfer: "symlink"}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := b.DefineVisits(ctx, "LSSTCam", butler.DefineVisitsOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.New == 0 || res.New != res.Exposures || res.DetectorRegions != 205*res.New {
+			t.Fatalf("result %+v: want a new visit of 205 detector regions per on-sky exposure", res)
+		}
+		// The centre of one raw's detector region finds that raw, and only it.
+		var vdr dimensions.Record
+		for _, r := range queryRefs(t, b, butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{"LSSTCam/raw/all"}}) {
+			err := b.QueryRecords(ctx, butler.RecordSearch{Element: "visit_detector_region",
+				DataID: dimensions.DataID{"instrument": "LSSTCam", "visit": r.DataID["exposure"], "detector": r.DataID["detector"]}}, func(rec dimensions.Record) error {
+				vdr = rec
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vdr.Values != nil {
+				break
+			}
+		}
+		if vdr.Values == nil {
+			t.Fatal("no raw has a detector region")
+		}
+		ll := sphgeom.LonLatOf(polygonOf(t, "detector region", vdr.Values["region"]).Centroid())
+		where := fmt.Sprintf("visit_detector_region.region OVERLAPS POINT(%.8f, %.8f)", ll.Lon.Degrees(), ll.Lat.Degrees())
+		refs := queryRefs(t, b, butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{"LSSTCam/raw/all"}, Where: where})
+		if len(refs) != 1 || refs[0].DataID["detector"] != vdr.Values["detector"] || refs[0].DataID["exposure"] != vdr.Values["visit"] {
+			t.Errorf("%s: %d raws %v, want detector %v of exposure %v", where, len(refs), refs, vdr.Values["detector"], vdr.Values["visit"])
+		}
+	})
 }

@@ -115,6 +115,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newGetCmd(g),
 		newRegisterInstrumentCmd(g),
 		newIngestRawsCmd(g),
+		newDefineVisitsCmd(g),
 		newGenerateRawsCmd(g),
 		newBenchCmd(g),
 		newShareCmd(g),
