@@ -16,9 +16,9 @@ import (
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/gobutler/butler/internal/ingest"
-	"github.com/gobutler/butler/internal/testutil/rawtest"
 	"github.com/gobutler/butler/internal/testutil/corpustest"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
+	"github.com/gobutler/butler/internal/testutil/rawtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
 	"github.com/gobutler/butler/sphgeom"
 )
