@@ -370,13 +370,13 @@ func (b *Butler) writeVisits(ctx context.Context, tx *registry.Tx, recs []visitR
 			c.partial++
 		}
 	}
-	if err := tx.InsertRecords(ctx, "visit", newVisits, registry.InsertNew); err != nil {
+	if err := tx.InsertNewRecords(ctx, "visit", newVisits); err != nil {
 		return err
 	}
 	if err := tx.InsertRecords(ctx, "visit", updVisits, registry.InsertReplace); err != nil {
 		return err
 	}
-	if err := tx.InsertRecords(ctx, "visit_definition", defs, registry.InsertNew); err != nil {
+	if err := tx.InsertNewRecords(ctx, "visit_definition", defs); err != nil {
 		return err
 	}
 	if len(syncDefs) > 0 {
@@ -385,11 +385,11 @@ func (b *Butler) writeVisits(ctx context.Context, tx *registry.Tx, recs []visitR
 		}
 	}
 	if len(members) > 0 {
-		if err := tx.InsertRecords(ctx, "visit_system_membership", members, registry.InsertNew); err != nil {
+		if err := tx.InsertNewRecords(ctx, "visit_system_membership", members); err != nil {
 			return err
 		}
 	}
-	if err := tx.InsertRecords(ctx, "visit_detector_region", newRegions, registry.InsertNew); err != nil {
+	if err := tx.InsertNewRecords(ctx, "visit_detector_region", newRegions); err != nil {
 		return err
 	}
 	if err := tx.InsertRecords(ctx, "visit_detector_region", replRegions, registry.InsertReplace); err != nil {

@@ -37,7 +37,7 @@ const testDay = 20250415
 func expID(seq int64) int64 { return testDay*100000 + seq }
 
 // exposureRecords builds the exposure (and group, day_obs) records of specs.
-func exposureRecords(t *testing.T, b *butler.Butler, specs []expSpec) []butler.RecordSet {
+func exposureRecords(t testing.TB, b *butler.Butler, specs []expSpec) []butler.RecordSet {
 	t.Helper()
 	u := b.Universe
 	var exps, groups []dimensions.Record
@@ -82,7 +82,7 @@ func cmpOr(s, def string) string {
 }
 
 // visitRepo registers LSSTCam in b and adds the exposures.
-func visitRepo(t *testing.T, b *butler.Butler, specs []expSpec) {
+func visitRepo(t testing.TB, b *butler.Butler, specs []expSpec) {
 	t.Helper()
 	if _, err := ingest.RegisterInstrument(t.Context(), b, "lsst.obs.lsst.LsstCam", false); err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func visitRepo(t *testing.T, b *butler.Butler, specs []expSpec) {
 	addExposures(t, b, specs, false)
 }
 
-func addExposures(t *testing.T, b *butler.Butler, specs []expSpec, replace bool) {
+func addExposures(t testing.TB, b *butler.Butler, specs []expSpec, replace bool) {
 	t.Helper()
 	for _, set := range exposureRecords(t, b, specs) {
 		mode := butler.InsertSkip

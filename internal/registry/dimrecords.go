@@ -150,11 +150,66 @@ func (r *Registry) insertRecords(ctx context.Context, c sqldb.Conn, element stri
 	return nil
 }
 
+// insertNewRecords writes records that must not exist yet with multi-row
+// INSERTs (batchRows rows a statement), then their skypix overlap rows: the
+// bulk form of insertRecords with InsertNew, for callers that checked the
+// records are new (define-visits). A failure names the element and the first
+// record of the failing statement.
+func (r *Registry) insertNewRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record) error {
+	e, ok := r.Universe.Element(element)
+	if !ok || !e.HasTable() {
+		return fmt.Errorf("insert %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
+	}
+	if e.Governor {
+		return r.insertRecords(ctx, c, element, recs, InsertNew)
+	}
+	for _, rec := range recs {
+		if err := dimensions.CheckRecord(dimensions.Record{Element: e, Values: rec.Values}); err != nil {
+			return err
+		}
+	}
+	fields, cols := r.recordColumns(e)
+	quoted := make([]string, len(cols))
+	for i, col := range cols {
+		quoted[i] = r.db.Q(col)
+	}
+	head := "INSERT INTO " + r.db.T(e.Name) + " (" + strings.Join(quoted, ", ") + ") VALUES "
+	row := "(" + sqldb.Placeholders(len(cols)) + ")"
+	per := max(1, min(batchRows, 30000/len(cols)))
+	for start := 0; start < len(recs); start += per {
+		chunk := recs[start:min(start+per, len(recs))]
+		rows := make([]string, len(chunk))
+		var args []any
+		for i, rec := range chunk {
+			a, err := r.recordArgs(e, fields, rec)
+			if err != nil {
+				return err
+			}
+			rows[i] = row
+			args = append(args, a...)
+		}
+		if _, err := c.Exec(ctx, head+strings.Join(rows, ", "), args...); err != nil {
+			return fmt.Errorf("insert %d %s records (from %s): %w", len(chunk), element, chunk[0].DataID(), err)
+		}
+	}
+	if e.Spatial != "" && r.Universe.CommonSkyPix != nil && len(recs) > 0 {
+		return r.writeSkypixOverlapsOf(ctx, c, e, recs, false, true)
+	}
+	return nil
+}
+
 // writeSkypixOverlaps stores, for records with a region, the common skypix
 // (htm7) pixels of the region's envelope in <element>_skypix_overlap, one row
 // per pixel, as daf_butler does; spatial queries join on them and then test the
 // regions exactly. With replace, a record's old rows are removed first.
 func (r *Registry) writeSkypixOverlaps(ctx context.Context, c sqldb.Conn, e *dimensions.Element, recs []dimensions.Record, replace bool) error {
+	return r.writeSkypixOverlapsOf(ctx, c, e, recs, replace, false)
+}
+
+// writeSkypixOverlapsOf is writeSkypixOverlaps; fresh says the records were
+// just inserted, so none of their overlap rows can exist and the INSERTs
+// need no conflict clause (half the cost on PostgreSQL).
+func (r *Registry) writeSkypixOverlapsOf(ctx context.Context, c sqldb.Conn, e *dimensions.Element, recs []dimensions.Record, replace, fresh bool) error {
 	sp := r.Universe.CommonSkyPix
 	htm, err := sphgeom.NewHtm(sp.SkyPixLevel)
 	if err != nil {
@@ -167,13 +222,17 @@ func (r *Registry) writeSkypixOverlaps(ctx context.Context, c sqldb.Conn, e *dim
 		keyCols[i] = r.db.Q(d.Name)
 	}
 	cols := "skypix_system, skypix_level, " + strings.Join(keyCols, ", ") + ", skypix_index"
+	onConflict := " ON CONFLICT DO NOTHING"
+	if fresh {
+		onConflict = ""
+	}
 	var rows []string
 	var args []any
 	flush := func() error {
 		if len(rows) == 0 {
 			return nil
 		}
-		_, err := c.Exec(ctx, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.Join(rows, ", ")+" ON CONFLICT DO NOTHING", args...)
+		_, err := c.Exec(ctx, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.Join(rows, ", ")+onConflict, args...)
 		rows, args = rows[:0], args[:0]
 		if err != nil {
 			return fmt.Errorf("write %s skypix overlaps: %w", e.Name, err)
