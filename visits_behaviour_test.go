@@ -1,6 +1,7 @@
 package butler_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	"github.com/gobutler/butler/internal/obsinfo"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
+	"github.com/gobutler/butler/progress"
 	"github.com/gobutler/butler/timespan"
 )
 
@@ -462,6 +464,53 @@ func TestDefineVisitsBadInput(t *testing.T) {
 					t.Errorf("visit_system records: %d, were %d", n, before)
 				}
 			})
+		}
+	})
+}
+
+// cancelAfterFirst is a progress reporter that cancels the run once the
+// first batch of visits is committed.
+type cancelAfterFirst struct{ cancel func() }
+
+func (c cancelAfterFirst) Task(string, int64) progress.Task { return cancelTask(c) }
+
+type cancelTask cancelAfterFirst
+
+func (c cancelTask) Add(int64)      { c.cancel() }
+func (c cancelTask) SetTotal(int64) {}
+func (c cancelTask) Done()          {}
+
+// TestDefineVisitsInterrupted stops a run after its first transaction: the
+// visits written have all their records, the others none, and a second run
+// completes the job.
+func TestDefineVisitsInterrupted(t *testing.T) {
+	specs := make([]expSpec, 10)
+	for i := range specs {
+		seq := int64(i + 1)
+		specs[i] = expSpec{seq: seq, start: seq, end: seq}
+	}
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		visitRepo(t, b, specs)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		_, err := b.DefineVisits(ctx, "LSSTCam", butler.DefineVisitsOptions{BatchSize: 3, Progress: cancelAfterFirst{cancel}})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("interrupted run: %v, want context.Canceled", err)
+		}
+		if n := countRecords(t, b, "visit"); n != 3 {
+			t.Errorf("%d visits after the first transaction, want 3", n)
+		}
+		for _, el := range []string{"visit_definition", "visit_system_membership"} {
+			if n := countRecords(t, b, el); n != 3 {
+				t.Errorf("%d %s records, want 3", n, el)
+			}
+		}
+		if n := countRecords(t, b, "visit_detector_region"); n != 3*205 {
+			t.Errorf("%d detector regions, want 3 × 205", n)
+		}
+		res, err := b.DefineVisits(t.Context(), "LSSTCam", butler.DefineVisitsOptions{})
+		if err != nil || res.Skipped != 3 || res.New != 7 || countRecords(t, b, "visit_detector_region") != 10*205 {
+			t.Errorf("second run: %+v, %v", res, err)
 		}
 	})
 }
