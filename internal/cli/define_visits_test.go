@@ -111,3 +111,11 @@ func mean(t *testing.T, vals ...string) string {
 	}
 	return strconv.FormatFloat(sum/float64(len(vals)), 'f', 8, 64)
 }
+
+func TestGolden_UpdateExposuresFromRawsHelp(t *testing.T) {
+	out := mustMain(t, "update-exposures-from-raws", "--help")
+	checkGolden(t, "update_exposures_from_raws/help", []byte(out), true)
+	if _, errOut, code := mainOut(t, "update-exposures-from-raws", t.TempDir(), "LSSTCam"); code != 2 || !strings.Contains(errOut, "--where") {
+		t.Errorf("without --where: exit %d, %q; want 2", code, errOut)
+	}
+}

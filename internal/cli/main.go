@@ -116,6 +116,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newRegisterInstrumentCmd(g),
 		newIngestRawsCmd(g),
 		newDefineVisitsCmd(g),
+		newUpdateExposuresFromRawsCmd(g),
 		newGenerateRawsCmd(g),
 		newBenchCmd(g),
 		newShareCmd(g),
