@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -66,11 +67,31 @@ func exposureRecords(t testing.TB, b *butler.Butler, specs []expSpec) []butler.R
 		if s.noBoresight {
 			vals["tracking_ra"] = nil
 		}
-		exps = append(exps, dimensions.Record{Element: u.MustElement("exposure"), Values: vals})
+		expElem := u.MustElement("exposure")
+		if expElem.HasField("group_name") { // universes before 6
+			vals["group_name"] = group
+			id, err := obsinfo.VisitIDFromGroup(group)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals["group_id"] = id
+		}
+		for k := range vals {
+			if !expElem.HasField(k) {
+				delete(vals, k)
+			}
+		}
+		exps = append(exps, dimensions.Record{Element: expElem, Values: vals})
+		if _, ok := u.Element("group"); !ok {
+			continue
+		}
 		if !seen[group] {
 			seen[group] = true
 			groups = append(groups, dimensions.Record{Element: u.MustElement("group"), Values: map[string]any{"instrument": "LSSTCam", "name": group}})
 		}
+	}
+	if _, ok := u.Element("day_obs"); !ok {
+		return []butler.RecordSet{{Element: "exposure", Records: exps}}
 	}
 	day := dimensions.Record{Element: u.MustElement("day_obs"), Values: map[string]any{"instrument": "LSSTCam", "id": int64(testDay)}}
 	return []butler.RecordSet{{Element: "day_obs", Records: []dimensions.Record{day}}, {Element: "group", Records: groups}, {Element: "exposure", Records: exps}}
@@ -513,4 +534,49 @@ func TestDefineVisitsInterrupted(t *testing.T) {
 			t.Errorf("second run: %+v, %v", res, err)
 		}
 	})
+}
+
+// TestDefineVisitsOldUniverses defines visits in repositories of older
+// universes: 0 (one visit system on the visit and its definitions, no
+// visit_system_membership, no azimuth), 2 (day_obs a visit field, legacy
+// group_name/group_id) and 6.
+func TestDefineVisitsOldUniverses(t *testing.T) {
+	for _, version := range []int{0, 2, 6} {
+		t.Run(fmt.Sprint(version), func(t *testing.T) {
+			pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
+				dimCfg := filepath.Join(repotest.ModuleRoot(t), "dimensions", "universes", fmt.Sprintf("daf_butler_universe%d.yaml", version))
+				algorithms := []string{"one-to-one", "by-group-metadata"}
+				if version >= 2 {
+					algorithms = append(algorithms, "one-to-one-and-by-counter")
+				}
+				// These universes have no can_see_sky: exposure 4 is on the sky.
+				want := map[string]int{"one-to-one": 5, "by-group-metadata": 4, "one-to-one-and-by-counter": 6}
+				var b *butler.Butler
+				for _, alg := range algorithms {
+					_, b = repotest.NewOn(t, dialect, butler.CreateOptions{DimensionConfig: dimCfg})
+					visitRepo(t, b, groupingSpecs)
+					res, err := b.DefineVisits(t.Context(), "LSSTCam", butler.DefineVisitsOptions{Config: []string{"groupExposures.name=" + alg}})
+					if err != nil {
+						t.Fatalf("%s: %v", alg, err)
+					}
+					if res.Visits != want[alg] || res.New != want[alg] || res.Exposures != 5 {
+						t.Errorf("%s: %+v, want %d new visits of 5 exposures", alg, res, want[alg])
+					}
+					if n := countRecords(t, b, "visit_detector_region"); n != 205*want[alg] {
+						t.Errorf("%s: %d detector regions for %d visits", alg, n, want[alg])
+					}
+					if again, err := b.DefineVisits(t.Context(), "LSSTCam", butler.DefineVisitsOptions{Config: []string{"groupExposures.name=" + alg}}); err != nil || again.Skipped != want[alg] {
+						t.Errorf("%s re-run: %+v, %v", alg, again, err)
+					}
+				}
+				if version == 0 {
+					for _, r := range records(t, b, "visit_definition") {
+						if r.Values["visit_system"] == nil {
+							t.Errorf("universe 0 visit_definition without visit_system: %v", r.Values)
+						}
+					}
+				}
+			})
+		})
+	}
 }
