@@ -119,3 +119,11 @@ func TestGolden_UpdateExposuresFromRawsHelp(t *testing.T) {
 		t.Errorf("without --where: exit %d, %q; want 2", code, errOut)
 	}
 }
+
+func TestGolden_UpdateDimensionRegionsHelp(t *testing.T) {
+	out := mustMain(t, "update-dimension-regions", "--help")
+	checkGolden(t, "update_dimension_regions/help", []byte(out), true)
+	if _, errOut, code := mainOut(t, "update-dimension-regions", t.TempDir(), "LSSTCam"); code != 2 || !strings.Contains(errOut, "COLLECTIONS") {
+		t.Errorf("without collections: exit %d, %q; want 2", code, errOut)
+	}
+}

@@ -117,6 +117,7 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 		newIngestRawsCmd(g),
 		newDefineVisitsCmd(g),
 		newUpdateExposuresFromRawsCmd(g),
+		newUpdateDimensionRegionsCmd(g),
 		newGenerateRawsCmd(g),
 		newBenchCmd(g),
 		newShareCmd(g),
