@@ -320,5 +320,32 @@ func TestDefineVisitsGeneratedRaws(t *testing.T) {
 		if len(refs) != 1 || refs[0].DataID["detector"] != vdr.Values["detector"] || refs[0].DataID["exposure"] != vdr.Values["visit"] {
 			t.Errorf("%s: %d raws %v, want detector %v of exposure %v", where, len(refs), refs, vdr.Values["detector"], vdr.Values["visit"])
 		}
+
+		// A detector without raws: nothing found, and the explanation says
+		// the where matched data IDs that no raw has (it used to say the
+		// where could not be applied to raw).
+		var empty dimensions.Record
+		err = b.QueryRecords(ctx, butler.RecordSearch{Element: "visit_detector_region",
+			DataID: dimensions.DataID{"instrument": "LSSTCam", "visit": vdr.Values["visit"]}}, func(r dimensions.Record) error {
+			n := len(queryRefs(t, b, butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{"LSSTCam/raw/all"},
+				DataID: dimensions.DataID{"instrument": "LSSTCam", "exposure": r.Values["visit"], "detector": r.Values["detector"]}}))
+			if n == 0 && empty.Values == nil {
+				empty = r
+			}
+			return nil
+		})
+		if err != nil || empty.Values == nil {
+			t.Fatalf("no detector without raws: %v", err)
+		}
+		ll = sphgeom.LonLatOf(polygonOf(t, "empty detector region", empty.Values["region"]).Centroid())
+		s := butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{"LSSTCam/raw/all"},
+			Where: fmt.Sprintf("visit_detector_region.region OVERLAPS POINT(%.8f, %.8f) AND exposure = %d", ll.Lon.Degrees(), ll.Lat.Degrees(), empty.Values["visit"])}
+		if refs := queryRefs(t, b, s); len(refs) != 0 {
+			t.Errorf("%s: %d raws on a detector without raws", s.Where, len(refs))
+		}
+		why := strings.Join(b.ExplainNoDatasets(ctx, s), " ")
+		if !strings.Contains(why, "no dataset has one of those data IDs") {
+			t.Errorf("explanation %q, want it to say no raw has the matching data IDs", why)
+		}
 	})
 }
