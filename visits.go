@@ -141,7 +141,7 @@ func (b *Butler) DefineVisits(ctx context.Context, instrument string, opts Defin
 	// The exposures, as upstream's script selects them.
 	legacyGroup := expElem.HasField("group_name")
 	var exps []*visits.Exposure
-	err = b.QueryRecords(ctx, RecordSearch{Element: "exposure", Where: opts.Where, Bind: opts.Bind, DataID: dimensions.DataID{"instrument": inst}}, func(r dimensions.Record) error {
+	err = b.selectedExposures(ctx, inst, opts.Where, opts.Bind, func(r dimensions.Record) error {
 		e := exposureOf(r, legacyGroup)
 		if !e.OnSky() {
 			if !cfg.IgnoreNonScienceExposures {
@@ -396,6 +396,38 @@ func (b *Butler) writeVisits(ctx context.Context, tx *registry.Tx, recs []visitR
 		return err
 	}
 	c.regions += len(newRegions) + len(replRegions)
+	return nil
+}
+
+// selectedExposures streams the exposure records of the instrument that the
+// where expression selects. As upstream's script, the where is a data-ID
+// query over the exposure dimension, so it may name any dimension related to
+// it (band, visit, ...); the records are then read by ID, in chunks.
+func (b *Butler) selectedExposures(ctx context.Context, inst, where string, bind map[string]any, fn func(dimensions.Record) error) error {
+	only := dimensions.DataID{"instrument": inst}
+	if strings.TrimSpace(where) == "" {
+		return b.QueryRecords(ctx, RecordSearch{Element: "exposure", DataID: only}, fn)
+	}
+	var ids []int64
+	err := b.QueryDataIDs(ctx, DataIDSearch{Dimensions: []string{"exposure"}, Where: where, Bind: bind, DataID: only}, func(id dimensions.DataID) error {
+		ids = append(ids, asInt64(id["exposure"]))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("define visits: --where %q: %w", where, err)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	const chunk = 500
+	for s := 0; s < len(ids); s += chunk {
+		list := make([]string, 0, chunk)
+		for _, id := range ids[s:min(s+chunk, len(ids))] {
+			list = append(list, strconv.FormatInt(id, 10))
+		}
+		if err := b.QueryRecords(ctx, RecordSearch{Element: "exposure", DataID: only, Where: "id IN (" + strings.Join(list, ", ") + ")"}, fn); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -281,9 +281,19 @@ func TestDefineVisitsRerunConflictsAndUpdates(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
 		ctx := t.Context()
 		visitRepo(t, b, specs)
-		res, err := b.DefineVisits(ctx, "lsst.obs.lsst.LsstCam", butler.DefineVisitsOptions{})
-		if err != nil || res.New != 3 {
-			t.Fatalf("first run: %+v, %v", res, err)
+		// The where is a data-ID query over exposures: it may name implied
+		// dimensions such as band.
+		res, err := b.DefineVisits(ctx, "lsst.obs.lsst.LsstCam", butler.DefineVisitsOptions{Where: "band = 'g'"})
+		if err != nil || res.Exposures != 0 || countRecords(t, b, "visit") != 0 {
+			t.Fatalf("band g: %+v, %v; want no exposure", res, err)
+		}
+		res, err = b.DefineVisits(ctx, "lsst.obs.lsst.LsstCam", butler.DefineVisitsOptions{Where: "band = :b AND exposure.seq_num <= 2", Bind: map[string]any{"b": "r"}})
+		if err != nil || res.New != 2 {
+			t.Fatalf("band r, seq_num <= 2: %+v, %v", res, err)
+		}
+		res, err = b.DefineVisits(ctx, "lsst.obs.lsst.LsstCam", butler.DefineVisitsOptions{})
+		if err != nil || res.New != 1 || res.Skipped != 2 {
+			t.Fatalf("first full run: %+v, %v", res, err)
 		}
 		before := visitSummary(t, b)
 		res, err = b.DefineVisits(ctx, "LSSTCam", butler.DefineVisitsOptions{})
