@@ -29,6 +29,7 @@ func TestImports(t *testing.T) {
 		mod + "/internal/fits":           {"/internal/registry", "/internal/datastore", "/dimensions", "/dataset"},
 		mod + "/internal/obsinfo":        {"/internal/ingest", "/internal/registry"},
 		mod + "/internal/instrument":     {"/internal/registry", "/internal/datastore"},
+		mod + "/internal/visits":         {mod + "\x00", "/internal/registry", "/internal/datastore", "/internal/cli", "/storage"},
 		mod + "/internal/ingest":         {"/internal/registry", "/internal/datastore"},
 		mod + "/internal/exportfile":     {"/internal/registry", "/internal/datastore", "/internal/cli"},
 		mod + "/internal/cli":            {"/internal/registry", "/internal/datastore", "/storage/posix", "/storage/s3"},

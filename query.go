@@ -225,7 +225,14 @@ func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []strin
 		if rw, err := b.rewriteDataID(ctx, t.Dimensions, t.IsCalibration, dataID); err == nil {
 			dataID = rw
 		}
-		err = b.QueryDataIDs(ctx, DataIDSearch{Dimensions: t.Dimensions.RequiredNames(), Where: s.Where, Bind: s.Bind, DataID: onlyGroup(t.Dimensions, dataID), Limit: 1}, func(dimensions.DataID) error {
+		// Over the dimensions the dataset query itself uses: the type's plus
+		// those of elements the where names (visit for raws found through
+		// visit_detector_region).
+		dims := t.Dimensions.RequiredNames()
+		if ast != nil {
+			dims = b.reg.QueryGroup(t.Dimensions, ast, s.Bind).RequiredNames()
+		}
+		err = b.QueryDataIDs(ctx, DataIDSearch{Dimensions: dims, Where: s.Where, Bind: s.Bind, DataID: onlyGroup(t.Dimensions, dataID), Limit: 1}, func(dimensions.DataID) error {
 			found = true
 			return errStop
 		})

@@ -46,8 +46,12 @@ type Options struct {
 	NoSkipExisting bool
 	// BatchSize is the number of files per database transaction; 2000 when 0.
 	BatchSize int
-	Progress  progress.Reporter
-	Logger    *slog.Logger
+	// RecordsOnly writes the exposure, group and day_obs records from the
+	// headers and ingests no dataset (update-exposures-from-raws, with
+	// UpdateRecords).
+	RecordsOnly bool
+	Progress    progress.Reporter
+	Logger      *slog.Logger
 }
 
 // Failure is one file that was not ingested.
@@ -61,7 +65,9 @@ type Result struct {
 	Ingested, Skipped int
 	Failures          []Failure
 	Exposures         int
-	Elapsed           time.Duration
+	// ExposuresWritten counts the exposure records inserted or changed.
+	ExposuresWritten int
+	Elapsed          time.Duration
 }
 
 // FilesPerSecond is the ingest rate: files ingested or found already
@@ -446,8 +452,10 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 	for i, k := range order {
 		e := byExpo[k]
 		if !in.exposures[k] {
+			written := 0
 			if err := in.retry(ctx, "sync exposure record", func() error {
-				_, err := in.b.SyncRecords(ctx, "exposure", []dimensions.Record{exps[i]}, in.opts.UpdateRecords)
+				n, err := in.b.SyncRecords(ctx, "exposure", []dimensions.Record{exps[i]}, in.opts.UpdateRecords)
+				written = n
 				return recordConflict(err)
 			}); err != nil {
 				if butler.IsTransient(err) {
@@ -462,6 +470,11 @@ func (in *ingester) batch(ctx context.Context, items []item, res *Result) error 
 				continue
 			}
 			in.exposures[k] = true
+			res.ExposuresWritten += written
+		}
+		if in.opts.RecordsOnly {
+			in.task.Add(int64(len(e.items)))
+			continue
 		}
 		for _, it := range e.items {
 			files = append(files, in.fileDataset(u, exps[i], it))

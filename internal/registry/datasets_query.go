@@ -65,6 +65,10 @@ type ExtraDimensions struct {
 	Group dimensions.Group
 	Where string
 	Args  []any
+	// Refine are the exact region tests of the where on elements of Group
+	// the dataset type lacks (visit_detector_region.region OVERLAPS ... for
+	// raws): the datasets kept are those of the data IDs that pass them.
+	Refine []RegionFilter
 
 	from    string
 	colExpr map[string]string
@@ -205,11 +209,11 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 			return err
 		}
 		sqlQ.Extra = &x
-		if len(pairs) > 0 && !strings.Contains(x.Where, "{run") && !strings.Contains(x.Where, "{ingest_date}") &&
+		if (len(pairs) > 0 || len(x.Refine) > 0) && !strings.Contains(x.Where, "{run") && !strings.Contains(x.Where, "{ingest_date}") &&
 			!strings.Contains(x.Where, "{collection}") && !strings.Contains(x.Where, "{dataset_id}") {
 			allowed = map[string]bool{}
 			req := st.Dimensions.RequiredNames()
-			err := r.DataIDs(ctx, DataIDQuery{Group: x.Group, Where: x.Where, Args: x.Args}, func(id dimensions.DataID) error {
+			err := r.DataIDs(ctx, DataIDQuery{Group: x.Group, Where: x.Where, Args: x.Args, Refine: x.Refine}, func(id dimensions.DataID) error {
 				allowed[requiredKey(req, func(d string) any { return id[d] })] = true
 				return nil
 			})

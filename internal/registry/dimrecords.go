@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gobutler/butler/dimensions"
@@ -149,11 +150,66 @@ func (r *Registry) insertRecords(ctx context.Context, c sqldb.Conn, element stri
 	return nil
 }
 
+// insertNewRecords writes records that must not exist yet with multi-row
+// INSERTs (batchRows rows a statement), then their skypix overlap rows: the
+// bulk form of insertRecords with InsertNew, for callers that checked the
+// records are new (define-visits). A failure names the element and the first
+// record of the failing statement.
+func (r *Registry) insertNewRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record) error {
+	e, ok := r.Universe.Element(element)
+	if !ok || !e.HasTable() {
+		return fmt.Errorf("insert %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
+	}
+	if e.Governor {
+		return r.insertRecords(ctx, c, element, recs, InsertNew)
+	}
+	for _, rec := range recs {
+		if err := dimensions.CheckRecord(dimensions.Record{Element: e, Values: rec.Values}); err != nil {
+			return err
+		}
+	}
+	fields, cols := r.recordColumns(e)
+	quoted := make([]string, len(cols))
+	for i, col := range cols {
+		quoted[i] = r.db.Q(col)
+	}
+	head := "INSERT INTO " + r.db.T(e.Name) + " (" + strings.Join(quoted, ", ") + ") VALUES "
+	row := "(" + sqldb.Placeholders(len(cols)) + ")"
+	per := max(1, min(batchRows, 30000/len(cols)))
+	for start := 0; start < len(recs); start += per {
+		chunk := recs[start:min(start+per, len(recs))]
+		rows := make([]string, len(chunk))
+		var args []any
+		for i, rec := range chunk {
+			a, err := r.recordArgs(e, fields, rec)
+			if err != nil {
+				return err
+			}
+			rows[i] = row
+			args = append(args, a...)
+		}
+		if _, err := c.Exec(ctx, head+strings.Join(rows, ", "), args...); err != nil {
+			return fmt.Errorf("insert %d %s records (from %s): %w", len(chunk), element, chunk[0].DataID(), err)
+		}
+	}
+	if e.Spatial != "" && r.Universe.CommonSkyPix != nil && len(recs) > 0 {
+		return r.writeSkypixOverlapsOf(ctx, c, e, recs, false, true)
+	}
+	return nil
+}
+
 // writeSkypixOverlaps stores, for records with a region, the common skypix
 // (htm7) pixels of the region's envelope in <element>_skypix_overlap, one row
 // per pixel, as daf_butler does; spatial queries join on them and then test the
 // regions exactly. With replace, a record's old rows are removed first.
 func (r *Registry) writeSkypixOverlaps(ctx context.Context, c sqldb.Conn, e *dimensions.Element, recs []dimensions.Record, replace bool) error {
+	return r.writeSkypixOverlapsOf(ctx, c, e, recs, replace, false)
+}
+
+// writeSkypixOverlapsOf is writeSkypixOverlaps; fresh says the records were
+// just inserted, so none of their overlap rows can exist and the INSERTs
+// need no conflict clause (half the cost on PostgreSQL).
+func (r *Registry) writeSkypixOverlapsOf(ctx context.Context, c sqldb.Conn, e *dimensions.Element, recs []dimensions.Record, replace, fresh bool) error {
 	sp := r.Universe.CommonSkyPix
 	htm, err := sphgeom.NewHtm(sp.SkyPixLevel)
 	if err != nil {
@@ -166,13 +222,17 @@ func (r *Registry) writeSkypixOverlaps(ctx context.Context, c sqldb.Conn, e *dim
 		keyCols[i] = r.db.Q(d.Name)
 	}
 	cols := "skypix_system, skypix_level, " + strings.Join(keyCols, ", ") + ", skypix_index"
+	onConflict := " ON CONFLICT DO NOTHING"
+	if fresh {
+		onConflict = ""
+	}
 	var rows []string
 	var args []any
 	flush := func() error {
 		if len(rows) == 0 {
 			return nil
 		}
-		_, err := c.Exec(ctx, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.Join(rows, ", ")+" ON CONFLICT DO NOTHING", args...)
+		_, err := c.Exec(ctx, "INSERT INTO "+table+" ("+cols+") VALUES "+strings.Join(rows, ", ")+onConflict, args...)
 		rows, args = rows[:0], args[:0]
 		if err != nil {
 			return fmt.Errorf("write %s skypix overlaps: %w", e.Name, err)
@@ -566,20 +626,29 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// syncRecords syncs many records of one element at once: missing ones are
-// inserted in bulk, existing ones compared (a difference is a conflict unless
-// update, which overwrites). It returns how many records it wrote.
-func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, update bool) (int, error) {
+// RecordState says how a record compares with the stored one of the same data ID.
+type RecordState struct {
+	// Exists is true when a record with the data ID is stored.
+	Exists bool
+	// Changed names the fields whose stored values differ (sorted); Diff
+	// describes them ("field: stored X, new Y; ..."). Both empty when the
+	// stored record is the same.
+	Changed []string
+	Diff    string
+}
+
+// compareRecords reads the stored records the given ones could collide with
+// (one query restricted by each key column to the values the records hold, so
+// the cost follows the batch, not the size of the table) and compares them.
+func (r *Registry) compareRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record) ([]RecordState, error) {
+	out := make([]RecordState, len(recs))
 	if len(recs) == 0 {
-		return 0, nil
+		return out, nil
 	}
 	e, ok := r.Universe.Element(element)
 	if !ok || !e.HasTable() {
-		return 0, fmt.Errorf("sync %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
+		return nil, fmt.Errorf("compare %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
 	}
-	// Read only the existing records these could collide with: one query
-	// restricted by each key column to the values the new records hold, so the
-	// cost follows the batch, not the size of the table.
 	var where []string
 	var args []any
 	for _, d := range e.Dimensions() {
@@ -590,7 +659,7 @@ func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string
 		vals := map[any]bool{}
 		var ph []string
 		for _, rec := range recs {
-			v := rec.Values[col]
+			v := normalizeValue(rec.Values[col])
 			if !vals[v] {
 				vals[v] = true
 				ph = append(ph, "?")
@@ -605,17 +674,43 @@ func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	for i, rec := range recs {
+		old, ok := existing[rec.DataID().String()]
+		if !ok {
+			continue
+		}
+		out[i].Exists = true
+		for k, v := range rec.Values {
+			if fmt.Sprint(normalizeValue(old.Values[k])) != fmt.Sprint(normalizeValue(v)) {
+				out[i].Changed = append(out[i].Changed, k)
+			}
+		}
+		if len(out[i].Changed) > 0 {
+			slices.Sort(out[i].Changed)
+			out[i].Diff = recordDiff(old, rec)
+		}
+	}
+	return out, nil
+}
+
+// syncRecords syncs many records of one element at once: missing ones are
+// inserted in bulk, existing ones compared (a difference is a conflict unless
+// update, which overwrites). It returns how many records it wrote.
+func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, update bool) (int, error) {
+	states, err := r.compareRecords(ctx, c, element, recs)
+	if err != nil || len(recs) == 0 {
 		return 0, err
 	}
 	var fresh, changed []dimensions.Record
-	for _, rec := range recs {
-		old, ok := existing[rec.DataID().String()]
-		switch {
-		case !ok:
+	for i, rec := range recs {
+		switch st := states[i]; {
+		case !st.Exists:
 			fresh = append(fresh, rec)
-		case recordDiff(old, rec) != "":
+		case st.Diff != "":
 			if !update {
-				return 0, fmt.Errorf("%s record %s: %w: differs from the stored one (%s)", element, rec.DataID(), errs.ErrConflict, recordDiff(old, rec))
+				return 0, fmt.Errorf("%s record %s: %w: differs from the stored one (%s)", element, rec.DataID(), errs.ErrConflict, st.Diff)
 			}
 			changed = append(changed, rec)
 		}

@@ -417,6 +417,8 @@ func (r *Registry) ConstrainDatasets(q *DatasetQuery, t dataset.Type, ast query.
 		for _, f := range w.Refine {
 			if e, ok := r.Universe.Element(f.Element); ok && coveredBy(e, t.Dimensions) {
 				q.Refine = append(q.Refine, f)
+			} else {
+				q.Extra.Refine = append(q.Extra.Refine, f)
 			}
 		}
 	} else {

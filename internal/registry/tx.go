@@ -129,6 +129,18 @@ func (tx *Tx) SyncRecords(ctx context.Context, element string, recs []dimensions
 	return tx.r.syncRecords(ctx, tx.c, element, recs, update)
 }
 
+// InsertNewRecords writes records known to be new with multi-row INSERTs
+// (a record that exists fails the statement).
+func (tx *Tx) InsertNewRecords(ctx context.Context, element string, recs []dimensions.Record) error {
+	return tx.r.insertNewRecords(ctx, tx.c, element, recs)
+}
+
+// CompareRecords reports, for each record, whether one with its data ID is
+// stored and which fields of the stored one differ. It writes nothing.
+func (tx *Tx) CompareRecords(ctx context.Context, element string, recs []dimensions.Record) ([]RecordState, error) {
+	return tx.r.compareRecords(ctx, tx.c, element, recs)
+}
+
 // ExpandIn expands a data ID of g with its records.
 func (tx *Tx) ExpandIn(ctx context.Context, g dimensions.Group, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
 	return tx.r.expandIn(ctx, tx.c, g, id)
