@@ -51,8 +51,12 @@ func OpenSQLite(ctx context.Context, path string, create, readOnly bool) (*DB, e
 	case create:
 		mode = "rwc"
 	}
+	// cache_size: SQLite's default 2 MB page cache spills dirty pages to the
+	// journal in the middle of a bulk transaction (define-visits, ingest,
+	// import write many index pages); up to 64 MB, allocated only as used,
+	// keeps them in memory until the commit.
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=" + mode +
-		"&_pragma=busy_timeout(300000)&_pragma=foreign_keys(1)&_txlock=immediate"
+		"&_pragma=busy_timeout(300000)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)&_pragma=temp_store(memory)&_txlock=immediate"
 	if create {
 		// A database being created has nothing to roll back to: a failed create
 		// removes the file. Keeping the journal in memory saves most of the fsyncs.
