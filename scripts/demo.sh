@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on SQLite: build the butler, create a repository,
-# register LSSTCam, generate sample raws, ingest them, and query them.
+# register LSSTCam, generate sample raws, ingest them, define visits, and query them
+# (also on the sky).
 # Usage: bash scripts/demo.sh [WORKDIR]   (default: a new temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,12 @@ step butler generate-raws --instrument LSSTCam --exposures 20 --detectors 25 "$r
 
 step butler ingest-raws --transfer symlink --processes 4 "$repo" "$raws"
 "$bin" ingest-raws --transfer symlink --processes 4 "$repo" "$raws"
+
+step butler define-visits "$repo" lsst.obs.lsst.LsstCam
+"$bin" define-visits "$repo" lsst.obs.lsst.LsstCam
+
+step butler query-datasets "$repo" raw --collections LSSTCam/raw/all --where "'visit_detector_region.region OVERLAPS POINT(151.22, -7.55)'"
+"$bin" query-datasets "$repo" raw --collections LSSTCam/raw/all --where "visit_detector_region.region OVERLAPS POINT(151.22, -7.55)"
 
 step butler query-collections "$repo"
 "$bin" query-collections "$repo"
