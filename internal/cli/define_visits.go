@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/gobutler/butler"
-	"github.com/gobutler/butler/progress"
 	"github.com/spf13/cobra"
 )
 
@@ -105,12 +104,8 @@ func runDefineVisits(ctx context.Context, g *globals, o defineVisitsOptions, arg
 		return err
 	}
 	defer b.Close()
-	var rep progress.Reporter
-	if g.showProgress() {
-		bar := newBar(g.stderr)
-		defer bar.Close()
-		rep = bar
-	}
+	rep, endBar := g.reporter()
+	defer endBar()
 	res, err := b.DefineVisits(ctx, args[1], butler.DefineVisitsOptions{
 		Where: o.where, Collections: o.collections, UpdateRecords: o.updateRecords, Incremental: o.incremental,
 		SkipConflicting: o.skipConflicting, Prefilter: o.prefilter, CheckDetectorRegions: o.checkDetectorRegions,

@@ -8,7 +8,6 @@ import (
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/internal/ingest"
-	"github.com/gobutler/butler/progress"
 	"github.com/spf13/cobra"
 )
 
@@ -104,12 +103,8 @@ func runIngestRaws(ctx context.Context, g *globals, o ingestRawsOptions, args []
 		return err
 	}
 	defer b.Close()
-	var rep progress.Reporter
-	if g.showProgress() {
-		bar := newBar(g.stderr)
-		defer bar.Close()
-		rep = bar
-	}
+	rep, endBar := g.reporter()
+	defer endBar()
 	res, err := ingest.Raws(ctx, b, args[1:], ingest.Options{
 		Transfer: o.transfer, Processes: o.processes, Run: o.outputRun, Regex: o.regex, NoFileAttrs: o.noTrackFileAttrs,
 		FailFast: o.failFast, UpdateRecords: o.updateRecords, NoSkipExisting: o.noSkipExisting, BatchSize: o.batch,

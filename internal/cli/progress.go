@@ -26,6 +26,16 @@ type barTask struct {
 	start time.Time
 }
 
+// reporter gives a long command its progress bar on stderr (nil when
+// progress is off or stderr is not a terminal) and the function that ends it.
+func (g *globals) reporter() (progress.Reporter, func()) {
+	if !g.showProgress() {
+		return nil, func() {}
+	}
+	b := newBar(g.stderr)
+	return b, b.Close
+}
+
 func newBar(w io.Writer) *bar {
 	b := &bar{w: w, stop: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/gobutler/butler/internal/ingest"
-	"github.com/gobutler/butler/progress"
 	"github.com/spf13/cobra"
 )
 
@@ -70,12 +69,8 @@ func runUpdateExposures(ctx context.Context, g *globals, o updateExposuresOption
 		return err
 	}
 	defer b.Close()
-	var rep progress.Reporter
-	if g.showProgress() {
-		bar := newBar(g.stderr)
-		defer bar.Close()
-		rep = bar
-	}
+	rep, endBar := g.reporter()
+	defer endBar()
 	res, err := ingest.UpdateExposures(ctx, b, args[1], o.where, args[2:], ingest.Options{
 		Processes: o.processes, FailFast: o.failFast, Progress: rep, Logger: g.log,
 	})

@@ -12,7 +12,6 @@ import (
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/errs"
-	"github.com/gobutler/butler/progress"
 	"github.com/spf13/cobra"
 )
 
@@ -103,11 +102,9 @@ func runVerify(ctx context.Context, g *globals, o verifyOptions, repo string) er
 		return err
 	}
 	defer b.Close()
-	if g.showProgress() {
-		bar := newBar(g.stderr)
-		defer bar.Close()
-		opts.Progress = progress.Reporter(bar)
-	}
+	rep, endBar := g.reporter()
+	defer endBar()
+	opts.Progress = rep
 	// Problems to repair are spooled to a temporary file, so memory stays
 	// bounded whatever their number, and repaired once the check is over.
 	var spool *os.File
