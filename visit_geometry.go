@@ -50,7 +50,7 @@ func (b *Butler) UpdateDimensionRegions(ctx context.Context, instrument string, 
 	if err := b.checkWriteable("update dimension regions"); err != nil {
 		return 0, err
 	}
-	inst, err := b.visitInstrument(ctx, instrument)
+	inst, err := b.RegisteredInstrument(ctx, instrument)
 	if err != nil {
 		return 0, err
 	}

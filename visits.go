@@ -113,7 +113,7 @@ func (b *Butler) DefineVisits(ctx context.Context, instrument string, opts Defin
 	if opts.Prefilter && (opts.UpdateRecords || opts.Incremental) {
 		return res, fmt.Errorf("define visits: %w: prefilter cannot be used with update-records or incremental", errs.ErrInvalid)
 	}
-	inst, err := b.visitInstrument(ctx, instrument)
+	inst, err := b.RegisteredInstrument(ctx, instrument)
 	if err != nil {
 		return res, err
 	}
@@ -431,9 +431,11 @@ func (b *Butler) selectedExposures(ctx context.Context, inst, where string, bind
 	return nil
 }
 
-// visitInstrument finds the registered instrument named by its registry name
-// or class name.
-func (b *Butler) visitInstrument(ctx context.Context, name string) (string, error) {
+// RegisteredInstrument returns the registry name of the registered instrument
+// named by its registry name or class name (lsst.obs.lsst.LsstCam), as the
+// obs_base commands accept either; an unknown one is errs.ErrNotFound naming
+// those registered.
+func (b *Butler) RegisteredInstrument(ctx context.Context, name string) (string, error) {
 	recs, err := b.Records(ctx, "instrument", nil)
 	if err != nil {
 		return "", err

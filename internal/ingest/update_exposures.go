@@ -23,7 +23,7 @@ func UpdateExposures(ctx context.Context, b *butler.Butler, instrument, where st
 	if strings.TrimSpace(where) == "" {
 		return Result{}, fmt.Errorf("update exposures: %w: a where expression must be given (it selects the raws whose headers are read again)", errs.ErrInvalid)
 	}
-	inst, err := registeredInstrument(ctx, b, instrument)
+	inst, err := b.RegisteredInstrument(ctx, instrument)
 	if err != nil {
 		return Result{}, err
 	}
@@ -87,21 +87,3 @@ func localPath(uri string) (string, error) {
 	return "", fmt.Errorf("%w: %s: only files on a local file system can be read again", errs.ErrUnsupported, uri)
 }
 
-// registeredInstrument finds a registered instrument by registry name or
-// class name.
-func registeredInstrument(ctx context.Context, b *butler.Butler, name string) (string, error) {
-	recs, err := b.Records(ctx, "instrument", nil)
-	if err != nil {
-		return "", err
-	}
-	var known []string
-	for _, r := range recs {
-		n, _ := r.Values["name"].(string)
-		cls, _ := r.Values["class_name"].(string)
-		if n == name || (cls != "" && cls == name) {
-			return n, nil
-		}
-		known = append(known, n)
-	}
-	return "", fmt.Errorf("instrument %q: %w: not registered in this repository (registered: %s)", name, errs.ErrNotFound, strings.Join(known, ", "))
-}
