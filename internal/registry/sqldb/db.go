@@ -71,7 +71,7 @@ func OpenSQLite(ctx context.Context, path string, create, readOnly bool) (*DB, e
 			dsn = walDSN
 		}
 	}
-	db, err := sql.Open("sqlite", dsn)
+	db, err := openSQLiteDB(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open registry %q: %w", path, err)
 	}
@@ -85,7 +85,7 @@ func OpenSQLite(ctx context.Context, path string, create, readOnly bool) (*DB, e
 		if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&jm); err == nil && strings.EqualFold(jm, "wal") {
 			walAfter = true
 			db.Close()
-			if db, err = sql.Open("sqlite", walDSN); err != nil {
+			if db, err = openSQLiteDB(walDSN); err != nil {
 				return nil, fmt.Errorf("open registry %q: %w", path, err)
 			}
 		}
