@@ -122,7 +122,7 @@ func Create(ctx context.Context, root string, opts CreateOptions) (string, error
 	if err != nil {
 		return "", fmt.Errorf("create repository %q: %w", root, err)
 	}
-	reg, err := registry.Create(ctx, db, u)
+	reg, err := registry.Create(ctx, db, u, recordsTable(repo.Datastore))
 	if err != nil {
 		db.Close()
 		if created != "" && !errors.Is(err, errs.ErrConflict) {
@@ -131,12 +131,10 @@ func Create(ctx context.Context, root string, opts CreateOptions) (string, error
 		return "", fmt.Errorf("create repository %q: %w", root, err)
 	}
 	defer reg.Close()
-	if err := reg.EnsureFileRecordsTable(ctx, recordsTable(repo.Datastore)); err != nil {
-		return "", err
-	}
 	if created != "" {
+		err := reg.FinishCreate(ctx, created)
 		reg.Close()
-		if err := registry.FinishCreate(ctx, created); err != nil {
+		if err != nil {
 			os.Remove(created)
 			return "", fmt.Errorf("create repository %q: %w", root, err)
 		}

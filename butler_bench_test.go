@@ -74,3 +74,24 @@ func BenchmarkGet(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/dataset")
 }
+
+// BenchmarkFind times 1,000 finds (data ID to dataset ref, no file read) per op.
+func BenchmarkFind(b *testing.B) {
+	bt := benchRepo(b)
+	data := []byte("a: 1\nb: [1, 2, 3]\n")
+	for d := range benchDatasets {
+		if _, err := bt.Put(b.Context(), data, "dict", det(d), "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	n := 0
+	for b.Loop() {
+		for d := range benchDatasets {
+			if _, err := bt.Find(b.Context(), "dict", det(d), []string{"bench"}); err != nil {
+				b.Fatalf("find detector %d: %v", d, err)
+			}
+		}
+		n += benchDatasets
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/dataset")
+}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
@@ -107,7 +108,9 @@ func ParseCollectionType(s string) (CollectionType, error) {
 // MaxCollectionName is the longest collection name the registry stores.
 const MaxCollectionName = 64
 
-var typeNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*$`)
+var typeNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*(\.[a-zA-Z_][a-zA-Z0-9_]*)*$`)
+})
 
 // Type is a dataset type: a name, the dimensions of its data IDs and a storage class.
 type Type struct {
@@ -119,7 +122,7 @@ type Type struct {
 
 // ValidateTypeName checks a dataset type name against daf_butler's rule.
 func ValidateTypeName(name string) error {
-	if !typeNameRE.MatchString(name) || len(name) > 128 {
+	if !typeNameRE().MatchString(name) || len(name) > 128 {
 		return fmt.Errorf("dataset type name %q: %w: want letters, digits and underscores, not starting with a digit, components after '.', at most 128 characters", name, errs.ErrInvalid)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/gobutler/butler/errs"
 	"go.yaml.in/yaml/v3"
@@ -153,14 +154,29 @@ func Default() *Universe {
 	return u
 }
 
-// Version returns an embedded universe of namespace daf_butler.
+// Version returns an embedded universe of namespace daf_butler. Each version
+// is built once per process (a universe is never changed once built, so it is
+// shared).
 func Version(v int) (*Universe, error) {
-	data, err := universeFiles.ReadFile(fmt.Sprintf("universes/daf_butler_universe%d.yaml", v))
-	if err != nil {
+	if v < 0 || v >= len(embeddedUniverses) {
 		return nil, fmt.Errorf("dimension universe version %d: %w: no such embedded version (have 0..%d)", v, errs.ErrNotFound, DefaultVersion)
 	}
-	return Load(data)
+	return embeddedUniverses[v]()
 }
+
+// embeddedUniverses builds each embedded universe on first use.
+var embeddedUniverses = func() (out [DefaultVersion + 1]func() (*Universe, error)) {
+	for v := range out {
+		out[v] = sync.OnceValues(func() (*Universe, error) {
+			data, err := universeFiles.ReadFile(fmt.Sprintf("universes/daf_butler_universe%d.yaml", v))
+			if err != nil {
+				return nil, fmt.Errorf("dimension universe version %d: %w: no such embedded version (have 0..%d)", v, errs.ErrNotFound, DefaultVersion)
+			}
+			return Load(data)
+		})
+	}
+	return out
+}()
 
 // Load builds a universe from a dimensions configuration in YAML or JSON.
 func Load(data []byte) (*Universe, error) {

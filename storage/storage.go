@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gobutler/butler/errs"
@@ -149,7 +150,9 @@ func (m *Mux) Schemes() []string {
 
 // schemeRE matches the "scheme:" that starts a URI (RFC 3986 §3.1). One letter is not enough,
 // so "C:/data" stays a path.
-var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]+:`)
+var schemeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]+:`)
+})
 
 // Open opens the backend uri names. A bare path (no scheme) and file:// URIs go to the "file"
 // opener; a bare path is taken literally, so '%', '?' and '#' in it are not URI syntax.
@@ -159,7 +162,7 @@ func (m *Mux) Open(ctx context.Context, uri string) (Backend, error) {
 		return nil, fmt.Errorf("storage URI: %w: empty", errs.ErrInvalid)
 	}
 	var u *url.URL
-	if schemeRE.MatchString(uri) {
+	if schemeRE().MatchString(uri) {
 		var err error
 		if u, err = url.Parse(uri); err != nil {
 			return nil, fmt.Errorf("storage URI %q: %w: %w", uri, errs.ErrInvalid, err)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -283,7 +284,7 @@ type patternURL struct {
 func parsePattern(s string) (patternURL, error) {
 	var u patternURL
 	rest := s
-	if i := strings.Index(rest, ":"); i > 0 && schemeChars.MatchString(rest[:i]) {
+	if i := strings.Index(rest, ":"); i > 0 && schemeChars().MatchString(rest[:i]) {
 		u.scheme, rest = strings.ToLower(rest[:i]), rest[i+1:]
 	}
 	if strings.HasPrefix(rest, "//") {
@@ -328,7 +329,9 @@ func parsePattern(s string) (patternURL, error) {
 	return u, nil
 }
 
-var schemeChars = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+var schemeChars = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+})
 
 // fnmatch is Python's fnmatch.fnmatchcase: * matches anything (including /),
 // ? one character, [seq] and [!seq] character sets.
@@ -392,15 +395,17 @@ type dbURL struct {
 	hasHost, hasPort, hasDB, hasQ bool
 }
 
-var dbURLRE = regexp.MustCompile(`(?s)^([\w+]+)://` +
-	`(?:([^:/]*)(?::([^@]*))?@)?` +
-	`(?:(?:\[([^/?]+)\]|([^/:?]+))?(?::([^/?]*))?)?` +
-	`(?:/([^?]*))?` +
-	`(?:\?(.*))?$`)
+var dbURLRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?s)^([\w+]+)://` +
+		`(?:([^:/]*)(?::([^@]*))?@)?` +
+		`(?:(?:\[([^/?]+)\]|([^/:?]+))?(?::([^/?]*))?)?` +
+		`(?:/([^?]*))?` +
+		`(?:\?(.*))?$`)
+})
 
 func parseDBURL(s string) (dbURL, error) {
 	var u dbURL
-	m := dbURLRE.FindStringSubmatchIndex(s)
+	m := dbURLRE().FindStringSubmatchIndex(s)
 	if m == nil {
 		return u, errors.New("not of the form dialect[+driver]://[user[:password]@]host[:port]/database")
 	}
@@ -490,7 +495,9 @@ func quoteUserinfo(s string) string {
 	return b.String()
 }
 
-var passwordInURL = regexp.MustCompile(`^([^:/?#]*://[^:/@?#]*):[^@/]*@`)
+var passwordInURL = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([^:/?#]*://[^:/@?#]*):[^@/]*@`)
+})
 
 // redactURL replaces a password in a database URL by "***".
 func redactURL(s string) string {
@@ -500,7 +507,7 @@ func redactURL(s string) string {
 		}
 		return u.render(true)
 	}
-	return passwordInURL.ReplaceAllString(s, "$1:***@")
+	return passwordInURL().ReplaceAllString(s, "$1:***@")
 }
 
 // ConnectionURL builds the database URL to connect with, as daf_butler does:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/gobutler/butler/errs"
 )
@@ -69,7 +70,36 @@ const datastoreContainerKey = "datastores"
 type searchDir struct {
 	l   *loader
 	dir string
+	// packaged marks the embedded defaults, parsed once per process.
+	packaged bool
 }
+
+// parsedDefault is one packaged default file, parsed (or its error).
+type parsedDefault struct {
+	m   *mapping
+	err error
+}
+
+// packagedDefaults parses every packaged default file once per process
+// (configuration layering ran for every repository opened or created, and
+// parsing these files was most of it). The parsed mappings are never
+// changed: layers hands out clones.
+var packagedDefaults = sync.OnceValue(func() map[string]parsedDefault {
+	out := map[string]parsedDefault{}
+	sub, err := fs.Sub(embedded, "defaults")
+	if err != nil {
+		panic(err) // the embedded directory is part of the binary
+	}
+	fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		m, err := (&loader{fsys: sub}).loadMapping(p)
+		out[p] = parsedDefault{m, err}
+		return nil
+	})
+	return out
+})
 
 // searchDirs returns, highest priority first: the explicit directories, those
 // in $DAF_BUTLER_CONFIG_PATH, then the embedded packaged defaults.
@@ -100,7 +130,7 @@ func searchDirs(explicit []string) ([]searchDir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open embedded defaults: %w", err)
 	}
-	return append(dirs, searchDir{l: &loader{fsys: sub}, dir: "."}), nil
+	return append(dirs, searchDir{l: &loader{fsys: sub}, dir: ".", packaged: true}), nil
 }
 
 // layers reads every copy of name found in dirs, lowest priority first, so
@@ -109,6 +139,17 @@ func layers(dirs []searchDir, name string) ([]*mapping, error) {
 	var out []*mapping
 	for i := len(dirs) - 1; i >= 0; i-- {
 		d := dirs[i]
+		if d.packaged {
+			f, ok := packagedDefaults()[name]
+			if !ok {
+				continue
+			}
+			if f.err != nil {
+				return nil, fmt.Errorf("read default config: %w", f.err)
+			}
+			out = append(out, f.m.clone())
+			continue
+		}
 		var p string
 		if d.l.fsys != nil {
 			p = strings.TrimPrefix(d.dir+"/"+name, "./")

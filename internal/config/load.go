@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -170,7 +171,9 @@ func topMapping(v any, file string) (*mapping, error) {
 	return nil, fmt.Errorf("parse config %q: %w: top level is a %s, not a mapping", file, errs.ErrInvalid, kindOf(v))
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^yaml: line (\d+): `)
+})
 
 func (l *loader) parseYAML(data []byte, file, dir string) (any, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -180,7 +183,7 @@ func (l *loader) parseYAML(data []byte, file, dir string) (any, error) {
 			return nil, nil
 		}
 		msg := err.Error()
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		if m := yamlLine().FindStringSubmatch(msg); m != nil {
 			msg = "line " + m[1] + ": " + msg[len(m[0]):]
 		} else {
 			msg = strings.TrimPrefix(msg, "yaml: ")
@@ -458,7 +461,7 @@ func (l *loader) findInclude(dir, name string) (string, error) {
 // expandVars expands $VAR and ${VAR}, leaving unknown variables as written,
 // like Python's os.path.expandvars.
 func expandVars(s string) string {
-	return varRE.ReplaceAllStringFunc(s, func(ref string) string {
+	return varRE().ReplaceAllStringFunc(s, func(ref string) string {
 		name := strings.Trim(ref[1:], "{}")
 		if v, ok := os.LookupEnv(name); ok {
 			return v
@@ -467,11 +470,15 @@ func expandVars(s string) string {
 	})
 }
 
-var varRE = regexp.MustCompile(`\$(\w+|\{[^}]*\})`)
+var varRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\$(\w+|\{[^}]*\})`)
+})
 
-var schemeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+var schemeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://`)
+})
 
-func hasScheme(s string) bool { return schemeRE.MatchString(s) }
+func hasScheme(s string) bool { return schemeRE().MatchString(s) }
 
 // scheme returns the lower-cased URI scheme of s, or "".
 func scheme(s string) string {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -315,7 +316,9 @@ func registryView(m *mapping, root string) (RegistryConfig, error) {
 }
 
 // dataIDKey matches a lookup sub-section key such as "instrument<HSC>".
-var dataIDKey = regexp.MustCompile(`^([a-z_]+)<(.*)>$`)
+var dataIDKey = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([a-z_]+)<(.*)>$`)
+})
 
 func datastoreView(m *mapping, root string) (DatastoreConfig, error) {
 	var d DatastoreConfig
@@ -386,7 +389,7 @@ func (d DatastoreConfig) Names() []string {
 func eachLookup(m *mapping, isEntry func(*mapping) bool, fn func(key string, v any) error) error {
 	for _, k := range m.keys {
 		v := m.vals[k]
-		if sub, ok := v.(*mapping); ok && dataIDKey.MatchString(k) && !isEntry(sub) {
+		if sub, ok := v.(*mapping); ok && dataIDKey().MatchString(k) && !isEntry(sub) {
 			for _, sk := range sub.keys {
 				if err := fn(k+"/"+sk, sub.vals[sk]); err != nil {
 					return err

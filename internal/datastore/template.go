@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -74,7 +75,9 @@ func isSpecialField(name string) bool {
 	return false
 }
 
-var tmplNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+var tmplNameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
+})
 
 // ParseTemplate parses s and checks what needs no dataset type: the template names "run" or
 // "id"; it names a dimension unless it uses "id"; "id", if used, is in the file name; no
@@ -164,7 +167,7 @@ func parseTmplField(text string) (*tmplField, error) {
 		return nil, tmplError(fmt.Sprintf("field %s: no name (positional fields are not supported)", text))
 	}
 	for _, n := range strings.Split(names, "|") {
-		if !tmplNameRE.MatchString(n) {
+		if !tmplNameRE().MatchString(n) {
 			return nil, tmplError(fmt.Sprintf("field %s: bad name %q (want name or element.attribute)", text, n))
 		}
 		a := tmplAlt{name: n, primary: n}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -230,17 +231,25 @@ func yamlValue(n *yaml.Node) (any, error) {
 
 // PyYAML's implicit resolvers (YAML 1.1) for plain scalars.
 var (
-	yaml11Bool  = regexp.MustCompile(`^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`)
-	yaml11Int   = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
-	yaml11Float = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
-	yaml11Null  = regexp.MustCompile(`^(?:~|null|Null|NULL|)$`)
+	yaml11Bool = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`)
+	})
+	yaml11Int = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
+	})
+	yaml11Float = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
+	})
+	yaml11Null = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:~|null|Null|NULL|)$`)
+	})
 )
 
 func resolvePlain(v string) (any, error) {
 	switch {
-	case yaml11Null.MatchString(v):
+	case yaml11Null().MatchString(v):
 		return nil, nil
-	case yaml11Bool.MatchString(v):
+	case yaml11Bool().MatchString(v):
 		switch v[0] {
 		case 'y', 'Y', 't', 'T':
 			return true, nil
@@ -248,9 +257,9 @@ func resolvePlain(v string) (any, error) {
 			return v == "on" || v == "On" || v == "ON", nil
 		}
 		return false, nil
-	case yaml11Int.MatchString(v):
+	case yaml11Int().MatchString(v):
 		return yaml11ParseInt(v)
-	case yaml11Float.MatchString(v):
+	case yaml11Float().MatchString(v):
 		return yaml11ParseFloat(v)
 	}
 	return v, nil

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -121,7 +122,9 @@ func ymdDate(ymd int64) (time.Time, error) {
 
 // groupRE matches a GROUPID of the form YYYY-MM-DDTHH:MM:SS.fff with an
 // optional +N or #N counter.
-var groupRE = regexp.MustCompile(`^(\d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d\d\d)(?:[+#](\d+))?$`)
+var groupRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d\d\d)(?:[+#](\d+))?$`)
+})
 
 // groupEpoch is 2015-01-01T00:00:00; visit ids count seconds from it.
 var groupEpoch = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -134,7 +137,7 @@ func VisitIDFromGroup(group string) (int64, error) {
 	if i, ok := pyInt(group); ok {
 		return i, nil
 	}
-	if m := groupRE.FindStringSubmatch(group); m != nil {
+	if m := groupRE().FindStringSubmatch(group); m != nil {
 		t, err := time.Parse("2006-01-02T15:04:05", m[1])
 		if err != nil {
 			return 0, fmt.Errorf("group %q: %w", group, err)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gobutler/butler/internal/instrument"
@@ -386,7 +387,9 @@ func (t *tr) observationReason() (string, error) {
 	return "unknown", nil
 }
 
-var emptyFilterRE = regexp.MustCompile(`^empty_?\d*$`)
+var emptyFilterRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^empty_?\d*$`)
+})
 
 func (t *tr) physicalFilter() (string, error) {
 	if t.f.latiss {
@@ -397,7 +400,7 @@ func (t *tr) physicalFilter() (string, error) {
 				return "", err
 			}
 			primary = s
-			if emptyFilterRE.MatchString(strings.ToLower(s)) {
+			if emptyFilterRE().MatchString(strings.ToLower(s)) {
 				primary = "empty"
 			}
 		}

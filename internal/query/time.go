@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gobutler/butler/timespan"
@@ -21,13 +22,24 @@ import (
 // Unlike astropy we compute with exact decimals, so an MJD may differ from
 // upstream's float64 result by well under a microsecond.
 
-// Compiled once; a *regexp.Regexp is safe for concurrent use and never changes.
+// Compiled on first use (not at start-up: every command paid for them), once;
+// a *regexp.Regexp is safe for concurrent use and never changes.
 var (
-	reTimeNumber = regexp.MustCompile(`^-?(?:\d+\.\d*|\.\d+)$`)
-	reTimeISO    = regexp.MustCompile(`^(\d+)-(\d+)-(\d+)(?:([ Tt])(\d+):(\d+)(?::(\d+)(\.\d*)?)?)?$`)
-	reTimeFITS   = regexp.MustCompile(`^\+(\d+)-(\d+)-(\d+)(?:[Tt](\d+):(\d+):(\d+)(\.\d*)?)?$`)
-	reTimeYday   = regexp.MustCompile(`^(\d+):(\d+)(?::(\d+):(\d+)(?::(\d+)(\.\d*)?)?)?$`)
-	reTimeWord   = regexp.MustCompile(`^\w+$`)
+	reTimeNumber = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^-?(?:\d+\.\d*|\.\d+)$`)
+	})
+	reTimeISO = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(\d+)-(\d+)-(\d+)(?:([ Tt])(\d+):(\d+)(?::(\d+)(\.\d*)?)?)?$`)
+	})
+	reTimeFITS = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\+(\d+)-(\d+)-(\d+)(?:[Tt](\d+):(\d+):(\d+)(\.\d*)?)?$`)
+	})
+	reTimeYday = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(\d+):(\d+)(?::(\d+):(\d+)(?::(\d+)(\.\d*)?)?)?$`)
+	})
+	reTimeWord = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\w+$`)
+	})
 )
 
 const (
@@ -49,13 +61,13 @@ const (
 
 func classifyTime(v string) valueKind {
 	switch {
-	case reTimeNumber.MatchString(v):
+	case reTimeNumber().MatchString(v):
 		return kindNumber
-	case reTimeISO.MatchString(v):
+	case reTimeISO().MatchString(v):
 		return kindISO
-	case reTimeFITS.MatchString(v):
+	case reTimeFITS().MatchString(v):
 		return kindFITS
-	case reTimeYday.MatchString(v):
+	case reTimeYday().MatchString(v):
 		return kindYday
 	}
 	return kindNone
@@ -83,7 +95,7 @@ type timeParts struct {
 // splitTime splits "[format/]value[/scale]" the way upstream's regular expression
 // does: a word before the first '/' is a format if the rest is a value.
 func splitTime(s string) (timeParts, bool) {
-	if i := strings.IndexByte(s, '/'); i > 0 && reTimeWord.MatchString(s[:i]) {
+	if i := strings.IndexByte(s, '/'); i > 0 && reTimeWord().MatchString(s[:i]) {
 		if p, ok := splitValueScale(s[i+1:]); ok {
 			p.format = s[:i]
 			p.scaleOff += i + 1
@@ -97,7 +109,7 @@ func splitValueScale(s string) (timeParts, bool) {
 	p := timeParts{value: s}
 	if j := strings.IndexByte(s, '/'); j >= 0 {
 		p.value, p.scale, p.scaleOff = s[:j], s[j+1:], j+1
-		if !reTimeWord.MatchString(p.scale) {
+		if !reTimeWord().MatchString(p.scale) {
 			return timeParts{}, false
 		}
 	}
@@ -140,7 +152,7 @@ func parseTime(text string) (tai int64, clamped bool, terr *timeError) {
 		}
 	}
 	sep := ""
-	if m := reTimeISO.FindStringSubmatch(p.value); m != nil {
+	if m := reTimeISO().FindStringSubmatch(p.value); m != nil {
 		sep = m[4]
 	}
 	fits := false
@@ -248,16 +260,16 @@ func calendarTime(p timeParts, fits bool, scale string) (int64, bool, *timeError
 	var frac string
 	switch p.kind {
 	case kindISO:
-		m := reTimeISO.FindStringSubmatch(p.value)
+		m := reTimeISO().FindStringSubmatch(p.value)
 		year, month, day, hour, minute, second, frac = m[1], m[2], m[3], m[5], m[6], m[7], m[8]
 		if fits && hour != "" && second == "" {
 			return 0, false, timeErr(atLiteral, "time %q does not match format \"fits\": it needs seconds", p.value)
 		}
 	case kindFITS:
-		m := reTimeFITS.FindStringSubmatch(p.value)
+		m := reTimeFITS().FindStringSubmatch(p.value)
 		year, month, day, hour, minute, second, frac = m[1], m[2], m[3], m[4], m[5], m[6], m[7]
 	case kindYday:
-		m := reTimeYday.FindStringSubmatch(p.value)
+		m := reTimeYday().FindStringSubmatch(p.value)
 		year, doy, hour, minute, second, frac = m[1], m[2], m[3], m[4], m[5], m[6]
 	}
 	num := func(name, s string, minDigits, maxDigits, lo, hi int) (int, *timeError) {

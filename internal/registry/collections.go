@@ -188,22 +188,38 @@ func (r *Registry) chain(ctx context.Context, c sqldb.Conn, parent string) ([]st
 	if err != nil {
 		return nil, err
 	}
-	if p.Type != dataset.Chained {
-		return nil, fmt.Errorf("collection %q: %w: is %s, not CHAINED", parent, errs.ErrInvalid, p.Type)
+	kids, err := r.chainRecords(ctx, c, p)
+	if err != nil {
+		return nil, err
 	}
-	rows, err := c.Query(ctx, "SELECT c.name FROM "+r.db.T("collection_chain")+" ch JOIN "+r.db.T("collection")+
+	var out []string
+	for _, k := range kids {
+		out = append(out, k.Name)
+	}
+	return out, nil
+}
+
+// chainRecords returns the children of the chain p, in order, with their records.
+func (r *Registry) chainRecords(ctx context.Context, c sqldb.Conn, p *Collection) ([]*Collection, error) {
+	if p.Type != dataset.Chained {
+		return nil, fmt.Errorf("collection %q: %w: is %s, not CHAINED", p.Name, errs.ErrInvalid, p.Type)
+	}
+	rows, err := c.Query(ctx, "SELECT c.collection_id, c.name, c.type, c.doc FROM "+r.db.T("collection_chain")+" ch JOIN "+r.db.T("collection")+
 		" c ON c.collection_id = ch.child WHERE ch.parent = ? ORDER BY ch.position", p.ID)
 	if err != nil {
-		return nil, fmt.Errorf("read chain %q: %w", parent, err)
+		return nil, fmt.Errorf("read chain %q: %w", p.Name, err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []*Collection
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		col := &Collection{}
+		var doc sql.NullString
+		var typ int
+		if err := rows.Scan(&col.ID, &col.Name, &typ, &doc); err != nil {
 			return nil, err
 		}
-		out = append(out, n)
+		col.Type, col.Doc = dataset.CollectionType(typ), doc.String
+		out = append(out, col)
 	}
 	return out, rows.Err()
 }
@@ -313,21 +329,33 @@ func (r *Registry) Flatten(ctx context.Context, names []string) ([]string, error
 }
 
 func (r *Registry) flatten(ctx context.Context, c sqldb.Conn, names []string, visiting map[string]bool) ([]string, error) {
+	cols, err := r.flattenRecords(ctx, c, names, visiting)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, col := range cols {
+		out = append(out, col.Name)
+	}
+	return out, nil
+}
+
+// flattenRecords is flatten returning the collections' records. Each chain
+// costs one query, which also reads its children's records (a find through
+// a chain of k runs used to look up every collection two or three times).
+func (r *Registry) flattenRecords(ctx context.Context, c sqldb.Conn, names []string, visiting map[string]bool) ([]*Collection, error) {
 	if visiting == nil {
 		visiting = map[string]bool{}
 	}
-	var out []string
+	var out []*Collection
 	seen := map[string]bool{}
-	var walk func(string) error
-	walk = func(n string) error {
-		col, err := r.lookupCollection(ctx, c, n)
-		if err != nil {
-			return err
-		}
+	var walk func(*Collection) error
+	walk = func(col *Collection) error {
+		n := col.Name
 		if col.Type != dataset.Chained {
 			if !seen[n] {
 				seen[n] = true
-				out = append(out, n)
+				out = append(out, col)
 			}
 			return nil
 		}
@@ -336,7 +364,7 @@ func (r *Registry) flatten(ctx context.Context, c sqldb.Conn, names []string, vi
 		}
 		visiting[n] = true
 		defer delete(visiting, n)
-		kids, err := r.chain(ctx, c, n)
+		kids, err := r.chainRecords(ctx, c, col)
 		if err != nil {
 			return err
 		}
@@ -348,7 +376,11 @@ func (r *Registry) flatten(ctx context.Context, c sqldb.Conn, names []string, vi
 		return nil
 	}
 	for _, n := range names {
-		if err := walk(n); err != nil {
+		col, err := r.lookupCollection(ctx, c, n)
+		if err != nil {
+			return nil, err
+		}
+		if err := walk(col); err != nil {
 			return nil, err
 		}
 	}

@@ -56,8 +56,9 @@ func Connect(ctx context.Context, loc Location, create, readOnly bool) (*sqldb.D
 	return nil, "", fmt.Errorf("registry %q: %w: unknown database URL (want sqlite:///PATH or postgresql://HOST/DB)", loc.URL, errs.ErrUnsupported)
 }
 
-// FinishCreate sets the journal mode of a SQLite file Connect created, once
-// the registry made in it is closed.
-func FinishCreate(ctx context.Context, created string) error {
-	return sqldb.SetJournalMode(ctx, created, sqldb.JournalMode(created))
+// FinishCreate sets the journal mode of the SQLite file Connect created for
+// r, through r's own connection (a new one would parse the whole new schema
+// again); call it last, before closing r.
+func (r *Registry) FinishCreate(ctx context.Context, created string) error {
+	return r.db.SetJournalMode(ctx, sqldb.JournalMode(created))
 }

@@ -138,19 +138,7 @@ func (r *Registry) ResolveCollections(ctx context.Context, names []string, order
 		}
 		expanded = append(expanded, n)
 	}
-	flat, err := r.Flatten(ctx, expanded)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Collection, 0, len(flat))
-	for _, n := range flat {
-		c, err := r.Collection(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return r.flattenRecords(ctx, r.db.Conn(), expanded, nil)
 }
 
 // Datasets streams the datasets matching q to fn, ordered by data ID.

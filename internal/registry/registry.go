@@ -47,8 +47,10 @@ func newRegistry(db *sqldb.DB, u *dimensions.Universe) *Registry {
 	return &Registry{db: db, Universe: u, types: map[string]*storedType{}, opaque: map[string]bool{}, groupKeys: map[string]int64{}}
 }
 
-// Create makes the schema of a new repository in an empty database.
-func Create(ctx context.Context, db *sqldb.DB, u *dimensions.Universe) (*Registry, error) {
+// Create makes the schema of a new repository in an empty database, with the
+// datastore's opaque record tables (such as file_datastore_records), in one
+// transaction.
+func Create(ctx context.Context, db *sqldb.DB, u *dimensions.Universe, opaqueTables ...string) (*Registry, error) {
 	if u == nil {
 		u = dimensions.Default()
 	}
@@ -62,6 +64,8 @@ func Create(ctx context.Context, db *sqldb.DB, u *dimensions.Universe) (*Registr
 	if err != nil {
 		return nil, err
 	}
+	r := newRegistry(db, u)
+	r.datasetsV2 = true
 	err = db.Tx(ctx, func(c sqldb.Conn) error {
 		if err := db.CreateTables(ctx, c, staticTables(u, true)); err != nil {
 			return err
@@ -78,13 +82,19 @@ func Create(ctx context.Context, db *sqldb.DB, u *dimensions.Universe) (*Registr
 				return err
 			}
 		}
-		return put("config:dimensions.json", string(uj))
+		if err := put("config:dimensions.json", string(uj)); err != nil {
+			return err
+		}
+		for _, t := range opaqueTables {
+			if err := r.ensureOpaque(ctx, c, t); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create registry %s: %w", db, err)
 	}
-	r := newRegistry(db, u)
-	r.datasetsV2 = true
 	return r, nil
 }
 

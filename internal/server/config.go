@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"sort"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -31,7 +32,9 @@ func (r Repository) Public() bool {
 	return false
 }
 
-var labelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+var labelRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+})
 
 // ReadRepositories reads a repositories file: YAML, LABEL: {config:
 // BUTLER_YAML, groups: [G, …]}, as upstream's DAF_BUTLER_SERVER_REPOSITORIES
@@ -55,7 +58,7 @@ func ReadRepositories(path string) (map[string]Repository, error) {
 		k, v := m.Content[i], m.Content[i+1]
 		label := k.Value
 		at := fmt.Sprintf("%s:%d", path, k.Line)
-		if !labelRE.MatchString(label) {
+		if !labelRE().MatchString(label) {
 			return nil, fmt.Errorf("%s: %w: repository label %q: want letters, digits, '.', '_', '-'", at, errs.ErrInvalid, label)
 		}
 		if _, dup := out[label]; dup {

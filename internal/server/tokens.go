@@ -37,10 +37,12 @@ type Token struct {
 	Created time.Time `yaml:"created"`
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._@+-]{0,127}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._@+-]{0,127}$`)
+})
 
 func checkName(what, s string) error {
-	if !nameRE.MatchString(s) {
+	if !nameRE().MatchString(s) {
 		return fmt.Errorf("%w: %s %q: want letters, digits and . _ @ + - (at most 128)", errs.ErrInvalid, what, s)
 	}
 	return nil

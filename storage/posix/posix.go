@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unicode/utf8"
@@ -324,9 +325,11 @@ func readDir(dir string) ([]fs.DirEntry, error) {
 }
 
 // tempRE matches the names of temporary files made by place.
-var tempRE = regexp.MustCompile(`\.tmp-[0-9a-f]{12}$`)
+var tempRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\.tmp-[0-9a-f]{12}$`)
+})
 
-func isTemp(name string) bool { return strings.Contains(name, ".tmp-") && tempRE.MatchString(name) }
+func isTemp(name string) bool { return strings.Contains(name, ".tmp-") && tempRE().MatchString(name) }
 
 func tempName(path string) string { return fmt.Sprintf("%s.tmp-%012x", path, rand.Uint64()>>16) }
 

@@ -120,7 +120,9 @@ func Open(ctx context.Context, u *url.URL) (storage.Backend, error) {
 }
 
 // bucketRE is S3's rule for bucket names (general purpose buckets).
-var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+var bucketRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+})
 
 // ParseURL splits s3://bucket/prefix into the bucket and the key prefix ("" or ending in "/").
 func ParseURL(u *url.URL) (bucket, prefix string, err error) {
@@ -132,7 +134,7 @@ func ParseURL(u *url.URL) (bucket, prefix string, err error) {
 		return "", "", fmt.Errorf("S3 URI %q: %w: endpoint profiles (profile@bucket) are not supported; set S3_ENDPOINT_URL", u.Redacted(), errs.ErrUnsupported)
 	case u.Opaque != "" || u.RawQuery != "" || u.Fragment != "":
 		return "", "", fmt.Errorf("S3 URI %q: %w: want s3://bucket/prefix", u, errs.ErrInvalid)
-	case !bucketRE.MatchString(u.Host):
+	case !bucketRE().MatchString(u.Host):
 		return "", "", fmt.Errorf("S3 URI %q: %w: %q is not a bucket name (3 to 63 lower-case letters, digits, dots, hyphens)", u, errs.ErrInvalid, u.Host)
 	}
 	prefix = strings.Trim(u.Path, "/")

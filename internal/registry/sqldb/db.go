@@ -75,7 +75,7 @@ func OpenSQLite(ctx context.Context, path string, create, readOnly bool) (*DB, e
 			dsn = walDSN
 		}
 	}
-	db, err := sql.Open("sqlite", dsn)
+	db, err := openSQLiteDB(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open registry %q: %w", path, err)
 	}
@@ -89,7 +89,7 @@ func OpenSQLite(ctx context.Context, path string, create, readOnly bool) (*DB, e
 		if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&jm); err == nil && strings.EqualFold(jm, "wal") {
 			walAfter = true
 			db.Close()
-			if db, err = sql.Open("sqlite", walDSN); err != nil {
+			if db, err = openSQLiteDB(walDSN); err != nil {
 				return nil, fmt.Errorf("open registry %q: %w", path, err)
 			}
 		}
@@ -147,6 +147,24 @@ func SetJournalMode(ctx context.Context, path, mode string) error {
 	}
 	if !strings.EqualFold(got, mode) {
 		return fmt.Errorf("set journal mode of %q: SQLite kept %q instead of %q", path, got, mode)
+	}
+	return nil
+}
+
+// SetJournalMode switches the (persistent) journal mode of a SQLite database
+// this process just created and nobody else has opened yet.
+func (db *DB) SetJournalMode(ctx context.Context, mode string) error {
+	c, err := db.SQL.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("set journal mode of %q: %w", db.where, err)
+	}
+	defer c.Close()
+	var got string
+	if err := c.QueryRowContext(ctx, "PRAGMA journal_mode="+mode).Scan(&got); err != nil {
+		return fmt.Errorf("set journal mode of %q: %w", db.where, err)
+	}
+	if !strings.EqualFold(got, mode) {
+		return fmt.Errorf("set journal mode of %q: SQLite kept %q instead of %q", db.where, got, mode)
 	}
 	return nil
 }
@@ -343,14 +361,25 @@ func (db *DB) Tx(ctx context.Context, fn func(Conn) error) error {
 	return nil
 }
 
-// CreateTables runs the DDL of every table in one transaction. On PostgreSQL
-// new tables get the grants of the collection table (see postgres.inheritGrants).
+// CreateTables runs the DDL of every table in one transaction, as one script
+// (one round trip; statement by statement, a new repository's hundred-odd
+// statements each paid a driver call or, on PostgreSQL, a round trip). On
+// PostgreSQL new tables get the grants of the collection table (see
+// postgres.inheritGrants).
 func (db *DB) CreateTables(ctx context.Context, c Conn, tables []Table) error {
-	for _, t := range tables {
+	var script strings.Builder
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.Name
 		for _, stmt := range db.Dialect.CreateTable(db.Schema, t) {
-			if _, err := c.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("create table %s: %w", t.Name, err)
-			}
+			script.WriteString(stmt)
+			script.WriteString(";\n")
+		}
+	}
+	if script.Len() > 0 {
+		// No bind values: SQLite and pgx run a script as its statements in order.
+		if _, err := c.Exec(ctx, script.String()); err != nil {
+			return fmt.Errorf("create table %s: %w", strings.Join(names, ", "), err)
 		}
 	}
 	if pg, ok := db.Dialect.(postgres); ok {
