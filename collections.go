@@ -69,6 +69,9 @@ func (b *Butler) Collection(ctx context.Context, name string) (*Collection, erro
 
 // Collections lists the collections matching glob patterns (all when none) and types.
 func (b *Butler) Collections(ctx context.Context, patterns []string, types ...dataset.CollectionType) ([]*Collection, error) {
+	if b.remote != nil {
+		return b.remoteCollections(ctx, patterns, types...)
+	}
 	cs, err := b.reg.MatchCollections(ctx, patterns, types...)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,9 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 // searches of QueryRecords and QueryDataIDs): type by type, sorted by name,
 // each one planned by the registry from s and streamed to fn.
 func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
+	if b.remote != nil {
+		return b.remoteQueryDatasets(ctx, s, fn)
+	}
 	types, err := b.reg.DatasetTypes(ctx, s.Types)
 	if err != nil {
 		return err
@@ -157,6 +160,9 @@ func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 // the dataset type, the collections, their summaries (types and governor
 // values ever added), the where expression against the dimension records.
 func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []string {
+	if b.remote != nil {
+		return b.remoteExplainNoDatasets(ctx, s)
+	}
 	types, err := b.reg.DatasetTypes(ctx, s.Types)
 	if err != nil || len(types) == 0 {
 		all, _ := b.reg.DatasetTypes(ctx, nil)
