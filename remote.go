@@ -61,7 +61,7 @@ func remoteOpenError(ref string, err error) error {
 	case errors.As(err, &se) && se.Status == 404:
 		return fmt.Errorf("remote repository %s: %w: the server has no such repository (%s)", ref, errs.ErrNotFound, se.Detail)
 	case errors.As(err, &oe), errors.As(err, &ne):
-		return fmt.Errorf("remote repository %s: cannot reach the server: %w", ref, err)
+		return fmt.Errorf("remote repository %s: %w: cannot reach the server: %w", ref, errs.ErrBusy, err)
 	}
 	return fmt.Errorf("remote repository %s: %w", ref, err)
 }
