@@ -118,12 +118,19 @@ func TestRemote_GoldenTables(t *testing.T) {
 				checkGolden(t, tc.name, []byte(res.Stdout), false)
 			})
 		}
-		t.Run("where and find-first", func(t *testing.T) {
+		t.Run("where, binds, data IDs, order and limit", func(t *testing.T) {
 			for _, args := range [][]string{
 				{"query-datasets", "R", "flat", "--collections", "imported_r,imported_g", "--where", "detector IN (2, 3) AND physical_filter = 'Cam1-R1'"},
 				{"query-datasets", "R", "bias", "--collections", "chain", "--find-first", "--where", "detector > :d", "--bind", "d=1"},
 				{"query-datasets", "R", "bias", "--collections", "imported_g", "--data-id", "detector=3", "--format", "json"},
 				{"query-datasets", "R", "*", "--collections", "*", "--format", "csv", "--limit", "3"},
+				{"query-data-ids", "R", "visit", "detector", "--where", "detector IN (1..2, 4) OR NOT (visit > 1 AND instrument = 'Cam1')"},
+				{"query-data-ids", "R", "detector", "--data-id", "instrument=Cam1", "--where", "detector NOT IN (2) AND -detector < -1"},
+				{"query-data-ids", "R", "visit", "--order-by", "-visit", "--limit", "1"},
+				{"query-data-ids", "R", "detector", "physical_filter", "--datasets", "flat", "--collections", "imported_r", "--where", "detector % 2 = 0"},
+				{"query-dimension-records", "R", "visit", "--where", "physical_filter = :f OR visit.id = 2", "--bind", "f=Cam1-G"},
+				{"query-dimension-records", "R", "detector", "--order-by", "-detector", "--limit", "2", "--format", "json"},
+				{"query-dimension-records", "R", "physical_filter", "--where", "band = 'r'", "--format", "yaml"},
 			} {
 				local := append([]string{}, args...)
 				local[1] = root
