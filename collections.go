@@ -60,6 +60,10 @@ func (b *Butler) RegisterCollection(ctx context.Context, name string, typ datase
 
 // Collection returns one collection.
 func (b *Butler) Collection(ctx context.Context, name string) (*Collection, error) {
+	if b.remote != nil {
+		c, _, err := b.remoteCollection(ctx, name)
+		return c, err
+	}
 	c, err := b.reg.Collection(ctx, name)
 	if err != nil {
 		return nil, err
@@ -81,6 +85,10 @@ func (b *Butler) Collections(ctx context.Context, patterns []string, types ...da
 
 // Chain returns the children of a CHAINED collection.
 func (b *Butler) Chain(ctx context.Context, parent string) ([]string, error) {
+	if b.remote != nil {
+		_, children, err := b.remoteCollection(ctx, parent)
+		return children, err
+	}
 	return b.reg.Chain(ctx, parent)
 }
 

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/registry"
@@ -334,4 +335,74 @@ func (b *Butler) remoteExplainNoDatasets(ctx context.Context, s DatasetSearch) [
 		}
 	}
 	return why
+}
+
+// remoteCollection returns one collection of a remote repository and, for
+// a chain, its children.
+func (b *Butler) remoteCollection(ctx context.Context, name string) (*Collection, []string, error) {
+	infos, err := b.remote.Collections(ctx, []string{name})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range infos {
+		if c.Name == name {
+			return &Collection{Name: c.Name, Type: c.Type, Doc: c.Doc}, c.Children, nil
+		}
+	}
+	return nil, nil, &dataset.MissingCollectionError{Name: name}
+}
+
+// fileRecords returns the datastore records of the datasets (a remote
+// repository's as the server describes them, paths relative).
+func (b *Butler) fileRecords(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]registry.FileRecord, error) {
+	if b.remote == nil {
+		return b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
+	}
+	arts, err := b.remoteArtifacts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[dataset.ID][]registry.FileRecord, len(arts))
+	for id, as := range arts {
+		for _, a := range as {
+			out[id] = append(out[id], registry.FileRecord{DatasetID: id, Path: a.Path, Formatter: a.Formatter, StorageClass: a.StorageClass,
+				Component: a.Component, Checksum: a.Checksum, FileSize: a.FileSize})
+		}
+	}
+	return out, nil
+}
+
+// record reads one record of e by data ID.
+func (b *Butler) record(ctx context.Context, e *dimensions.Element, id dimensions.DataID) (dimensions.Record, bool, error) {
+	if b.remote == nil {
+		return b.reg.Record(ctx, e.Name, id)
+	}
+	key := dimensions.DataID{}
+	for _, d := range e.Dimensions() {
+		key[d.Name] = id[d.Name]
+	}
+	var out dimensions.Record
+	found := false
+	err := b.remoteQueryRecords(ctx, RecordSearch{Element: e.Name, DataID: key, Limit: 1}, func(r dimensions.Record) error {
+		out, found = r, true
+		return nil
+	})
+	return out, found, err
+}
+
+// remoteOpenPath opens the file at path (as the server describes it) of
+// one of the datasets.
+func (b *Butler) remoteOpenPath(ctx context.Context, refs []dataset.Ref, p string) (io.ReadCloser, error) {
+	for _, r := range refs {
+		arts, err := b.remoteFiles(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range arts {
+			if a.Path == p {
+				return b.remoteOpenArtifact(ctx, a, 0)
+			}
+		}
+	}
+	return nil, fmt.Errorf("file %s of a remote repository: %w: the server no longer lists it", p, errs.ErrNotFound)
 }

@@ -169,6 +169,35 @@ func TestRemote_GoldenTables(t *testing.T) {
 				t.Errorf("retrieved through the server:\n%s\nlocally:\n%s", g, w)
 			}
 		})
+		t.Run("transfer-datasets", func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "dest")
+			repotest.MustRun(t, "create", dest)
+			res := srv.run(t, srv.token, "transfer-datasets", "R", dest, "-d", "thing", "--collections", "u/me/things", "--register-dataset-types")
+			if res.Code != 0 || !strings.Contains(res.Stdout, "Number of datasets transferred: 2") {
+				t.Fatalf("%s; want 2 datasets", res)
+			}
+			for _, args := range [][]string{
+				{"query-datasets", "R", "thing", "--collections", "u/me/things"},
+				{"query-dimension-records", "R", "detector", "--where", "detector IN (1..2)"},
+			} {
+				want := srv.run(t, srv.token, append([]string{}, args...)...)
+				args[1] = dest
+				if got := repotest.MustRun(t, args...); got.Stdout != want.Stdout || want.Code != 0 {
+					t.Errorf("butler %s after the transfer:\n%s\nthrough the server:\n%s", strings.Join(args, " "), got.Stdout, want)
+				}
+			}
+			out := filepath.Join(t.TempDir(), "thing.yaml")
+			repotest.MustRun(t, "get", dest, "thing", "--collections", "u/me/things", "--data-id", "instrument=Cam1", "--data-id", "detector=1", "-o", out)
+			if got, _ := os.ReadFile(out); string(got) != "detector: 1\n" {
+				t.Errorf("transferred file: %q", got)
+			}
+			if res := srv.run(t, srv.token, "transfer-datasets", "R", dest, "-d", "thing", "--collections", "u/me/things"); res.Code != 0 || !strings.Contains(res.Stdout, "Already present, skipped: 2") {
+				t.Errorf("a second transfer: %s; want both skipped", res)
+			}
+			if res := srv.run(t, srv.token, "transfer-datasets", "R", dest, "-d", "thing", "--collections", "u/me/things", "-t", "symlink"); res.Code != 1 || !strings.Contains(res.Stderr, "copied") {
+				t.Errorf("symlinks to a remote repository: %s; want a refusal", res)
+			}
+		})
 		t.Run("refusals", func(t *testing.T) {
 			for _, tc := range []struct {
 				token string
@@ -211,7 +240,8 @@ func TestRemote_ServerDown(t *testing.T) {
 }
 
 // An S3 datastore behind the server (PostgreSQL registry): files come back
-// as presigned S3 URLs, read by get and retrieve-artifacts.
+// as presigned S3 URLs, read by get, retrieve-artifacts and
+// transfer-datasets into a local repository.
 func TestRemote_S3(t *testing.T) {
 	s3 := s3test.Require(t)
 	bucket := s3.Bucket(t)
@@ -270,6 +300,14 @@ func TestRemote_S3(t *testing.T) {
 	}
 	if got := treeOf(t, dest); strings.Count(got, "detector: ") != 2 {
 		t.Errorf("retrieved:\n%s", got)
+	}	local := filepath.Join(t.TempDir(), "local")
+	repotest.MustRun(t, "create", local)
+	if res := srv.run(t, srv.token, "transfer-datasets", "R", local, "-d", "thing", "--collections", "u/me/things", "--register-dataset-types"); res.Code != 0 || !strings.Contains(res.Stdout, "transferred: 2") {
+		t.Fatalf("transfer-datasets from the server: %s", res)
+	}
+	repotest.MustRun(t, "get", local, "thing", "--collections", "u/me/things", "--data-id", "instrument=Cam1", "--data-id", "detector=2", "-o", out)
+	if got, _ := os.ReadFile(out); string(got) != "detector: 2\n" {
+		t.Errorf("transferred file: %q", got)
 	}
 }
 
