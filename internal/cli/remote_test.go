@@ -300,7 +300,8 @@ func TestRemote_S3(t *testing.T) {
 	}
 	if got := treeOf(t, dest); strings.Count(got, "detector: ") != 2 {
 		t.Errorf("retrieved:\n%s", got)
-	}	local := filepath.Join(t.TempDir(), "local")
+	}
+	local := filepath.Join(t.TempDir(), "local")
 	repotest.MustRun(t, "create", local)
 	if res := srv.run(t, srv.token, "transfer-datasets", "R", local, "-d", "thing", "--collections", "u/me/things", "--register-dataset-types"); res.Code != 0 || !strings.Contains(res.Stdout, "transferred: 2") {
 		t.Fatalf("transfer-datasets from the server: %s", res)
