@@ -75,10 +75,10 @@ func (b *Butler) remoteUnsupported(what string) error {
 // remoteQueryDatasets runs a dataset search on the server (query/all_datasets).
 func (b *Butler) remoteQueryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
 	switch {
-	case len(s.OrderBy) > 0:
-		return b.remoteUnsupported("ordering datasets (--order-by)")
 	case s.CalibTime != nil:
 		return b.remoteUnsupported("calibration lookups at a time")
+	case len(s.OrderBy) > 0:
+		return b.remoteOrderedDatasets(ctx, s, fn)
 	}
 	q := remote.DatasetQuery{Types: s.Types, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, FindFirst: s.FindFirst, Limit: s.Limit}
 	for ref, err := range b.remote.Datasets(ctx, q) {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/query"
@@ -421,4 +422,34 @@ func decodeNumbers(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	return dec.Decode(v)
+}
+
+// remoteOrderedDatasets runs an ordered dataset search, of one dataset
+// type, as a query tree (query/all_datasets has no order).
+func (b *Butler) remoteOrderedDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
+	types, err := b.remote.DatasetTypes(ctx, s.Types...)
+	if err != nil {
+		return err
+	}
+	if len(types) != 1 {
+		return fmt.Errorf("query datasets: %w: results of several dataset types (%d match) cannot be ordered; name one type", errs.ErrInvalid, len(types))
+	}
+	t := types[0]
+	pred, err := predicate(b.Universe, s.Where, s.Bind, s.DataID)
+	if err != nil {
+		return err
+	}
+	tree, err := b.queryTree(ctx, t.Dimensions.RequiredNames(), []string{t.Name}, s.Collections, pred)
+	if err != nil {
+		return err
+	}
+	spec := treeObj{"result_type": "dataset_ref", "dataset_type_name": t.Name, "dimensions": tree["dimensions"], "find_first": s.FindFirst,
+		"include_dimension_records": false, "order_by": orderBy(s.OrderBy), "limit": limitOf(s.Limit)}
+	return b.execute(ctx, tree, spec, func(row json.RawMessage) error {
+		ref, err := b.remote.Ref(row)
+		if err != nil {
+			return err
+		}
+		return fn(ref)
+	})
 }

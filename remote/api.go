@@ -474,3 +474,15 @@ func RecordOf(e *dimensions.Element, in map[string]any) (dimensions.Record, erro
 	}
 	return rec, nil
 }
+
+// Ref converts a dataset ref of the wire (SerializedDatasetRef, as the rows
+// of a dataset_ref query result) to ours.
+func (c *Client) Ref(raw json.RawMessage) (dataset.Ref, error) {
+	var w refWire
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&w); err != nil {
+		return dataset.Ref{}, fmt.Errorf("dataset ref from %s: %w", c.base, err)
+	}
+	return c.refOf(w)
+}

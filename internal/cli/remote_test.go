@@ -92,8 +92,8 @@ func remoteGolden() []struct {
 	}
 	for _, tc := range goldenCases {
 		switch {
-		case tc.name == "query_datasets/order_by" || tc.name == "query_datasets/show_uri":
-			continue // --order-by is not sent through all_datasets; URIs are the server's URLs
+		case tc.name == "query_datasets/show_uri":
+			continue // URIs are the server's URLs (checked below)
 		default:
 			out = append(out, tc)
 		}
@@ -164,6 +164,11 @@ func TestRemote_GoldenTables(t *testing.T) {
 			res := srv.run(t, srv.token, "retrieve-artifacts", "R", remote, "-d", "thing", "--collections", "u/me/things")
 			if res.Code != 0 {
 				t.Fatal(res)
+			}
+			one := t.TempDir()
+			res = srv.run(t, srv.token, "retrieve-artifacts", "R", one, "-d", "thing", "--collections", "u/me/things", "--order-by", "-detector", "--limit", "-1", "--no-preserve-path")
+			if got := treeOf(t, one); res.Code != 0 || !strings.Contains(res.Stderr, "Requested limit of 1 hit") || !strings.HasSuffix(got, ": detector: 2\n") || strings.Count(got, "\n") != 1 {
+				t.Errorf("retrieve-artifacts --order-by -detector --limit -1: %s; retrieved %q, want detector 2's file alone", res, got)
 			}
 			if w, g := treeOf(t, local), treeOf(t, remote); w != g || !strings.Contains(g, "detector: 1") {
 				t.Errorf("retrieved through the server:\n%s\nlocally:\n%s", g, w)
