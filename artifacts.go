@@ -26,11 +26,17 @@ type Artifact struct {
 	URI                                          string
 	Formatter, StorageClass, Component, Checksum string
 	FileSize                                     int64 // -1 when unknown
+	// auth is how a remote repository's file URL (URI) is read: "none"
+	// for a signed URL, else with the token.
+	auth string
 }
 
 // Artifacts returns the stored files of the datasets (keyed by ID; a dataset
 // without files has no entry), in the order the datastore records them.
 func (b *Butler) Artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error) {
+	if b.remote != nil {
+		return b.remoteArtifacts(ctx, ids)
+	}
 	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
 	if err != nil {
 		return nil, err
@@ -50,6 +56,9 @@ func (b *Butler) Artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.I
 
 // OpenArtifact reads an artifact from byte off to its end.
 func (b *Butler) OpenArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error) {
+	if b.remote != nil {
+		return b.remoteOpenArtifact(ctx, a, off)
+	}
 	if off < 0 {
 		return nil, fmt.Errorf("read %s: %w: negative offset %d", a.URI, errs.ErrInvalid, off)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/gobutler/butler/internal/config"
 	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/registry"
+	"github.com/gobutler/butler/remote"
 	"github.com/gobutler/butler/storage"
 	"github.com/gobutler/butler/storage/posix"
 	"github.com/gobutler/butler/storage/s3"
@@ -38,6 +39,9 @@ type Butler struct {
 	log        *slog.Logger
 	writeable  bool
 	storageCls map[string]config.StorageClassDef
+	// remote, for a repository opened by URL, is the server's client; reg,
+	// ds and repo are then nil (see remote.go).
+	remote *remote.Client
 }
 
 // DefaultStorage returns the storage drivers a butler can open, by URI scheme.
@@ -171,7 +175,14 @@ type OpenOptions struct {
 }
 
 // Open opens an existing repository by path, config file or alias.
+//
+// A server URL (https://HOST/api/butler/repo/LABEL, or http:// on loopback)
+// opens a read-only remote repository: its read methods go to the server,
+// with the token of $BUTLER_RUBIN_ACCESS_TOKEN or $ACCESS_TOKEN.
 func Open(ctx context.Context, ref string, opts OpenOptions) (*Butler, error) {
+	if remote.IsURL(ref) {
+		return openRemote(ctx, ref, opts)
+	}
 	repo, err := config.LoadRepo(ref, opts.SearchPath)
 	if err != nil {
 		return nil, err
@@ -244,6 +255,9 @@ func Open(ctx context.Context, ref string, opts OpenOptions) (*Butler, error) {
 
 // Close releases the repository.
 func (b *Butler) Close() error {
+	if b.remote != nil {
+		return nil
+	}
 	return errors.Join(b.reg.Close(), b.ds.Backend.Close())
 }
 
@@ -252,9 +266,12 @@ func (b *Butler) Config() *config.Config { return b.repo.Config }
 
 // IsWriteable reports whether the repository was opened for writing and the
 // database lets this user write.
-func (b *Butler) IsWriteable() bool { return b.writeable && b.reg.IsWriteable() }
+func (b *Butler) IsWriteable() bool { return b.remote == nil && b.writeable && b.reg.IsWriteable() }
 
 func (b *Butler) checkWriteable(what string) error {
+	if b.remote != nil {
+		return fmt.Errorf("%s: %w: %s is a read-only remote repository", what, errs.ErrReadOnly, b.Root)
+	}
 	if !b.writeable {
 		return fmt.Errorf("%s: %w: repository %s was opened read-only", what, errs.ErrReadOnly, b.Root)
 	}

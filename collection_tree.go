@@ -50,6 +50,9 @@ type CollectionTree struct {
 // none) and links them to their children and parents, recursively, reading
 // the registry a fixed number of times however large the tree.
 func (b *Butler) CollectionTree(ctx context.Context, patterns []string, opts CollectionTreeOptions) (*CollectionTree, error) {
+	if b.remote != nil {
+		return b.remoteCollectionTree(ctx, patterns, opts)
+	}
 	g, err := b.reg.CollectionGraph(ctx, opts.DatasetTypes)
 	if err != nil {
 		return nil, err

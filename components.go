@@ -186,6 +186,9 @@ func (b *Butler) Components(ctx context.Context, typeName string) (all, readable
 // component the storage class does not have is errs.ErrInvalid naming the
 // valid ones; one this butler cannot compute is errs.ErrUnsupported.
 func (b *Butler) GetComponent(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) (any, dataset.Ref, error) {
+	if b.remote != nil {
+		return nil, dataset.Ref{}, b.remoteUnsupported("reading component " + typeName)
+	}
 	parent, comp := dataset.SplitComponent(typeName)
 	if !isComponent(typeName) {
 		return nil, dataset.Ref{}, fmt.Errorf("get component of %s: %w: not a component dataset type name (want parent.component)", typeName, errs.ErrInvalid)

@@ -43,11 +43,17 @@ func (b *Butler) RegisterDatasetType(ctx context.Context, name, storageClass str
 
 // DatasetType returns a registered dataset type.
 func (b *Butler) DatasetType(ctx context.Context, name string) (dataset.Type, error) {
+	if b.remote != nil {
+		return b.remote.DatasetType(ctx, name)
+	}
 	return b.reg.DatasetType(ctx, name)
 }
 
 // DatasetTypes lists registered dataset types matching glob patterns (all when none).
 func (b *Butler) DatasetTypes(ctx context.Context, patterns ...string) ([]dataset.Type, error) {
+	if b.remote != nil {
+		return b.remote.DatasetTypes(ctx, patterns...)
+	}
 	return b.reg.DatasetTypes(ctx, patterns)
 }
 
@@ -286,6 +292,9 @@ func (b *Butler) checkRun(ctx context.Context, run string) error {
 // Find returns the first dataset of the type with the data ID in the ordered
 // collections; a missing dataset is an error wrapping errs.ErrNotFound.
 func (b *Butler) Find(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) (dataset.Ref, error) {
+	if b.remote != nil {
+		return b.remote.Find(ctx, typeName, dataID, collections)
+	}
 	t, err := b.reg.DatasetType(ctx, typeName)
 	if err != nil {
 		return dataset.Ref{}, err
@@ -365,6 +374,9 @@ func (b *Butler) Get(ctx context.Context, typeName string, dataID dimensions.Dat
 // YAML. As in the Python butler, a file whose size differs from the size
 // recorded for it (when one is) is an error.
 func (b *Butler) GetRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
+	if b.remote != nil {
+		return b.remoteGetRef(ctx, ref)
+	}
 	if isComponent(ref.Type.Name) {
 		parent, comp := dataset.SplitComponent(ref.Type.Name)
 		pref := ref
@@ -440,6 +452,9 @@ func (b *Butler) URI(ctx context.Context, ref dataset.Ref) (string, error) {
 
 // URIs returns the file locations of many datasets at once (keyed by ID).
 func (b *Butler) URIs(ctx context.Context, ids []dataset.ID) (map[dataset.ID]string, error) {
+	if b.remote != nil {
+		return b.remoteURIs(ctx, ids)
+	}
 	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
 	if err != nil {
 		return nil, err
@@ -455,6 +470,9 @@ func (b *Butler) URIs(ctx context.Context, ids []dataset.ID) (map[dataset.ID]str
 
 // Dataset returns the dataset with the given ID.
 func (b *Butler) Dataset(ctx context.Context, id dataset.ID) (dataset.Ref, error) {
+	if b.remote != nil {
+		return b.remote.Dataset(ctx, id)
+	}
 	ref, err := b.reg.Dataset(ctx, id)
 	if err != nil {
 		return dataset.Ref{}, err

@@ -69,6 +69,9 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 // searches of QueryRecords and QueryDataIDs): type by type, sorted by name,
 // each one planned by the registry from s and streamed to fn.
 func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
+	if b.remote != nil {
+		return b.remoteQueryDatasets(ctx, s, fn)
+	}
 	types, err := b.reg.DatasetTypes(ctx, s.Types)
 	if err != nil {
 		return err
@@ -157,6 +160,9 @@ func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 // the dataset type, the collections, their summaries (types and governor
 // values ever added), the where expression against the dimension records.
 func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []string {
+	if b.remote != nil {
+		return b.remoteExplainNoDatasets(ctx, s)
+	}
 	types, err := b.reg.DatasetTypes(ctx, s.Types)
 	if err != nil || len(types) == 0 {
 		all, _ := b.reg.DatasetTypes(ctx, nil)
@@ -296,7 +302,13 @@ func (b *Butler) noRecords(ctx context.Context, element string) string {
 	}
 	found := false
 	errFound := errors.New("found")
-	err := b.reg.Reader().EachRecord(ctx, element, func(dimensions.Record) error {
+	each := func(fn func(dimensions.Record) error) error { return b.reg.Reader().EachRecord(ctx, element, fn) }
+	if b.remote != nil {
+		each = func(fn func(dimensions.Record) error) error {
+			return b.remoteQueryRecords(ctx, RecordSearch{Element: element, Limit: 1}, fn)
+		}
+	}
+	err := each(func(dimensions.Record) error {
 		found = true
 		return errFound
 	})
@@ -344,6 +356,9 @@ type RecordSearch struct {
 // QueryRecords streams the records of an element matching a where expression
 // over its own fields and dimensions.
 func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimensions.Record) error) error {
+	if b.remote != nil {
+		return b.remoteQueryRecords(ctx, s, fn)
+	}
 	e, ok := b.Universe.Element(s.Element)
 	if !ok {
 		return fmt.Errorf("dimension element %q: %w (known: %s)", s.Element, errs.ErrNotFound, strings.Join(b.Universe.DimensionNames(), ", "))
@@ -463,7 +478,7 @@ func (b *Butler) emptySearchGroup(s DataIDSearch) (dimensions.Group, error) {
 		names = append(names, k)
 	}
 	g, err := b.Universe.Group(names...)
-	if err != nil || strings.TrimSpace(s.Where) == "" {
+	if err != nil || strings.TrimSpace(s.Where) == "" || b.remote != nil {
 		return g, err
 	}
 	ast, err := query.Parse(s.Where)
@@ -498,7 +513,7 @@ func (b *Butler) anyDataID(ctx context.Context, s DataIDSearch, wide dimensions.
 // dataset type matching the patterns has, and the names of those types
 // (sorted); no dimensions when one of them is dimensionless (packages).
 func (b *Butler) CommonDimensions(ctx context.Context, patterns []string) ([]string, []string, error) {
-	types, err := b.reg.DatasetTypes(ctx, patterns)
+	types, err := b.DatasetTypes(ctx, patterns...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -540,6 +555,9 @@ type DataIDSearch struct {
 // QueryDataIDs streams the distinct data IDs (required and implied dimensions)
 // of the dimensions that satisfy the search.
 func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimensions.DataID) error) error {
+	if b.remote != nil {
+		return b.remoteQueryDataIDs(ctx, s, fn)
+	}
 	g, err := b.Universe.Group(s.Dimensions...)
 	if err != nil {
 		return err

@@ -397,6 +397,12 @@ func (b *Butler) importItem(f BundleFile, key, form string, refs []dataset.Ref, 
 	if src == nil {
 		return it
 	}
+	if src.remote != nil {
+		// Downloaded from the URL the server hands out for the file.
+		it.size = -1
+		it.open = func(ctx context.Context) (io.ReadCloser, error) { return src.remoteOpenPath(ctx, refs, f.Path) }
+		return it
+	}
 	if strings.HasPrefix(f.Path, "file://") {
 		it.src = strings.TrimPrefix(f.Path, "file://")
 		return it
@@ -536,7 +542,7 @@ func (b *Butler) Export(ctx context.Context, refs []dataset.Ref, opts ExportOpti
 	for i, r := range refs {
 		ids[i] = r.ID
 	}
-	files, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
+	files, err := b.fileRecords(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -594,13 +600,13 @@ func (b *Butler) Export(ctx context.Context, refs []dataset.Ref, opts ExportOpti
 			continue
 		}
 		seen[name] = true
-		col, err := b.reg.Collection(ctx, name)
+		col, err := b.Collection(ctx, name)
 		if err != nil {
 			return nil, err
 		}
 		cs := CollectionSpec{Name: col.Name, Type: col.Type, Doc: col.Doc}
 		if col.Type == dataset.Chained {
-			if cs.Children, err = b.reg.Chain(ctx, col.Name); err != nil {
+			if cs.Children, err = b.Chain(ctx, col.Name); err != nil {
 				return nil, err
 			}
 		}
@@ -734,7 +740,7 @@ func (b *Butler) recordsFor(ctx context.Context, e *dimensions.Element, ids map[
 		return out, err
 	}
 	for _, id := range want {
-		rec, ok, err := b.reg.Record(ctx, e.Name, id)
+		rec, ok, err := b.record(ctx, e, id)
 		if err != nil {
 			return nil, err
 		}
@@ -861,6 +867,9 @@ func (b *Butler) TransferFrom(ctx context.Context, src *Butler, refs []dataset.R
 	}
 	if opts.Transfer == datastore.Move {
 		return res, fmt.Errorf("transfer datasets: %w: transfer mode move would take files from the source repository", errs.ErrInvalid)
+	}
+	if src.remote != nil && opts.Transfer != "" && opts.Transfer != datastore.Auto && opts.Transfer != datastore.Copy {
+		return res, fmt.Errorf("transfer datasets: %w: transfer mode %s from a remote repository; its files can only be copied", errs.ErrUnsupported, opts.Transfer)
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 10000

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
+	"github.com/gobutler/butler/timespan"
 	"github.com/google/uuid"
 )
 
@@ -353,4 +355,134 @@ func (c *Client) OpenFile(ctx context.Context, f File, off int64) (io.ReadCloser
 		return nil, fmt.Errorf("read %s: %w", f.Path, &StatusError{Status: resp.StatusCode, Detail: string(msg)})
 	}
 	return resp.Body, nil
+}
+
+// Execute runs a query of the query-tree protocol (POST v1/query/execute:
+// body is upstream's QueryExecuteRequestModel, {"query": …,
+// "result_spec": …}) and streams the rows of its result pages as the server
+// sends them, undecoded (a data coordinate, a dimension record, a dataset
+// ref, as result_spec asks).
+func (c *Client) Execute(ctx context.Context, body any) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		resp, err := c.do(ctx, "POST", "v1/query/execute", body)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 256<<20)
+		for sc.Scan() {
+			var page struct {
+				Type  string            `json:"type"`
+				Rows  []json.RawMessage `json:"rows"`
+				Error struct {
+					ErrorType string `json:"error_type"`
+					Detail    string `json:"detail"`
+				} `json:"error"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &page); err != nil {
+				yield(nil, fmt.Errorf("query results from %s: malformed line: %w", c.base, err))
+				return
+			}
+			switch page.Type {
+			case "keep-alive":
+				continue
+			case "error":
+				yield(nil, &UserError{Type: page.Error.ErrorType, Detail: page.Error.Detail})
+				return
+			}
+			for _, row := range page.Rows {
+				if !yield(row, nil) {
+					return
+				}
+			}
+		}
+		if err := sc.Err(); err != nil {
+			yield(nil, fmt.Errorf("query results from %s cut short: %w", c.base, err))
+		}
+	}
+}
+
+// DataID converts a data ID of the wire (numbers as json.Number, as a
+// decoder with UseNumber gives them) to ours: integers as int64, other
+// numbers as float64.
+func DataID(in map[string]any) dimensions.DataID { return dataIDOf(in) }
+
+// RecordOf converts a record of the wire (DimensionRecord.to_simple's
+// "record": numbers as json.Number) to ours: hashes and regions from hex
+// to bytes, a timespan from [begin, end] TAI nanoseconds, integers and
+// datetimes as int64, floats as float64.
+func RecordOf(e *dimensions.Element, in map[string]any) (dimensions.Record, error) {
+	types := map[string]string{}
+	for _, d := range append(append([]*dimensions.Element{}, e.Required...), e.Implied...) {
+		types[d.Name] = d.PrimaryKey().Type
+	}
+	for _, f := range append(append([]dimensions.Field{}, e.Keys...), e.Metadata...) {
+		types[f.Name] = f.Type
+	}
+	types["region"], types["timespan"] = "region", "timespan"
+	rec := dimensions.Record{Element: e, Values: make(map[string]any, len(in))}
+	for k, v := range in {
+		if v == nil {
+			rec.Values[k] = nil
+			continue
+		}
+		bad := func() (dimensions.Record, error) {
+			return dimensions.Record{}, fmt.Errorf("%w: %s.%s = %v is not a %s", errs.ErrInvalid, e.Name, k, v, types[k])
+		}
+		switch types[k] {
+		case "int", "datetime":
+			n, ok := v.(json.Number)
+			i, err := strconv.ParseInt(string(n), 10, 64)
+			if !ok || err != nil {
+				return bad()
+			}
+			rec.Values[k] = i
+		case "float":
+			n, ok := v.(json.Number)
+			f, err := n.Float64()
+			if !ok || err != nil {
+				return bad()
+			}
+			rec.Values[k] = f
+		case "hash", "region", "blob":
+			s, ok := v.(string)
+			b, err := hex.DecodeString(s)
+			if !ok || err != nil {
+				return bad()
+			}
+			rec.Values[k] = b
+		case "timespan":
+			pair, ok := v.([]any)
+			if !ok || len(pair) != 2 {
+				return bad()
+			}
+			var ends [2]int64
+			for i, x := range pair {
+				n, ok := x.(json.Number)
+				t, err := strconv.ParseInt(string(n), 10, 64)
+				if !ok || err != nil {
+					return bad()
+				}
+				ends[i] = t
+			}
+			rec.Values[k] = timespan.Timespan{Begin: ends[0], End: ends[1]}
+		default:
+			rec.Values[k] = v
+		}
+	}
+	return rec, nil
+}
+
+// Ref converts a dataset ref of the wire (SerializedDatasetRef, as the rows
+// of a dataset_ref query result) to ours.
+func (c *Client) Ref(raw json.RawMessage) (dataset.Ref, error) {
+	var w refWire
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&w); err != nil {
+		return dataset.Ref{}, fmt.Errorf("dataset ref from %s: %w", c.base, err)
+	}
+	return c.refOf(w)
 }

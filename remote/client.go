@@ -6,9 +6,9 @@
 // dataset.Type, dimensions.DataID).
 //
 // It is the lower half of remote repositories in the Go API: butler.Open of
-// a REPO URL is to return a Butler whose read methods go through a Client
-// and whose writes fail as a read-only repository's. So that the butler
-// package can import it, it never imports the butler package.
+// a REPO URL returns a Butler whose read methods go through a Client and
+// whose writes fail as a read-only repository's (errs.ErrReadOnly). So that
+// the butler package can import it, it never imports the butler package.
 package remote
 
 import (

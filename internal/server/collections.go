@@ -80,6 +80,11 @@ func searchCollections(ctx context.Context, b *butler.Butler, patterns []string,
 	if err != nil {
 		return nil, err
 	}
+	if slices.Contains(patterns, "*") || slices.Contains(patterns, "...") {
+		// Every collection: in registry (creation) order, as upstream's
+		// cached collection records list them.
+		sort.SliceStable(matched, func(i, j int) bool { return matched[i].ID < matched[j].ID })
+	}
 	want := func(t dataset.CollectionType) bool { return len(types) == 0 || slices.Contains(types, t) }
 	seen := map[string]bool{}
 	var out []*butler.Collection
