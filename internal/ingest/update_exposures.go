@@ -86,4 +86,3 @@ func localPath(uri string) (string, error) {
 	}
 	return "", fmt.Errorf("%w: %s: only files on a local file system can be read again", errs.ErrUnsupported, uri)
 }
-
