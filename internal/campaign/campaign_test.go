@@ -244,40 +244,50 @@ func TestKill_PutLoop(t *testing.T) {
 	pgtest.ForEachDialect(t, killPutLoop)
 }
 
+// putLoopRepo makes a repository on dialect for the put loop.
+func putLoopRepo(t *testing.T, dialect string) string {
+	t.Helper()
+	root, b := repotest.NewOn(t, dialect, butler.CreateOptions{})
+	repotest.AddInstrument(t, b, "Dummy", loopN)
+	if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RegisterRun(t.Context(), "run", ""); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	return root
+}
+
+// putLoopCmd is the put loop (TestPutLoopChild) on root.
+func putLoopCmd(root string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPutLoopChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "BUTLER_CAMPAIGN_REPO="+root)
+	return cmd
+}
+
+// putLoopCheck counts the datasets the put loop left, checking their content.
+func putLoopCheck(t *testing.T, root string) int {
+	t.Helper()
+	b := repotest.Open(t, root)
+	defer b.Close()
+	n := 0
+	for ref, err := range b.Query().Collections("run").Datasets(t.Context(), "dict") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := b.GetRef(t.Context(), ref)
+		if want := fmt.Sprintf("value: %v\n", ref.DataID["detector"]); err != nil || string(data) != want {
+			t.Errorf("dataset %v: %q, %v; want %q", ref.DataID, data, err, want)
+		}
+		n++
+	}
+	return n
+}
+
 func killPutLoop(t *testing.T, dialect string) {
-	newRepo := func() string {
-		root, b := repotest.NewOn(t, dialect, butler.CreateOptions{})
-		repotest.AddInstrument(t, b, "Dummy", loopN)
-		if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.RegisterRun(t.Context(), "run", ""); err != nil {
-			t.Fatal(err)
-		}
-		b.Close()
-		return root
-	}
-	loop := func(root string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestPutLoopChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "BUTLER_CAMPAIGN_REPO="+root)
-		return cmd
-	}
-	check := func(root string) int {
-		b := repotest.Open(t, root)
-		defer b.Close()
-		n := 0
-		for ref, err := range b.Query().Collections("run").Datasets(t.Context(), "dict") {
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := b.GetRef(t.Context(), ref)
-			if want := fmt.Sprintf("value: %v\n", ref.DataID["detector"]); err != nil || string(data) != want {
-				t.Errorf("dataset %v: %q, %v; want %q", ref.DataID, data, err, want)
-			}
-			n++
-		}
-		return n
-	}
+	newRepo := func() string { return putLoopRepo(t, dialect) }
+	loop, check := putLoopCmd, func(root string) int { return putLoopCheck(t, root) }
 	root := newRepo()
 	start := time.Now()
 	if out, err := loop(root).CombinedOutput(); err != nil {
