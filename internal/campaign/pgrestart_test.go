@@ -37,7 +37,7 @@ func TestPostgresRestart(t *testing.T) {
 		{"ingest-raws",
 			func(t *testing.T) string {
 				root := filepath.Join(t.TempDir(), "repo")
-				repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, pgtest.Postgres, false)...), root)...)
+				repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, pgtest.Postgres, nil)...), root)...)
 				repotest.MustRun(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
 				return root
 			},

@@ -19,26 +19,35 @@ import (
 // variant is one command of the kill campaign.
 type variant struct {
 	name    string
-	newRepo func(t *testing.T) string        // a repository for one kill
-	command func(root string) *exec.Cmd      // the command killed, then rerun
-	check   func(t *testing.T, root string)  // the complete run's outcome
-	rerun   func(t *testing.T, root string)  // nil: command(root) must exit 0
-	whole   func(t *testing.T) time.Duration // nil: one timed run of command
+	cheap   bool                            // SQLite and POSIX: more default points
+	newRepo func(t *testing.T) string       // a repository for one kill
+	command func(root string) *exec.Cmd     // the command killed, then rerun
+	check   func(t *testing.T, root string) // the complete run's outcome
+	rerun   func(t *testing.T, root string) // nil: command(root) must exit 0
 }
 
 // kill runs v's campaign: points() kills spread over a whole run, each
 // followed by verify (and repair), a rerun and the check.
 func (v variant) kill(t *testing.T) tally {
 	t.Helper()
-	root := v.newRepo(t)
-	start := time.Now()
-	if out, err := v.command(root).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", v.name, err, out)
+	// A whole run, timed twice (the first on a cold cache is slower),
+	// to spread the kill points over it.
+	var whole time.Duration
+	for i := range 2 {
+		root := v.newRepo(t)
+		start := time.Now()
+		if out, err := v.command(root).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", v.name, err, out)
+		}
+		if d := time.Since(start); i == 0 || d < whole {
+			whole = d
+		}
+		if i == 0 {
+			v.check(t, root)
+		}
 	}
-	whole := time.Since(start)
-	v.check(t, root)
 	var c tally
-	n := points()
+	n := points(v.cheap)
 	for i := range n {
 		root := v.newRepo(t)
 		d := spread(whole, i, n)
@@ -68,9 +77,9 @@ func (v variant) kill(t *testing.T) tally {
 }
 
 // seedFor writes a seed config for a new repository with its registry on
-// dialect and its datastore in an S3 bucket when s3 is set, and returns the
-// `butler create` options using it.
-func seedFor(t *testing.T, dialect string, s3 bool) []string {
+// dialect (a fresh schema) and, when srv is not nil, its datastore in a fresh
+// bucket of srv, and returns the `butler create` options using it.
+func seedFor(t *testing.T, dialect string, srv *s3test.Server) []string {
 	t.Helper()
 	var body string
 	if dialect == pgtest.Postgres {
@@ -81,9 +90,7 @@ func seedFor(t *testing.T, dialect string, s3 bool) []string {
 		}
 		body = string(b)
 	}
-	if s3 {
-		srv := s3test.NewServer(t)
-		srv.SetEnv(t)
+	if srv != nil {
 		body += "datastore:\n  root: s3://" + srv.Bucket(t) + "/repo\n"
 	}
 	if body == "" {
@@ -94,6 +101,18 @@ func seedFor(t *testing.T, dialect string, s3 bool) []string {
 		t.Fatal(err)
 	}
 	return []string{"--seed-config", seed, "--override"}
+}
+
+// s3Server starts an S3 server for t when s3 is set, with the environment
+// pointing at it.
+func s3Server(t *testing.T, s3 bool) *s3test.Server {
+	t.Helper()
+	if !s3 {
+		return nil
+	}
+	srv := s3test.NewServer(t)
+	srv.SetEnv(t)
+	return srv
 }
 
 // TestKill_IngestRawsPostgres kills `butler ingest-raws --transfer copy` on a
@@ -109,11 +128,12 @@ func TestKill_IngestRawsPostgres(t *testing.T) {
 	for _, s3 := range []bool{false, true} {
 		name := map[bool]string{false: "posix", true: "s3"}[s3]
 		t.Run(name, func(t *testing.T) {
+			srv := s3Server(t, s3)
 			v := variant{
 				name: "ingest-raws --transfer copy into PostgreSQL+" + name,
 				newRepo: func(t *testing.T) string {
 					root := filepath.Join(t.TempDir(), "repo")
-					repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, pgtest.Postgres, s3)...), root)...)
+					repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, pgtest.Postgres, srv)...), root)...)
 					repotest.MustRun(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
 					return root
 				},
@@ -121,10 +141,7 @@ func TestKill_IngestRawsPostgres(t *testing.T) {
 					return exec.Command(bin, "ingest-raws", "--transfer", "copy", "--batch-size", "10", root, src)
 				},
 				check: func(t *testing.T, root string) {
-					out := repotest.MustRun(t, "query-datasets", root, "raw", "--collections", "LSSTCam/raw/all", "--format", "csv").Stdout
-					if n := strings.Count(strings.TrimSpace(out), "\n"); n != len(raws) {
-						t.Errorf("%d raws, want %d", n, len(raws))
-					}
+					checkRaws(t, root, len(raws))
 				},
 			}
 			v.kill(t)
@@ -154,10 +171,11 @@ func TestKill_Import(t *testing.T) {
 	all := map[string]int{"r0": perRun, "r1": perRun, "r2": perRun}
 	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		v := variant{
-			name: "import (copy) on " + dialect,
+			name:  "import (copy) on " + dialect,
+			cheap: dialect == pgtest.SQLite,
 			newRepo: func(t *testing.T) string {
 				root := filepath.Join(t.TempDir(), "repo")
-				repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, dialect, false)...), root)...)
+				repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, dialect, nil)...), root)...)
 				return root
 			},
 			command: func(root string) *exec.Cmd {
@@ -221,10 +239,11 @@ func TestKill_IngestZip(t *testing.T) {
 	all := map[string]int{"r0": perRun, "r1": perRun, "r2": perRun}
 	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		v := variant{
-			name: "ingest-zip (copy) on " + dialect,
+			name:  "ingest-zip (copy) on " + dialect,
+			cheap: dialect == pgtest.SQLite,
 			newRepo: func(t *testing.T) string {
 				root := filepath.Join(t.TempDir(), "repo")
-				repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, dialect, false)...), root)...)
+				repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, dialect, nil)...), root)...)
 				return root
 			},
 			command: func(root string) *exec.Cmd {
@@ -249,7 +268,7 @@ func TestIngestZip_Rerun(t *testing.T) {
 	zip := zipOf(t)
 	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		root := filepath.Join(t.TempDir(), "repo")
-		repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, dialect, false)...), root)...)
+		repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, dialect, nil)...), root)...)
 		repotest.MustRun(t, "ingest-zip", root, zip, "--transfer-dimensions")
 		res := repotest.Run(t, "ingest-zip", root, zip, "--transfer-dimensions")
 		if res.Code != 1 || !strings.Contains(res.Stderr, "300 of its datasets are already stored") {
