@@ -15,22 +15,38 @@ import (
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/internal/exportfile"
 	"github.com/gobutler/butler/internal/testutil/repotest"
+	"github.com/gobutler/butler/internal/testutil/s3test"
 	"github.com/gobutler/butler/storage"
 	"github.com/gobutler/butler/storage/faulty"
 	"github.com/gobutler/butler/storage/posix"
+	"github.com/gobutler/butler/storage/s3"
 )
 
-// faultyStorage returns a mux whose POSIX backends are wrapped with inj.
+// faultyStorage returns a mux whose POSIX and S3 backends are wrapped with inj.
 func faultyStorage(inj faulty.Injector) *storage.Mux {
 	m := &storage.Mux{}
-	m.Register(posix.Scheme, func(ctx context.Context, u *url.URL) (storage.Backend, error) {
-		be, err := posix.OpenURL(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		return faulty.Wrap(be, inj), nil
-	})
+	for scheme, open := range map[string]storage.Opener{posix.Scheme: posix.OpenURL, s3.Scheme: s3.Open} {
+		m.Register(scheme, func(ctx context.Context, u *url.URL) (storage.Backend, error) {
+			be, err := open(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			return faulty.Wrap(be, inj), nil
+		})
+	}
 	return m
+}
+
+// newRepoOn creates an empty SQLite repository whose datastore is a fresh
+// bucket of srv, or POSIX when srv is nil.
+func newRepoOn(t *testing.T, srv *s3test.Server) (string, *butler.Butler) {
+	t.Helper()
+	if srv == nil {
+		return repotest.New(t)
+	}
+	root := filepath.Join(t.TempDir(), "repo")
+	repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, "sqlite", srv)...), root)...)
+	return root, repotest.Open(t, root)
 }
 
 // apiVerify verifies root in process (checksums, orphans) and returns the
@@ -71,9 +87,9 @@ const smallRun = 8
 // smallRepo makes a SQLite repository with smallRun "dict" datasets in each
 // of runs r0, r1 and r2 (ingested by copy), and the source files of a
 // fourth run r3 not yet ingested.
-func smallRepo(t *testing.T) (root string, r3 []butler.FileDataset) {
+func smallRepo(t *testing.T, srv *s3test.Server) (root string, r3 []butler.FileDataset) {
 	t.Helper()
-	root, b := repotest.New(t)
+	root, b := newRepoOn(t, srv)
 	defer b.Close()
 	repotest.AddInstrument(t, b, "Dummy", smallRun)
 	if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
@@ -109,9 +125,15 @@ func TestFaultyStorage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault campaign: not with -short")
 	}
+	repotest.Binary(t)
+	t.Run("posix", func(t *testing.T) { faultyStorageOn(t, nil) })
+	t.Run("s3", func(t *testing.T) { faultyStorageOn(t, s3Server(t, true)) })
+}
+
+func faultyStorageOn(t *testing.T, srv *s3test.Server) {
 	exported := filepath.Join(t.TempDir(), "export")
 	{
-		src, _ := smallRepo(t)
+		src, _ := smallRepo(t, nil)
 		sb := repotest.Open(t, src)
 		var refs []dataset.Ref
 		for r, err := range sb.Query().Collections("r0").Datasets(t.Context(), "dict") {
@@ -142,7 +164,7 @@ func TestFaultyStorage(t *testing.T) {
 	}
 	ops := []operation{
 		{"put", func(t *testing.T) (string, func(context.Context, *butler.Butler) error) {
-			root, _ := smallRepo(t)
+			root, _ := smallRepo(t, srv)
 			return root, func(ctx context.Context, b *butler.Butler) error {
 				if _, err := b.RegisterRun(ctx, "r3", ""); err != nil {
 					return err
@@ -160,14 +182,14 @@ func TestFaultyStorage(t *testing.T) {
 			}
 		}, with("r3", smallRun)},
 		{"ingest (copy)", func(t *testing.T) (string, func(context.Context, *butler.Butler) error) {
-			root, files := smallRepo(t)
+			root, files := smallRepo(t, srv)
 			return root, func(ctx context.Context, b *butler.Butler) error {
 				_, err := b.Ingest(ctx, "dict", "r3", files, butler.IngestOptions{Transfer: "copy", SkipExisting: true})
 				return err
 			}
 		}, with("r3", smallRun)},
 		{"import (copy)", func(t *testing.T) (string, func(context.Context, *butler.Butler) error) {
-			root, b := repotest.New(t)
+			root, b := newRepoOn(t, srv)
 			b.Close()
 			return root, func(ctx context.Context, b *butler.Butler) error {
 				_, err := exportfile.ImportFile(ctx, b, filepath.Join(exported, exportfile.DefaultExportFile), butler.ImportOptions{Transfer: "copy"}, func(string) {})
@@ -175,7 +197,7 @@ func TestFaultyStorage(t *testing.T) {
 			}
 		}, map[string]int{"r0": smallRun}},
 		{"prune-datasets --purge", func(t *testing.T) (string, func(context.Context, *butler.Butler) error) {
-			root, _ := smallRepo(t)
+			root, _ := smallRepo(t, srv)
 			return root, func(ctx context.Context, b *butler.Butler) error {
 				var refs []dataset.Ref
 				for r, err := range b.Query().Collections("r0").Datasets(ctx, "dict") {
@@ -191,7 +213,7 @@ func TestFaultyStorage(t *testing.T) {
 			}
 		}, without("r0")},
 		{"remove-runs", func(t *testing.T) (string, func(context.Context, *butler.Butler) error) {
-			root, _ := smallRepo(t)
+			root, _ := smallRepo(t, srv)
 			return root, func(ctx context.Context, b *butler.Butler) error {
 				var there []string
 				for _, r := range []string{"r0", "r1"} {
@@ -267,10 +289,14 @@ func TestFaultyStorage(t *testing.T) {
 			})
 		}
 	}
-	t.Logf("TALLY faulty storage: %s; faults by call kind %v", total, fired)
+	t.Logf("TALLY faulty storage (%s): %s; faults by call kind %v", t.Name(), total, fired)
 	// On POSIX these writers never get, stat or list (link and move are
 	// for other transfer modes); the calls they do make must all have failed.
-	for _, op := range []faulty.Op{faulty.OpPut, faulty.OpCopy, faulty.OpDelete} {
+	want := []faulty.Op{faulty.OpPut, faulty.OpCopy, faulty.OpDelete}
+	if srv != nil {
+		want = []faulty.Op{faulty.OpPut, faulty.OpDelete}
+	}
+	for _, op := range want {
 		if fired[op] == 0 {
 			t.Errorf("no operation made a %s call to fail", op)
 		}
