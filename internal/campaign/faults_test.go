@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/gobutler/butler"
@@ -233,16 +235,31 @@ func faultyStorageOn(t *testing.T, srv *s3test.Server) {
 		op    faulty.Op
 		after bool
 	}
-	var faults []fault
-	for _, op := range []faulty.Op{faulty.OpPut, faulty.OpCopy, faulty.OpLink, faulty.OpMove, faulty.OpDelete} {
-		faults = append(faults, fault{op, false}, fault{op, true})
-	}
-	for _, op := range []faulty.Op{faulty.OpGet, faulty.OpStat, faulty.OpList} {
-		faults = append(faults, fault{op: op})
-	}
 	var total tally
 	fired := map[faulty.Op]int{}
 	for _, o := range ops {
+		// The call kinds o makes, from a clean run: each is failed below,
+		// a write both before and after it lands.
+		used := &recorder{}
+		{
+			root, do := o.setup(t)
+			rb, err := butler.Open(t.Context(), root, butler.OpenOptions{Writeable: true, Storage: faultyStorage(used)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := do(t.Context(), rb); err != nil {
+				t.Fatalf("%s without a fault: %v", o.name, err)
+			}
+			rb.Close()
+		}
+		var faults []fault
+		for _, op := range used.kinds() {
+			faults = append(faults, fault{op: op})
+			if op.IsWrite() {
+				faults = append(faults, fault{op, true})
+			}
+		}
+		t.Logf("%s makes calls %v", o.name, used.kinds())
 		for _, f := range faults {
 			name := fmt.Sprintf("%s/%s", o.name, f.op)
 			if f.after {
@@ -290,8 +307,8 @@ func faultyStorageOn(t *testing.T, srv *s3test.Server) {
 		}
 	}
 	t.Logf("TALLY faulty storage (%s): %s; faults by call kind %v", t.Name(), total, fired)
-	// On POSIX these writers never get, stat or list (link and move are
-	// for other transfer modes); the calls they do make must all have failed.
+	// These writers never get, stat or list (link and move are for other
+	// transfer modes); the calls they do make must all have failed.
 	want := []faulty.Op{faulty.OpPut, faulty.OpCopy, faulty.OpDelete}
 	if srv != nil {
 		want = []faulty.Op{faulty.OpPut, faulty.OpDelete}
@@ -301,4 +318,27 @@ func faultyStorageOn(t *testing.T, srv *s3test.Server) {
 			t.Errorf("no operation made a %s call to fail", op)
 		}
 	}
+}
+
+// recorder is an injector that fails nothing and records the call kinds.
+type recorder struct {
+	mu  sync.Mutex
+	ops map[faulty.Op]bool
+}
+
+func (r *recorder) Fault(op faulty.Op, _ string) (before, after error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ops == nil {
+		r.ops = map[faulty.Op]bool{}
+	}
+	r.ops[op] = true
+	return nil, nil
+}
+
+// kinds returns the call kinds seen, sorted.
+func (r *recorder) kinds() []faulty.Op {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.ops))
 }
