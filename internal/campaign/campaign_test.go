@@ -1,14 +1,24 @@
-// Package campaign is the start of the fault campaign of issue #15, with
-// `butler verify` as the oracle: a writing command is killed (SIGKILL) at
-// points spread over its run; the repository must then verify clean, or be
+// Package campaign is the fault campaign of issue #15, with `butler verify`
+// as the oracle: after each fault the repository must verify clean, or be
 // repaired to clean by `verify --repair --yes` alone, and a rerun of the
-// command must complete it exactly (every dataset there once, verify clean).
+// interrupted command must complete it exactly (every dataset there once,
+// verify clean).
 //
-// Variants (SQLite unless said): `ingest-raws` (the real binary) by copy
-// into POSIX and S3 and by symlink into POSIX; a loop of Butler.Put in a
-// child process on SQLite and PostgreSQL; `prune-datasets --purge`,
-// `remove-runs` and `transfer-datasets`. BUTLER_FAULT_POINTS
-// sets the kill points per variant (default 6); -short skips it.
+// Kill -9 at points spread over a whole run (variant.kill): `ingest-raws`
+// by copy and symlink into SQLite+POSIX, by copy into SQLite+S3,
+// PostgreSQL+POSIX and PostgreSQL+S3; a loop of Butler.Put in a child
+// process on SQLite and PostgreSQL; `prune-datasets --purge`, `remove-runs`
+// and `transfer-datasets`; `import` (copy) and `ingest-zip` (copy) on
+// SQLite and PostgreSQL. BUTLER_FAULT_POINTS sets the kill points per
+// variant (default 4 on SQLite+POSIX, 2 with PostgreSQL or S3, so 44 in
+// all; 8 gives 112); -short skips the campaign.
+//
+// Other faults: the faulty storage backend failing each call kind once
+// during put, ingest, import, purge and remove-runs (TestFaultyStorage);
+// the PostgreSQL server restarted mid-run (TestPostgresRestart); a full
+// disk (TestDiskFull on a tmpfs, TestDiskFull_ENOSPC); 2 and 8 concurrent
+// writer processes (TestConcurrentWriters). Each logs a line starting
+// "TALLY" with its counts (go test -v ./internal/campaign | grep TALLY).
 package campaign
 
 import (
@@ -33,7 +43,6 @@ import (
 	"github.com/gobutler/butler/internal/testutil/pgtest"
 	"github.com/gobutler/butler/internal/testutil/rawtest"
 	"github.com/gobutler/butler/internal/testutil/repotest"
-	"github.com/gobutler/butler/internal/testutil/s3test"
 )
 
 func TestMain(m *testing.M) {
@@ -44,11 +53,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func points() int {
+// points is the number of kill points of a variant: BUTLER_FAULT_POINTS when
+// set, else 4 for a cheap variant (SQLite and POSIX) and 2 for one on
+// PostgreSQL or S3, which keeps `go test ./internal/campaign` near two
+// minutes on a 2-core machine.
+func points(cheap bool) int {
 	if n, err := strconv.Atoi(os.Getenv("BUTLER_FAULT_POINTS")); err == nil && n > 0 {
 		return n
 	}
-	return 6
+	if cheap {
+		return 4
+	}
+	return 2
 }
 
 // tally counts what the campaign did.
@@ -144,65 +160,30 @@ func TestKill_IngestRaws(t *testing.T) {
 }
 
 func killIngestRaws(t *testing.T, bin, src string, raws int, store, transfer string) {
-	var create []string
-	if store == "s3" {
-		srv := s3test.NewServer(t)
-		srv.SetEnv(t)
-		seed := filepath.Join(t.TempDir(), "seed.yaml")
-		if err := os.WriteFile(seed, []byte("datastore:\n  root: s3://"+srv.Bucket(t)+"/repo\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		create = []string{"--seed-config", seed, "--override"}
+	srv := s3Server(t, store == "s3") // a fresh bucket for each repository
+	v := variant{
+		name:  fmt.Sprintf("ingest-raws --transfer %s into SQLite+%s, %d raws", transfer, store, raws),
+		cheap: store == "posix",
+		newRepo: func(t *testing.T) string {
+			root := filepath.Join(t.TempDir(), "repo")
+			repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, pgtest.SQLite, srv)...), root)...)
+			repotest.MustRun(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
+			return root
+		},
+		command: func(root string) *exec.Cmd {
+			return exec.Command(bin, "ingest-raws", "--transfer", transfer, "--batch-size", "10", root, src)
+		},
+		check: func(t *testing.T, root string) { checkRaws(t, root, raws) },
 	}
-	newRepo := func() string {
-		root := filepath.Join(t.TempDir(), "repo")
-		repotest.MustRun(t, append(append([]string{"create"}, create...), root)...)
-		repotest.MustRun(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
-		return root
-	}
-	ingest := func(root string) *exec.Cmd {
-		return exec.Command(bin, "ingest-raws", "--transfer", transfer, "--batch-size", "10", root, src)
-	}
-	count := func(root string) int {
-		out := repotest.MustRun(t, "query-datasets", root, "raw", "--collections", "LSSTCam/raw/all", "--format", "csv").Stdout
-		return strings.Count(strings.TrimSpace(out), "\n") // rows after the header
-	}
-	// How long a whole run takes, to spread the kill points over it.
-	root := newRepo()
-	start := time.Now()
-	if out, err := ingest(root).CombinedOutput(); err != nil {
-		t.Fatalf("ingest-raws: %v\n%s", err, out)
-	}
-	whole := time.Since(start)
-	if n := count(root); n != raws {
-		t.Fatalf("a whole run ingested %d raws, want %d", n, raws)
-	}
-	var c tally
-	n := points()
-	for i := range n {
-		root := newRepo()
-		d := spread(whole, i, n)
-		if !killAt(t, ingest(root), d) {
-			c.finishedFirst++
-		} else {
-			c.kills++
-		}
-		afterKill(t, root, &c)
-		if out, err := ingest(root).CombinedOutput(); err != nil {
-			t.Errorf("kill at %v: the rerun failed: %v\n%s", d, err, out)
-		}
-		c.reruns++
-		if got := count(root); got != raws {
-			t.Errorf("kill at %v: %d raws after the rerun, want %d", d, got, raws)
-		}
-		if left, _ := verifyJSON(t, root); len(left) > 0 {
-			c.left += len(left)
-			t.Errorf("kill at %v: after the rerun: %v", d, left)
-		}
-	}
-	t.Logf("ingest-raws --transfer %s into %s, %d raws, whole run %v: %s", transfer, store, raws, whole.Round(time.Millisecond), c)
-	if c.kills < n/2 {
-		t.Errorf("only %d of %d kills landed while ingest-raws ran", c.kills, n)
+	v.kill(t)
+}
+
+// checkRaws checks that root has raws raws in LSSTCam/raw/all.
+func checkRaws(t *testing.T, root string, raws int) {
+	t.Helper()
+	out := repotest.MustRun(t, "query-datasets", root, "raw", "--collections", "LSSTCam/raw/all", "--format", "csv").Stdout
+	if n := strings.Count(strings.TrimSpace(out), "\n"); n != raws { // rows after the header
+		t.Errorf("%d raws, want %d", n, raws)
 	}
 }
 
@@ -244,76 +225,60 @@ func TestKill_PutLoop(t *testing.T) {
 	pgtest.ForEachDialect(t, killPutLoop)
 }
 
+// putLoopRepo makes a repository on dialect for the put loop.
+func putLoopRepo(t *testing.T, dialect string) string {
+	t.Helper()
+	root, b := repotest.NewOn(t, dialect, butler.CreateOptions{})
+	repotest.AddInstrument(t, b, "Dummy", loopN)
+	if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RegisterRun(t.Context(), "run", ""); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	return root
+}
+
+// putLoopCmd is the put loop (TestPutLoopChild) on root.
+func putLoopCmd(root string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPutLoopChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "BUTLER_CAMPAIGN_REPO="+root)
+	return cmd
+}
+
+// putLoopCheck counts the datasets the put loop left, checking their content.
+func putLoopCheck(t *testing.T, root string) int {
+	t.Helper()
+	b := repotest.Open(t, root)
+	defer b.Close()
+	n := 0
+	for ref, err := range b.Query().Collections("run").Datasets(t.Context(), "dict") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := b.GetRef(t.Context(), ref)
+		if want := fmt.Sprintf("value: %v\n", ref.DataID["detector"]); err != nil || string(data) != want {
+			t.Errorf("dataset %v: %q, %v; want %q", ref.DataID, data, err, want)
+		}
+		n++
+	}
+	return n
+}
+
 func killPutLoop(t *testing.T, dialect string) {
-	newRepo := func() string {
-		root, b := repotest.NewOn(t, dialect, butler.CreateOptions{})
-		repotest.AddInstrument(t, b, "Dummy", loopN)
-		if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.RegisterRun(t.Context(), "run", ""); err != nil {
-			t.Fatal(err)
-		}
-		b.Close()
-		return root
-	}
-	loop := func(root string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestPutLoopChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "BUTLER_CAMPAIGN_REPO="+root)
-		return cmd
-	}
-	check := func(root string) int {
-		b := repotest.Open(t, root)
-		defer b.Close()
-		n := 0
-		for ref, err := range b.Query().Collections("run").Datasets(t.Context(), "dict") {
-			if err != nil {
-				t.Fatal(err)
+	v := variant{
+		name:    fmt.Sprintf("put loop of %d datasets on %s", loopN, dialect),
+		cheap:   dialect == pgtest.SQLite,
+		newRepo: func(t *testing.T) string { return putLoopRepo(t, dialect) },
+		command: putLoopCmd,
+		check: func(t *testing.T, root string) {
+			if n := putLoopCheck(t, root); n != loopN {
+				t.Errorf("%d datasets, want %d", n, loopN)
 			}
-			data, err := b.GetRef(t.Context(), ref)
-			if want := fmt.Sprintf("value: %v\n", ref.DataID["detector"]); err != nil || string(data) != want {
-				t.Errorf("dataset %v: %q, %v; want %q", ref.DataID, data, err, want)
-			}
-			n++
-		}
-		return n
+		},
 	}
-	root := newRepo()
-	start := time.Now()
-	if out, err := loop(root).CombinedOutput(); err != nil {
-		t.Fatalf("put loop: %v\n%s", err, out)
-	}
-	whole := time.Since(start)
-	if n := check(root); n != loopN {
-		t.Fatalf("a whole run put %d datasets, want %d", n, loopN)
-	}
-	var c tally
-	n := points()
-	for i := range n {
-		root := newRepo()
-		d := spread(whole, i, n)
-		if !killAt(t, loop(root), d) {
-			c.finishedFirst++
-		} else {
-			c.kills++
-		}
-		afterKill(t, root, &c)
-		if out, err := loop(root).CombinedOutput(); err != nil {
-			t.Errorf("kill at %v: the rerun failed: %v\n%s", d, err, out)
-		}
-		c.reruns++
-		if got := check(root); got != loopN {
-			t.Errorf("kill at %v: %d datasets after the rerun, want %d", d, got, loopN)
-		}
-		if left, _ := verifyJSON(t, root); len(left) > 0 {
-			c.left += len(left)
-			t.Errorf("kill at %v: after the rerun: %v", d, left)
-		}
-	}
-	t.Logf("put loop on %s, %d datasets, whole run %v: %s", dialect, loopN, whole.Round(time.Millisecond), c)
-	if c.kills < n/2 {
-		t.Errorf("only %d of %d kills landed while the loop ran", c.kills, n)
-	}
+	v.kill(t)
 }
 
 // TestKill_RemoveAndTransfer kills `prune-datasets --purge` and `remove-runs` (the
@@ -346,49 +311,23 @@ func TestKill_RemoveAndTransfer(t *testing.T) {
 		{"transfer-datasets", emptyRepo,
 			[]string{"transfer-datasets", src, "REPO", "-d", "dict", "--collections", "r0,r1,r2", "--register-dataset-types", "--transfer", "copy", "--batch-size", "30", "--limit", "0"}, all},
 	} {
-		newRepo := tc.setup
 		t.Run(strings.Fields(tc.name)[0], func(t *testing.T) {
-			command := func(root string) *exec.Cmd {
-				args := slices.Clone(tc.args)
-				args[slices.Index(args, "REPO")] = root
-				return exec.Command(bin, args...)
+			v := variant{
+				name:    fmt.Sprintf("%s of %d datasets", tc.name, perRun*len(runs)),
+				cheap:   true,
+				newRepo: func(*testing.T) string { return tc.setup() },
+				command: func(root string) *exec.Cmd {
+					args := slices.Clone(tc.args)
+					args[slices.Index(args, "REPO")] = root
+					return exec.Command(bin, args...)
+				},
+				check: func(t *testing.T, root string) {
+					if got := count(root); !maps.Equal(got, tc.want) {
+						t.Errorf("datasets by run %v, want %v", got, tc.want)
+					}
+				},
 			}
-			root := newRepo()
-			start := time.Now()
-			if out, err := command(root).CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", tc.name, err, out)
-			}
-			whole := time.Since(start)
-			if got := count(root); !maps.Equal(got, tc.want) {
-				t.Fatalf("a whole run left %v, want %v", got, tc.want)
-			}
-			var c tally
-			n := points()
-			for i := range n {
-				root := newRepo()
-				d := spread(whole, i, n)
-				if !killAt(t, command(root), d) {
-					c.finishedFirst++
-				} else {
-					c.kills++
-				}
-				afterKill(t, root, &c)
-				if out, err := command(root).CombinedOutput(); err != nil {
-					t.Errorf("kill at %v: the rerun failed: %v\n%s", d, err, out)
-				}
-				c.reruns++
-				if got := count(root); !maps.Equal(got, tc.want) {
-					t.Errorf("kill at %v: after the rerun %v, want %v", d, got, tc.want)
-				}
-				if left, _ := verifyJSON(t, root); len(left) > 0 {
-					c.left += len(left)
-					t.Errorf("kill at %v: after the rerun: %v", d, left)
-				}
-			}
-			t.Logf("%s of %d datasets, whole run %v: %s", tc.name, perRun*len(runs), whole.Round(time.Millisecond), c)
-			if c.kills < n/2 {
-				t.Errorf("only %d of %d kills landed while the command ran", c.kills, n)
-			}
+			v.kill(t)
 		})
 	}
 }

@@ -1,4 +1,5 @@
-// Package faulty wraps a storage.Backend and fails chosen writes, for crash-ordering tests:
+// Package faulty wraps a storage.Backend and fails chosen calls (writes with
+// Nth, any call kind with Once), for crash-ordering tests:
 // wrap the backend with NthWrite(n) for n = 0, 1, …, run the operation under test, check the
 // repository's invariants after each failure, and stop when no fault fired.
 //
@@ -18,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/gobutler/butler/errs"
@@ -36,7 +38,67 @@ const (
 	OpCopy   Op = "copy"
 	OpMove   Op = "move"
 	OpDelete Op = "delete"
+	// Reads: Nth never counts them; Once can fail them.
+	OpGet  Op = "get"
+	OpStat Op = "stat"
+	OpList Op = "list"
 )
+
+// IsWrite reports whether op changes the store.
+func (op Op) IsWrite() bool {
+	switch op {
+	case OpGet, OpStat, OpList:
+		return false
+	}
+	return true
+}
+
+// Once fails one call of one kind: the first call of Op after Skip such
+// calls, on any key (or on keys containing KeyPart when it is set). Err, when
+// set, is wrapped besides ErrInjected (e.g. syscall.ENOSPC for a full disk).
+// Safe for concurrent use.
+type Once struct {
+	Op      Op
+	Skip    int
+	KeyPart string
+	After   bool // fail after the inner call is done (writes only)
+	Err     error
+
+	mu    sync.Mutex
+	seen  int
+	fired bool
+}
+
+// Fired reports whether the fault was injected.
+func (f *Once) Fired() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fired
+}
+
+// Fault fails the chosen call.
+func (f *Once) Fault(op Op, key string) (before, after error) {
+	if op != f.Op || (f.KeyPart != "" && !strings.Contains(key, f.KeyPart)) {
+		return nil, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fired {
+		return nil, nil
+	}
+	if f.seen++; f.seen <= f.Skip {
+		return nil, nil
+	}
+	f.fired = true
+	err := fmt.Errorf("%w on %s %q", ErrInjected, op, key)
+	if f.Err != nil {
+		err = fmt.Errorf("%w on %s %q: %w", ErrInjected, op, key, f.Err)
+	}
+	if f.After && op.IsWrite() {
+		return nil, err
+	}
+	return err, nil
+}
 
 // Injector decides whether a write fails. Fault is called before each write reaches the inner
 // backend. A non-nil before fails the write without doing it; a non-nil after is returned once
@@ -78,7 +140,7 @@ func (f *Nth) Writes() int {
 
 // Fault counts the write and fails it when it is number N.
 func (f *Nth) Fault(op Op, key string) (before, after error) {
-	if op == OpDelete && !f.CountDeletes {
+	if !op.IsWrite() || (op == OpDelete && !f.CountDeletes) {
 		return nil, nil
 	}
 	f.mu.Lock()
@@ -134,7 +196,16 @@ func (b *Backend) write(op Op, key string, do func() error) error {
 	return after
 }
 
+// read consults the injector before a read; reads never fail after the fact.
+func (b *Backend) read(op Op, key string) error {
+	before, _ := b.inj.Fault(op, key)
+	return before
+}
+
 func (b *Backend) Get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	if err := b.read(OpGet, key); err != nil {
+		return nil, err
+	}
 	return b.inner.Get(ctx, key, off, n)
 }
 
@@ -143,6 +214,9 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, size int64) 
 }
 
 func (b *Backend) Stat(ctx context.Context, key string) (storage.Info, error) {
+	if err := b.read(OpStat, key); err != nil {
+		return storage.Info{}, err
+	}
 	return b.inner.Stat(ctx, key)
 }
 
@@ -151,6 +225,9 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 }
 
 func (b *Backend) List(ctx context.Context, prefix string, fn func(storage.Info) error) error {
+	if err := b.read(OpList, prefix); err != nil {
+		return err
+	}
 	return b.inner.List(ctx, prefix, fn)
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gobutler/butler/errs"
@@ -139,5 +140,52 @@ func TestWrap_MissingCapabilities(t *testing.T) {
 	}
 	if _, ok := b.Unwrap().(onlyBackend); !ok {
 		t.Errorf("Unwrap() = %T", b.Unwrap())
+	}
+}
+
+// Once fails exactly one call of its kind (after Skip of them), reads too,
+// wrapping its Err; a write failed After is done.
+func TestOnce(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		op    faulty.Op
+		after bool
+		call  func(b *faulty.Backend) error
+	}{
+		{faulty.OpGet, false, func(b *faulty.Backend) error {
+			r, err := b.Get(ctx, "k", 0, -1)
+			if err == nil {
+				r.Close()
+			}
+			return err
+		}},
+		{faulty.OpStat, false, func(b *faulty.Backend) error { _, err := b.Stat(ctx, "k"); return err }},
+		{faulty.OpList, false, func(b *faulty.Backend) error {
+			return b.List(ctx, "", func(storage.Info) error { return nil })
+		}},
+		{faulty.OpPut, true, func(b *faulty.Backend) error { return b.Put(ctx, "k", strings.NewReader("v2"), 2) }},
+	} {
+		t.Run(string(tc.op), func(t *testing.T) {
+			inner := newPosix(t)
+			if err := inner.Put(ctx, "k", strings.NewReader("v"), 1); err != nil {
+				t.Fatal(err)
+			}
+			inj := &faulty.Once{Op: tc.op, Skip: 1, After: tc.after, Err: syscall.ENOSPC}
+			b := faulty.Wrap(inner, inj)
+			for i, want := range []bool{false, true, false} {
+				err := tc.call(b)
+				if failed := errors.Is(err, faulty.ErrInjected) && errors.Is(err, syscall.ENOSPC); failed != want {
+					t.Errorf("call %d: %v, want injected=%v", i, err, want)
+				}
+			}
+			if !inj.Fired() {
+				t.Error("Fired() = false")
+			}
+			if tc.after {
+				if info, err := inner.Stat(ctx, "k"); err != nil || info.Size != 2 {
+					t.Errorf("the write failed after it was done: %+v, %v; want it done", info, err)
+				}
+			}
+		})
 	}
 }

@@ -185,6 +185,8 @@ func (d postgres) connectError(err error) error {
 		return fmt.Errorf("%s: %w: nothing is listening there (is the server running, and are host and port right?)", who, errs.ErrNotFound)
 	case pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) || isNetTimeout(err):
 		return fmt.Errorf("%s: %w: timed out (is the host reachable from here?)", who, errs.ErrBusy)
+	case d.Transient(err):
+		return fmt.Errorf("%s: %w: the server closed the connection while it was being opened (is it restarting?); try again: %w", who, errs.ErrBusy, err)
 	}
 	return fmt.Errorf("%s: %w", who, err)
 }
