@@ -33,6 +33,7 @@
 package camgeom
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -100,28 +101,63 @@ type Camera struct {
 	flipX bool
 }
 
-// file is the JSON written by ./gen.
-type file struct {
-	Instrument       string    `json:"instrument"`
-	Source           string    `json:"source"`
-	PlateScale       float64   `json:"plate_scale"`
-	RadialCoeffs     []float64 `json:"radial_coeffs"`
-	FocalPlaneParity bool      `json:"focal_plane_parity"`
-	WcsFlipX         bool      `json:"wcs_flip_x"`
-	DefaultPadding   int       `json:"default_padding"`
-	Detectors        []struct {
-		ID           int        `json:"id"`
-		Name         string     `json:"name"`
-		Type         int        `json:"type"`
-		PhysicalType string     `json:"physical_type"`
-		BBox         [4]int     `json:"bbox"`
-		PixelSize    [2]float64 `json:"pixel_size"`
-		RefPos       [2]float64 `json:"refpos"`
-		Offset       [3]float64 `json:"offset"`
-		Yaw          float64    `json:"yaw"`
-		Pitch        float64    `json:"pitch"`
-		Roll         float64    `json:"roll"`
-	} `json:"detectors"`
+// File is the embedded data format, one JSON document per camera: what
+// ./gen writes (Encode) and Load reads.
+type File struct {
+	Instrument string `json:"instrument"`
+	Source     string `json:"source"`
+	// PlateScale is in arcseconds per mm; RadialCoeffs are the FieldAngle
+	// coefficients as in obs_lsst's cameraTransforms.yaml (times the plate
+	// scale in radians they map focal-plane radius in mm to field angle).
+	PlateScale       float64        `json:"plate_scale"`
+	RadialCoeffs     []float64      `json:"radial_coeffs"`
+	FocalPlaneParity bool           `json:"focal_plane_parity"`
+	WcsFlipX         bool           `json:"wcs_flip_x"`
+	DefaultPadding   int            `json:"default_padding"`
+	Detectors        []FileDetector `json:"detectors"`
+}
+
+// FileDetector is one detector of a File.
+type FileDetector struct {
+	ID           int        `json:"id"`
+	Name         string     `json:"name"`
+	Type         int        `json:"type"`
+	PhysicalType string     `json:"physical_type"`
+	BBox         [4]int     `json:"bbox"`
+	PixelSize    [2]float64 `json:"pixel_size"`
+	RefPos       [2]float64 `json:"refpos"`
+	Offset       [3]float64 `json:"offset"`
+	Yaw          float64    `json:"yaw"`
+	Pitch        float64    `json:"pitch"`
+	Roll         float64    `json:"roll"`
+}
+
+// Encode writes f as JSON with one detector per line, so diffs of
+// regenerated data stay readable.
+func (f *File) Encode() ([]byte, error) {
+	head := *f
+	head.Detectors = nil
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	// The head ends in "detectors":null}; the list is written in its place.
+	buf.Write(bytes.TrimSuffix(hb, []byte(`null}`)))
+	buf.WriteString("[\n")
+	for i, d := range f.Detectors {
+		db, err := json.Marshal(d)
+		if err != nil {
+			return nil, fmt.Errorf("detector %s: %w", d.Name, err)
+		}
+		buf.Write(db)
+		if i < len(f.Detectors)-1 {
+			buf.WriteByte(',')
+		}
+		buf.WriteByte('\n')
+	}
+	buf.WriteString("]}\n")
+	return buf.Bytes(), nil
 }
 
 // Instruments returns the names of the instruments with embedded geometry,
@@ -164,7 +200,7 @@ func Load(instrument string) (*Camera, error) {
 }
 
 func parse(b []byte) (*Camera, error) {
-	var f file
+	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, err
 	}

@@ -18,7 +18,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gobutler/butler/internal/camgeom"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -58,34 +58,11 @@ const defaultPadding = 250
 // as generateCamera.py does.
 var raftNameMap = map[string]string{"R00W": "R00", "R44W": "R44", "R04W": "R04", "R40W": "R40"}
 
-// Camera and Detector are what is written (see encode); internal/camgeom
-// reads the same JSON fields.
-type Camera struct {
-	Instrument, Source string
-	// PlateScale is in arcseconds per mm; RadialCoeffs are the FieldAngle
-	// coefficients as in cameraTransforms.yaml (multiplied by the plate scale
-	// in radians they map focal-plane radius in mm to field angle in radians).
-	PlateScale       float64
-	RadialCoeffs     []float64
-	FocalPlaneParity bool
-	WcsFlipX         bool
-	DefaultPadding   int
-	Detectors        []Detector
-}
-
-type Detector struct {
-	ID           int        `json:"id"`
-	Name         string     `json:"name"`
-	Type         int        `json:"type"`
-	PhysicalType string     `json:"physical_type"`
-	BBox         [4]int     `json:"bbox"`
-	PixelSize    [2]float64 `json:"pixel_size"`
-	RefPos       [2]float64 `json:"refpos"`
-	Offset       [3]float64 `json:"offset"`
-	Yaw          float64    `json:"yaw"`
-	Pitch        float64    `json:"pitch"`
-	Roll         float64    `json:"roll"`
-}
+// Camera and Detector are the embedded data format, shared with the reader.
+type (
+	Camera   = camgeom.File
+	Detector = camgeom.FileDetector
+)
 
 func main() {
 	obsLsst := flag.String("obs-lsst", "", "obs_lsst checkout or bare git directory (required)")
@@ -131,7 +108,7 @@ func run(obsLsst, rev, out string) error {
 		if cam.DefaultPadding, err = padding(src, c.policy); err != nil {
 			return fmt.Errorf("%s: %w", c.instrument, err)
 		}
-		b, err := encode(cam)
+		b, err := cam.Encode()
 		if err != nil {
 			return err
 		}
@@ -633,38 +610,4 @@ func padding(src *source, policy string) (int, error) {
 		}
 	}
 	return p, nil
-}
-
-// encode writes the camera as JSON with one detector per line, so diffs of
-// regenerated data stay readable.
-func encode(c *Camera) ([]byte, error) {
-	var buf bytes.Buffer
-	head := struct {
-		Instrument       string    `json:"instrument"`
-		Source           string    `json:"source"`
-		PlateScale       float64   `json:"plate_scale"`
-		RadialCoeffs     []float64 `json:"radial_coeffs"`
-		FocalPlaneParity bool      `json:"focal_plane_parity"`
-		WcsFlipX         bool      `json:"wcs_flip_x"`
-		DefaultPadding   int       `json:"default_padding"`
-	}{c.Instrument, c.Source, c.PlateScale, c.RadialCoeffs, c.FocalPlaneParity, c.WcsFlipX, c.DefaultPadding}
-	hb, err := json.Marshal(head)
-	if err != nil {
-		return nil, err
-	}
-	buf.Write(hb[:len(hb)-1])
-	buf.WriteString(`,"detectors":[` + "\n")
-	for i, d := range c.Detectors {
-		db, err := json.Marshal(d)
-		if err != nil {
-			return nil, fmt.Errorf("detector %s: %w", d.Name, err)
-		}
-		buf.Write(db)
-		if i < len(c.Detectors)-1 {
-			buf.WriteByte(',')
-		}
-		buf.WriteByte('\n')
-	}
-	buf.WriteString("]}\n")
-	return buf.Bytes(), nil
 }

@@ -156,7 +156,7 @@ func TestBuild(t *testing.T) {
 		t.Errorf("default padding = %d, %v; want 250", p, err)
 	}
 
-	b, err := encode(cam)
+	b, err := cam.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
