@@ -434,10 +434,10 @@ func TestDefineVisitsPrefilterAndDetectorRegions(t *testing.T) {
 		// completed by CheckDetectorRegions.
 		_, other := repotest.NewOn(t, dialect, butler.CreateOptions{})
 		visitRepo(t, other, specs[:1])
-		for _, el := range []string{"visit", "visit_definition", "visit_system_membership"} {
+		for _, el := range []string{"visit_system", "visit", "visit_definition", "visit_system_membership"} {
 			var recs []dimensions.Record
 			for _, r := range records(t, b, el) {
-				if r.Values["visit"] == expID(1) || r.Values["id"] == expID(1) {
+				if el == "visit_system" || r.Values["visit"] == expID(1) || r.Values["id"] == expID(1) {
 					recs = append(recs, r)
 				}
 			}

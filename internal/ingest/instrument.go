@@ -38,12 +38,8 @@ func InstrumentRecords(u *dimensions.Universe, in *instrument.Instrument) map[st
 		out["detector"] = append(out["detector"], dimensions.Record{Element: u.MustElement("detector"),
 			Values: map[string]any{"instrument": in.Name, "id": d.ID, "full_name": d.FullName, "name_in_raft": d.NameInRaft, "raft": raft, "purpose": d.Purpose}})
 	}
-	if _, ok := u.Element("visit_system"); ok {
-		for _, vs := range in.VisitSystems {
-			out["visit_system"] = append(out["visit_system"], dimensions.Record{Element: u.MustElement("visit_system"),
-				Values: map[string]any{"instrument": in.Name, "id": vs.ID, "name": vs.Name}})
-		}
-	}
+	// No visit_system rows: obs_base's Instrument.register writes none;
+	// define-visits syncs the systems its grouping uses (as upstream).
 	return out
 }
 
@@ -57,7 +53,7 @@ func RegisterInstrument(ctx context.Context, b *butler.Butler, class string, upd
 	}
 	recs := InstrumentRecords(b.Universe, in)
 	var sets []butler.RecordSet
-	for _, el := range []string{"instrument", "physical_filter", "detector", "visit_system"} {
+	for _, el := range []string{"instrument", "physical_filter", "detector"} {
 		if len(recs[el]) > 0 {
 			sets = append(sets, butler.RecordSet{Element: el, Records: recs[el]})
 		}
