@@ -337,3 +337,8 @@ func CheckTransferMode(mode string) error { return datastore.CheckMode(mode) }
 // IsTransient reports whether err is a lost database connection after which
 // nothing was committed: the whole operation may safely be run again.
 func IsTransient(err error) bool { return registry.IsTransient(err) }
+
+// IsCommitUnknown reports whether err is a connection lost during COMMIT: the
+// changes may or may not have been saved. Running the operation again is safe
+// only when it skips what already exists (ingest's default).
+func IsCommitUnknown(err error) bool { return errors.Is(err, registry.ErrCommitUnknown) }

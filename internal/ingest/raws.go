@@ -589,13 +589,16 @@ const retryFor = 60 * time.Second
 // connection to the registry server was lost (a restart, a reset) before
 // anything was committed, so running the same step again is safe. Ingest
 // removes what it transferred when its transaction fails, so a retried
-// batch starts clean.
+// batch starts clean. A connection lost during COMMIT leaves the outcome
+// unknown; with skip-existing (the default) the retry finds out, skipping
+// what was saved and ingesting what was not.
 func (in *ingester) retry(ctx context.Context, what string, fn func() error) error {
 	deadline := time.Now().Add(retryFor)
 	delay := 200 * time.Millisecond
 	for {
 		err := fn()
-		if err == nil || !butler.IsTransient(err) || time.Now().Add(delay).After(deadline) {
+		again := butler.IsTransient(err) || (butler.IsCommitUnknown(err) && !in.opts.NoSkipExisting)
+		if err == nil || !again || time.Now().Add(delay).After(deadline) {
 			return err
 		}
 		in.log.Info("lost the registry connection; retrying", "step", what, "after", delay, "err", err)
