@@ -42,8 +42,9 @@ func TestImports(t *testing.T) {
 		mod + "/storage/faulty":          {"/internal/", "/dimensions", "/dataset"},
 		mod + "/storage/storagetest":     {"/internal/", "/dimensions", "/dataset"},
 		mod + "/internal/rawgen":         {mod + "\x00", "/internal/registry", "/internal/datastore", "/internal/cli"},
-		mod + "/internal/interop":        {}, // tests only: they drive the real binary and the Python butler
-		mod + "/internal/campaign":       {}, // tests only: kill -9 campaigns against the real binary
+		mod + "/internal/plot":           {mod + "/"}, // draws; knows nothing of butlers
+		mod + "/internal/interop":        {},          // tests only: they drive the real binary and the Python butler
+		mod + "/internal/campaign":       {},          // tests only: kill -9 campaigns against the real binary
 		mod + "/internal/camgeom":        {mod + "\x00", "/internal/registry", "/internal/cli", "/internal/datastore", "/storage"},
 	}
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()

@@ -64,6 +64,9 @@ of one day. An existing repository at --repo is measured as it is.`,
 	return cmd
 }
 
+// listingCase names the full find-first listing, whose rows are every raw.
+const listingCase = "listing, find-first csv"
+
 // benchQueryCase is one timed command line; rows is what it printed (data rows).
 type benchQueryCase struct {
 	Name  string   `json:"name"`
@@ -205,7 +208,7 @@ func queryCases(ctx context.Context, g *globals, o benchQueryOptions) ([]benchQu
 		{Name: "query-collections", Args: []string{"query-collections", repo}, format: "table"},
 		{Name: "one exposure", Args: qd("--where", fmt.Sprintf("exposure = %d", exp)), format: "table"},
 		{Name: "one detector, one day", Args: qd("--where", fmt.Sprintf("detector = %d AND exposure.day_obs = %d", o.detector, day)), format: "table"},
-		{Name: "listing, find-first csv", Args: qd("--find-first", "--format", "csv", "--limit", "0"), format: "csv", listing: true},
+		{Name: listingCase, Args: qd("--find-first", "--format", "csv", "--limit", "0"), format: "csv", listing: true},
 		{Name: "data IDs, exposure, one day", Args: []string{"query-data-ids", repo, "exposure", "--where", fmt.Sprintf("instrument = 'LSSTCam' AND exposure.day_obs = %d", day)}, format: "table"},
 		{Name: "exposure records, one day", Args: []string{"query-dimension-records", repo, "exposure", "--where", fmt.Sprintf("instrument = 'LSSTCam' AND day_obs = %d", day)}, format: "table"},
 	}, nil
