@@ -225,6 +225,16 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 		} else if inUse {
 			return fmt.Errorf("file %s: %w: another dataset is stored there; the file template for %s does not tell their data IDs apart (check it with config-validate)", b.ds.URI(key), errs.ErrConflict, typeName)
 		}
+		// A file there that no record reads is an orphan: left by a killed
+		// writer, or one a concurrent purge of this data ID has committed to
+		// delete and is about to remove. Replacing it would let that removal
+		// take this dataset's file, so write beside it under a name only this
+		// dataset uses (verify --orphans finds the orphan).
+		if _, err := b.ds.Size(ctx, key); err == nil {
+			key = p + "_" + dsID.String() + extensionOf(formatter)
+		} else if !errors.Is(err, errs.ErrNotFound) {
+			return fmt.Errorf("check for a file at %s: %w", b.ds.URI(key), err)
+		}
 		var err error
 		if st, err = b.ds.Write(ctx, key, r, size); err != nil {
 			return err

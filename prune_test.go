@@ -2,6 +2,9 @@ package butler_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gobutler/butler"
@@ -82,5 +85,57 @@ func TestPrune(t *testing.T) {
 		}
 		check("after the purge", state{0, 0, 0, 0})
 		repotest.CheckConsistent(t, b)
+	})
+}
+
+// A purge deletes its files after its commit, so another writer may put a new
+// dataset with the same data ID (hence the same file name) in between: the
+// purge's late removal must not take the new dataset's file (seen in
+// TestConcurrentWriters). Here the purge's pending removal is staged: the
+// purged file is put back before the second put and removed after it.
+func TestPut_BesideAFilePendingRemoval(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		ctx := t.Context()
+		repotest.AddInstrument(t, b, inst, 5)
+		if _, err := b.RegisterDatasetType(ctx, "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
+			t.Fatal(err)
+		}
+		old := mustPut(t, b, "a: 1\n", "dict", det(1), "run")
+		uri, err := b.URI(ctx, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := strings.TrimPrefix(uri, "file://")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Prune(ctx, []dataset.Ref{old}, butler.PruneOptions{Purge: true}); err != nil {
+			t.Fatal(err)
+		}
+		// The purge has committed but not yet removed its file.
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ref := mustPut(t, b, "a: 2\n", "dict", det(1), "run")
+		if err := os.Remove(path); err != nil { // the purge's removal lands
+			t.Fatal(err)
+		}
+		got, err := b.GetRef(ctx, ref)
+		if err != nil || string(got) != "a: 2\n" {
+			t.Fatalf("the new dataset reads %q, %v; want its own bytes", got, err)
+		}
+		newURI, _ := b.URI(ctx, ref)
+		if !strings.Contains(newURI, ref.ID.String()) {
+			t.Errorf("new file %s: want the dataset ID in the name beside the orphan", newURI)
+		}
+		// Without an orphan in the way the name is the template's.
+		other := mustPut(t, b, "a: 3\n", "dict", det(2), "run")
+		if u, _ := b.URI(ctx, other); strings.Contains(u, other.ID.String()) {
+			t.Errorf("file %s: the dataset ID should appear only when a file is in the way", u)
+		}
 	})
 }
