@@ -34,9 +34,10 @@ type Artifact struct {
 // Artifacts returns the stored files of the datasets (keyed by ID; a dataset
 // without files has no entry), in the order the datastore records them.
 func (b *Butler) Artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error) {
-	if b.remote != nil {
-		return b.remoteArtifacts(ctx, ids)
-	}
+	return b.be.artifacts(ctx, ids)
+}
+
+func (b local) artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error) {
 	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
 	if err != nil {
 		return nil, err
@@ -56,9 +57,10 @@ func (b *Butler) Artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.I
 
 // OpenArtifact reads an artifact from byte off to its end.
 func (b *Butler) OpenArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error) {
-	if b.remote != nil {
-		return b.remoteOpenArtifact(ctx, a, off)
-	}
+	return b.be.openArtifact(ctx, a, off)
+}
+
+func (b local) openArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error) {
 	if off < 0 {
 		return nil, fmt.Errorf("read %s: %w: negative offset %d", a.URI, errs.ErrInvalid, off)
 	}

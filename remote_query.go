@@ -292,7 +292,7 @@ func orderBy(terms []string) []any {
 
 // queryTree is a QueryTree of the dimensions, joining the datasets
 // searched in the collections.
-func (b *Butler) queryTree(ctx context.Context, dims []string, datasets, collections []string, pred treeObj) (treeObj, error) {
+func (b server) queryTree(ctx context.Context, dims []string, datasets, collections []string, pred treeObj) (treeObj, error) {
 	g, err := b.Universe.Group(dims...)
 	if err != nil {
 		return nil, err
@@ -319,7 +319,7 @@ func (b *Butler) queryTree(ctx context.Context, dims []string, datasets, collect
 }
 
 // execute runs a query tree with a result spec and passes each row to fn.
-func (b *Butler) execute(ctx context.Context, tree, spec treeObj, fn func(json.RawMessage) error) error {
+func (b server) execute(ctx context.Context, tree, spec treeObj, fn func(json.RawMessage) error) error {
 	body := treeObj{"query": treeObj{"tree": tree, "default_data_id": treeObj{"dataId": treeObj{}}, "additional_query_inputs": []any{}},
 		"result_spec": spec}
 	for row, err := range b.remote.Execute(ctx, body) {
@@ -340,8 +340,8 @@ func limitOf(n int) any {
 	return nil
 }
 
-// remoteQueryDataIDs runs a data ID search on the server.
-func (b *Butler) remoteQueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimensions.DataID) error) error {
+// searchDataIDs runs a data ID search on the server.
+func (b server) searchDataIDs(ctx context.Context, s DataIDSearch, fn func(dimensions.DataID) error) error {
 	pred, err := predicate(b.Universe, s.Where, s.Bind, s.DataID)
 	if err != nil {
 		return err
@@ -371,8 +371,8 @@ func (b *Butler) remoteQueryDataIDs(ctx context.Context, s DataIDSearch, fn func
 	})
 }
 
-// remoteQueryRecords runs a dimension record search on the server.
-func (b *Butler) remoteQueryRecords(ctx context.Context, s RecordSearch, fn func(dimensions.Record) error) error {
+// searchRecords runs a dimension record search on the server.
+func (b server) searchRecords(ctx context.Context, s RecordSearch, fn func(dimensions.Record) error) error {
 	e, ok := b.Universe.Element(s.Element)
 	if !ok {
 		return fmt.Errorf("query records: %w: no dimension element %q", errs.ErrNotFound, s.Element)
@@ -424,9 +424,9 @@ func decodeNumbers(data []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// remoteOrderedDatasets runs an ordered dataset search, of one dataset
+// orderedDatasets runs an ordered dataset search, of one dataset
 // type, as a query tree (query/all_datasets has no order).
-func (b *Butler) remoteOrderedDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
+func (b server) orderedDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
 	types, err := b.remote.DatasetTypes(ctx, s.Types...)
 	if err != nil {
 		return err
