@@ -135,3 +135,10 @@ func (b *Butler) ExpandDataID(ctx context.Context, dims []string, id dimensions.
 // long-running process that serves many requests at once: at most open
 // connections, idle of them kept open between requests (0 keeps a default).
 func (b *Butler) SetConnectionPool(open, idle int) { b.reg.SetPool(open, idle) }
+
+// SetSearchCache keeps, for ttl, what a dataset search resolves before it
+// reads datasets (collections, chains, summaries), for a long-running
+// read-only process such as a server: a change another process makes to
+// chains or summaries is seen at most ttl late. 0 turns it off (the
+// default).
+func (b *Butler) SetSearchCache(ttl time.Duration) { b.reg.SetSearchCache(ttl) }

@@ -43,6 +43,7 @@ files into a fresh SQLite repository. Raws are generated first unless --raws nam
 	f.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	addFormatFlag(cmd, &o.format)
 	cmd.AddCommand(newBenchQueryCmd(g))
+	cmd.AddCommand(newBenchServeCmd(g))
 	return cmd
 }
 

@@ -1,0 +1,110 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gobutler/butler/dataset"
+)
+
+// searchCache keeps, for a short time, what a dataset search resolves
+// before its one query of datasets: the collections searched (globs and
+// chains expanded, then pruned by the collection summaries), and the
+// governor values the summaries fix. A server answering thousands of
+// find_dataset requests a second for the same few (type, collections) pairs
+// would otherwise read the chains and summaries 3 to 5 times per request.
+//
+// It is off unless SetSearchCache turns it on (servers do; a command line
+// process, which may write, never caches). Entries expire after the TTL:
+// a chain redefined or a collection's summary extended by another process
+// is seen at most one TTL late. Errors are never cached.
+type searchCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]searchEntry
+}
+
+type searchEntry struct {
+	at  time.Time
+	val any
+}
+
+// SetSearchCache keeps dataset search resolutions for ttl (0: off).
+func (r *Registry) SetSearchCache(ttl time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ttl <= 0 {
+		r.search = nil
+		return
+	}
+	r.search = &searchCache{ttl: ttl, m: map[string]searchEntry{}}
+}
+
+// cached returns the value of key, computing it with fn when the cache is
+// off, has no entry or the entry is older than the TTL.
+func cached[T any](r *Registry, key string, fn func() (T, error)) (T, error) {
+	r.mu.Lock()
+	c := r.search
+	r.mu.Unlock()
+	if c == nil {
+		return fn()
+	}
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < c.ttl {
+		return e.val.(T), nil
+	}
+	v, err := fn()
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= 10000 { // bounded: many distinct searches, drop the lot
+		clear(c.m)
+	}
+	c.m[key] = searchEntry{at: now, val: v}
+	c.mu.Unlock()
+	return v, nil
+}
+
+// searchKey names a search's resolution: its type, collections, whether it
+// is find-first and the governor values it constrains.
+func searchKey(kind, typeName string, collections []string, findFirst bool, governors map[string]any) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s\x00%s\x00%t\x00%s", kind, typeName, findFirst, strings.Join(collections, "\x01"))
+	names := make([]string, 0, len(governors))
+	for g := range governors {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		fmt.Fprintf(&sb, "\x00%s=%T:%v", g, governors[g], governors[g])
+	}
+	return sb.String()
+}
+
+// searchable returns the collections a dataset search of st reads: q's
+// collections resolved, those that can hold st kept, pruned by summary.
+func (r *Registry) searchable(ctx context.Context, st *storedType, q DatasetQuery) ([]*Collection, error) {
+	colls, err := cached(r, searchKey("searchable", st.Name, q.Collections, q.FindFirst, q.Governors), func() ([]*Collection, error) {
+		colls, err := r.ResolveCollections(ctx, q.Collections, q.FindFirst)
+		if err != nil {
+			return nil, err
+		}
+		var searchable []*Collection
+		for _, c := range colls {
+			if c.Type == dataset.Run || c.Type == dataset.Tagged || (c.Type == dataset.Calibration && st.calTable != "") {
+				searchable = append(searchable, c)
+			}
+		}
+		return r.PruneCollections(ctx, st.Name, searchable, q.Governors)
+	})
+	return slices.Clone(colls), err
+}
