@@ -104,7 +104,10 @@ func runServe(ctx context.Context, g *globals, o serveOptions) error {
 			return fmt.Errorf("signing key %s: %d bytes, want at least 32", o.signingKeyFile, len(key))
 		}
 	}
-	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
+	// The access log is written in batches (every 100 ms), not a write per request.
+	logw := server.NewLogWriter(g.stderr, 100*time.Millisecond)
+	defer logw.Close()
+	logger := slog.New(slog.NewJSONHandler(logw, nil))
 	s, err := server.New(ctx, server.Options{
 		Repositories: repos, Auth: mode, TokensFile: o.tokens, SigningKey: key, PublicURL: o.publicURL, Logger: logger,
 		SearchCacheTTL: noneIfZero(o.cacheTTL), DBConnections: o.dbConnections,

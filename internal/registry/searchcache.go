@@ -26,12 +26,14 @@ import (
 type searchCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
-	m   map[string]searchEntry
+	m   map[string]*searchEntry
 }
 
 type searchEntry struct {
-	at  time.Time
-	val any
+	at    time.Time
+	ready chan struct{} // closed when val and err are set
+	val   any
+	err   error
 }
 
 // SetSearchCache keeps dataset search resolutions for ttl (0: off).
@@ -42,11 +44,13 @@ func (r *Registry) SetSearchCache(ttl time.Duration) {
 		r.search = nil
 		return
 	}
-	r.search = &searchCache{ttl: ttl, m: map[string]searchEntry{}}
+	r.search = &searchCache{ttl: ttl, m: map[string]*searchEntry{}}
 }
 
 // cached returns the value of key, computing it with fn when the cache is
-// off, has no entry or the entry is older than the TTL.
+// off, has no entry or the entry is older than the TTL. Concurrent callers
+// of a key being computed wait for that one computation (so that an entry
+// expiring under load is computed once, not once per request in flight).
 func cached[T any](r *Registry, key string, fn func() (T, error)) (T, error) {
 	r.mu.Lock()
 	c := r.search
@@ -57,21 +61,40 @@ func cached[T any](r *Registry, key string, fn func() (T, error)) (T, error) {
 	now := time.Now()
 	c.mu.Lock()
 	e, ok := c.m[key]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ttl {
+	if ok && (pending(e) || now.Sub(e.at) < c.ttl) {
+		c.mu.Unlock()
+		<-e.ready
+		if e.err != nil {
+			return fn() // its computation failed (a canceled request?): try ours
+		}
 		return e.val.(T), nil
 	}
-	v, err := fn()
-	if err != nil {
-		return v, err
-	}
-	c.mu.Lock()
 	if len(c.m) >= 10000 { // bounded: many distinct searches, drop the lot
 		clear(c.m)
 	}
-	c.m[key] = searchEntry{at: now, val: v}
+	e = &searchEntry{at: now, ready: make(chan struct{})}
+	c.m[key] = e
 	c.mu.Unlock()
-	return v, nil
+	v, err := fn()
+	e.val, e.err = v, err
+	close(e.ready)
+	if err != nil { // errors are not kept
+		c.mu.Lock()
+		if c.m[key] == e {
+			delete(c.m, key)
+		}
+		c.mu.Unlock()
+	}
+	return v, err
+}
+
+func pending(e *searchEntry) bool {
+	select {
+	case <-e.ready:
+		return false
+	default:
+		return true
+	}
 }
 
 // searchKey names a search's resolution: its type, collections, whether it

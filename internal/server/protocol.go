@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gobutler/butler/dataset"
@@ -141,31 +142,73 @@ func (o object) MarshalJSON() ([]byte, error) {
 	if o == nil {
 		return []byte("null"), nil
 	}
-	var b strings.Builder
-	b.WriteByte('{')
+	return o.appendJSON(nil)
+}
+
+// appendJSON writes o as marshal does, without an encoder per member: the
+// keys and the strings, integers, booleans and objects of every answer are
+// appended directly; other values go through marshal.
+func (o object) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
 	for i, m := range o {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		k, err := marshal(m.Key)
-		if err != nil {
+		b = appendString(b, m.Key)
+		b = append(b, ':')
+		var err error
+		if b, err = appendValue(b, m.Value); err != nil {
 			return nil, err
 		}
-		v, err := marshal(m.Value)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
 	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
+	return append(b, '}'), nil
+}
+
+func appendValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendString(b, x), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case object:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		return x.appendJSON(b)
+	}
+	data, err := marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, data...), nil
+}
+
+// appendString quotes s as marshal does: printable ASCII as it is, anything
+// else (escapes, control characters, non-ASCII) through marshal.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			data, _ := marshal(s)
+			return append(b, data...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // marshal is json.Marshal without HTML escaping ("<butlerRoot>" stays as
 // Python's json writes it).
 func marshal(v any) ([]byte, error) {
+	if o, ok := v.(object); ok && o != nil {
+		return o.appendJSON(nil)
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
