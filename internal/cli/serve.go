@@ -68,7 +68,7 @@ open, address in use), 2 usage error.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	f.StringVar(&o.publicURL, "public-url", "", "base URL clients reach the server at, for the file URLs it signs (default: from each request)")
 	f.StringVar(&o.signingKeyFile, "signing-key-file", "", "file holding the key (at least 32 bytes) that signs file URLs (default: a random key per process)")
-	f.DurationVar(&o.cacheTTL, "cache-ttl", time.Second, "how long what a dataset search resolves (collections, chains, summaries) is reused: changes made by others are seen at most this late (0: no cache)")
+	f.DurationVar(&o.cacheTTL, "cache-ttl", time.Second, "reuse what a dataset search resolves (collections, chains, summaries) for this long: changes by others show at most this late (0: off)")
 	f.IntVar(&o.dbConnections, "db-connections", 10, "database connections per repository, kept open")
 	return cmd
 }
