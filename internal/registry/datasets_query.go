@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gobutler/butler/dataset"
@@ -771,7 +772,9 @@ func (r *Registry) Dataset(ctx context.Context, id dataset.ID) (*dataset.Ref, er
 	if st == nil {
 		return nil, fmt.Errorf("dataset %s: %w: its dataset type #%d is unknown", id, errs.ErrInvalid, typeID)
 	}
-	run, err := r.collectionByID(ctx, r.db.Conn(), runID)
+	run, err := cached(r, searchKey("run", strconv.FormatInt(runID, 10), nil, false, nil), func() (*Collection, error) {
+		return r.collectionByID(ctx, r.db.Conn(), runID)
+	})
 	if err != nil {
 		return nil, err
 	}

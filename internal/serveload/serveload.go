@@ -293,13 +293,13 @@ func startServer(ctx context.Context, o Options, dir string) (*served, error) {
 		for sc.Scan() {
 			line := sc.Bytes()
 			var l struct{ Level, Msg, URL string }
-			if !bytes.Contains(line, []byte(`"msg":"request"`)) || bytes.Contains(line, []byte(`"level":"ERROR"`)) {
+			if !bytes.Contains(line, []byte(`"msg":"request"`)) {
 				json.Unmarshal(line, &l)
 			}
 			switch {
 			case l.Msg == "listening":
 				ready <- l.URL
-			case l.Level == "ERROR":
+			case l.Level == "ERROR" && l.Msg != "request": // not the access log's line of a 503
 				mu.Lock()
 				errLines++
 				if len(first) < 5 {
