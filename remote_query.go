@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/query"
 	"github.com/gobutler/butler/remote"
+	"github.com/gobutler/butler/timespan"
 	"github.com/google/uuid"
 )
 
@@ -54,8 +56,21 @@ func literal(v any) (treeObj, error) {
 		return treeObj{"expression_type": "string", "value": x}, nil
 	case uuid.UUID:
 		return treeObj{"expression_type": "uuid", "value": x.String()}, nil
+	case time.Time:
+		return treeObj{"expression_type": "datetime", "nsec": timespan.FromUTC(x)}, nil
+	case timespan.Timespan:
+		return timespanLiteral(x.Begin, x.End), nil
 	}
-	return nil, fmt.Errorf("%w: value %v (%T) through a remote repository: want an int, float, string or UUID", errs.ErrUnsupported, v, v)
+	return nil, fmt.Errorf("%w: value %v (%T) through a remote repository: want an int, float, string, UUID, time or timespan", errs.ErrUnsupported, v, v)
+}
+
+// timespanLiteral is upstream's TimespanColumnLiteral: TAI nanoseconds, an
+// empty span as (Max, Min) as the registry stores it.
+func timespanLiteral(begin, end int64) treeObj {
+	if begin >= end {
+		begin, end = timespan.Empty.Begin, timespan.Empty.End
+	}
+	return treeObj{"expression_type": "timespan", "begin_nsec": begin, "end_nsec": end}
 }
 
 // column is a reference to a dimension key or an element's field.
@@ -122,8 +137,28 @@ func (w *treeWriter) expr(n query.Node) (treeObj, error) {
 			}
 			return treeObj{"expression_type": "binary", "operator": x.Op, "a": a, "b": b}, nil
 		}
-	case *query.TimeLit, *query.Tuple:
-		return nil, w.unsupported(n, "time literals")
+	case *query.TimeLit:
+		return treeObj{"expression_type": "datetime", "nsec": x.TAI}, nil
+	case *query.Tuple:
+		// (begin, end): two time literals, either of them NULL (unbounded).
+		var ends [2]int64
+		for i, it := range x.Items {
+			switch y := it.(type) {
+			case *query.TimeLit:
+				ends[i] = y.TAI
+				continue
+			case *query.Ident:
+				if y.IsNull() {
+					ends[i] = []int64{timespan.Min, timespan.Max}[i]
+					continue
+				}
+			}
+			return nil, w.unsupported(n, "timespans other than (time literal or NULL, time literal or NULL)")
+		}
+		if len(x.Items) != 2 {
+			return nil, fmt.Errorf("where expression: %w: a timespan needs exactly two items (begin, end), not %d (%s)", errs.ErrInvalid, len(x.Items), n)
+		}
+		return timespanLiteral(ends[0], ends[1]), nil
 	case *query.Call:
 		return nil, w.unsupported(n, "region literals")
 	}

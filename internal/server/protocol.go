@@ -434,6 +434,11 @@ type queryDatasetTypesRequest struct {
 type columnLiteral struct {
 	ExpressionType string          `json:"expression_type"`
 	Value          json.RawMessage `json:"value"`
+	// Nsec is a datetime's, BeginNsec and EndNsec a timespan's (TAI
+	// nanoseconds since 1970).
+	Nsec      *int64 `json:"nsec"`
+	BeginNsec *int64 `json:"begin_nsec"`
+	EndNsec   *int64 `json:"end_nsec"`
 }
 
 // queryAllDatasetsRequest is QueryAllDatasetsRequestModel.
