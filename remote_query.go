@@ -3,6 +3,7 @@ package butler
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/query"
 	"github.com/gobutler/butler/remote"
+	"github.com/gobutler/butler/sphgeom"
 	"github.com/gobutler/butler/timespan"
 	"github.com/google/uuid"
 )
@@ -160,7 +162,11 @@ func (w *treeWriter) expr(n query.Node) (treeObj, error) {
 		}
 		return timespanLiteral(ends[0], ends[1]), nil
 	case *query.Call:
-		return nil, w.unsupported(n, "region literals")
+		reg, err := w.region(x)
+		if err != nil {
+			return nil, err
+		}
+		return treeObj{"expression_type": "region", "encoded": base64.StdEncoding.EncodeToString(reg.Encode())}, nil
 	}
 	return nil, w.unsupported(n, "this expression")
 }
@@ -487,4 +493,68 @@ func (b server) orderedDatasets(ctx context.Context, s DatasetSearch, fn func(da
 		}
 		return fn(ref)
 	})
+}
+
+// region evaluates a region literal (POINT, CIRCLE, BOX, POLYGON of
+// degrees, REGION of an IVOA POS string) as a local where expression
+// does, for upstream's region column literal.
+func (w *treeWriter) region(x *query.Call) (sphgeom.Region, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("where expression: %w: %s (%s)", errs.ErrInvalid, fmt.Sprintf(format, args...), x)
+	}
+	if x.Name == "REGION" {
+		var pos any
+		if len(x.Args) == 1 {
+			switch a := x.Args[0].(type) {
+			case *query.StringLit:
+				pos = a.Value
+			case *query.Bind:
+				pos = w.bind[a.Name]
+			}
+		}
+		s, ok := pos.(string)
+		if !ok {
+			return nil, bad("REGION needs an IVOA POS string (a literal or a bound string)")
+		}
+		return sphgeom.ParsePOS(s)
+	}
+	nums := make([]float64, len(x.Args))
+	for i, a := range x.Args {
+		v, err := w.expr(a)
+		if err != nil {
+			return nil, err
+		}
+		neg := 1.0
+		if v["expression_type"] == "unary" && v["operator"] == "-" {
+			v, neg = v["operand"].(treeObj), -1
+		}
+		switch n := v["value"].(type) {
+		case int:
+			nums[i] = neg * float64(n)
+		case int64:
+			nums[i] = neg * float64(n)
+		case float64:
+			nums[i] = neg * n
+		default:
+			return nil, bad("%s arguments must be numbers (degrees) or bound numbers", x.Name)
+		}
+	}
+	var reg sphgeom.Region
+	var err error
+	switch {
+	case x.Name == "POINT" && len(nums) == 2:
+		reg, err = sphgeom.Point(nums[0], nums[1])
+	case x.Name == "CIRCLE" && len(nums) == 3:
+		reg, err = sphgeom.NewCircleDeg(nums[0], nums[1], 2*nums[2]) // daf_butler's opening angle of 2r, as local queries
+	case x.Name == "BOX" && len(nums) == 4:
+		reg, err = sphgeom.NewBoxDeg(nums[0], nums[1], nums[2], nums[3])
+	case x.Name == "POLYGON":
+		reg, err = sphgeom.NewPolygonDeg(nums...)
+	default:
+		return nil, w.unsupported(x, "this function")
+	}
+	if err != nil {
+		return nil, bad("%s: %v", x.Name, err)
+	}
+	return reg, nil
 }

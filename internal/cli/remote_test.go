@@ -135,6 +135,11 @@ func TestRemote_GoldenTables(t *testing.T) {
 				{"query-dimension-records", "R", "visit", "--where", "visit.timespan OVERLAPS (T'2021-09-09T03:01:00', NULL)"},
 				{"query-data-ids", "R", "visit", "--where", "visit.timespan.begin < T'2021-09-09 03:01:00/tai' AND instrument = 'Cam1'"},
 				{"query-data-ids", "R", "visit", "--where", "visit.timespan OVERLAPS (T'2021-09-09T02:00:00', T'2021-09-09T05:00:00')"},
+				// Region literals (upstream's region column literal: the client encodes the region).
+				{"query-data-ids", "R", "visit", "--where", "visit.region OVERLAPS CIRCLE(0.17, 0.93, 0.05)"},
+				{"query-dimension-records", "R", "visit", "--where", "visit.region OVERLAPS BOX(0.2, 0.9, 1, 1) AND instrument = 'Cam1'"},
+				{"query-data-ids", "R", "visit", "detector", "--where", "visit_detector_region.region OVERLAPS REGION('CIRCLE 0.17 0.93 0.2')"},
+				{"query-data-ids", "R", "visit", "--where", "visit.region OVERLAPS POLYGON(0, 0, 0, 2, 2, 2, 2, 0) OR visit.region OVERLAPS POINT(-0.5, -1)"},
 			} {
 				local := append([]string{}, args...)
 				local[1] = root

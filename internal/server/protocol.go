@@ -439,6 +439,8 @@ type columnLiteral struct {
 	Nsec      *int64 `json:"nsec"`
 	BeginNsec *int64 `json:"begin_nsec"`
 	EndNsec   *int64 `json:"end_nsec"`
+	// Encoded is a region's sphgeom encoding, base64.
+	Encoded *string `json:"encoded"`
 }
 
 // queryAllDatasetsRequest is QueryAllDatasetsRequestModel.

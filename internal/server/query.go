@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gobutler/butler/sphgeom"
 	"github.com/gobutler/butler/timespan"
 	"github.com/google/uuid"
 )
@@ -168,6 +169,12 @@ func bindValue(name string, lit columnLiteral) (any, error) {
 	case "datetime":
 		if lit.Nsec != nil {
 			return timespan.ToUTC(*lit.Nsec), nil // the registry's where reads a time.Time as UTC
+		}
+	case "region":
+		if lit.Encoded != nil {
+			if reg, err := sphgeom.DecodeBase64(*lit.Encoded); err == nil {
+				return reg, nil
+			}
 		}
 	case "timespan":
 		if lit.BeginNsec != nil && lit.EndNsec != nil {
