@@ -70,7 +70,8 @@ func TestBenchServe_Small(t *testing.T) {
 
 // TestBenchServe1M is the load benchmark: BUTLER_BENCH_SERVE=1
 // builds a 1,025,000-raw PostgreSQL registry and runs 500 clients for 30 s
-// (BUTLER_BENCH_SERVE_CLIENTS, _DURATION, _EXPOSURES, _MIX change them).
+// (BUTLER_BENCH_SERVE_CLIENTS, _DURATION, _EXPOSURES, _DIALECT change them;
+// BUTLER_BENCH_SERVE_MIX is one or more mixes separated by ";", run in turn).
 func TestBenchServe1M(t *testing.T) {
 	if os.Getenv("BUTLER_BENCH_SERVE") == "" {
 		t.Skip("set BUTLER_BENCH_SERVE=1 to load-test butler serve over a 1,025,000-raw PostgreSQL registry")
@@ -86,13 +87,17 @@ func TestBenchServe1M(t *testing.T) {
 		t.Fatal(err)
 	}
 	dialect := env("BUTLER_BENCH_SERVE_DIALECT", "postgres")
-	args := append(dbArgs(t, dialect), "--repo", filepath.Join(t.TempDir(), "repo"), "--exposures", strconv.Itoa(exposures),
-		"--clients", env("BUTLER_BENCH_SERVE_CLIENTS", "500"), "--duration", env("BUTLER_BENCH_SERVE_DURATION", "30s"),
-		"--mix", env("BUTLER_BENCH_SERVE_MIX", "find=90,query=5,download=5"))
-	rep := runBenchServe(t, args...)
-	for _, r := range rep.Routes {
-		if r.Errors > 0 {
-			t.Errorf("%s: %d errors: %v", r.Route, r.Errors, rep.Errors)
+	db := dbArgs(t, dialect)
+	repo := filepath.Join(t.TempDir(), "repo")
+	// Each mix (";" between them) runs on the same repository, built once.
+	for _, mix := range strings.Split(env("BUTLER_BENCH_SERVE_MIX", "find=90,query=5,download=5"), ";") {
+		args := append(append([]string{}, db...), "--repo", repo, "--exposures", strconv.Itoa(exposures),
+			"--clients", env("BUTLER_BENCH_SERVE_CLIENTS", "500"), "--duration", env("BUTLER_BENCH_SERVE_DURATION", "30s"), "--mix", mix)
+		rep := runBenchServe(t, args...)
+		for _, r := range rep.Routes {
+			if r.Errors > 0 {
+				t.Errorf("%s: %s: %d errors: %v", mix, r.Route, r.Errors, rep.Errors)
+			}
 		}
 	}
 }
