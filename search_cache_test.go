@@ -26,6 +26,10 @@ func TestSearchCache(t *testing.T) {
 		if _, err := w.Put(ctx, []byte("a: 1\n"), "dict", id, "run/a"); err != nil {
 			t.Fatal(err)
 		}
+		other := dimensions.DataID{"instrument": "Cam", "detector": 1}
+		if _, err := w.Put(ctx, []byte("a: 2\n"), "dict", other, "run/a"); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := w.ChainCollections(ctx, "chain", []string{"run/a"}, butler.ChainOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -64,6 +68,15 @@ func TestSearchCache(t *testing.T) {
 		}
 		if run := find(long); run != "run/a" {
 			t.Errorf("with a 1 h cache: found in %s, want the cached resolution (run/a)", run)
+		}
+		// The SQL of a find is kept by shape: other values, other answers.
+		for _, b := range []*butler.Butler{plain, long} {
+			for det := range 2 {
+				ref, err := b.Find(ctx, "dict", dimensions.DataID{"instrument": "Cam", "detector": det}, []string{"run/a"})
+				if err != nil || ref.DataID["detector"] != int64(det) {
+					t.Errorf("find detector %d: %v %v", det, ref, err)
+				}
+			}
 		}
 		time.Sleep(150 * time.Millisecond)
 		if run := find(short); run != "run/b" {

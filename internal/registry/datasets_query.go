@@ -204,7 +204,7 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 			sqlQ.Limit = 0 // applied after the test
 		}
 	}
-	sqlText, args, cols := r.datasetSQL(st, searchable, sqlQ)
+	sqlText, args, cols := r.datasetSQLShaped(st, searchable, sqlQ)
 	ambiguity := 0
 	if q.FindFirst && len(searchable) > 1 && hasCalibration(searchable) {
 		ambiguity = 1 // datasetSQL selects the winners' count per data ID last

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
 )
 
 // searchCache keeps, for a short time, what a dataset search resolves
@@ -130,4 +131,56 @@ func (r *Registry) searchable(ctx context.Context, st *storedType, q DatasetQuer
 		return r.PruneCollections(ctx, st.Name, searchable, q.Governors)
 	})
 	return slices.Clone(colls), err
+}
+
+// argOf stands for the value of a data ID key in the SQL of a cached shape.
+type argOf string
+
+// sqlShape is the SQL of a simple dataset search (a data ID, no where
+// expression): its text, columns and arguments, data ID values as argOf.
+type sqlShape struct {
+	text string
+	args []any
+	cols []string
+}
+
+// datasetSQLShaped is datasetSQL, kept in the search cache (when it is on)
+// for simple searches: their SQL depends only on the type, the collections
+// and the data ID's keys, not its values, so a server answering many finds
+// builds it once per shape. The cached text is a pure function of the key,
+// never stale.
+func (r *Registry) datasetSQLShaped(st *storedType, colls []*Collection, q DatasetQuery) (string, []any, []string) {
+	r.mu.Lock()
+	on := r.search != nil
+	r.mu.Unlock()
+	if !on || q.Where != "" || q.Extra != nil || len(q.OrderBy) > 0 || len(q.Refine) > 0 || len(q.IDs) > 0 || q.CalibTime != nil || hasCalibration(colls) {
+		return r.datasetSQL(st, colls, q)
+	}
+	keys := make([]string, 0, len(q.DataID))
+	for k := range q.DataID {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "sql\x00%s\x00%d\x00%s\x00%t\x00%t\x00%d\x00%s\x00", st.Name, st.id, st.tagTable, q.FindFirst, q.WithImplied, q.Limit, strings.Join(keys, ","))
+	for _, c := range colls {
+		fmt.Fprintf(&sb, "%d:%d,", c.ID, c.Type)
+	}
+	sh, _ := cached(r, sb.String(), func() (sqlShape, error) {
+		marked := q
+		marked.DataID = make(dimensions.DataID, len(q.DataID))
+		for _, k := range keys {
+			marked.DataID[k] = argOf(k)
+		}
+		text, args, cols := r.datasetSQL(st, colls, marked)
+		return sqlShape{text: text, args: args, cols: cols}, nil
+	})
+	args := make([]any, len(sh.args))
+	for i, a := range sh.args {
+		if k, ok := a.(argOf); ok {
+			a = q.DataID[string(k)]
+		}
+		args[i] = a
+	}
+	return sh.text, args, sh.cols
 }
