@@ -51,10 +51,29 @@ func TestSearchCache(t *testing.T) {
 			}
 			return ref.Run
 		}
+		types := func(b *butler.Butler) int {
+			t.Helper()
+			ts, err := b.DatasetTypes(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(ts)
+		}
 		for _, b := range []*butler.Butler{plain, long, short} {
 			if run := find(b); run != "run/a" {
 				t.Fatalf("before: found in %s, want run/a", run)
 			}
+			if n := types(b); n != 1 {
+				t.Fatalf("before: %d dataset types, want 1", n)
+			}
+		}
+		// Another writer registers a dataset type: a listing rereads the
+		// types, each time without a cache, once per TTL with one.
+		if _, err := w.RegisterDatasetType(ctx, "other", "StructuredDataDict", []string{"instrument"}, false); err != nil {
+			t.Fatal(err)
+		}
+		if n, m := types(plain), types(long); n != 2 || m != 1 {
+			t.Errorf("after a registration: %d dataset types listed without a cache (want 2), %d with a 1 h one (want 1)", n, m)
 		}
 		// Another writer puts a newer dataset in a new run at the chain's head.
 		if _, err := w.Put(ctx, []byte("b: 2\n"), "dict", id, "run/b"); err != nil {
@@ -81,6 +100,9 @@ func TestSearchCache(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 		if run := find(short); run != "run/b" {
 			t.Errorf("with a 100 ms cache, 150 ms later: found in %s, want run/b", run)
+		}
+		if n := types(short); n != 2 {
+			t.Errorf("with a 100 ms cache, 150 ms later: %d dataset types, want 2", n)
 		}
 	})
 }
