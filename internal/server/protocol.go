@@ -122,6 +122,55 @@ type datasetRefJSON struct {
 	Component   *string            `json:"component"`
 }
 
+// appendJSON writes r as marshal does (a query page holds thousands).
+func (r datasetRefJSON) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"id":"`...)
+	b = append(b, r.ID.String()...)
+	b = append(b, `","datasetType":{"name":`...)
+	t := r.DatasetType
+	b = appendString(b, t.Name)
+	b = append(b, `,"storageClass":`...)
+	b = appendString(b, t.StorageClass)
+	b = append(b, `,"dimensions":`...)
+	if t.Dimensions == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, d := range t.Dimensions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, d)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"parentStorageClass":`...)
+	b = appendOptString(b, t.ParentStorageClass)
+	b = append(b, `,"isCalibration":`...)
+	b = strconv.AppendBool(b, t.IsCalibration)
+	b = append(b, `},"dataId":{"dataId":`...)
+	var err error
+	if b, err = appendValue(b, r.DataID.DataID); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"records":`...)
+	if b, err = appendValue(b, r.DataID.Records); err != nil {
+		return nil, err
+	}
+	b = append(b, `},"run":`...)
+	b = appendString(b, r.Run)
+	b = append(b, `,"component":`...)
+	b = appendOptString(b, r.Component)
+	return append(b, '}'), nil
+}
+
+func appendOptString(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendString(b, *s)
+}
+
 // dimensionRecordJSON is SerializedDimensionRecord.
 type dimensionRecordJSON struct {
 	Definition string `json:"definition"`
@@ -181,6 +230,35 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			return append(b, "null"...), nil
 		}
 		return x.appendJSON(b)
+	case datasetRefJSON:
+		return x.appendJSON(b)
+	case []datasetRefJSON:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, r := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b, _ = r.appendJSON(b)
+		}
+		return append(b, ']'), nil
+	case []any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, v := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendValue(b, v); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
 	}
 	data, err := marshal(v)
 	if err != nil {
