@@ -19,7 +19,11 @@ import (
 func runBenchServe(t *testing.T, args ...string) serveload.Report {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	args = append([]string{"bench", "serve", "--binary", repotest.Binary(t), "--format", "json"}, args...)
+	bin := os.Getenv("BUTLER_BENCH_SERVE_BINARY") // another build's serve, to compare
+	if bin == "" {
+		bin = repotest.Binary(t)
+	}
+	args = append([]string{"bench", "serve", "--binary", bin, "--format", "json"}, args...)
 	if code := cli.Main(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != cli.ExitOK {
 		t.Fatalf("butler %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
 	}
@@ -71,7 +75,8 @@ func TestBenchServe_Small(t *testing.T) {
 // TestBenchServe1M is the load benchmark: BUTLER_BENCH_SERVE=1
 // builds a 1,025,000-raw PostgreSQL registry and runs 500 clients for 30 s
 // (BUTLER_BENCH_SERVE_CLIENTS, _DURATION, _EXPOSURES, _DIALECT change them;
-// BUTLER_BENCH_SERVE_MIX is one or more mixes separated by ";", run in turn).
+// BUTLER_BENCH_SERVE_MIX is one or more mixes separated by ";", run in turn;
+// BUTLER_BENCH_SERVE_BINARY measures another build's serve).
 func TestBenchServe1M(t *testing.T) {
 	if os.Getenv("BUTLER_BENCH_SERVE") == "" {
 		t.Skip("set BUTLER_BENCH_SERVE=1 to load-test butler serve over a 1,025,000-raw PostgreSQL registry")
