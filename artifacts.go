@@ -34,9 +34,10 @@ type Artifact struct {
 // Artifacts returns the stored files of the datasets (keyed by ID; a dataset
 // without files has no entry), in the order the datastore records them.
 func (b *Butler) Artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error) {
-	if b.remote != nil {
-		return b.remoteArtifacts(ctx, ids)
-	}
+	return b.be.artifacts(ctx, ids)
+}
+
+func (b local) artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error) {
 	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
 	if err != nil {
 		return nil, err
@@ -56,9 +57,10 @@ func (b *Butler) Artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.I
 
 // OpenArtifact reads an artifact from byte off to its end.
 func (b *Butler) OpenArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error) {
-	if b.remote != nil {
-		return b.remoteOpenArtifact(ctx, a, off)
-	}
+	return b.be.openArtifact(ctx, a, off)
+}
+
+func (b local) openArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error) {
 	if off < 0 {
 		return nil, fmt.Errorf("read %s: %w: negative offset %d", a.URI, errs.ErrInvalid, off)
 	}
@@ -133,3 +135,10 @@ func (b *Butler) ExpandDataID(ctx context.Context, dims []string, id dimensions.
 // long-running process that serves many requests at once: at most open
 // connections, idle of them kept open between requests (0 keeps a default).
 func (b *Butler) SetConnectionPool(open, idle int) { b.reg.SetPool(open, idle) }
+
+// SetSearchCache keeps, for ttl, what a dataset search resolves before it
+// reads datasets (collections, chains, summaries), for a long-running
+// read-only process such as a server: a change another process makes to
+// chains or summaries is seen at most ttl late. 0 turns it off (the
+// default).
+func (b *Butler) SetSearchCache(ttl time.Duration) { b.reg.SetSearchCache(ttl) }

@@ -39,9 +39,10 @@ type Butler struct {
 	log        *slog.Logger
 	writeable  bool
 	storageCls map[string]config.StorageClassDef
-	// remote, for a repository opened by URL, is the server's client; reg,
-	// ds and repo are then nil (see remote.go).
-	remote *remote.Client
+	// be answers the read methods: the registry and datastore above, or a
+	// server's client for a repository opened by URL (reg, ds and repo are
+	// then nil; see backend.go).
+	be backend
 }
 
 // DefaultStorage returns the storage drivers a butler can open, by URI scheme.
@@ -250,28 +251,26 @@ func Open(ctx context.Context, ref string, opts OpenOptions) (*Butler, error) {
 	if err != nil {
 		log.Warn("storage classes unreadable", "err", err)
 	}
-	return &Butler{Root: repo.Root, ConfigFile: repo.ConfigFile, Universe: reg.Universe, repo: repo, reg: reg, ds: ds, log: log, writeable: opts.Writeable, storageCls: scs}, nil
+	b := &Butler{Root: repo.Root, ConfigFile: repo.ConfigFile, Universe: reg.Universe, repo: repo, reg: reg, ds: ds, log: log, writeable: opts.Writeable, storageCls: scs}
+	b.be = local{b}
+	return b, nil
 }
 
 // Close releases the repository.
-func (b *Butler) Close() error {
-	if b.remote != nil {
-		return nil
-	}
-	return errors.Join(b.reg.Close(), b.ds.Backend.Close())
-}
+func (b *Butler) Close() error { return b.be.close() }
+
+func (b local) close() error { return errors.Join(b.reg.Close(), b.ds.Backend.Close()) }
 
 // Config returns the expanded repository configuration.
 func (b *Butler) Config() *config.Config { return b.repo.Config }
 
 // IsWriteable reports whether the repository was opened for writing and the
 // database lets this user write.
-func (b *Butler) IsWriteable() bool { return b.remote == nil && b.writeable && b.reg.IsWriteable() }
+func (b *Butler) IsWriteable() bool { return b.checkWriteable("") == nil }
 
-func (b *Butler) checkWriteable(what string) error {
-	if b.remote != nil {
-		return fmt.Errorf("%s: %w: %s is a read-only remote repository", what, errs.ErrReadOnly, b.Root)
-	}
+func (b *Butler) checkWriteable(what string) error { return b.be.writable(what) }
+
+func (b local) writable(what string) error {
 	if !b.writeable {
 		return fmt.Errorf("%s: %w: repository %s was opened read-only", what, errs.ErrReadOnly, b.Root)
 	}

@@ -50,9 +50,10 @@ type CollectionTree struct {
 // none) and links them to their children and parents, recursively, reading
 // the registry a fixed number of times however large the tree.
 func (b *Butler) CollectionTree(ctx context.Context, patterns []string, opts CollectionTreeOptions) (*CollectionTree, error) {
-	if b.remote != nil {
-		return b.remoteCollectionTree(ctx, patterns, opts)
-	}
+	return b.be.collectionTree(ctx, patterns, opts)
+}
+
+func (b local) collectionTree(ctx context.Context, patterns []string, opts CollectionTreeOptions) (*CollectionTree, error) {
 	g, err := b.reg.CollectionGraph(ctx, opts.DatasetTypes)
 	if err != nil {
 		return nil, err

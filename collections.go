@@ -60,10 +60,10 @@ func (b *Butler) RegisterCollection(ctx context.Context, name string, typ datase
 
 // Collection returns one collection.
 func (b *Butler) Collection(ctx context.Context, name string) (*Collection, error) {
-	if b.remote != nil {
-		c, _, err := b.remoteCollection(ctx, name)
-		return c, err
-	}
+	return b.be.collection(ctx, name)
+}
+
+func (b local) collection(ctx context.Context, name string) (*Collection, error) {
 	c, err := b.reg.Collection(ctx, name)
 	if err != nil {
 		return nil, err
@@ -73,9 +73,10 @@ func (b *Butler) Collection(ctx context.Context, name string) (*Collection, erro
 
 // Collections lists the collections matching glob patterns (all when none) and types.
 func (b *Butler) Collections(ctx context.Context, patterns []string, types ...dataset.CollectionType) ([]*Collection, error) {
-	if b.remote != nil {
-		return b.remoteCollections(ctx, patterns, types...)
-	}
+	return b.be.collections(ctx, patterns, types...)
+}
+
+func (b local) collections(ctx context.Context, patterns []string, types ...dataset.CollectionType) ([]*Collection, error) {
 	cs, err := b.reg.MatchCollections(ctx, patterns, types...)
 	if err != nil {
 		return nil, err
@@ -85,10 +86,10 @@ func (b *Butler) Collections(ctx context.Context, patterns []string, types ...da
 
 // Chain returns the children of a CHAINED collection.
 func (b *Butler) Chain(ctx context.Context, parent string) ([]string, error) {
-	if b.remote != nil {
-		_, children, err := b.remoteCollection(ctx, parent)
-		return children, err
-	}
+	return b.be.chain(ctx, parent)
+}
+
+func (b local) chain(ctx context.Context, parent string) ([]string, error) {
 	return b.reg.Chain(ctx, parent)
 }
 

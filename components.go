@@ -186,8 +186,8 @@ func (b *Butler) Components(ctx context.Context, typeName string) (all, readable
 // component the storage class does not have is errs.ErrInvalid naming the
 // valid ones; one this butler cannot compute is errs.ErrUnsupported.
 func (b *Butler) GetComponent(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) (any, dataset.Ref, error) {
-	if b.remote != nil {
-		return nil, dataset.Ref{}, b.remoteUnsupported("reading component " + typeName)
+	if err := b.be.unsupported("reading component " + typeName); err != nil {
+		return nil, dataset.Ref{}, err
 	}
 	parent, comp := dataset.SplitComponent(typeName)
 	if !isComponent(typeName) {

@@ -43,17 +43,19 @@ func (b *Butler) RegisterDatasetType(ctx context.Context, name, storageClass str
 
 // DatasetType returns a registered dataset type.
 func (b *Butler) DatasetType(ctx context.Context, name string) (dataset.Type, error) {
-	if b.remote != nil {
-		return b.remote.DatasetType(ctx, name)
-	}
+	return b.be.datasetType(ctx, name)
+}
+
+func (b local) datasetType(ctx context.Context, name string) (dataset.Type, error) {
 	return b.reg.DatasetType(ctx, name)
 }
 
 // DatasetTypes lists registered dataset types matching glob patterns (all when none).
 func (b *Butler) DatasetTypes(ctx context.Context, patterns ...string) ([]dataset.Type, error) {
-	if b.remote != nil {
-		return b.remote.DatasetTypes(ctx, patterns...)
-	}
+	return b.be.datasetTypes(ctx, patterns...)
+}
+
+func (b local) datasetTypes(ctx context.Context, patterns ...string) ([]dataset.Type, error) {
 	return b.reg.DatasetTypes(ctx, patterns)
 }
 
@@ -302,9 +304,10 @@ func (b *Butler) checkRun(ctx context.Context, run string) error {
 // Find returns the first dataset of the type with the data ID in the ordered
 // collections; a missing dataset is an error wrapping errs.ErrNotFound.
 func (b *Butler) Find(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) (dataset.Ref, error) {
-	if b.remote != nil {
-		return b.remote.Find(ctx, typeName, dataID, collections)
-	}
+	return b.be.find(ctx, typeName, dataID, collections)
+}
+
+func (b local) find(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) (dataset.Ref, error) {
 	t, err := b.reg.DatasetType(ctx, typeName)
 	if err != nil {
 		return dataset.Ref{}, err
@@ -384,9 +387,10 @@ func (b *Butler) Get(ctx context.Context, typeName string, dataID dimensions.Dat
 // YAML. As in the Python butler, a file whose size differs from the size
 // recorded for it (when one is) is an error.
 func (b *Butler) GetRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
-	if b.remote != nil {
-		return b.remoteGetRef(ctx, ref)
-	}
+	return b.be.getRef(ctx, ref)
+}
+
+func (b local) getRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
 	if isComponent(ref.Type.Name) {
 		parent, comp := dataset.SplitComponent(ref.Type.Name)
 		pref := ref
@@ -450,39 +454,35 @@ func (b *Butler) GetValue(ctx context.Context, v any, typeName string, dataID di
 
 // URI returns the location of a dataset's file.
 func (b *Butler) URI(ctx context.Context, ref dataset.Ref) (string, error) {
-	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), []dataset.ID{ref.ID})
+	arts, err := b.Artifacts(ctx, []dataset.ID{ref.ID})
 	if err != nil {
 		return "", err
 	}
-	if len(recs[ref.ID]) == 0 {
+	if len(arts[ref.ID]) == 0 {
 		return "", fmt.Errorf("dataset %s: %w: no file", ref, errs.ErrNotFound)
 	}
-	return b.ds.URI(recs[ref.ID][0].Path), nil
+	return arts[ref.ID][0].URI, nil
 }
 
 // URIs returns the file locations of many datasets at once (keyed by ID).
 func (b *Butler) URIs(ctx context.Context, ids []dataset.ID) (map[dataset.ID]string, error) {
-	if b.remote != nil {
-		return b.remoteURIs(ctx, ids)
-	}
-	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
+	arts, err := b.Artifacts(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[dataset.ID]string, len(recs))
-	for id, rs := range recs {
-		if len(rs) > 0 {
-			out[id] = b.ds.URI(rs[0].Path)
-		}
+	out := make(map[dataset.ID]string, len(arts))
+	for id, as := range arts {
+		out[id] = as[0].URI // a dataset without files has no entry
 	}
 	return out, nil
 }
 
 // Dataset returns the dataset with the given ID.
 func (b *Butler) Dataset(ctx context.Context, id dataset.ID) (dataset.Ref, error) {
-	if b.remote != nil {
-		return b.remote.Dataset(ctx, id)
-	}
+	return b.be.dataset(ctx, id)
+}
+
+func (b local) dataset(ctx context.Context, id dataset.ID) (dataset.Ref, error) {
 	ref, err := b.reg.Dataset(ctx, id)
 	if err != nil {
 		return dataset.Ref{}, err

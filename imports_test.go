@@ -36,6 +36,7 @@ func TestImports(t *testing.T) {
 		mod + "/internal/server":         {"/internal/registry", "/internal/datastore", "/internal/cli", "/storage/posix", "/storage/s3"},
 		mod + "/remote":                  {mod + "\x00", "/internal/", "/storage"},
 		mod + "/internal/benchrepo":      {"/internal/cli", "/internal/registry"},
+		mod + "/internal/serveload":      {"/internal/cli", "/internal/registry", "/internal/datastore"},
 		mod + "/internal/pyrepr":         {mod + "/"},
 		mod + "/internal/zipindex":       {mod + "\x00", "/internal/registry", "/internal/cli", "/internal/datastore"},
 		mod + "/sphgeom":                 {mod + "\x00", "/internal/", "/dimensions", "/dataset", "/storage"},

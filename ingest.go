@@ -318,9 +318,10 @@ type RetrieveOptions struct {
 // RetrieveArtifacts copies the files of datasets into a local directory and
 // returns the paths written.
 func (b *Butler) RetrieveArtifacts(ctx context.Context, refs []dataset.Ref, dest string, opts RetrieveOptions) ([]string, error) {
-	if b.remote != nil {
-		return b.remoteRetrieve(ctx, refs, dest, opts)
-	}
+	return b.be.retrieveArtifacts(ctx, refs, dest, opts)
+}
+
+func (b local) retrieveArtifacts(ctx context.Context, refs []dataset.Ref, dest string, opts RetrieveOptions) ([]string, error) {
 	refs = uniqueRefs(refs)
 	ids := make([]dataset.ID, len(refs))
 	for i, r := range refs {

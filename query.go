@@ -69,9 +69,10 @@ func (b *Butler) QueryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 // searches of QueryRecords and QueryDataIDs): type by type, sorted by name,
 // each one planned by the registry from s and streamed to fn.
 func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
-	if b.remote != nil {
-		return b.remoteQueryDatasets(ctx, s, fn)
-	}
+	return b.be.searchDatasets(ctx, s, fn)
+}
+
+func (b local) searchDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
 	types, err := b.reg.DatasetTypes(ctx, s.Types)
 	if err != nil {
 		return err
@@ -160,9 +161,10 @@ func (b *Butler) queryDatasets(ctx context.Context, s DatasetSearch, fn func(dat
 // the dataset type, the collections, their summaries (types and governor
 // values ever added), the where expression against the dimension records.
 func (b *Butler) ExplainNoDatasets(ctx context.Context, s DatasetSearch) []string {
-	if b.remote != nil {
-		return b.remoteExplainNoDatasets(ctx, s)
-	}
+	return b.be.explainNoDatasets(ctx, s)
+}
+
+func (b local) explainNoDatasets(ctx context.Context, s DatasetSearch) []string {
 	types, err := b.reg.DatasetTypes(ctx, s.Types)
 	if err != nil || len(types) == 0 {
 		all, _ := b.reg.DatasetTypes(ctx, nil)
@@ -302,13 +304,7 @@ func (b *Butler) noRecords(ctx context.Context, element string) string {
 	}
 	found := false
 	errFound := errors.New("found")
-	each := func(fn func(dimensions.Record) error) error { return b.reg.Reader().EachRecord(ctx, element, fn) }
-	if b.remote != nil {
-		each = func(fn func(dimensions.Record) error) error {
-			return b.remoteQueryRecords(ctx, RecordSearch{Element: element, Limit: 1}, fn)
-		}
-	}
-	err := each(func(dimensions.Record) error {
+	err := b.QueryRecords(ctx, RecordSearch{Element: element, Limit: 1}, func(dimensions.Record) error {
 		found = true
 		return errFound
 	})
@@ -356,9 +352,10 @@ type RecordSearch struct {
 // QueryRecords streams the records of an element matching a where expression
 // over its own fields and dimensions.
 func (b *Butler) QueryRecords(ctx context.Context, s RecordSearch, fn func(dimensions.Record) error) error {
-	if b.remote != nil {
-		return b.remoteQueryRecords(ctx, s, fn)
-	}
+	return b.be.searchRecords(ctx, s, fn)
+}
+
+func (b local) searchRecords(ctx context.Context, s RecordSearch, fn func(dimensions.Record) error) error {
 	e, ok := b.Universe.Element(s.Element)
 	if !ok {
 		return fmt.Errorf("dimension element %q: %w (known: %s)", s.Element, errs.ErrNotFound, strings.Join(b.Universe.DimensionNames(), ", "))
@@ -478,8 +475,8 @@ func (b *Butler) emptySearchGroup(s DataIDSearch) (dimensions.Group, error) {
 		names = append(names, k)
 	}
 	g, err := b.Universe.Group(names...)
-	if err != nil || strings.TrimSpace(s.Where) == "" || b.remote != nil {
-		return g, err
+	if err != nil || strings.TrimSpace(s.Where) == "" || b.reg == nil {
+		return g, err // (no registry: a remote repository's server widens it)
 	}
 	ast, err := query.Parse(s.Where)
 	if err != nil {
@@ -555,9 +552,10 @@ type DataIDSearch struct {
 // QueryDataIDs streams the distinct data IDs (required and implied dimensions)
 // of the dimensions that satisfy the search.
 func (b *Butler) QueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimensions.DataID) error) error {
-	if b.remote != nil {
-		return b.remoteQueryDataIDs(ctx, s, fn)
-	}
+	return b.be.searchDataIDs(ctx, s, fn)
+}
+
+func (b local) searchDataIDs(ctx context.Context, s DataIDSearch, fn func(dimensions.DataID) error) error {
 	g, err := b.Universe.Group(s.Dimensions...)
 	if err != nil {
 		return err

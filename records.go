@@ -66,9 +66,10 @@ func (b *Butler) Records(ctx context.Context, element string, where dimensions.D
 
 // EachRecord streams every record of an element to fn.
 func (b *Butler) EachRecord(ctx context.Context, element string, fn func(dimensions.Record) error) error {
-	if b.remote != nil {
-		return b.remoteQueryRecords(ctx, RecordSearch{Element: element}, fn)
-	}
+	return b.be.eachRecord(ctx, element, fn)
+}
+
+func (b local) eachRecord(ctx context.Context, element string, fn func(dimensions.Record) error) error {
 	return b.reg.Reader().EachRecord(ctx, element, fn)
 }
 

@@ -24,14 +24,23 @@ import (
 
 // A Butler opened from a server URL (https://HOST/api/butler/repo/LABEL, or
 // http:// on loopback) is a remote repository: it has no registry or
-// datastore of its own, and each read method the CLI's read commands use
-// sends its request through package remote instead (the `if b.remote != nil`
-// at the top of those methods). Writes fail with errs.ErrReadOnly: the
-// protocol has no write routes yet. Methods that have no remote form yet
-// fail with errs.ErrUnsupported (remoteUnsupported).
+// datastore of its own, and its backend (see backend.go) is a server, which
+// sends each request through package remote. Writes fail with
+// errs.ErrReadOnly: the protocol has no write routes yet. Methods that have
+// no remote form yet fail with errs.ErrUnsupported (server.unsupported).
+
+// server is the backend of a remote repository: package remote's client of
+// the repository's server.
+type server struct {
+	*Butler
+	remote *remote.Client
+}
 
 // IsRemote reports whether the repository is a server's (opened by URL).
-func (b *Butler) IsRemote() bool { return b.remote != nil }
+func (b *Butler) IsRemote() bool {
+	_, ok := b.be.(server)
+	return ok
+}
 
 // openRemote opens the repository of a server.
 func openRemote(ctx context.Context, ref string, opts OpenOptions) (*Butler, error) {
@@ -46,7 +55,9 @@ func openRemote(ctx context.Context, ref string, opts OpenOptions) (*Butler, err
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Butler{Root: c.URL(), Universe: c.Universe(), remote: c, log: log}, nil
+	b := &Butler{Root: c.URL(), Universe: c.Universe(), log: log}
+	b.be = server{b, c}
+	return b, nil
 }
 
 // remoteOpenError says in plain words why a server could not be used.
@@ -67,18 +78,40 @@ func remoteOpenError(ref string, err error) error {
 	return fmt.Errorf("remote repository %s: %w", ref, err)
 }
 
-// remoteUnsupported is the error of a method a remote repository cannot do yet.
-func (b *Butler) remoteUnsupported(what string) error {
+func (b server) close() error { return nil }
+
+func (b server) writable(what string) error {
+	return fmt.Errorf("%s: %w: %s is a read-only remote repository", what, errs.ErrReadOnly, b.Root)
+}
+
+// unsupported is the error of a method a remote repository cannot do yet.
+func (b server) unsupported(what string) error {
 	return fmt.Errorf("%s: %w through a remote repository (%s) yet", what, errs.ErrUnsupported, b.Root)
 }
 
-// remoteQueryDatasets runs a dataset search on the server (query/all_datasets).
-func (b *Butler) remoteQueryDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
+func (b server) datasetType(ctx context.Context, name string) (dataset.Type, error) {
+	return b.remote.DatasetType(ctx, name)
+}
+
+func (b server) datasetTypes(ctx context.Context, patterns ...string) ([]dataset.Type, error) {
+	return b.remote.DatasetTypes(ctx, patterns...)
+}
+
+func (b server) dataset(ctx context.Context, id dataset.ID) (dataset.Ref, error) {
+	return b.remote.Dataset(ctx, id)
+}
+
+func (b server) find(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) (dataset.Ref, error) {
+	return b.remote.Find(ctx, typeName, dataID, collections)
+}
+
+// searchDatasets runs a dataset search on the server (query/all_datasets).
+func (b server) searchDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
 	switch {
 	case s.CalibTime != nil:
-		return b.remoteUnsupported("calibration lookups at a time")
+		return b.unsupported("calibration lookups at a time")
 	case len(s.OrderBy) > 0:
-		return b.remoteOrderedDatasets(ctx, s, fn)
+		return b.orderedDatasets(ctx, s, fn)
 	}
 	q := remote.DatasetQuery{Types: s.Types, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, FindFirst: s.FindFirst, Limit: s.Limit}
 	for ref, err := range b.remote.Datasets(ctx, q) {
@@ -92,9 +125,9 @@ func (b *Butler) remoteQueryDatasets(ctx context.Context, s DatasetSearch, fn fu
 	return nil
 }
 
-// remoteFiles returns a dataset's files as artifacts (URI: where to read
+// files returns a dataset's files as artifacts (URI: where to read
 // them, a signed URL).
-func (b *Butler) remoteFiles(ctx context.Context, id dataset.ID) ([]Artifact, error) {
+func (b server) files(ctx context.Context, id dataset.ID) ([]Artifact, error) {
 	files, err := b.remote.Files(ctx, id)
 	if err != nil {
 		return nil, err
@@ -107,10 +140,10 @@ func (b *Butler) remoteFiles(ctx context.Context, id dataset.ID) ([]Artifact, er
 	return out, nil
 }
 
-func (b *Butler) remoteArtifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error) {
+func (b server) artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error) {
 	out := map[dataset.ID][]Artifact{}
 	for _, id := range ids {
-		arts, err := b.remoteFiles(ctx, id)
+		arts, err := b.files(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -121,29 +154,16 @@ func (b *Butler) remoteArtifacts(ctx context.Context, ids []dataset.ID) (map[dat
 	return out, nil
 }
 
-func (b *Butler) remoteOpenArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error) {
+func (b server) openArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error) {
 	return b.remote.OpenFile(ctx, remote.File{URL: a.URI, Auth: a.auth, Path: a.Path}, off)
 }
 
-// remoteURIs are the URLs the server hands out for the datasets' files.
-func (b *Butler) remoteURIs(ctx context.Context, ids []dataset.ID) (map[dataset.ID]string, error) {
-	arts, err := b.remoteArtifacts(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[dataset.ID]string, len(arts))
-	for id, as := range arts {
-		out[id] = as[0].URI
-	}
-	return out, nil
-}
-
-// remoteGetRef downloads a dataset's one file.
-func (b *Butler) remoteGetRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
+// getRef downloads a dataset's one file.
+func (b server) getRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
 	if isComponent(ref.Type.Name) {
-		return nil, b.remoteUnsupported("reading component " + ref.Type.Name)
+		return nil, b.unsupported("reading component " + ref.Type.Name)
 	}
-	arts, err := b.remoteFiles(ctx, ref.ID)
+	arts, err := b.files(ctx, ref.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +173,7 @@ func (b *Butler) remoteGetRef(ctx context.Context, ref dataset.Ref) ([]byte, err
 	case len(arts) > 1:
 		return nil, fmt.Errorf("dataset %s: %w: it is stored as %d component files", ref, errs.ErrUnsupported, len(arts))
 	}
-	rc, err := b.remoteOpenArtifact(ctx, arts[0], 0)
+	rc, err := b.openArtifact(ctx, arts[0], 0)
 	if err != nil {
 		return nil, err
 	}
@@ -165,14 +185,14 @@ func (b *Butler) remoteGetRef(ctx context.Context, ref dataset.Ref) ([]byte, err
 	return data, err
 }
 
-// remoteRetrieve downloads the datasets' files under dest, by copy only.
-func (b *Butler) remoteRetrieve(ctx context.Context, refs []dataset.Ref, dest string, opts RetrieveOptions) ([]string, error) {
+// retrieveArtifacts downloads the datasets' files under dest, by copy only.
+func (b server) retrieveArtifacts(ctx context.Context, refs []dataset.Ref, dest string, opts RetrieveOptions) ([]string, error) {
 	if opts.Transfer != "" && opts.Transfer != datastore.Auto && opts.Transfer != datastore.Copy {
 		return nil, fmt.Errorf("transfer mode %q: %w for retrieving artifacts from a remote repository; use copy", opts.Transfer, errs.ErrUnsupported)
 	}
 	var out []string
 	for _, ref := range uniqueRefs(refs) {
-		arts, err := b.remoteFiles(ctx, ref.ID)
+		arts, err := b.files(ctx, ref.ID)
 		if err != nil {
 			return out, err
 		}
@@ -203,8 +223,8 @@ func (b *Butler) remoteRetrieve(ctx context.Context, refs []dataset.Ref, dest st
 
 // download writes an artifact of a remote repository to target (through a
 // temporary file, so target is whole or absent).
-func (b *Butler) download(ctx context.Context, a Artifact, target string) error {
-	rc, err := b.remoteOpenArtifact(ctx, a, 0)
+func (b server) download(ctx context.Context, a Artifact, target string) error {
+	rc, err := b.openArtifact(ctx, a, 0)
 	if err != nil {
 		return err
 	}
@@ -228,10 +248,10 @@ func (b *Butler) download(ctx context.Context, a Artifact, target string) error 
 	return os.Rename(tmp, target)
 }
 
-// remoteCollectionTree builds the tree from the server's collection info.
+// collectionTree builds the tree from the server's collection info.
 // The server lists collections in registry order (creation), which stands
 // in for the IDs a remote repository does not expose.
-func (b *Butler) remoteCollectionTree(ctx context.Context, patterns []string, opts CollectionTreeOptions) (*CollectionTree, error) {
+func (b server) collectionTree(ctx context.Context, patterns []string, opts CollectionTreeOptions) (*CollectionTree, error) {
 	infos, err := b.remote.Collections(ctx, []string{"*"})
 	if err != nil {
 		return nil, err
@@ -275,8 +295,8 @@ func (b *Butler) remoteCollectionTree(ctx context.Context, patterns []string, op
 	return t, nil
 }
 
-// remoteCollections lists the collections matching patterns and types.
-func (b *Butler) remoteCollections(ctx context.Context, patterns []string, types ...dataset.CollectionType) ([]*Collection, error) {
+// collections lists the collections matching patterns and types.
+func (b server) collections(ctx context.Context, patterns []string, types ...dataset.CollectionType) ([]*Collection, error) {
 	infos, err := b.remote.Collections(ctx, patterns, types...)
 	if err != nil {
 		return nil, err
@@ -289,10 +309,10 @@ func (b *Butler) remoteCollections(ctx context.Context, patterns []string, types
 	return out, nil
 }
 
-// remoteExplainNoDatasets says why a search of a remote repository found
+// explainNoDatasets says why a search of a remote repository found
 // nothing, as far as the server's dataset types and collection summaries
 // tell.
-func (b *Butler) remoteExplainNoDatasets(ctx context.Context, s DatasetSearch) []string {
+func (b server) explainNoDatasets(ctx context.Context, s DatasetSearch) []string {
 	types, err := b.remote.DatasetTypes(ctx, s.Types...)
 	if err != nil {
 		return []string{err.Error()}
@@ -337,9 +357,19 @@ func (b *Butler) remoteExplainNoDatasets(ctx context.Context, s DatasetSearch) [
 	return why
 }
 
-// remoteCollection returns one collection of a remote repository and, for
-// a chain, its children.
-func (b *Butler) remoteCollection(ctx context.Context, name string) (*Collection, []string, error) {
+func (b server) collection(ctx context.Context, name string) (*Collection, error) {
+	c, _, err := b.collectionInfo(ctx, name)
+	return c, err
+}
+
+func (b server) chain(ctx context.Context, parent string) ([]string, error) {
+	_, children, err := b.collectionInfo(ctx, parent)
+	return children, err
+}
+
+// collectionInfo returns one collection of a remote repository and, for a
+// chain, its children.
+func (b server) collectionInfo(ctx context.Context, name string) (*Collection, []string, error) {
 	infos, err := b.remote.Collections(ctx, []string{name})
 	if err != nil {
 		return nil, nil, err
@@ -352,57 +382,37 @@ func (b *Butler) remoteCollection(ctx context.Context, name string) (*Collection
 	return nil, nil, &dataset.MissingCollectionError{Name: name}
 }
 
-// fileRecords returns the datastore records of the datasets (a remote
-// repository's as the server describes them, paths relative).
-func (b *Butler) fileRecords(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]registry.FileRecord, error) {
-	if b.remote == nil {
-		return b.reg.FileRecords(ctx, b.ds.RecordsTable(), ids)
-	}
-	arts, err := b.remoteArtifacts(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[dataset.ID][]registry.FileRecord, len(arts))
-	for id, as := range arts {
-		for _, a := range as {
-			out[id] = append(out[id], registry.FileRecord{DatasetID: id, Path: a.Path, Formatter: a.Formatter, StorageClass: a.StorageClass,
-				Component: a.Component, Checksum: a.Checksum, FileSize: a.FileSize})
-		}
-	}
-	return out, nil
-}
-
-// record reads one record of e by data ID.
-func (b *Butler) record(ctx context.Context, e *dimensions.Element, id dimensions.DataID) (dimensions.Record, bool, error) {
-	if b.remote == nil {
-		return b.reg.Record(ctx, e.Name, id)
-	}
+func (b server) getRecord(ctx context.Context, e *dimensions.Element, id dimensions.DataID) (dimensions.Record, bool, error) {
 	key := dimensions.DataID{}
 	for _, d := range e.Dimensions() {
 		key[d.Name] = id[d.Name]
 	}
 	var out dimensions.Record
 	found := false
-	err := b.remoteQueryRecords(ctx, RecordSearch{Element: e.Name, DataID: key, Limit: 1}, func(r dimensions.Record) error {
+	err := b.searchRecords(ctx, RecordSearch{Element: e.Name, DataID: key, Limit: 1}, func(r dimensions.Record) error {
 		out, found = r, true
 		return nil
 	})
 	return out, found, err
 }
 
-// remoteOpenPath opens the file at path (as the server describes it) of
+// openPath opens the file at path (as the server describes it) of
 // one of the datasets.
-func (b *Butler) remoteOpenPath(ctx context.Context, refs []dataset.Ref, p string) (io.ReadCloser, error) {
+func (b server) openPath(ctx context.Context, refs []dataset.Ref, p string) (io.ReadCloser, error) {
 	for _, r := range refs {
-		arts, err := b.remoteFiles(ctx, r.ID)
+		arts, err := b.files(ctx, r.ID)
 		if err != nil {
 			return nil, err
 		}
 		for _, a := range arts {
 			if a.Path == p {
-				return b.remoteOpenArtifact(ctx, a, 0)
+				return b.openArtifact(ctx, a, 0)
 			}
 		}
 	}
 	return nil, fmt.Errorf("file %s of a remote repository: %w: the server no longer lists it", p, errs.ErrNotFound)
+}
+
+func (b server) eachRecord(ctx context.Context, element string, fn func(dimensions.Record) error) error {
+	return b.searchRecords(ctx, RecordSearch{Element: element}, fn)
 }

@@ -3,16 +3,20 @@ package butler
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/query"
 	"github.com/gobutler/butler/remote"
+	"github.com/gobutler/butler/sphgeom"
+	"github.com/gobutler/butler/timespan"
 	"github.com/google/uuid"
 )
 
@@ -54,8 +58,21 @@ func literal(v any) (treeObj, error) {
 		return treeObj{"expression_type": "string", "value": x}, nil
 	case uuid.UUID:
 		return treeObj{"expression_type": "uuid", "value": x.String()}, nil
+	case time.Time:
+		return treeObj{"expression_type": "datetime", "nsec": timespan.FromUTC(x)}, nil
+	case timespan.Timespan:
+		return timespanLiteral(x.Begin, x.End), nil
 	}
-	return nil, fmt.Errorf("%w: value %v (%T) through a remote repository: want an int, float, string or UUID", errs.ErrUnsupported, v, v)
+	return nil, fmt.Errorf("%w: value %v (%T) through a remote repository: want an int, float, string, UUID, time or timespan", errs.ErrUnsupported, v, v)
+}
+
+// timespanLiteral is upstream's TimespanColumnLiteral: TAI nanoseconds, an
+// empty span as (Max, Min) as the registry stores it.
+func timespanLiteral(begin, end int64) treeObj {
+	if begin >= end {
+		begin, end = timespan.Empty.Begin, timespan.Empty.End
+	}
+	return treeObj{"expression_type": "timespan", "begin_nsec": begin, "end_nsec": end}
 }
 
 // column is a reference to a dimension key or an element's field.
@@ -122,10 +139,34 @@ func (w *treeWriter) expr(n query.Node) (treeObj, error) {
 			}
 			return treeObj{"expression_type": "binary", "operator": x.Op, "a": a, "b": b}, nil
 		}
-	case *query.TimeLit, *query.Tuple:
-		return nil, w.unsupported(n, "time literals")
+	case *query.TimeLit:
+		return treeObj{"expression_type": "datetime", "nsec": x.TAI}, nil
+	case *query.Tuple:
+		// (begin, end): two time literals, either of them NULL (unbounded).
+		var ends [2]int64
+		for i, it := range x.Items {
+			switch y := it.(type) {
+			case *query.TimeLit:
+				ends[i] = y.TAI
+				continue
+			case *query.Ident:
+				if y.IsNull() {
+					ends[i] = []int64{timespan.Min, timespan.Max}[i]
+					continue
+				}
+			}
+			return nil, w.unsupported(n, "timespans other than (time literal or NULL, time literal or NULL)")
+		}
+		if len(x.Items) != 2 {
+			return nil, fmt.Errorf("where expression: %w: a timespan needs exactly two items (begin, end), not %d (%s)", errs.ErrInvalid, len(x.Items), n)
+		}
+		return timespanLiteral(ends[0], ends[1]), nil
 	case *query.Call:
-		return nil, w.unsupported(n, "region literals")
+		reg, err := w.region(x)
+		if err != nil {
+			return nil, err
+		}
+		return treeObj{"expression_type": "region", "encoded": base64.StdEncoding.EncodeToString(reg.Encode())}, nil
 	}
 	return nil, w.unsupported(n, "this expression")
 }
@@ -292,7 +333,7 @@ func orderBy(terms []string) []any {
 
 // queryTree is a QueryTree of the dimensions, joining the datasets
 // searched in the collections.
-func (b *Butler) queryTree(ctx context.Context, dims []string, datasets, collections []string, pred treeObj) (treeObj, error) {
+func (b server) queryTree(ctx context.Context, dims []string, datasets, collections []string, pred treeObj) (treeObj, error) {
 	g, err := b.Universe.Group(dims...)
 	if err != nil {
 		return nil, err
@@ -319,7 +360,7 @@ func (b *Butler) queryTree(ctx context.Context, dims []string, datasets, collect
 }
 
 // execute runs a query tree with a result spec and passes each row to fn.
-func (b *Butler) execute(ctx context.Context, tree, spec treeObj, fn func(json.RawMessage) error) error {
+func (b server) execute(ctx context.Context, tree, spec treeObj, fn func(json.RawMessage) error) error {
 	body := treeObj{"query": treeObj{"tree": tree, "default_data_id": treeObj{"dataId": treeObj{}}, "additional_query_inputs": []any{}},
 		"result_spec": spec}
 	for row, err := range b.remote.Execute(ctx, body) {
@@ -340,8 +381,8 @@ func limitOf(n int) any {
 	return nil
 }
 
-// remoteQueryDataIDs runs a data ID search on the server.
-func (b *Butler) remoteQueryDataIDs(ctx context.Context, s DataIDSearch, fn func(dimensions.DataID) error) error {
+// searchDataIDs runs a data ID search on the server.
+func (b server) searchDataIDs(ctx context.Context, s DataIDSearch, fn func(dimensions.DataID) error) error {
 	pred, err := predicate(b.Universe, s.Where, s.Bind, s.DataID)
 	if err != nil {
 		return err
@@ -371,8 +412,8 @@ func (b *Butler) remoteQueryDataIDs(ctx context.Context, s DataIDSearch, fn func
 	})
 }
 
-// remoteQueryRecords runs a dimension record search on the server.
-func (b *Butler) remoteQueryRecords(ctx context.Context, s RecordSearch, fn func(dimensions.Record) error) error {
+// searchRecords runs a dimension record search on the server.
+func (b server) searchRecords(ctx context.Context, s RecordSearch, fn func(dimensions.Record) error) error {
 	e, ok := b.Universe.Element(s.Element)
 	if !ok {
 		return fmt.Errorf("query records: %w: no dimension element %q", errs.ErrNotFound, s.Element)
@@ -424,9 +465,9 @@ func decodeNumbers(data []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// remoteOrderedDatasets runs an ordered dataset search, of one dataset
+// orderedDatasets runs an ordered dataset search, of one dataset
 // type, as a query tree (query/all_datasets has no order).
-func (b *Butler) remoteOrderedDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
+func (b server) orderedDatasets(ctx context.Context, s DatasetSearch, fn func(dataset.Ref) error) error {
 	types, err := b.remote.DatasetTypes(ctx, s.Types...)
 	if err != nil {
 		return err
@@ -452,4 +493,68 @@ func (b *Butler) remoteOrderedDatasets(ctx context.Context, s DatasetSearch, fn 
 		}
 		return fn(ref)
 	})
+}
+
+// region evaluates a region literal (POINT, CIRCLE, BOX, POLYGON of
+// degrees, REGION of an IVOA POS string) as a local where expression
+// does, for upstream's region column literal.
+func (w *treeWriter) region(x *query.Call) (sphgeom.Region, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("where expression: %w: %s (%s)", errs.ErrInvalid, fmt.Sprintf(format, args...), x)
+	}
+	if x.Name == "REGION" {
+		var pos any
+		if len(x.Args) == 1 {
+			switch a := x.Args[0].(type) {
+			case *query.StringLit:
+				pos = a.Value
+			case *query.Bind:
+				pos = w.bind[a.Name]
+			}
+		}
+		s, ok := pos.(string)
+		if !ok {
+			return nil, bad("REGION needs an IVOA POS string (a literal or a bound string)")
+		}
+		return sphgeom.ParsePOS(s)
+	}
+	nums := make([]float64, len(x.Args))
+	for i, a := range x.Args {
+		v, err := w.expr(a)
+		if err != nil {
+			return nil, err
+		}
+		neg := 1.0
+		if v["expression_type"] == "unary" && v["operator"] == "-" {
+			v, neg = v["operand"].(treeObj), -1
+		}
+		switch n := v["value"].(type) {
+		case int:
+			nums[i] = neg * float64(n)
+		case int64:
+			nums[i] = neg * float64(n)
+		case float64:
+			nums[i] = neg * n
+		default:
+			return nil, bad("%s arguments must be numbers (degrees) or bound numbers", x.Name)
+		}
+	}
+	var reg sphgeom.Region
+	var err error
+	switch {
+	case x.Name == "POINT" && len(nums) == 2:
+		reg, err = sphgeom.Point(nums[0], nums[1])
+	case x.Name == "CIRCLE" && len(nums) == 3:
+		reg, err = sphgeom.NewCircleDeg(nums[0], nums[1], 2*nums[2]) // daf_butler's opening angle of 2r, as local queries
+	case x.Name == "BOX" && len(nums) == 4:
+		reg, err = sphgeom.NewBoxDeg(nums[0], nums[1], nums[2], nums[3])
+	case x.Name == "POLYGON":
+		reg, err = sphgeom.NewPolygonDeg(nums...)
+	default:
+		return nil, w.unsupported(x, "this function")
+	}
+	if err != nil {
+		return nil, bad("%s: %v", x.Name, err)
+	}
+	return reg, nil
 }

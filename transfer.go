@@ -397,10 +397,10 @@ func (b *Butler) importItem(f BundleFile, key, form string, refs []dataset.Ref, 
 	if src == nil {
 		return it
 	}
-	if src.remote != nil {
+	if s, ok := src.be.(server); ok {
 		// Downloaded from the URL the server hands out for the file.
 		it.size = -1
-		it.open = func(ctx context.Context) (io.ReadCloser, error) { return src.remoteOpenPath(ctx, refs, f.Path) }
+		it.open = func(ctx context.Context) (io.ReadCloser, error) { return s.openPath(ctx, refs, f.Path) }
 		return it
 	}
 	if strings.HasPrefix(f.Path, "file://") {
@@ -868,7 +868,7 @@ func (b *Butler) TransferFrom(ctx context.Context, src *Butler, refs []dataset.R
 	if opts.Transfer == datastore.Move {
 		return res, fmt.Errorf("transfer datasets: %w: transfer mode move would take files from the source repository", errs.ErrInvalid)
 	}
-	if src.remote != nil && opts.Transfer != "" && opts.Transfer != datastore.Auto && opts.Transfer != datastore.Copy {
+	if src.IsRemote() && opts.Transfer != "" && opts.Transfer != datastore.Auto && opts.Transfer != datastore.Copy {
 		return res, fmt.Errorf("transfer datasets: %w: transfer mode %s from a remote repository; its files can only be copied", errs.ErrUnsupported, opts.Transfer)
 	}
 	if opts.BatchSize <= 0 {

@@ -52,8 +52,8 @@ type zipMember struct {
 // its member names, which are each file's base name prefixed with the first 8
 // characters of its dataset ID, as daf_butler names them.
 func (b *Butler) RetrieveArtifactsZip(ctx context.Context, refs []dataset.Ref, dest string, opts RetrieveZipOptions) (string, error) {
-	if b.remote != nil {
-		return "", b.remoteUnsupported("retrieving artifacts as a zip")
+	if err := b.be.unsupported("retrieving artifacts as a zip"); err != nil {
+		return "", err
 	}
 	if len(refs) == 0 {
 		return "", fmt.Errorf("retrieve artifacts as zip: %w: no datasets given", errs.ErrInvalid)

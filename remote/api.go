@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
@@ -202,8 +203,12 @@ func literal(v any) (map[string]any, error) {
 		return map[string]any{"expression_type": "string", "value": x}, nil
 	case uuid.UUID:
 		return map[string]any{"expression_type": "uuid", "value": x.String()}, nil
+	case time.Time:
+		return map[string]any{"expression_type": "datetime", "nsec": timespan.FromUTC(x)}, nil
+	case timespan.Timespan:
+		return map[string]any{"expression_type": "timespan", "begin_nsec": x.Begin, "end_nsec": x.End}, nil
 	}
-	return nil, fmt.Errorf("%w: bind value %v (%T): want an int, float, string or UUID", errs.ErrUnsupported, v, v)
+	return nil, fmt.Errorf("%w: bind value %v (%T): want an int, float, string, UUID, time or timespan", errs.ErrUnsupported, v, v)
 }
 
 // Datasets streams the datasets a query finds, page by page as the server

@@ -42,7 +42,7 @@ files into a fresh SQLite repository. Raws are generated first unless --raws nam
 	f.StringVar(&o.raws, "raws", "", "existing raw files to use instead of generating them")
 	f.BoolVar(&o.keep, "keep", false, "keep the work directory")
 	addFormatFlag(cmd, &o.format)
-	cmd.AddCommand(newBenchQueryCmd(g), newBenchPlotCmd(g))
+	cmd.AddCommand(newBenchQueryCmd(g), newBenchServeCmd(g), newBenchPlotCmd(g))
 	return cmd
 }
 

@@ -131,10 +131,22 @@ func TestRemote_GoldenTables(t *testing.T) {
 				{"query-dimension-records", "R", "visit", "--where", "physical_filter = :f OR visit.id = 2", "--bind", "f=Cam1-G"},
 				{"query-dimension-records", "R", "detector", "--order-by", "-detector", "--limit", "2", "--format", "json"},
 				{"query-dimension-records", "R", "physical_filter", "--where", "band = 'r'", "--format", "yaml"},
+				// Time and timespan literals (upstream's datetime and timespan column literals).
+				{"query-dimension-records", "R", "visit", "--where", "visit.timespan OVERLAPS (T'2021-09-09T03:01:00', NULL)"},
+				{"query-data-ids", "R", "visit", "--where", "visit.timespan.begin < T'2021-09-09 03:01:00/tai' AND instrument = 'Cam1'"},
+				{"query-data-ids", "R", "visit", "--where", "visit.timespan OVERLAPS (T'2021-09-09T02:00:00', T'2021-09-09T05:00:00')"},
+				// Region literals (upstream's region column literal: the client encodes the region).
+				{"query-data-ids", "R", "visit", "--where", "visit.region OVERLAPS CIRCLE(0.17, 0.93, 0.05)"},
+				{"query-dimension-records", "R", "visit", "--where", "visit.region OVERLAPS BOX(0.2, 0.9, 1, 1) AND instrument = 'Cam1'"},
+				{"query-data-ids", "R", "visit", "detector", "--where", "visit_detector_region.region OVERLAPS REGION('CIRCLE 0.17 0.93 0.2')"},
+				{"query-data-ids", "R", "visit", "--where", "visit.region OVERLAPS POLYGON(0, 0, 0, 2, 2, 2, 2, 0) OR visit.region OVERLAPS POINT(-0.5, -1)"},
 			} {
 				local := append([]string{}, args...)
 				local[1] = root
 				want := repotest.MustRun(t, local...)
+				if strings.Count(want.Stdout, "\n") < 3 {
+					t.Errorf("butler %s finds nothing locally, which proves nothing:\n%s", strings.Join(local, " "), want.Stdout)
+				}
 				got := srv.run(t, srv.token, append([]string{}, args...)...)
 				if got.Code != 0 || got.Stdout != want.Stdout {
 					t.Errorf("butler %s:\nremote %s\nlocal:\n%s", strings.Join(args, " "), got, want.Stdout)

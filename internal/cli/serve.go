@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/gobutler/butler/internal/server"
 	"github.com/spf13/cobra"
@@ -15,6 +16,8 @@ type serveOptions struct {
 	listen, repositories, auth, tokens string
 	tlsCert, tlsKey, publicURL         string
 	signingKeyFile                     string
+	cacheTTL                           time.Duration
+	dbConnections                      int
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -65,6 +68,8 @@ open, address in use), 2 usage error.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 	f.StringVar(&o.publicURL, "public-url", "", "base URL clients reach the server at, for the file URLs it signs (default: from each request)")
 	f.StringVar(&o.signingKeyFile, "signing-key-file", "", "file holding the key (at least 32 bytes) that signs file URLs (default: a random key per process)")
+	f.DurationVar(&o.cacheTTL, "cache-ttl", time.Second, "reuse what a dataset search resolves (collections, chains, summaries) for this long: changes by others show at most this late (0: off)")
+	f.IntVar(&o.dbConnections, "db-connections", 10, "database connections per repository, kept open")
 	return cmd
 }
 
@@ -99,9 +104,13 @@ func runServe(ctx context.Context, g *globals, o serveOptions) error {
 			return fmt.Errorf("signing key %s: %d bytes, want at least 32", o.signingKeyFile, len(key))
 		}
 	}
-	logger := slog.New(slog.NewJSONHandler(g.stderr, nil))
+	// The access log is written in batches (every 100 ms), not a write per request.
+	logw := server.NewLogWriter(g.stderr, 100*time.Millisecond)
+	defer logw.Close()
+	logger := slog.New(slog.NewJSONHandler(logw, nil))
 	s, err := server.New(ctx, server.Options{
 		Repositories: repos, Auth: mode, TokensFile: o.tokens, SigningKey: key, PublicURL: o.publicURL, Logger: logger,
+		SearchCacheTTL: noneIfZero(o.cacheTTL), DBConnections: o.dbConnections,
 	})
 	if err != nil {
 		return err
@@ -117,4 +126,12 @@ func runServe(ctx context.Context, g *globals, o serveOptions) error {
 			logger.Info("listening", "url", scheme+"://"+addr, "repositories", len(repos), "auth", string(mode))
 		},
 	})
+}
+
+// noneIfZero maps a flag's 0 (off) to the server option's "none" (negative).
+func noneIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -10,7 +10,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gobutler/butler/dataset"
@@ -147,17 +149,8 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 	if err != nil {
 		return err
 	}
-	colls, err := r.ResolveCollections(ctx, q.Collections, q.FindFirst)
+	searchable, err := r.searchable(ctx, st, q)
 	if err != nil {
-		return err
-	}
-	var searchable []*Collection
-	for _, c := range colls {
-		if c.Type == dataset.Run || c.Type == dataset.Tagged || (c.Type == dataset.Calibration && st.calTable != "") {
-			searchable = append(searchable, c)
-		}
-	}
-	if searchable, err = r.PruneCollections(ctx, st.Name, searchable, q.Governors); err != nil {
 		return err
 	}
 	if len(searchable) == 0 {
@@ -211,7 +204,7 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 			sqlQ.Limit = 0 // applied after the test
 		}
 	}
-	sqlText, args, cols := r.datasetSQL(st, searchable, sqlQ)
+	sqlText, args, cols := r.datasetSQLShaped(st, searchable, sqlQ)
 	ambiguity := 0
 	if q.FindFirst && len(searchable) > 1 && hasCalibration(searchable) {
 		ambiguity = 1 // datasetSQL selects the winners' count per data ID last
@@ -779,7 +772,9 @@ func (r *Registry) Dataset(ctx context.Context, id dataset.ID) (*dataset.Ref, er
 	if st == nil {
 		return nil, fmt.Errorf("dataset %s: %w: its dataset type #%d is unknown", id, errs.ErrInvalid, typeID)
 	}
-	run, err := r.collectionByID(ctx, r.db.Conn(), runID)
+	run, err := cached(r, searchKey("run", strconv.FormatInt(runID, 10), nil, false, nil), func() (*Collection, error) {
+		return r.collectionByID(ctx, r.db.Conn(), runID)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -956,27 +951,13 @@ func (r *Registry) summaryGovernors(ctx context.Context, st *storedType, colls [
 		if _, ok := q.Governors[g.Name]; ok {
 			continue // the where expression constrains it
 		}
-		rows, err := r.db.Conn().Query(ctx, "SELECT DISTINCT "+r.db.Q(g.Name)+" FROM "+r.db.T("collection_summary_"+g.Name)+
-			" WHERE collection_id IN ("+strings.Join(ids, ", ")+")")
+		vals, err := cached(r, searchKey("governor", g.Name, ids, false, nil), func() ([]any, error) {
+			return r.summaryValues(ctx, g.Name, ids)
+		})
 		if err != nil {
-			return nil, fmt.Errorf("read collection summaries: %w", err)
-		}
-		var vals []any
-		for rows.Next() {
-			var v any
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			if b, ok := v.([]byte); ok {
-				v = string(b)
-			}
-			vals = append(vals, v)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, err
 		}
+		vals = slices.Clone(vals)
 		if len(vals) != 1 {
 			continue
 		}
@@ -1008,4 +989,27 @@ func (r *Registry) collectionIDs(ctx context.Context, q string, args ...any) (ma
 		out[toInt(v)] = true
 	}
 	return out, rows.Err()
+}
+
+// summaryValues returns the values of governor g the summaries of the
+// collections (IDs) record.
+func (r *Registry) summaryValues(ctx context.Context, g string, ids []string) ([]any, error) {
+	rows, err := r.db.Conn().Query(ctx, "SELECT DISTINCT "+r.db.Q(g)+" FROM "+r.db.T("collection_summary_"+g)+
+		" WHERE collection_id IN ("+strings.Join(ids, ", ")+")")
+	if err != nil {
+		return nil, fmt.Errorf("read collection summaries: %w", err)
+	}
+	defer rows.Close()
+	var vals []any
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		if b, ok := v.([]byte); ok {
+			v = string(b)
+		}
+		vals = append(vals, v)
+	}
+	return vals, rows.Err()
 }

@@ -183,9 +183,18 @@ func (r *Registry) storedType(ctx context.Context, c sqldb.Conn, name string) (*
 
 // DatasetTypes lists registered dataset types matching the globs (all when empty), sorted.
 func (r *Registry) DatasetTypes(ctx context.Context, patterns []string) ([]dataset.Type, error) {
-	r.mu.Lock()
-	r.typesLoaded = false // a listing shows what other clients registered too
-	r.mu.Unlock()
+	// A listing shows what other clients registered too: it rereads the
+	// types (with the search cache on, at most once per TTL, or every
+	// listing would make every search of a busy server reread them).
+	_, err := cached(r, "dataset types", func() (bool, error) {
+		r.mu.Lock()
+		r.typesLoaded = false
+		r.mu.Unlock()
+		return true, r.loadTypes(ctx, r.db.Conn())
+	})
+	if err != nil {
+		return nil, err
+	}
 	if err := r.loadTypes(ctx, r.db.Conn()); err != nil {
 		return nil, err
 	}

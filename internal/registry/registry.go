@@ -27,6 +27,7 @@ type Registry struct {
 	typesLoaded bool
 	opaque      map[string]bool
 	groupKeys   map[string]int64
+	search      *searchCache // nil: off (searchcache.go)
 }
 
 type storedType struct {

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gobutler/butler/dataset"
@@ -121,6 +122,55 @@ type datasetRefJSON struct {
 	Component   *string            `json:"component"`
 }
 
+// appendJSON writes r as marshal does (a query page holds thousands).
+func (r datasetRefJSON) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"id":"`...)
+	b = append(b, r.ID.String()...)
+	b = append(b, `","datasetType":{"name":`...)
+	t := r.DatasetType
+	b = appendString(b, t.Name)
+	b = append(b, `,"storageClass":`...)
+	b = appendString(b, t.StorageClass)
+	b = append(b, `,"dimensions":`...)
+	if t.Dimensions == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, d := range t.Dimensions {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, d)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"parentStorageClass":`...)
+	b = appendOptString(b, t.ParentStorageClass)
+	b = append(b, `,"isCalibration":`...)
+	b = strconv.AppendBool(b, t.IsCalibration)
+	b = append(b, `},"dataId":{"dataId":`...)
+	var err error
+	if b, err = appendValue(b, r.DataID.DataID); err != nil {
+		return nil, err
+	}
+	b = append(b, `,"records":`...)
+	if b, err = appendValue(b, r.DataID.Records); err != nil {
+		return nil, err
+	}
+	b = append(b, `},"run":`...)
+	b = appendString(b, r.Run)
+	b = append(b, `,"component":`...)
+	b = appendOptString(b, r.Component)
+	return append(b, '}'), nil
+}
+
+func appendOptString(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, "null"...)
+	}
+	return appendString(b, *s)
+}
+
 // dimensionRecordJSON is SerializedDimensionRecord.
 type dimensionRecordJSON struct {
 	Definition string `json:"definition"`
@@ -141,31 +191,102 @@ func (o object) MarshalJSON() ([]byte, error) {
 	if o == nil {
 		return []byte("null"), nil
 	}
-	var b strings.Builder
-	b.WriteByte('{')
+	return o.appendJSON(nil)
+}
+
+// appendJSON writes o as marshal does, without an encoder per member: the
+// keys and the strings, integers, booleans and objects of every answer are
+// appended directly; other values go through marshal.
+func (o object) appendJSON(b []byte) ([]byte, error) {
+	b = append(b, '{')
 	for i, m := range o {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		k, err := marshal(m.Key)
-		if err != nil {
+		b = appendString(b, m.Key)
+		b = append(b, ':')
+		var err error
+		if b, err = appendValue(b, m.Value); err != nil {
 			return nil, err
 		}
-		v, err := marshal(m.Value)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
 	}
-	b.WriteByte('}')
-	return []byte(b.String()), nil
+	return append(b, '}'), nil
+}
+
+func appendValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendString(b, x), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case object:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		return x.appendJSON(b)
+	case datasetRefJSON:
+		return x.appendJSON(b)
+	case []datasetRefJSON:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, r := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b, _ = r.appendJSON(b)
+		}
+		return append(b, ']'), nil
+	case []any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, v := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendValue(b, v); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	}
+	data, err := marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, data...), nil
+}
+
+// appendString quotes s as marshal does: printable ASCII as it is, anything
+// else (escapes, control characters, non-ASCII) through marshal.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			data, _ := marshal(s)
+			return append(b, data...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // marshal is json.Marshal without HTML escaping ("<butlerRoot>" stays as
 // Python's json writes it).
 func marshal(v any) ([]byte, error) {
+	if o, ok := v.(object); ok && o != nil {
+		return o.appendJSON(nil)
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -391,6 +512,13 @@ type queryDatasetTypesRequest struct {
 type columnLiteral struct {
 	ExpressionType string          `json:"expression_type"`
 	Value          json.RawMessage `json:"value"`
+	// Nsec is a datetime's, BeginNsec and EndNsec a timespan's (TAI
+	// nanoseconds since 1970).
+	Nsec      *int64 `json:"nsec"`
+	BeginNsec *int64 `json:"begin_nsec"`
+	EndNsec   *int64 `json:"end_nsec"`
+	// Encoded is a region's sphgeom encoding, base64.
+	Encoded *string `json:"encoded"`
 }
 
 // queryAllDatasetsRequest is QueryAllDatasetsRequestModel.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gobutler/butler/sphgeom"
+	"github.com/gobutler/butler/timespan"
 	"github.com/google/uuid"
 )
 
@@ -163,6 +165,23 @@ func bindValue(name string, lit columnLiteral) (any, error) {
 			if id, err := uuid.Parse(s); err == nil {
 				return id, nil
 			}
+		}
+	case "datetime":
+		if lit.Nsec != nil {
+			return timespan.ToUTC(*lit.Nsec), nil // the registry's where reads a time.Time as UTC
+		}
+	case "region":
+		if lit.Encoded != nil {
+			if reg, err := sphgeom.DecodeBase64(*lit.Encoded); err == nil {
+				return reg, nil
+			}
+		}
+	case "timespan":
+		if lit.BeginNsec != nil && lit.EndNsec != nil {
+			if *lit.BeginNsec >= *lit.EndNsec {
+				return timespan.Empty, nil
+			}
+			return timespan.Timespan{Begin: *lit.BeginNsec, End: *lit.EndNsec}, nil
 		}
 	default:
 		return nil, &userError{typ: errUnimplemented, err: fmt.Errorf("bind %s: %s literals are not supported by this server yet", name, lit.ExpressionType)}

@@ -98,6 +98,10 @@ type exprJSON struct {
 	Operator       string          `json:"operator"`
 	A              json.RawMessage `json:"a"`
 	B              json.RawMessage `json:"b"`
+	Nsec           *int64          `json:"nsec"`       // datetime
+	BeginNsec      *int64          `json:"begin_nsec"` // timespan
+	EndNsec        *int64          `json:"end_nsec"`
+	Encoded        *string         `json:"encoded"` // region (base64 of its sphgeom encoding)
 }
 
 func (w *whereBuilder) expr(raw json.RawMessage) (string, error) {
@@ -116,8 +120,8 @@ func (w *whereBuilder) expr(raw json.RawMessage) (string, error) {
 			return "", unimplemented("dataset fields of any dataset type")
 		}
 		return name + "." + e.Field, nil
-	case "int", "float", "string", "uuid":
-		v, err := bindValue("literal", columnLiteral{ExpressionType: e.ExpressionType, Value: e.Value})
+	case "int", "float", "string", "uuid", "datetime", "timespan", "region":
+		v, err := bindValue("literal", columnLiteral{ExpressionType: e.ExpressionType, Value: e.Value, Nsec: e.Nsec, BeginNsec: e.BeginNsec, EndNsec: e.EndNsec, Encoded: e.Encoded})
 		if err != nil {
 			return "", err
 		}

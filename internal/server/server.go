@@ -78,6 +78,11 @@ type Options struct {
 	// DBConnections is the size of each repository's database connection
 	// pool, all kept open between requests (10).
 	DBConnections int
+	// SearchCacheTTL is how long a repository keeps what a dataset search
+	// resolves (collections, chains, summaries; Butler.SetSearchCache): a
+	// change made by another process is seen at most this late (1 s;
+	// negative: no cache).
+	SearchCacheTTL time.Duration
 	// Open opens a repository; nil: butler.Open, read-only.
 	Open func(ctx context.Context, config string) (*butler.Butler, error)
 }
@@ -122,6 +127,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	def(&opts.KeepAlive, 15*time.Second)
 	def(&opts.URLLifetime, time.Hour)
 	def(&opts.RequestTimeout, 60*time.Second)
+	def(&opts.SearchCacheTTL, time.Second)
 	if opts.MaxQueries == 0 {
 		opts.MaxQueries = 25
 	}
@@ -177,6 +183,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("repository %s: %w", label, err)
 		}
 		b.SetConnectionPool(opts.DBConnections, opts.DBConnections)
+		b.SetSearchCache(max(opts.SearchCacheTTL, 0))
 		s.repos[label] = &repo{label: label, cfg: cfg, b: b}
 	}
 	s.routes()

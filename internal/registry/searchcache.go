@@ -1,0 +1,186 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gobutler/butler/dataset"
+	"github.com/gobutler/butler/dimensions"
+)
+
+// searchCache keeps, for a short time, what a dataset search resolves
+// before its one query of datasets: the collections searched (globs and
+// chains expanded, then pruned by the collection summaries), and the
+// governor values the summaries fix. A server answering thousands of
+// find_dataset requests a second for the same few (type, collections) pairs
+// would otherwise read the chains and summaries 3 to 5 times per request.
+//
+// It is off unless SetSearchCache turns it on (servers do; a command line
+// process, which may write, never caches). Entries expire after the TTL:
+// a chain redefined or a collection's summary extended by another process
+// is seen at most one TTL late. Errors are never cached.
+type searchCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]*searchEntry
+}
+
+type searchEntry struct {
+	at    time.Time
+	ready chan struct{} // closed when val and err are set
+	val   any
+	err   error
+}
+
+// SetSearchCache keeps dataset search resolutions for ttl (0: off).
+func (r *Registry) SetSearchCache(ttl time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ttl <= 0 {
+		r.search = nil
+		return
+	}
+	r.search = &searchCache{ttl: ttl, m: map[string]*searchEntry{}}
+}
+
+// cached returns the value of key, computing it with fn when the cache is
+// off, has no entry or the entry is older than the TTL. Concurrent callers
+// of a key being computed wait for that one computation (so that an entry
+// expiring under load is computed once, not once per request in flight).
+func cached[T any](r *Registry, key string, fn func() (T, error)) (T, error) {
+	r.mu.Lock()
+	c := r.search
+	r.mu.Unlock()
+	if c == nil {
+		return fn()
+	}
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.m[key]
+	if ok && (pending(e) || now.Sub(e.at) < c.ttl) {
+		c.mu.Unlock()
+		<-e.ready
+		if e.err != nil {
+			return fn() // its computation failed (a canceled request?): try ours
+		}
+		return e.val.(T), nil
+	}
+	if len(c.m) >= 10000 { // bounded: many distinct searches, drop the lot
+		clear(c.m)
+	}
+	e = &searchEntry{at: now, ready: make(chan struct{})}
+	c.m[key] = e
+	c.mu.Unlock()
+	v, err := fn()
+	e.val, e.err = v, err
+	close(e.ready)
+	if err != nil { // errors are not kept
+		c.mu.Lock()
+		if c.m[key] == e {
+			delete(c.m, key)
+		}
+		c.mu.Unlock()
+	}
+	return v, err
+}
+
+func pending(e *searchEntry) bool {
+	select {
+	case <-e.ready:
+		return false
+	default:
+		return true
+	}
+}
+
+// searchKey names a search's resolution: its type, collections, whether it
+// is find-first and the governor values it constrains.
+func searchKey(kind, typeName string, collections []string, findFirst bool, governors map[string]any) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s\x00%s\x00%t\x00%s", kind, typeName, findFirst, strings.Join(collections, "\x01"))
+	names := make([]string, 0, len(governors))
+	for g := range governors {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		fmt.Fprintf(&sb, "\x00%s=%T:%v", g, governors[g], governors[g])
+	}
+	return sb.String()
+}
+
+// searchable returns the collections a dataset search of st reads: q's
+// collections resolved, those that can hold st kept, pruned by summary.
+func (r *Registry) searchable(ctx context.Context, st *storedType, q DatasetQuery) ([]*Collection, error) {
+	colls, err := cached(r, searchKey("searchable", st.Name, q.Collections, q.FindFirst, q.Governors), func() ([]*Collection, error) {
+		colls, err := r.ResolveCollections(ctx, q.Collections, q.FindFirst)
+		if err != nil {
+			return nil, err
+		}
+		var searchable []*Collection
+		for _, c := range colls {
+			if c.Type == dataset.Run || c.Type == dataset.Tagged || (c.Type == dataset.Calibration && st.calTable != "") {
+				searchable = append(searchable, c)
+			}
+		}
+		return r.PruneCollections(ctx, st.Name, searchable, q.Governors)
+	})
+	return slices.Clone(colls), err
+}
+
+// argOf stands for the value of a data ID key in the SQL of a cached shape.
+type argOf string
+
+// sqlShape is the SQL of a simple dataset search (a data ID, no where
+// expression): its text, columns and arguments, data ID values as argOf.
+type sqlShape struct {
+	text string
+	args []any
+	cols []string
+}
+
+// datasetSQLShaped is datasetSQL, kept in the search cache (when it is on)
+// for simple searches: their SQL depends only on the type, the collections
+// and the data ID's keys, not its values, so a server answering many finds
+// builds it once per shape. The cached text is a pure function of the key,
+// never stale.
+func (r *Registry) datasetSQLShaped(st *storedType, colls []*Collection, q DatasetQuery) (string, []any, []string) {
+	r.mu.Lock()
+	on := r.search != nil
+	r.mu.Unlock()
+	if !on || q.Where != "" || q.Extra != nil || len(q.OrderBy) > 0 || len(q.Refine) > 0 || len(q.IDs) > 0 || q.CalibTime != nil || hasCalibration(colls) {
+		return r.datasetSQL(st, colls, q)
+	}
+	keys := make([]string, 0, len(q.DataID))
+	for k := range q.DataID {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "sql\x00%s\x00%d\x00%s\x00%t\x00%t\x00%d\x00%s\x00", st.Name, st.id, st.tagTable, q.FindFirst, q.WithImplied, q.Limit, strings.Join(keys, ","))
+	for _, c := range colls {
+		fmt.Fprintf(&sb, "%d:%d,", c.ID, c.Type)
+	}
+	sh, _ := cached(r, sb.String(), func() (sqlShape, error) {
+		marked := q
+		marked.DataID = make(dimensions.DataID, len(q.DataID))
+		for _, k := range keys {
+			marked.DataID[k] = argOf(k)
+		}
+		text, args, cols := r.datasetSQL(st, colls, marked)
+		return sqlShape{text: text, args: args, cols: cols}, nil
+	})
+	args := make([]any, len(sh.args))
+	for i, a := range sh.args {
+		if k, ok := a.(argOf); ok {
+			a = q.DataID[string(k)]
+		}
+		args[i] = a
+	}
+	return sh.text, args, sh.cols
+}
