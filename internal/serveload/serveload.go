@@ -209,13 +209,11 @@ func prepare(ctx context.Context, o Options) (*workload, error) {
 	if err != nil || len(w.exposures) == 0 {
 		return nil, fmt.Errorf("serve load: %s has no exposures (%v): not a `butler bench` repository", o.Repo, err)
 	}
-	err = b.QueryDatasets(ctx, butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{benchrepo.Run},
-		DataID: dimensions.DataID{"instrument": "LSSTCam", "exposure": w.exposures[0]}}, func(r dataset.Ref) error {
+	for r, err := range b.Query().Collections(benchrepo.Run).DataID(dimensions.DataID{"instrument": "LSSTCam", "exposure": w.exposures[0]}).Datasets(ctx, "raw") {
+		if err != nil {
+			return nil, err
+		}
 		w.detectors = append(w.detectors, r.DataID["detector"].(int64))
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	if w.raws, err = b.Query().Collections(benchrepo.Run).Count(ctx, "raw"); err != nil {
 		return nil, err
@@ -227,12 +225,14 @@ func prepare(ctx context.Context, o Options) (*workload, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	err = b.QueryDatasets(ctx, butler.DatasetSearch{Types: []string{"bench_file"}, Collections: []string{filesRun}}, func(r dataset.Ref) error {
+	for r, err := range b.Query().Collections(filesRun).Datasets(ctx, "bench_file") {
+		if errors.Is(err, errs.ErrNotFound) {
+			break // no files yet: the run does not exist
+		}
+		if err != nil {
+			return nil, err
+		}
 		w.files = append(w.files, r)
-		return nil
-	})
-	if err != nil && !errors.Is(err, errs.ErrNotFound) {
-		return nil, err
 	}
 	for i := len(w.files); i < min(o.Files, len(w.detectors)); i++ {
 		data := fmt.Sprintf("detector: %d\npadding: %s\n", w.detectors[i], strings.Repeat("x", max(o.FileSize-40, 0)))
