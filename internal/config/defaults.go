@@ -83,7 +83,7 @@ type parsedDefault struct {
 // packagedDefaults parses every packaged default file once per process
 // (configuration layering ran for every repository opened or created, and
 // parsing these files was most of it). The parsed mappings are never
-// changed: layers hands out clones.
+// changed: layers hands them out read-only.
 var packagedDefaults = sync.OnceValue(func() map[string]parsedDefault {
 	out := map[string]parsedDefault{}
 	sub, err := fs.Sub(embedded, "defaults")
@@ -147,7 +147,9 @@ func layers(dirs []searchDir, name string) ([]*mapping, error) {
 			if f.err != nil {
 				return nil, fmt.Errorf("read default config: %w", f.err)
 			}
-			out = append(out, f.m.clone())
+			// Shared, not cloned: callers only merge layers into new
+			// mappings, and mergeMapping copies what it takes.
+			out = append(out, f.m)
 			continue
 		}
 		var p string
