@@ -27,6 +27,7 @@ type Registry struct {
 	typesLoaded bool
 	opaque      map[string]bool
 	groupKeys   map[string]int64
+	shared      sharedRecords
 }
 
 type storedType struct {
@@ -170,6 +171,7 @@ func (r *Registry) Attribute(ctx context.Context, name string) (string, error) {
 // callers outside the registry a Tx instead).
 func (r *Registry) inTx(ctx context.Context, fn func(sqldb.Conn) error) error {
 	err := r.db.Tx(ctx, fn)
+	r.transactionEnded()
 	if err != nil {
 		// A rolled-back transaction may have added cache entries for rows that no longer exist.
 		r.invalidate()
