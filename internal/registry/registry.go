@@ -102,7 +102,7 @@ func Create(ctx context.Context, db *sqldb.DB, u *dimensions.Universe, opaqueTab
 // Open reads an existing registry: its manager versions and its own universe.
 func Open(ctx context.Context, db *sqldb.DB) (*Registry, error) {
 	c := db.Conn()
-	rows, err := c.QueryOnce(ctx, "SELECT name, value FROM "+db.T("butler_attributes"))
+	rows, err := c.Query(ctx, "SELECT name, value FROM "+db.T("butler_attributes"))
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") || strings.Contains(err.Error(), "does not exist") {
 			return nil, fmt.Errorf("open registry %s: %w: no butler registry there (run `butler create` first)", db, errs.ErrNotFound)

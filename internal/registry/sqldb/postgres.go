@@ -85,7 +85,7 @@ func OpenPostgres(ctx context.Context, dsn, redacted, schema string, create, rea
 	pool.SetMaxIdleConns(pgMaxIdle)
 	pool.SetConnMaxIdleTime(pgIdleTimeout)
 	pool.SetConnMaxLifetime(pgLifetime)
-	db := &DB{SQL: pool, Dialect: d, Schema: schema, ReadOnly: readOnly, where: redacted}
+	db := &DB{SQL: pool, Dialect: d, Schema: schema, ReadOnly: readOnly, where: redacted, pgSeen: &pgFirstUse{}}
 	if err := d.connect(ctx, db, create); err != nil {
 		pool.Close()
 		return nil, err
