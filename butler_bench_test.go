@@ -2,12 +2,14 @@ package butler_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gobutler/butler"
+	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/internal/testutil/repotest"
 )
 
@@ -15,12 +17,14 @@ import (
 func BenchmarkCreate(b *testing.B) {
 	dir := b.TempDir()
 	i := 0
+	start := cpuTime()
 	for b.Loop() {
 		i++
 		if _, err := butler.Create(b.Context(), filepath.Join(dir, fmt.Sprint(i)), butler.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(i), "cpu-ns/op")
 }
 
 const benchDatasets = 1000
@@ -111,4 +115,52 @@ func BenchmarkFind(b *testing.B) {
 		n += benchDatasets
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/dataset")
+}
+
+// BenchmarkQueryOneExposure_Open times the one-exposure query of a repository
+// made by `butler bench query` (BUTLER_BENCH_QUERY_REPO, with
+// BUTLER_BENCH_QUERY_EXPOSURE) through a butler opened once: the query
+// without the cost of opening the repository (for PostgreSQL, the
+// connection), which BenchmarkQueryDatasets_Repo in internal/cli includes.
+func BenchmarkQueryOneExposure_Open(b *testing.B) {
+	repo, exp := os.Getenv("BUTLER_BENCH_QUERY_REPO"), os.Getenv("BUTLER_BENCH_QUERY_EXPOSURE")
+	if repo == "" || exp == "" {
+		b.Skip("set BUTLER_BENCH_QUERY_REPO and BUTLER_BENCH_QUERY_EXPOSURE (a repository made by `butler bench query` and one of its exposures)")
+	}
+	bt, err := butler.Open(b.Context(), repo, butler.OpenOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bt.Close()
+	s := butler.DatasetSearch{Types: []string{"raw"}, Collections: []string{"LSSTCam/raw/all"}, Where: "exposure = " + exp, WithImplied: true}
+	start := cpuTime()
+	for b.Loop() {
+		n := 0
+		if err := bt.QueryDatasets(b.Context(), s, func(dataset.Ref) error { n++; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			b.Fatalf("no datasets of exposure %s", exp)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkOpen_Repo times opening and closing the repository named by
+// BUTLER_BENCH_QUERY_REPO: for PostgreSQL, the connection (TCP,
+// authentication, a new server process) and the round trips at open.
+func BenchmarkOpen_Repo(b *testing.B) {
+	repo := os.Getenv("BUTLER_BENCH_QUERY_REPO")
+	if repo == "" {
+		b.Skip("set BUTLER_BENCH_QUERY_REPO to a repository")
+	}
+	start := cpuTime()
+	for b.Loop() {
+		bt, err := butler.Open(b.Context(), repo, butler.OpenOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bt.Close()
+	}
+	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
