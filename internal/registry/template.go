@@ -1,11 +1,13 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -18,7 +20,7 @@ import (
 
 // sqliteTemplate is the SQLite file Create makes for the default universe
 // with the default datastore records table, in rollback journal mode, with
-// its runs of zero bytes left out (see templateBytes: most of its 850 kB are
+// its runs of zero bytes left out (see expandTemplate: most of its 850 kB are
 // empty pages; gzip took longer to undo than the rest of `butler create`).
 // `go generate ./internal/registry` rewrites it, and
 // TestSQLiteTemplate_Current fails when the schema code no longer makes it.
@@ -55,16 +57,7 @@ func CreateFromTemplate(ctx context.Context, loc Location, u *dimensions.Univers
 	if err := ctx.Err(); err != nil {
 		return "", false, err
 	}
-	data, err := templateBytes()
-	if err != nil {
-		return "", false, fmt.Errorf("create registry %s: %w", path, err)
-	}
-	if sqldb.JournalMode(path) == "wal" {
-		// The file format's read and write versions (header bytes 18 and 19)
-		// are 2 in WAL mode; that is all PRAGMA journal_mode=wal changes in a
-		// database without a WAL file.
-		data[18], data[19] = 2, 2
-	}
+	wal := sqldb.JournalMode(path) == "wal"
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -72,7 +65,14 @@ func CreateFromTemplate(ctx context.Context, loc Location, u *dimensions.Univers
 		}
 		return "", false, fmt.Errorf("create registry %s: %w", path, err)
 	}
-	_, werr := f.Write(data)
+	werr := expandTemplate(f, sqliteTemplate, func(header []byte) {
+		if wal {
+			// The file format's read and write versions (header bytes 18
+			// and 19) are 2 in WAL mode; that is all PRAGMA
+			// journal_mode=wal changes in a database without a WAL file.
+			header[18], header[19] = 2, 2
+		}
+	})
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
@@ -82,28 +82,43 @@ func CreateFromTemplate(ctx context.Context, loc Location, u *dimensions.Univers
 	return path, true, nil
 }
 
-// templateBytes expands the template (a fresh copy each call: the caller
-// patches its header). After templateMagic, the file holds the length of
-// the database, then pairs of a run of zero bytes and a run of literal
-// bytes: the two lengths as uvarints, then the literal bytes.
-func templateBytes() ([]byte, error) { return decodeTemplate(sqliteTemplate) }
-
-func decodeTemplate(enc []byte) ([]byte, error) {
-	bad := func(what string) ([]byte, error) {
-		return nil, fmt.Errorf("embedded registry template: %w: %s", errs.ErrInvalid, what)
+// expandTemplate writes the database enc holds to w, 64 KiB at a time
+// (most of it zeros: a buffer of the whole file cost more in page faults
+// than the rest of the copy); patch may change the first chunk, which holds
+// the header, before it is written. After templateMagic, enc holds the
+// length of the database, then pairs of a run of zero bytes and a run of
+// literal bytes: the two lengths as uvarints, then the literal bytes.
+func expandTemplate(w io.Writer, enc []byte, patch func(header []byte)) error {
+	bad := func(what string) error {
+		return fmt.Errorf("embedded registry template: %w: %s", errs.ErrInvalid, what)
 	}
-	in, ok := strings.CutPrefix(string(enc), templateMagic)
+	b, ok := bytes.CutPrefix(enc, []byte(templateMagic))
 	if !ok {
 		return bad("no header")
 	}
-	b := []byte(in)
 	size, n := binary.Uvarint(b)
 	if n <= 0 || size > 1<<30 {
 		return bad("no size")
 	}
 	b = b[n:]
-	out := make([]byte, size)
-	pos := uint64(0)
+	buf := make([]byte, 64<<10)
+	out, written, first := buf[:0], uint64(0), true
+	flush := func() error {
+		if first {
+			if len(out) < 100 || string(out[:16]) != "SQLite format 3\x00" {
+				return bad("not a SQLite database")
+			}
+			patch(out)
+			first = false
+		}
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+		written += uint64(len(out))
+		clear(out) // zero again for the next chunk's zero runs
+		out = buf[:0]
+		return nil
+	}
 	for len(b) > 0 {
 		zeros, n := binary.Uvarint(b)
 		if n <= 0 {
@@ -111,21 +126,51 @@ func decodeTemplate(enc []byte) ([]byte, error) {
 		}
 		b = b[n:]
 		lit, n := binary.Uvarint(b)
-		if n <= 0 || lit > uint64(len(b)-n) || pos+zeros+lit > size {
+		if n <= 0 || lit > uint64(len(b)-n) || written+uint64(len(out))+zeros+lit > size {
 			return bad("truncated")
 		}
 		b = b[n:]
-		pos += zeros
-		pos += uint64(copy(out[pos:], b[:lit]))
+		for zeros > 0 {
+			k := min(zeros, uint64(cap(buf)-len(out)))
+			out, zeros = out[:len(out)+int(k)], zeros-k
+			if len(out) == cap(buf) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		for l := b[:lit]; len(l) > 0; {
+			k := copy(buf[len(out):], l)
+			out, l = out[:len(out)+k], l[k:]
+			if len(out) == cap(buf) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
 		b = b[lit:]
 	}
-	if len(out) < 100 || string(out[:16]) != "SQLite format 3\x00" {
-		return bad("not a SQLite database")
+	if len(out) > 0 || first {
+		if err := flush(); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	if written != size {
+		return bad("truncated")
+	}
+	return nil
 }
 
-// EncodeTemplate writes a database in the form templateBytes reads.
+// decodeTemplate is the database enc holds, whole.
+func decodeTemplate(enc []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := expandTemplate(&buf, enc, func([]byte) {}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// EncodeTemplate writes a database in the form expandTemplate reads.
 func EncodeTemplate(data []byte) []byte {
 	out := binary.AppendUvarint([]byte(templateMagic), uint64(len(data)))
 	for i := 0; i < len(data); {

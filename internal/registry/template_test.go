@@ -62,7 +62,7 @@ func TestSQLiteTemplate_Current(t *testing.T) {
 	if back, err := decodeTemplate(EncodeTemplate(raw)); err != nil || !bytes.Equal(back, raw) {
 		t.Fatalf("template encoding does not round-trip (%d bytes back of %d): %v", len(back), len(raw), err)
 	}
-	data, err := templateBytes()
+	data, err := decodeTemplate(sqliteTemplate)
 	if err != nil {
 		t.Fatal(err)
 	}
