@@ -21,13 +21,14 @@ type Registry struct {
 	Universe *dimensions.Universe
 	// datasetsV2: ingest_date is BIGINT TAI nanoseconds (datasets manager 2.x), not TIMESTAMP.
 	datasetsV2 bool
+	// shared holds records of cached elements (recordcache.go).
+	shared sharedRecords
 
 	mu          sync.Mutex
 	types       map[string]*storedType
 	typesLoaded bool
 	opaque      map[string]bool
 	groupKeys   map[string]int64
-	shared      sharedRecords
 }
 
 type storedType struct {
