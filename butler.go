@@ -93,7 +93,7 @@ func Create(ctx context.Context, root string, opts CreateOptions) (string, error
 			return "", fmt.Errorf("create repository %q: seed config: %w", root, err)
 		}
 	}
-	u := dimensions.Default()
+	var u *dimensions.Universe // nil: the default universe
 	if opts.DimensionConfig != "" {
 		data, err := os.ReadFile(opts.DimensionConfig)
 		if err != nil {
@@ -123,35 +123,52 @@ func Create(ctx context.Context, root string, opts CreateOptions) (string, error
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return "", fmt.Errorf("create repository %q: %w", root, classifyOS(err))
 	}
-	db, created, err := registry.Connect(ctx, location(repo.Registry), true, false)
+	created, err := createRegistry(ctx, location(repo.Registry), u, recordsTable(repo.Datastore))
 	if err != nil {
 		return "", fmt.Errorf("create repository %q: %w", root, err)
-	}
-	reg, err := registry.Create(ctx, db, u, recordsTable(repo.Datastore))
-	if err != nil {
-		db.Close()
-		if created != "" && !errors.Is(err, errs.ErrConflict) {
-			os.Remove(created)
-		}
-		return "", fmt.Errorf("create repository %q: %w", root, err)
-	}
-	defer reg.Close()
-	if created != "" {
-		err := reg.FinishCreate(ctx, created)
-		reg.Close()
-		if err != nil {
-			os.Remove(created)
-			return "", fmt.Errorf("create repository %q: %w", root, err)
-		}
 	}
 	if err := config.WriteRepoConfig(cfg, configFile); err != nil {
 		if created != "" {
-			reg.Close()
 			os.Remove(created)
 		}
 		return "", fmt.Errorf("create repository %q: %w", root, err)
 	}
 	return configFile, nil
+}
+
+// createRegistry makes the registry database of a new repository (u nil: the
+// default universe) and returns the path of the SQLite file it created, if
+// any. A new SQLite registry of the default universe is a copy of the
+// embedded template; any other gets its schema statement by statement.
+func createRegistry(ctx context.Context, loc registry.Location, u *dimensions.Universe, records string) (string, error) {
+	if created, ok, err := registry.CreateFromTemplate(ctx, loc, u, records); err != nil || ok {
+		return created, err
+	}
+	db, created, err := registry.Connect(ctx, loc, true, false)
+	if err != nil {
+		return "", err
+	}
+	reg, err := registry.Create(ctx, db, u, records)
+	if err != nil {
+		db.Close()
+		if created != "" && !errors.Is(err, errs.ErrConflict) {
+			os.Remove(created)
+		}
+		return "", err
+	}
+	if created != "" {
+		err = reg.FinishCreate(ctx, created)
+	}
+	if cerr := reg.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if created != "" {
+			os.Remove(created)
+		}
+		return "", err
+	}
+	return created, nil
 }
 
 func recordsTable(d config.DatastoreConfig) string {

@@ -185,11 +185,18 @@ func Load(data []byte) (*Universe, error) {
 			return u, nil
 		}
 	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
+	// One parse: the document node gives both the raw configuration (kept for
+	// JSON) and the typed one (a round trip through YAML text to get the
+	// second was most of the cost of a new repository's universe).
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("parse dimension configuration: %w: %w", errs.ErrInvalid, err)
 	}
-	return build(raw)
+	var raw map[string]any
+	if err := doc.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("parse dimension configuration: %w: %w", errs.ErrInvalid, err)
+	}
+	return build(&doc, raw)
 }
 
 type elementConfig struct {
@@ -271,14 +278,11 @@ type namedElement struct {
 	cfg  elementConfig
 }
 
-func build(raw map[string]any) (*Universe, error) {
-	// Round-trip through YAML to decode into typed structs while keeping element order.
-	data, err := yaml.Marshal(raw)
-	if err != nil {
-		return nil, fmt.Errorf("dimension configuration: %w", err)
-	}
+// build decodes the typed configuration from doc, the parsed document raw was
+// decoded from.
+func build(doc *yaml.Node, raw map[string]any) (*Universe, error) {
 	var cfg universeConfig
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
+	if err := doc.Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("dimension configuration: %w: %w", errs.ErrInvalid, err)
 	}
 	if cfg.Elements.Kind != yaml.MappingNode {
@@ -293,6 +297,9 @@ func build(raw map[string]any) (*Universe, error) {
 		}
 		els = append(els, namedElement{name, ec})
 	}
+	// Element order does not matter (universe order sorts), but keep the
+	// name order every other path gives construct.
+	sort.Slice(els, func(i, j int) bool { return els[i].name < els[j].name })
 	return construct(cfg.Version, cfg.Namespace, cfg.SkyPix, els, cfg.Topology, raw)
 }
 

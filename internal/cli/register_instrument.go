@@ -11,16 +11,12 @@ import (
 
 func newRegisterInstrumentCmd(g *globals) *cobra.Command {
 	var update bool
-	known := ""
-	for _, in := range instrument.All() {
-		known += "\n  " + in.ClassName
-	}
 	cmd := &cobra.Command{
 		Use:   "register-instrument REPO INSTRUMENT_CLASS...",
 		Short: "Add instruments (their detectors and filters) to the repository",
 		Long: `Write the instrument, detector, physical_filter and visit_system records of each
 instrument. Registering again is a no-op; a changed definition needs --update.
-Known instruments:` + known,
+Known instruments:`,
 		Example: "  butler register-instrument REPO lsst.obs.lsst.LsstCam",
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -34,6 +30,18 @@ Known instruments:` + known,
 		},
 	}
 	cmd.Flags().BoolVar(&update, "update", false, "overwrite records whose definition changed")
+	// The instrument list is read only for the help: every command builds
+	// this one, and parsing the instrument data cost each a millisecond or two.
+	listed := false
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if !listed {
+			listed = true
+			for _, in := range instrument.All() {
+				c.Long += "\n  " + in.ClassName
+			}
+		}
+		c.Root().HelpFunc()(c, args)
+	})
 	return cmd
 }
 

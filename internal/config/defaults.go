@@ -80,24 +80,33 @@ type parsedDefault struct {
 	err error
 }
 
-// packagedDefaults parses every packaged default file once per process
+// packagedDefaults parses the packaged default files layers reads (each
+// component's file and each datastore class's) once per process
 // (configuration layering ran for every repository opened or created, and
-// parsing these files was most of it). The parsed mappings are never
-// changed: layers hands out clones.
+// parsing these files was most of it). Files only included by those
+// (formatters.yaml, writeRecipes.yaml, composites.yaml) are parsed where they
+// are included, not on their own as well. The parsed mappings are never
+// changed: layers hands them out read-only.
 var packagedDefaults = sync.OnceValue(func() map[string]parsedDefault {
 	out := map[string]parsedDefault{}
 	sub, err := fs.Sub(embedded, "defaults")
 	if err != nil {
 		panic(err) // the embedded directory is part of the binary
 	}
-	fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	var names []string
+	for _, c := range components {
+		names = append(names, c.file)
+	}
+	for _, cls := range []string{FileDatastoreClass, ChainedDatastoreClass, InMemoryDatastoreClass} {
+		names = append(names, datastoreDefaultFile(cls))
+	}
+	for _, p := range names {
+		if _, err := fs.Stat(sub, p); err != nil {
+			continue // no packaged file of that name
 		}
 		m, err := (&loader{fsys: sub}).loadMapping(p)
 		out[p] = parsedDefault{m, err}
-		return nil
-	})
+	}
 	return out
 })
 
@@ -147,7 +156,9 @@ func layers(dirs []searchDir, name string) ([]*mapping, error) {
 			if f.err != nil {
 				return nil, fmt.Errorf("read default config: %w", f.err)
 			}
-			out = append(out, f.m.clone())
+			// Shared, not cloned: callers only merge layers into new
+			// mappings, and mergeMapping copies what it takes.
+			out = append(out, f.m)
 			continue
 		}
 		var p string

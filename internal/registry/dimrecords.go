@@ -546,6 +546,9 @@ type RecordCache map[string]*dimensions.Record
 // expandCached is ExpandIn reading records through cache (nil: no cache).
 func (r *Registry) expandCached(ctx context.Context, c sqldb.Conn, g dimensions.Group, id dimensions.DataID, cache RecordCache) (dimensions.DataID, map[string]dimensions.Record, error) {
 	fetch := func(e *dimensions.Element, full dimensions.DataID) (dimensions.Record, bool, error) {
+		if cache == nil && e.Cached {
+			return r.sharedRecord(ctx, c, e, full)
+		}
 		if cache == nil {
 			return r.fetchRecord(ctx, c, e, full)
 		}

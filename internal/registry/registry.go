@@ -21,6 +21,8 @@ type Registry struct {
 	Universe *dimensions.Universe
 	// datasetsV2: ingest_date is BIGINT TAI nanoseconds (datasets manager 2.x), not TIMESTAMP.
 	datasetsV2 bool
+	// shared holds records of cached elements (recordcache.go).
+	shared sharedRecords
 
 	mu          sync.Mutex
 	types       map[string]*storedType
@@ -171,6 +173,7 @@ func (r *Registry) Attribute(ctx context.Context, name string) (string, error) {
 // callers outside the registry a Tx instead).
 func (r *Registry) inTx(ctx context.Context, fn func(sqldb.Conn) error) error {
 	err := r.db.Tx(ctx, fn)
+	r.transactionEnded()
 	if err != nil {
 		// A rolled-back transaction may have added cache entries for rows that no longer exist.
 		r.invalidate()

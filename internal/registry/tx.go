@@ -120,18 +120,21 @@ func (tx *Tx) Decertify(ctx context.Context, coll, typeName string, ts timespan.
 
 // InsertRecords writes dimension records of one element.
 func (tx *Tx) InsertRecords(ctx context.Context, element string, recs []dimensions.Record, mode InsertMode) error {
+	tx.r.recordsWritten(element)
 	return tx.r.insertRecords(ctx, tx.c, element, recs, mode)
 }
 
 // SyncRecords inserts missing records and checks (or, with update, overwrites)
 // the others; it returns how many it wrote.
 func (tx *Tx) SyncRecords(ctx context.Context, element string, recs []dimensions.Record, update bool) (int, error) {
+	tx.r.recordsWritten(element)
 	return tx.r.syncRecords(ctx, tx.c, element, recs, update)
 }
 
 // InsertNewRecords writes records known to be new with multi-row INSERTs
 // (a record that exists fails the statement).
 func (tx *Tx) InsertNewRecords(ctx context.Context, element string, recs []dimensions.Record) error {
+	tx.r.recordsWritten(element)
 	return tx.r.insertNewRecords(ctx, tx.c, element, recs)
 }
 

@@ -29,6 +29,8 @@ type DB struct {
 	readOnlyWhy string
 	// wal is set for a SQLite database in WAL mode (on a local disk).
 	wal bool
+	// pgSeen, on PostgreSQL, tells a statement's first execution (see once.go).
+	pgSeen *pgFirstUse
 }
 
 // sqliteMmapSize bounds the memory map of a bulk read (SQLite's own limit,
@@ -225,13 +227,15 @@ const retryFor = 30 * time.Second
 
 // Exec runs a statement.
 func (c Conn) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	r, err := c.q.ExecContext(ctx, c.db.Dialect.Rebind(query), c.db.Dialect.Args(args)...)
+	query = c.db.Dialect.Rebind(query)
+	r, err := c.q.ExecContext(ctx, query, c.db.args(query, args)...)
 	return r, c.db.Dialect.Classify(err)
 }
 
 // Query runs a query.
 func (c Conn) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	query, args = c.db.Dialect.Rebind(query), c.db.Dialect.Args(args)
+	query = c.db.Dialect.Rebind(query)
+	args = c.db.args(query, args)
 	r, err := c.q.QueryContext(ctx, query, args...)
 	for wait := c.retrying(); err != nil && wait != nil && c.db.Dialect.Transient(err) && wait(ctx); {
 		r, err = c.q.QueryContext(ctx, query, args...)
@@ -241,7 +245,8 @@ func (c Conn) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 // QueryRow runs a one-row query.
 func (c Conn) QueryRow(ctx context.Context, query string, args ...any) Row {
-	query, args = c.db.Dialect.Rebind(query), c.db.Dialect.Args(args)
+	query = c.db.Dialect.Rebind(query)
+	args = c.db.args(query, args)
 	r := c.q.QueryRowContext(ctx, query, args...)
 	for wait := c.retrying(); r.Err() != nil && wait != nil && c.db.Dialect.Transient(r.Err()) && wait(ctx); {
 		r = c.q.QueryRowContext(ctx, query, args...)

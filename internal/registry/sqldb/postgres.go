@@ -80,12 +80,12 @@ func OpenPostgres(ctx context.Context, dsn, redacted, schema string, create, rea
 		cfg.RuntimeParams["search_path"] = quoteIdent(schema)
 	}
 	d := postgres{user: cfg.User, database: cfg.Database, schema: schema, url: redacted}
-	pool := stdlib.OpenDB(*cfg)
+	pool := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(pgShouldPing))
 	pool.SetMaxOpenConns(pgMaxOpen)
 	pool.SetMaxIdleConns(pgMaxIdle)
 	pool.SetConnMaxIdleTime(pgIdleTimeout)
 	pool.SetConnMaxLifetime(pgLifetime)
-	db := &DB{SQL: pool, Dialect: d, Schema: schema, ReadOnly: readOnly, where: redacted}
+	db := &DB{SQL: pool, Dialect: d, Schema: schema, ReadOnly: readOnly, where: redacted, pgSeen: &pgFirstUse{}}
 	if err := d.connect(ctx, db, create); err != nil {
 		pool.Close()
 		return nil, err
@@ -93,79 +93,103 @@ func OpenPostgres(ctx context.Context, dsn, redacted, schema string, create, rea
 	return db, nil
 }
 
+// pgShouldPing says whether a pooled connection is checked before it is
+// used again: after a second of rest, as pgx does by default, but not the
+// first time, when pgx counts the rest from the zero time (a connection
+// just opened was a round trip of every command).
+func pgShouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
+	return p.IdleDuration > time.Second && p.IdleDuration < 100*365*24*time.Hour
+}
+
 // connect checks the server, extension, schema and grants, completing db.
+//
+// It costs the connection and one round trip: the checks are one statement,
+// not prepared (a prepared statement's first use is a second round trip),
+// and nothing pings the new connection (see pgShouldPing).
 func (d postgres) connect(ctx context.Context, db *DB, create bool) error {
-	err := db.SQL.PingContext(ctx)
+	conn, err := db.SQL.Conn(ctx)
 	// A server that is starting up or recovering refuses connections briefly.
 	for wait := (Conn{db: db}).retrying(); err != nil && pgCode(err) == "57P03" && wait(ctx); {
-		err = db.SQL.PingContext(ctx)
+		conn, err = db.SQL.Conn(ctx)
 	}
 	if err != nil {
 		return d.connectError(err)
 	}
-	c := db.Conn()
-	var n int
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'btree_gist'").Scan(&n); err != nil {
-		return fmt.Errorf("registry %s: check extensions: %w", d.url, err)
+	defer conn.Close()
+	st, err := d.check(ctx, conn)
+	if err != nil {
+		return err
 	}
-	if n == 0 {
+	if st.extensions == 0 {
 		return fmt.Errorf("registry %s: %w: the butler needs the btree_gist extension in database %q; "+
 			"its owner (or a superuser) must run once, in that database: CREATE EXTENSION btree_gist;", d.url, errs.ErrUnsupported, d.database)
 	}
-	if d.schema == "" {
-		var cur sql.NullString
-		if err := c.QueryRow(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
-			return fmt.Errorf("registry %s: find current schema: %w", d.url, err)
-		}
-		if !cur.Valid {
-			return fmt.Errorf("registry %s: %w: no registry.namespace is set and user %q has no current schema; set registry.namespace", d.url, errs.ErrInvalid, d.user)
-		}
-		d.schema = cur.String
+	if !st.schema.Valid {
+		return fmt.Errorf("registry %s: %w: no registry.namespace is set and user %q has no current schema; set registry.namespace", d.url, errs.ErrInvalid, d.user)
 	}
+	d.schema = st.schema.String
 	db.Schema, db.Dialect = d.schema, d
 	db.where = fmt.Sprintf("%s (schema %s)", d.url, d.schema)
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = ?", d.schema).Scan(&n); err != nil {
-		return fmt.Errorf("registry %s: look up schema: %w", db.where, err)
-	}
-	if n == 0 {
+	if !st.exists {
 		if !create {
 			return fmt.Errorf("registry %s: %w: schema %q does not exist in database %q", d.url, errs.ErrNotFound, d.schema, d.database)
 		}
-		if _, err := c.Exec(ctx, "CREATE SCHEMA "+quoteIdent(d.schema)); err != nil && !errors.Is(err, errs.ErrConflict) {
+		if _, err := (Conn{q: conn, db: db}).Exec(ctx, "CREATE SCHEMA "+quoteIdent(d.schema)); err != nil && !errors.Is(err, errs.ErrConflict) {
 			if pgCode(err) == "42501" {
 				return fmt.Errorf("registry %s: %w: user %q may not create schema %q in database %q; ask its owner to run: CREATE SCHEMA %s;",
 					d.url, errs.ErrPermission, d.user, d.schema, d.database, quoteIdent(d.schema))
 			}
 			return fmt.Errorf("registry %s: create schema %q: %w", d.url, d.schema, err)
 		}
+		if st, err = d.check(ctx, conn); err != nil {
+			return err
+		}
 	}
-	var usage bool
-	if err := c.QueryRow(ctx, "SELECT has_schema_privilege(?::text, 'USAGE')", d.schema).Scan(&usage); err != nil {
-		return fmt.Errorf("registry %s: check privileges: %w", db.where, err)
-	}
-	if !usage {
+	if !st.usage.Bool {
 		return fmt.Errorf("registry %s: %w: user %q has no access to schema %q; its owner can grant it with: butler share REPO %s --read-only (or --read-write)",
 			d.url, errs.ErrPermission, d.user, d.schema, d.user)
 	}
-	if !db.ReadOnly {
+	if !db.ReadOnly && !st.canWrite.Bool {
 		// A collaborator granted read-only access gets a read-only registry, so
 		// that writes fail with one plain message instead of at some statement.
-		var canWrite bool
-		table := d.Table(d.schema, "collection")
-		err := c.QueryRow(ctx, "SELECT CASE WHEN to_regclass(?::text) IS NULL THEN true ELSE has_table_privilege(?::text, 'INSERT') END", table, table).Scan(&canWrite)
-		if err != nil {
-			return fmt.Errorf("registry %s: check privileges: %w", db.where, err)
-		}
-		if !canWrite {
-			db.ReadOnly = true
-			db.readOnlyWhy = fmt.Sprintf("user %q has read-only access to schema %q (its owner can grant more with: butler share REPO %s --read-write)", d.user, d.schema, d.user)
-		}
+		db.ReadOnly = true
+		db.readOnlyWhy = fmt.Sprintf("user %q has read-only access to schema %q (its owner can grant more with: butler share REPO %s --read-write)", d.user, d.schema, d.user)
 	}
 	return nil
 }
 
-// connectError explains a failed connection: which URL and user were tried
-// and what to check, never the password.
+// pgState is what connect checks.
+type pgState struct {
+	extensions int64          // btree_gist installed: 1
+	schema     sql.NullString // the registry schema (registry.namespace, else the user's current schema)
+	exists     bool           // the schema exists
+	usage      sql.NullBool   // the user may use it (NULL when it does not exist)
+	canWrite   sql.NullBool   // the user may insert into its collection table, or it has none
+}
+
+// pgCheck is connect's one statement; $1 is the schema, "" for the user's current one.
+const pgCheck = `SELECT
+  (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'btree_gist'),
+  s.name, n.oid IS NOT NULL,
+  CASE WHEN n.oid IS NOT NULL THEN has_schema_privilege(s.name, 'USAGE') END,
+  CASE WHEN n.oid IS NULL THEN NULL
+       WHEN NOT has_schema_privilege(s.name, 'USAGE') THEN NULL
+       WHEN to_regclass(quote_ident(s.name) || '.collection') IS NULL THEN true
+       ELSE has_table_privilege(quote_ident(s.name) || '.collection', 'INSERT') END
+FROM (SELECT coalesce(nullif($1::text, ''), current_schema()) AS name) s
+LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = s.name`
+
+func (d postgres) check(ctx context.Context, conn *sql.Conn) (pgState, error) {
+	var st pgState
+	// One use per connection: sent with its argument in one round trip
+	// instead of prepared first.
+	err := conn.QueryRowContext(ctx, pgCheck, pgx.QueryExecModeExec, d.schema).Scan(&st.extensions, &st.schema, &st.exists, &st.usage, &st.canWrite)
+	if err != nil {
+		return st, fmt.Errorf("registry %s: check extension, schema and privileges: %w", d.url, d.Classify(err))
+	}
+	return st, nil
+}
+
 func (d postgres) connectError(err error) error {
 	who := fmt.Sprintf("connect to registry %s as user %q", d.url, d.user)
 	var pe *pgconn.PgError
