@@ -5,8 +5,10 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gobutler/butler/dataset"
@@ -76,54 +78,92 @@ func (r *Registry) insertDatasets(ctx context.Context, c sqldb.Conn, typeName, r
 		return err
 	}
 	dims := st.Dimensions.RequiredNames()
-	tagCols := r.tagColumns(st)
-	conflict := ""
+	// In ID order: the dataset table's key and the tags table's are the
+	// (random) UUIDs, so sorted rows fill index pages one after another
+	// instead of one page each.
+	sorted := slices.Clone(ds)
+	slices.SortFunc(sorted, func(a, b NewDataset) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	seen := make(map[string]int, len(sorted))
+	var key []byte
+	for i, d := range sorted {
+		key = key[:0]
+		for _, k := range dims {
+			v, ok := d.DataID[k]
+			if !ok {
+				return fmt.Errorf("insert dataset %s %s: %w: missing dimension %q", typeName, d.DataID, errs.ErrInvalid, k)
+			}
+			key = fmt.Append(key, v, "\x00")
+		}
+		if skipExisting {
+			continue
+		}
+		if i > 0 && sorted[i-1].ID == d.ID {
+			return &dataset.ConflictError{Type: typeName, Collection: run, DataID: d.DataID,
+				Err: fmt.Errorf("%w: dataset ID %s appears twice in one insert", errs.ErrConflict, d.ID)}
+		}
+		if _, dup := seen[string(key)]; dup {
+			return &dataset.ConflictError{Type: typeName, Collection: run, DataID: d.DataID,
+				Err: fmt.Errorf("%w: two datasets of one insert have data ID %s", errs.ErrConflict, d.DataID)}
+		}
+		seen[string(key)] = i
+	}
+	on := sqldb.FailOnConflict
 	if skipExisting {
-		conflict = " ON CONFLICT DO NOTHING"
+		on = sqldb.SkipOnConflict
 	}
 	now := r.nowValue()
-	for start := 0; start < len(ds); start += batchRows {
-		end := min(start+batchRows, len(ds))
-		batch := ds[start:end]
-		var dsArgs, tagArgs []any
-		var dsRows, tagRows []string
-		for _, d := range batch {
+	dsCols := []string{"id", "dataset_type_id", "run_id"}
+	if r.datasetsV2 {
+		dsCols = []string{"id", "dataset_type_id", "ingest_date", "run_id"}
+	}
+	tagCols := append([]string{"dataset_type_id", "dataset_id", "collection_id"}, dims...)
+	// In slices, so that an import of millions of datasets holds the rows of
+	// one slice at a time.
+	for start := 0; start < len(sorted); start += bulkRows {
+		batch := sorted[start:min(start+bulkRows, len(sorted))]
+		dsRows := make([][]any, len(batch))
+		tagRows := make([][]any, len(batch))
+		dsVals := make([]any, len(batch)*len(dsCols))
+		tagVals := make([]any, len(batch)*len(tagCols))
+		for i, d := range batch {
+			id := r.uuid(d.ID)
+			row := dsVals[i*len(dsCols) : (i+1)*len(dsCols)]
 			if r.datasetsV2 {
-				dsRows = append(dsRows, "(?, ?, ?, ?)")
-				dsArgs = append(dsArgs, r.uuid(d.ID), st.id, now, col.ID)
+				row[0], row[1], row[2], row[3] = id, st.id, now, col.ID
 			} else {
-				dsRows = append(dsRows, "(?, ?, ?)")
-				dsArgs = append(dsArgs, r.uuid(d.ID), st.id, col.ID)
+				row[0], row[1], row[2] = id, st.id, col.ID
 			}
-			tagRows = append(tagRows, "("+sqldb.Placeholders(3+len(dims))+")")
-			tagArgs = append(tagArgs, st.id, r.uuid(d.ID), col.ID)
-			for _, k := range dims {
-				v, ok := d.DataID[k]
-				if !ok {
-					return fmt.Errorf("insert dataset %s %s: %w: missing dimension %q", typeName, d.DataID, errs.ErrInvalid, k)
-				}
-				tagArgs = append(tagArgs, v)
+			dsRows[i] = row
+			row = tagVals[i*len(tagCols) : (i+1)*len(tagCols)]
+			row[0], row[1], row[2] = st.id, id, col.ID
+			for j, k := range dims {
+				row[3+j] = d.DataID[k]
 			}
+			tagRows[i] = row
 		}
-		dsCols := "id, dataset_type_id, run_id"
-		if r.datasetsV2 {
-			dsCols = "id, dataset_type_id, ingest_date, run_id"
-		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dataset")+" ("+dsCols+") VALUES "+strings.Join(dsRows, ", ")+conflict, dsArgs...); err != nil {
+		if _, err := c.Insert(ctx, "dataset", dsCols, dsRows, on); err != nil {
 			return r.datasetConflict(typeName, run, batch, err)
 		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" ("+tagCols+") VALUES "+strings.Join(tagRows, ", ")+conflict, tagArgs...); err != nil {
+		if _, err := c.Insert(ctx, st.tagTable, tagCols, tagRows, on); err != nil {
 			return r.datasetConflict(typeName, run, batch, err)
 		}
 	}
 	return nil
 }
 
+// bulkRows is how many rows a bulk write hands the database at once.
+const bulkRows = 50000
+
+// datasetConflict explains a failed insert of batch: a data ID naming a
+// dimension value without a record, or a dataset already there (named when
+// the database could say which row failed).
 func (r *Registry) datasetConflict(typeName, coll string, batch []NewDataset, err error) error {
 	if msg := strings.ToLower(err.Error()); strings.Contains(msg, "foreign key") || strings.Contains(msg, "23503") {
 		// Not a duplicate: a data ID names a dimension value with no record.
 		ex := ""
-		if len(batch) > 0 {
+		if i := sqldb.FailedRow(err); i >= 0 && i < len(batch) {
+			ex = fmt.Sprintf(" (%s)", batch[i].DataID)
+		} else if len(batch) > 0 {
 			ex = fmt.Sprintf(" (the first is %s)", batch[0].DataID)
 		}
 		return fmt.Errorf("insert %d %s dataset(s) into %q: %w: a data ID names a dimension value that has no record; insert or import the dimension records first%s: %w",
@@ -133,7 +173,9 @@ func (r *Registry) datasetConflict(typeName, coll string, batch []NewDataset, er
 		return fmt.Errorf("insert %d %s dataset(s) into %q: %w", len(batch), typeName, coll, err)
 	}
 	var id dimensions.DataID
-	if len(batch) == 1 {
+	if i := sqldb.FailedRow(err); i >= 0 && i < len(batch) {
+		id = batch[i].DataID
+	} else if len(batch) == 1 {
 		id = batch[0].DataID
 	}
 	return &dataset.ConflictError{Type: typeName, Collection: coll, DataID: id, Err: err}
