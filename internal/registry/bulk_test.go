@@ -44,6 +44,11 @@ func bulkDatasets(t *testing.T, run string, from, to int) []NewDataset {
 	return ds
 }
 
+func countTag(t *testing.T, r *Registry, tag string) int {
+	t.Helper()
+	return countRun(t, r, tag)
+}
+
 func countRun(t *testing.T, r *Registry, run string) int {
 	t.Helper()
 	n := 0
@@ -142,6 +147,37 @@ func TestBulkWrites(t *testing.T) {
 			}
 		}
 
+		// TAGGED: 9000 at once, again as a no-op with 10 more, and a
+		// different raw with a tagged data ID among them is named.
+		refsOf := func(ds []NewDataset, run string) []dataset.Ref {
+			out := make([]dataset.Ref, len(ds))
+			for i, d := range ds {
+				out[i] = dataset.Ref{ID: d.ID, Type: dataset.Type{Name: "raw", Dimensions: g}, Run: run, DataID: d.DataID}
+			}
+			return out
+		}
+		other := bulkDatasets(t, "r2", 2999, 3000)
+		mustTx(t, r, func(c sqldb.Conn) error {
+			if _, err := r.registerCollection(ctx, c, "tag", dataset.Tagged, ""); err != nil {
+				return err
+			}
+			if err := r.insertDatasets(ctx, c, "raw", "r2", other, false); err != nil {
+				return err
+			}
+			return r.associate(ctx, c, "tag", refsOf(again[:8990], "r1"))
+		})
+		mustTx(t, r, func(c sqldb.Conn) error { return r.associate(ctx, c, "tag", refsOf(again, "r1")) })
+		if n := countTag(t, r, "tag"); n != 9000 {
+			t.Errorf("tag holds %d raws, want 9000", n)
+		}
+		err := r.inTx(ctx, func(c sqldb.Conn) error {
+			return r.associate(ctx, c, "tag", append(refsOf(again[:5000], "r1"), refsOf(other[:1], "r2")...))
+		})
+		var ce *dataset.ConflictError
+		if !errors.As(err, &ce) || ce.DataID.String() != other[0].DataID.String() {
+			t.Errorf("tagging a second raw of a data ID: %v, want a conflict naming %s", err, other[0].DataID)
+		}
+
 		// File records: 9000 at once, then a duplicate among new ones is named.
 		var recs []FileRecord
 		for i, d := range again {
@@ -150,7 +186,7 @@ func TestBulkWrites(t *testing.T) {
 		mustTx(t, r, func(c sqldb.Conn) error {
 			return r.insertFileRecords(ctx, c, "file_datastore_records", "FileDatastore@<butlerRoot>", recs[:8000], false)
 		})
-		err := r.inTx(ctx, func(c sqldb.Conn) error {
+		err = r.inTx(ctx, func(c sqldb.Conn) error {
 			return r.insertFileRecords(ctx, c, "file_datastore_records", "FileDatastore@<butlerRoot>", append(recs[8000:], recs[77]), false)
 		})
 		if !errors.Is(err, errs.ErrConflict) || !strings.Contains(err.Error(), recs[77].DatasetID.String()) {

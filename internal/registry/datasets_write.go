@@ -17,7 +17,7 @@ import (
 	"github.com/gobutler/butler/internal/registry/sqldb"
 )
 
-// batchRows bounds the rows of one multi-row INSERT (SQLite allows 32766 variables).
+// batchRows bounds the IDs of one IN list (and the rows of one DELETE).
 const batchRows = 500
 
 // NewDataset is one dataset to insert: its ID and its data ID (required dimensions).
@@ -207,28 +207,72 @@ func (r *Registry) associate(ctx context.Context, c sqldb.Conn, tag string, refs
 	if col.Type != dataset.Tagged {
 		return fmt.Errorf("associate with %q: %w: it is %s, not TAGGED", tag, errs.ErrInvalid, col.Type)
 	}
+	// By dataset type, in bulk: the datasets already in the collection are
+	// left alone, the others are inserted together.
+	var order []string
+	byType := map[string][]dataset.Ref{}
 	for _, ref := range refs {
-		st, err := r.storedType(ctx, c, ref.Type.Name)
+		if _, ok := byType[ref.Type.Name]; !ok {
+			order = append(order, ref.Type.Name)
+		}
+		byType[ref.Type.Name] = append(byType[ref.Type.Name], ref)
+	}
+	for _, name := range order {
+		refs := byType[name]
+		st, err := r.storedType(ctx, c, name)
 		if err != nil {
 			return err
 		}
-		if err := r.ensureSummaries(ctx, c, col.ID, st, []dimensions.DataID{ref.DataID}); err != nil {
-			return err
+		ids := make([]dimensions.DataID, len(refs))
+		for i, ref := range refs {
+			ids[i] = ref.DataID
 		}
-		args := []any{st.id, r.uuid(ref.ID), col.ID}
-		for _, d := range st.Dimensions.RequiredNames() {
-			args = append(args, ref.DataID[d])
+		if err := r.ensureSummaries(ctx, c, col.ID, st, ids); err != nil {
+			return err
 		}
 		// Re-associating the very same dataset is a no-op.
-		var n int
-		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+r.db.T(st.tagTable)+" WHERE dataset_id = ? AND collection_id = ?", r.uuid(ref.ID), col.ID).Scan(&n); err != nil {
-			return err
+		present := map[dataset.ID]bool{}
+		for start := 0; start < len(refs); start += batchRows {
+			chunk := refs[start:min(start+batchRows, len(refs))]
+			chunkIDs := make([]dataset.ID, len(chunk))
+			for i, ref := range chunk {
+				chunkIDs[i] = ref.ID
+			}
+			in, args := r.idList(chunkIDs)
+			rows, err := c.Query(ctx, "SELECT dataset_id FROM "+r.db.T(st.tagTable)+" WHERE collection_id = ? AND dataset_id IN ("+in+")", append([]any{col.ID}, args...)...)
+			if err != nil {
+				return err
+			}
+			found, err := scanIDs(rows)
+			if err != nil {
+				return err
+			}
+			for _, id := range found {
+				present[id] = true
+			}
 		}
-		if n > 0 {
-			continue
+		dims := st.Dimensions.RequiredNames()
+		var add []dataset.Ref
+		var rows [][]any
+		for _, ref := range refs {
+			if present[ref.ID] {
+				continue
+			}
+			present[ref.ID] = true // twice in refs: once
+			row := []any{st.id, r.uuid(ref.ID), col.ID}
+			for _, d := range dims {
+				row = append(row, ref.DataID[d])
+			}
+			add = append(add, ref)
+			rows = append(rows, row)
 		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" ("+r.tagColumns(st)+") VALUES ("+sqldb.Placeholders(len(args))+")", args...); err != nil {
-			return &dataset.ConflictError{Type: ref.Type.Name, Collection: tag, DataID: ref.DataID, Err: err}
+		cols := append([]string{"dataset_type_id", "dataset_id", "collection_id"}, dims...)
+		if _, err := c.Insert(ctx, st.tagTable, cols, rows, sqldb.FailOnConflict); err != nil {
+			var id dimensions.DataID
+			if i := sqldb.FailedRow(err); i >= 0 && i < len(add) {
+				id = add[i].DataID
+			}
+			return &dataset.ConflictError{Type: name, Collection: tag, DataID: id, Err: err}
 		}
 	}
 	return nil

@@ -165,11 +165,11 @@ func (r *Registry) insertRecords(ctx context.Context, c sqldb.Conn, element stri
 	return nil
 }
 
-// insertNewRecords writes records that must not exist yet with multi-row
-// INSERTs (batchRows rows a statement), then their skypix overlap rows: the
-// bulk form of insertRecords with InsertNew, for callers that checked the
-// records are new (define-visits). A failure names the element and the first
-// record of the failing statement.
+// insertNewRecords writes records that must not exist yet in bulk
+// (Conn.Insert), then their skypix overlap rows: insertRecords with
+// InsertNew, but with overlap rows written without a conflict clause, for
+// callers that checked the records are new (define-visits). A failure names
+// the element and the record that failed.
 func (r *Registry) insertNewRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record) error {
 	e, ok := r.Universe.Element(element)
 	if !ok || !e.HasTable() {
