@@ -246,6 +246,7 @@ func (c Conn) pgInsert(ctx context.Context, table string, cols []string, rows []
 		c.q, c.conn = sc, sc
 	}
 	var n int64
+	noTemp := false
 	colList := " (" + c.quoteCols(cols) + ")"
 	err = c.savepoint(ctx, func() error {
 		if on == FailOnConflict {
@@ -257,6 +258,9 @@ func (c Conn) pgInsert(ctx context.Context, table string, cols []string, rows []
 		// dropped at once so that the next call can make it again.
 		tmp := quoteIdent("butler_bulk_" + table)
 		if _, err := c.q.ExecContext(ctx, "CREATE TEMPORARY TABLE "+tmp+" (LIKE "+c.db.T(table)+")"); err != nil {
+			if pgCode(err) == "42501" {
+				noTemp = true // no TEMPORARY privilege on the database
+			}
 			return c.db.Dialect.Classify(err)
 		}
 		if _, err := c.copyFrom(ctx, "COPY "+tmp+colList+" FROM STDIN", data); err != nil {
@@ -272,6 +276,14 @@ func (c Conn) pgInsert(ctx context.Context, table string, cols []string, rows []
 		}
 		return nil
 	})
+	if noTemp {
+		// Without a temporary table: multi-row INSERT … ON CONFLICT DO NOTHING.
+		err = c.savepoint(ctx, func() error {
+			var err error
+			n, err = c.insertValues(ctx, table, cols, rows, on)
+			return err
+		})
+	}
 	if err != nil {
 		return 0, c.findFailing(ctx, table, cols, rows, on, 0, err)
 	}

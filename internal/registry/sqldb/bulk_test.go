@@ -170,3 +170,49 @@ func TestCopyText(t *testing.T) {
 		t.Errorf("copyText(struct) = %v, want unsupported", err)
 	}
 }
+
+// TestInsert_PostgresWithoutTempPrivilege skips conflicts without the
+// temporary table when the user may not create one (REVOKE TEMPORARY).
+func TestInsert_PostgresWithoutTempPrivilege(t *testing.T) {
+	ctx := context.Background()
+	admin := pgtest.Admin(t)
+	schema := pgtest.Schema(t)
+	user, password := pgtest.Role(t)
+	for _, q := range []string{
+		"GRANT ALL ON SCHEMA " + schema + " TO " + user,
+		"REVOKE TEMPORARY ON DATABASE " + pgtest.Database + " FROM PUBLIC",
+	} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { admin.ExecContext(ctx, "GRANT TEMPORARY ON DATABASE "+pgtest.Database+" TO PUBLIC") })
+	db, err := openPG(t, pgtest.URL(t, user, password), schema, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := Table{Name: "t", Columns: []Column{{Name: "k", Type: Int64, NotNull: true}, {Name: "s", Type: String, Length: 256},
+		{Name: "f", Type: Float}, {Name: "b", Type: Bool}, {Name: "n", Type: Int64}}, PrimaryKey: []string{"k"}}
+	if err := db.Tx(ctx, func(c Conn) error { return db.CreateTables(ctx, c, []Table{tbl}) }); err != nil {
+		t.Fatal(err)
+	}
+	cols := []string{"k", "s", "f", "b", "n"}
+	for _, span := range [][2]int64{{0, 500}, {250, 1000}} {
+		_, rows := bulkRows(span[0], span[1])
+		var n int64
+		if _, err := db.Conn().Exec(ctx, "CREATE TEMPORARY TABLE probe (x int)"); !errors.Is(err, errs.ErrPermission) {
+			t.Fatalf("CREATE TEMPORARY TABLE: %v, want a permission error", err)
+		}
+		err := db.Tx(ctx, func(c Conn) error {
+			n, err = c.Insert(ctx, "t", cols, rows, SkipOnConflict)
+			return err
+		})
+		if err != nil || n != 500 { // 0..500, then 250..1000 of which 500 are new
+			t.Errorf("Insert(%v, skip) = %d, %v", span, n, err)
+		}
+	}
+	want, _ := bulkRows(0, 1000)
+	if d := cmp.Diff(want, readBulk(t, db)); d != "" {
+		t.Errorf("rows (-want +got):\n%s", d)
+	}
+}
