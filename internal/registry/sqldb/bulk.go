@@ -75,7 +75,8 @@ func (c Conn) Insert(ctx context.Context, table string, cols []string, rows [][]
 	if _, ok := c.db.Dialect.(postgres); ok && len(rows) > 1 {
 		return c.pgInsert(ctx, table, cols, rows, on)
 	}
-	return c.insertValues(ctx, table, cols, rows, on)
+	// SQLite: a failed statement writes nothing and the transaction goes on.
+	return c.insertValues(ctx, table, cols, rows, on, true)
 }
 
 // InsertError is the error of an Insert that could name the row that failed:
@@ -97,11 +98,13 @@ func FailedRow(err error) int {
 	return -1
 }
 
-// findFailing replays rows one at a time, inside a savepoint that is rolled
-// back whatever happens, to find the row a failed multi-row statement
-// failed on; it returns that row's error as an *InsertError, or orig when
-// every row goes in alone. Only inside a transaction: elsewhere the rows
-// before the failing one would stay written.
+// findFailing finds the row a failed multi-row write failed on: the first
+// row that fails when the rows are written in order. It bisects inside a
+// savepoint that is rolled back whatever happens (a half that goes in stays
+// while the search goes on in the other), so it costs about two writes of
+// the rows and 2·log2(n) savepoints. It returns that row's error as an
+// *InsertError, or orig when no row fails. Only inside a transaction:
+// elsewhere the rows before the failing one would stay written.
 func (c Conn) findFailing(ctx context.Context, table string, cols []string, rows [][]any, on OnConflict, offset int, orig error) error {
 	if !c.tx || len(rows) == 0 || !(errors.Is(orig, errs.ErrConflict) || errors.Is(orig, errs.ErrInvalid)) {
 		return orig
@@ -109,11 +112,20 @@ func (c Conn) findFailing(ctx context.Context, table string, cols []string, rows
 	found := orig
 	errReplayed := errors.New("replayed")
 	c.savepoint(ctx, func() error {
-		for i := range rows {
-			if _, err := c.insertValues(ctx, table, cols, rows[i:i+1], on); err != nil {
-				found = &InsertError{Row: offset + i, Err: err}
+		for len(rows) > 1 {
+			half := len(rows) / 2
+			err := c.savepoint(ctx, func() error {
+				_, err := c.insertValues(ctx, table, cols, rows[:half], on, false)
 				return err
+			})
+			if err != nil {
+				rows = rows[:half]
+				continue
 			}
+			rows, offset = rows[half:], offset+half
+		}
+		if _, err := c.insertValues(ctx, table, cols, rows, on, false); err != nil {
+			found = &InsertError{Row: offset, Err: err}
 		}
 		return errReplayed
 	})
@@ -143,7 +155,7 @@ func (c Conn) savepoint(ctx context.Context, fn func() error) error {
 
 // insertValues writes rows with multi-row INSERT … VALUES statements of one
 // prepared shape (and one more for the remainder).
-func (c Conn) insertValues(ctx context.Context, table string, cols []string, rows [][]any, on OnConflict) (int64, error) {
+func (c Conn) insertValues(ctx context.Context, table string, cols []string, rows [][]any, on OnConflict, diagnose bool) (int64, error) {
 	per := max(1, min(sqliteRowsPerStmt, sqliteMaxVars/len(cols)))
 	if _, ok := c.db.Dialect.(postgres); ok {
 		per = max(1, min(pgInsertRows, pgMaxParams/len(cols)))
@@ -190,8 +202,8 @@ func (c Conn) insertValues(ctx context.Context, table string, cols []string, row
 			if len(chunk) == 1 {
 				return n, &InsertError{Row: start, Err: err}
 			}
-			if _, ok := c.db.Dialect.(postgres); ok {
-				return n, err // the transaction is aborted: the caller rolls back to its savepoint first
+			if !diagnose {
+				return n, err
 			}
 			return n, c.findFailing(ctx, table, cols, chunk, on, start, err)
 		}
@@ -220,21 +232,25 @@ func (c Conn) quoteCols(cols []string) string {
 // pgInsert writes rows on PostgreSQL with COPY (or, for a few rows, INSERT),
 // inside a savepoint when in a transaction.
 func (c Conn) pgInsert(ctx context.Context, table string, cols []string, rows [][]any, on OnConflict) (int64, error) {
-	if len(rows) < pgCopyMinRows {
+	var data []byte
+	if len(rows) >= pgCopyMinRows {
+		var err error
+		if data, err = copyText(rows); err != nil && !errors.Is(err, errs.ErrUnsupported) {
+			return 0, fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
+	if data == nil {
+		// A few rows, or values COPY cannot render: multi-row INSERTs.
 		var n int64
 		err := c.savepoint(ctx, func() error {
 			var err error
-			n, err = c.insertValues(ctx, table, cols, rows, on)
+			n, err = c.insertValues(ctx, table, cols, rows, on, false)
 			return err
 		})
 		if err != nil && FailedRow(err) < 0 {
 			return 0, c.findFailing(ctx, table, cols, rows, on, 0, err)
 		}
 		return n, err
-	}
-	data, err := copyText(rows)
-	if err != nil {
-		return 0, fmt.Errorf("insert into %s: %w", table, err)
 	}
 	if !c.tx {
 		// Temporary table, COPY and INSERT on one connection.
@@ -248,7 +264,7 @@ func (c Conn) pgInsert(ctx context.Context, table string, cols []string, rows []
 	var n int64
 	noTemp := false
 	colList := " (" + c.quoteCols(cols) + ")"
-	err = c.savepoint(ctx, func() error {
+	err := c.savepoint(ctx, func() error {
 		if on == FailOnConflict {
 			var err error
 			n, err = c.copyFrom(ctx, "COPY "+c.db.T(table)+colList+" FROM STDIN", data)
@@ -280,7 +296,7 @@ func (c Conn) pgInsert(ctx context.Context, table string, cols []string, rows []
 		// Without a temporary table: multi-row INSERT … ON CONFLICT DO NOTHING.
 		err = c.savepoint(ctx, func() error {
 			var err error
-			n, err = c.insertValues(ctx, table, cols, rows, on)
+			n, err = c.insertValues(ctx, table, cols, rows, on, false)
 			return err
 		})
 	}
@@ -345,7 +361,17 @@ func appendCopyValue(b []byte, v any) ([]byte, error) {
 		return strconv.AppendInt(b, int64(x), 10), nil
 	case int16:
 		return strconv.AppendInt(b, int64(x), 10), nil
+	case int8:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case uint:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
 	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint16:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case uint8:
 		return strconv.AppendUint(b, uint64(x), 10), nil
 	case float64:
 		switch {
