@@ -27,7 +27,8 @@ func TestMain(m *testing.M) {
 // slice of 100,000 datasets, so that a rate that falls as the tables grow
 // shows. It reports the whole build's datasets/s. It only runs when
 // BUTLER_BENCH_BULK is set (a million takes about a minute); run it with
-// -benchtime 1x. BUTLER_BENCH_BULK_DIALECTS=sqlite (or postgres) runs one.
+// -benchtime 1x. BUTLER_BENCH_BULK_DIALECTS=sqlite (or postgres) runs one;
+// BUTLER_BENCH_BULK_BATCH sets the datasets per import transaction (50,000).
 func BenchmarkBulkBuild(b *testing.B) {
 	v := os.Getenv("BUTLER_BENCH_BULK")
 	if v == "" {
@@ -41,6 +42,12 @@ func BenchmarkBulkBuild(b *testing.B) {
 		n = 200_000
 	}
 	const dets = 205
+	batch := 50000 // as `butler bench query --batch`
+	if v := os.Getenv("BUTLER_BENCH_BULK_BATCH"); v != "" {
+		if batch, err = strconv.Atoi(v); err != nil || batch < 1 {
+			b.Fatalf("BUTLER_BENCH_BULK_BATCH=%q: want a positive number", v)
+		}
+	}
 	exposures := max(1, n/dets)
 	dialects := []string{pgtest.SQLite, pgtest.Postgres}
 	if d := os.Getenv("BUTLER_BENCH_BULK_DIALECTS"); d != "" {
@@ -53,7 +60,7 @@ func BenchmarkBulkBuild(b *testing.B) {
 				pgtest.UseAdminAuth(b)
 				o.DB, o.Namespace = pgtest.URL(b, "", ""), pgtest.Schema(b)
 			}
-			o.Exposures, o.Detectors, o.PerNight, o.Batch = exposures, dets, 300, 50000
+			o.Exposures, o.Detectors, o.PerNight, o.Batch = exposures, dets, 300, batch
 			var rate float64
 			for b.Loop() {
 				var slices []string
