@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,7 @@ import (
 type OnConflict int
 
 const (
-	// FailOnConflict fails the insert (errs.ErrConflict) and writes none of its rows.
+	// FailOnConflict fails the insert (errs.ErrConflict).
 	FailOnConflict OnConflict = iota
 	// SkipOnConflict leaves such rows out (ON CONFLICT DO NOTHING).
 	SkipOnConflict
@@ -179,19 +180,22 @@ func (c Conn) insertValues(ctx context.Context, table string, cols []string, row
 		b.WriteString(tail)
 		return b.String()
 	}
-	full := ""
+	// Full statements of per rows, then the remainder in powers of two, so
+	// that a table has a few statement shapes for the caches to keep (a
+	// shape per remainder would fill them with statements used once).
+	shapes := map[int]string{}
 	args := make([]any, 0, min(per, len(rows))*len(cols))
 	var n int64
-	for start := 0; start < len(rows); start += per {
-		chunk := rows[start:min(start+per, len(rows))]
-		q := full
-		if len(chunk) == per {
-			if full == "" {
-				full = stmt(per)
-			}
-			q = full
-		} else {
-			q = stmt(len(chunk))
+	for start, k := 0, 0; start < len(rows); start += k {
+		k = per
+		if rest := len(rows) - start; rest < per {
+			k = 1 << (bits.Len(uint(rest)) - 1)
+		}
+		chunk := rows[start : start+k]
+		q, ok := shapes[k]
+		if !ok {
+			q = stmt(k)
+			shapes[k] = q
 		}
 		args = args[:0]
 		for _, r := range chunk {
@@ -207,8 +211,8 @@ func (c Conn) insertValues(ctx context.Context, table string, cols []string, row
 			}
 			return n, c.findFailing(ctx, table, cols, chunk, on, start, err)
 		}
-		if k, err := res.RowsAffected(); err == nil {
-			n += k
+		if m, err := res.RowsAffected(); err == nil {
+			n += m
 		}
 	}
 	return n, nil
