@@ -5,8 +5,10 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gobutler/butler/dataset"
@@ -15,7 +17,7 @@ import (
 	"github.com/gobutler/butler/internal/registry/sqldb"
 )
 
-// batchRows bounds the rows of one multi-row INSERT (SQLite allows 32766 variables).
+// batchRows bounds the IDs of one IN list (and the rows of one DELETE).
 const batchRows = 500
 
 // NewDataset is one dataset to insert: its ID and its data ID (required dimensions).
@@ -76,54 +78,92 @@ func (r *Registry) insertDatasets(ctx context.Context, c sqldb.Conn, typeName, r
 		return err
 	}
 	dims := st.Dimensions.RequiredNames()
-	tagCols := r.tagColumns(st)
-	conflict := ""
+	// In ID order: the dataset table's key and the tags table's are the
+	// (random) UUIDs, so sorted rows fill index pages one after another
+	// instead of one page each.
+	sorted := slices.Clone(ds)
+	slices.SortFunc(sorted, func(a, b NewDataset) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	seen := make(map[string]int, len(sorted))
+	var key []byte
+	for i, d := range sorted {
+		key = key[:0]
+		for _, k := range dims {
+			v, ok := d.DataID[k]
+			if !ok {
+				return fmt.Errorf("insert dataset %s %s: %w: missing dimension %q", typeName, d.DataID, errs.ErrInvalid, k)
+			}
+			key = fmt.Append(key, v, "\x00")
+		}
+		if skipExisting {
+			continue
+		}
+		if i > 0 && sorted[i-1].ID == d.ID {
+			return &dataset.ConflictError{Type: typeName, Collection: run, DataID: d.DataID,
+				Err: fmt.Errorf("%w: dataset ID %s appears twice in one insert", errs.ErrConflict, d.ID)}
+		}
+		if _, dup := seen[string(key)]; dup {
+			return &dataset.ConflictError{Type: typeName, Collection: run, DataID: d.DataID,
+				Err: fmt.Errorf("%w: two datasets of one insert have data ID %s", errs.ErrConflict, d.DataID)}
+		}
+		seen[string(key)] = i
+	}
+	on := sqldb.FailOnConflict
 	if skipExisting {
-		conflict = " ON CONFLICT DO NOTHING"
+		on = sqldb.SkipOnConflict
 	}
 	now := r.nowValue()
-	for start := 0; start < len(ds); start += batchRows {
-		end := min(start+batchRows, len(ds))
-		batch := ds[start:end]
-		var dsArgs, tagArgs []any
-		var dsRows, tagRows []string
-		for _, d := range batch {
+	dsCols := []string{"id", "dataset_type_id", "run_id"}
+	if r.datasetsV2 {
+		dsCols = []string{"id", "dataset_type_id", "ingest_date", "run_id"}
+	}
+	tagCols := append([]string{"dataset_type_id", "dataset_id", "collection_id"}, dims...)
+	// In slices, so that an import of millions of datasets holds the rows of
+	// one slice at a time.
+	for start := 0; start < len(sorted); start += bulkRows {
+		batch := sorted[start:min(start+bulkRows, len(sorted))]
+		dsRows := make([][]any, len(batch))
+		tagRows := make([][]any, len(batch))
+		dsVals := make([]any, len(batch)*len(dsCols))
+		tagVals := make([]any, len(batch)*len(tagCols))
+		for i, d := range batch {
+			id := r.uuid(d.ID)
+			row := dsVals[i*len(dsCols) : (i+1)*len(dsCols)]
 			if r.datasetsV2 {
-				dsRows = append(dsRows, "(?, ?, ?, ?)")
-				dsArgs = append(dsArgs, r.uuid(d.ID), st.id, now, col.ID)
+				row[0], row[1], row[2], row[3] = id, st.id, now, col.ID
 			} else {
-				dsRows = append(dsRows, "(?, ?, ?)")
-				dsArgs = append(dsArgs, r.uuid(d.ID), st.id, col.ID)
+				row[0], row[1], row[2] = id, st.id, col.ID
 			}
-			tagRows = append(tagRows, "("+sqldb.Placeholders(3+len(dims))+")")
-			tagArgs = append(tagArgs, st.id, r.uuid(d.ID), col.ID)
-			for _, k := range dims {
-				v, ok := d.DataID[k]
-				if !ok {
-					return fmt.Errorf("insert dataset %s %s: %w: missing dimension %q", typeName, d.DataID, errs.ErrInvalid, k)
-				}
-				tagArgs = append(tagArgs, v)
+			dsRows[i] = row
+			row = tagVals[i*len(tagCols) : (i+1)*len(tagCols)]
+			row[0], row[1], row[2] = st.id, id, col.ID
+			for j, k := range dims {
+				row[3+j] = d.DataID[k]
 			}
+			tagRows[i] = row
 		}
-		dsCols := "id, dataset_type_id, run_id"
-		if r.datasetsV2 {
-			dsCols = "id, dataset_type_id, ingest_date, run_id"
-		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dataset")+" ("+dsCols+") VALUES "+strings.Join(dsRows, ", ")+conflict, dsArgs...); err != nil {
+		if _, err := c.Insert(ctx, "dataset", dsCols, dsRows, on); err != nil {
 			return r.datasetConflict(typeName, run, batch, err)
 		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" ("+tagCols+") VALUES "+strings.Join(tagRows, ", ")+conflict, tagArgs...); err != nil {
+		if _, err := c.Insert(ctx, st.tagTable, tagCols, tagRows, on); err != nil {
 			return r.datasetConflict(typeName, run, batch, err)
 		}
 	}
 	return nil
 }
 
+// bulkRows is how many rows a bulk write hands the database at once.
+const bulkRows = 50000
+
+// datasetConflict explains a failed insert of batch: a data ID naming a
+// dimension value without a record, or a dataset already there (named when
+// the database could say which row failed).
 func (r *Registry) datasetConflict(typeName, coll string, batch []NewDataset, err error) error {
 	if msg := strings.ToLower(err.Error()); strings.Contains(msg, "foreign key") || strings.Contains(msg, "23503") {
 		// Not a duplicate: a data ID names a dimension value with no record.
 		ex := ""
-		if len(batch) > 0 {
+		if i := sqldb.FailedRow(err); i >= 0 && i < len(batch) {
+			ex = fmt.Sprintf(" (%s)", batch[i].DataID)
+		} else if len(batch) > 0 {
 			ex = fmt.Sprintf(" (the first is %s)", batch[0].DataID)
 		}
 		return fmt.Errorf("insert %d %s dataset(s) into %q: %w: a data ID names a dimension value that has no record; insert or import the dimension records first%s: %w",
@@ -133,7 +173,9 @@ func (r *Registry) datasetConflict(typeName, coll string, batch []NewDataset, er
 		return fmt.Errorf("insert %d %s dataset(s) into %q: %w", len(batch), typeName, coll, err)
 	}
 	var id dimensions.DataID
-	if len(batch) == 1 {
+	if i := sqldb.FailedRow(err); i >= 0 && i < len(batch) {
+		id = batch[i].DataID
+	} else if len(batch) == 1 {
 		id = batch[0].DataID
 	}
 	return &dataset.ConflictError{Type: typeName, Collection: coll, DataID: id, Err: err}
@@ -165,28 +207,72 @@ func (r *Registry) associate(ctx context.Context, c sqldb.Conn, tag string, refs
 	if col.Type != dataset.Tagged {
 		return fmt.Errorf("associate with %q: %w: it is %s, not TAGGED", tag, errs.ErrInvalid, col.Type)
 	}
+	// By dataset type, in bulk: the datasets already in the collection are
+	// left alone, the others are inserted together.
+	var order []string
+	byType := map[string][]dataset.Ref{}
 	for _, ref := range refs {
-		st, err := r.storedType(ctx, c, ref.Type.Name)
+		if _, ok := byType[ref.Type.Name]; !ok {
+			order = append(order, ref.Type.Name)
+		}
+		byType[ref.Type.Name] = append(byType[ref.Type.Name], ref)
+	}
+	for _, name := range order {
+		refs := byType[name]
+		st, err := r.storedType(ctx, c, name)
 		if err != nil {
 			return err
 		}
-		if err := r.ensureSummaries(ctx, c, col.ID, st, []dimensions.DataID{ref.DataID}); err != nil {
-			return err
+		ids := make([]dimensions.DataID, len(refs))
+		for i, ref := range refs {
+			ids[i] = ref.DataID
 		}
-		args := []any{st.id, r.uuid(ref.ID), col.ID}
-		for _, d := range st.Dimensions.RequiredNames() {
-			args = append(args, ref.DataID[d])
+		if err := r.ensureSummaries(ctx, c, col.ID, st, ids); err != nil {
+			return err
 		}
 		// Re-associating the very same dataset is a no-op.
-		var n int
-		if err := c.QueryRow(ctx, "SELECT count(*) FROM "+r.db.T(st.tagTable)+" WHERE dataset_id = ? AND collection_id = ?", r.uuid(ref.ID), col.ID).Scan(&n); err != nil {
-			return err
+		present := map[dataset.ID]bool{}
+		for start := 0; start < len(refs); start += batchRows {
+			chunk := refs[start:min(start+batchRows, len(refs))]
+			chunkIDs := make([]dataset.ID, len(chunk))
+			for i, ref := range chunk {
+				chunkIDs[i] = ref.ID
+			}
+			in, args := r.idList(chunkIDs)
+			rows, err := c.Query(ctx, "SELECT dataset_id FROM "+r.db.T(st.tagTable)+" WHERE collection_id = ? AND dataset_id IN ("+in+")", append([]any{col.ID}, args...)...)
+			if err != nil {
+				return err
+			}
+			found, err := scanIDs(rows)
+			if err != nil {
+				return err
+			}
+			for _, id := range found {
+				present[id] = true
+			}
 		}
-		if n > 0 {
-			continue
+		dims := st.Dimensions.RequiredNames()
+		var add []dataset.Ref
+		var rows [][]any
+		for _, ref := range refs {
+			if present[ref.ID] {
+				continue
+			}
+			present[ref.ID] = true // twice in refs: once
+			row := []any{st.id, r.uuid(ref.ID), col.ID}
+			for _, d := range dims {
+				row = append(row, ref.DataID[d])
+			}
+			add = append(add, ref)
+			rows = append(rows, row)
 		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(st.tagTable)+" ("+r.tagColumns(st)+") VALUES ("+sqldb.Placeholders(len(args))+")", args...); err != nil {
-			return &dataset.ConflictError{Type: ref.Type.Name, Collection: tag, DataID: ref.DataID, Err: err}
+		cols := append([]string{"dataset_type_id", "dataset_id", "collection_id"}, dims...)
+		if _, err := c.Insert(ctx, st.tagTable, cols, rows, sqldb.FailOnConflict); err != nil {
+			var id dimensions.DataID
+			if i := sqldb.FailedRow(err); i >= 0 && i < len(add) {
+				id = add[i].DataID
+			}
+			return &dataset.ConflictError{Type: name, Collection: tag, DataID: id, Err: err}
 		}
 	}
 	return nil

@@ -120,18 +120,33 @@ func (r *Registry) insertRecords(ctx context.Context, c sqldb.Conn, element stri
 			return err
 		}
 	}
-	for _, rec := range recs {
-		args, err := r.recordArgs(e, fields, rec)
-		if err != nil {
+	if bulk := mode == InsertNew || (mode == InsertSkip && !spatial); bulk {
+		// In bulk: every row is written (InsertNew), or which ones were need
+		// not be known (no skypix overlap rows to add).
+		on := sqldb.FailOnConflict
+		if mode == InsertSkip {
+			on = sqldb.SkipOnConflict
+		}
+		if err := r.bulkRecords(ctx, c, e, fields, cols, recs, on); err != nil {
 			return err
 		}
-		res, err := c.Exec(ctx, stmt, args...)
-		if err != nil {
-			return fmt.Errorf("insert %s record %s: %w", element, rec.DataID(), err)
-		}
 		if spatial {
-			if n, err := res.RowsAffected(); err != nil || n > 0 {
-				written = append(written, rec)
+			written = recs
+		}
+	} else {
+		for _, rec := range recs {
+			args, err := r.recordArgs(e, fields, rec)
+			if err != nil {
+				return err
+			}
+			res, err := c.Exec(ctx, stmt, args...)
+			if err != nil {
+				return fmt.Errorf("insert %s record %s: %w", element, rec.DataID(), err)
+			}
+			if spatial {
+				if n, err := res.RowsAffected(); err != nil || n > 0 {
+					written = append(written, rec)
+				}
 			}
 		}
 	}
@@ -150,11 +165,11 @@ func (r *Registry) insertRecords(ctx context.Context, c sqldb.Conn, element stri
 	return nil
 }
 
-// insertNewRecords writes records that must not exist yet with multi-row
-// INSERTs (batchRows rows a statement), then their skypix overlap rows: the
-// bulk form of insertRecords with InsertNew, for callers that checked the
-// records are new (define-visits). A failure names the element and the first
-// record of the failing statement.
+// insertNewRecords writes records that must not exist yet in bulk
+// (Conn.Insert), then their skypix overlap rows: insertRecords with
+// InsertNew, but with overlap rows written without a conflict clause, for
+// callers that checked the records are new (define-visits). A failure names
+// the element and the record that failed.
 func (r *Registry) insertNewRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record) error {
 	e, ok := r.Universe.Element(element)
 	if !ok || !e.HasTable() {
@@ -169,31 +184,34 @@ func (r *Registry) insertNewRecords(ctx context.Context, c sqldb.Conn, element s
 		}
 	}
 	fields, cols := r.recordColumns(e)
-	quoted := make([]string, len(cols))
-	for i, col := range cols {
-		quoted[i] = r.db.Q(col)
+	if err := r.bulkRecords(ctx, c, e, fields, cols, recs, sqldb.FailOnConflict); err != nil {
+		return err
 	}
-	head := "INSERT INTO " + r.db.T(e.Name) + " (" + strings.Join(quoted, ", ") + ") VALUES "
-	row := "(" + sqldb.Placeholders(len(cols)) + ")"
-	per := max(1, min(batchRows, 30000/len(cols)))
-	for start := 0; start < len(recs); start += per {
-		chunk := recs[start:min(start+per, len(recs))]
-		rows := make([]string, len(chunk))
-		var args []any
+	if e.Spatial != "" && r.Universe.CommonSkyPix != nil && len(recs) > 0 {
+		return r.writeSkypixOverlapsOf(ctx, c, e, recs, false, true)
+	}
+	return nil
+}
+
+// bulkRecords writes records of e with Conn.Insert, naming the record that
+// failed when the database says which.
+func (r *Registry) bulkRecords(ctx context.Context, c sqldb.Conn, e *dimensions.Element, fields, cols []string, recs []dimensions.Record, on sqldb.OnConflict) error {
+	for start := 0; start < len(recs); start += bulkRows {
+		chunk := recs[start:min(start+bulkRows, len(recs))]
+		rows := make([][]any, len(chunk))
 		for i, rec := range chunk {
 			a, err := r.recordArgs(e, fields, rec)
 			if err != nil {
 				return err
 			}
-			rows[i] = row
-			args = append(args, a...)
+			rows[i] = a
 		}
-		if _, err := c.Exec(ctx, head+strings.Join(rows, ", "), args...); err != nil {
-			return fmt.Errorf("insert %d %s records (from %s): %w", len(chunk), element, chunk[0].DataID(), err)
+		if _, err := c.Insert(ctx, e.Name, cols, rows, on); err != nil {
+			if i := sqldb.FailedRow(err); i >= 0 && i < len(chunk) {
+				return fmt.Errorf("insert %s record %s: %w", e.Name, chunk[i].DataID(), err)
+			}
+			return fmt.Errorf("insert %d %s records (from %s): %w", len(chunk), e.Name, chunk[0].DataID(), err)
 		}
-	}
-	if e.Spatial != "" && r.Universe.CommonSkyPix != nil && len(recs) > 0 {
-		return r.writeSkypixOverlapsOf(ctx, c, e, recs, false, true)
 	}
 	return nil
 }

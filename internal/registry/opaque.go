@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/internal/registry/sqldb"
@@ -68,15 +67,19 @@ func (r *Registry) insertFileRecords(ctx context.Context, c sqldb.Conn, table, d
 	if err := r.ensureOpaque(ctx, c, table); err != nil {
 		return err
 	}
-	conflict := ""
+	on := sqldb.FailOnConflict
 	if skipExisting {
-		conflict = " ON CONFLICT DO NOTHING"
+		on = sqldb.SkipOnConflict
 	}
-	for start := 0; start < len(recs); start += batchRows {
-		end := min(start+batchRows, len(recs))
-		var rows, locRows []string
-		var args, locArgs []any
-		for _, fr := range recs[start:end] {
+	cols := []string{"dataset_id", "path", "formatter", "storage_class", "component", "checksum", "file_size"}
+	locCols := []string{"datastore_name", "dataset_id"}
+	for start := 0; start < len(recs); start += bulkRows {
+		chunk := recs[start:min(start+bulkRows, len(recs))]
+		rows := make([][]any, len(chunk))
+		locRows := make([][]any, len(chunk))
+		vals := make([]any, len(chunk)*len(cols))
+		locVals := make([]any, len(chunk)*len(locCols))
+		for i, fr := range chunk {
 			comp := fr.Component
 			if comp == "" {
 				comp = NullComponent
@@ -85,15 +88,21 @@ func (r *Registry) insertFileRecords(ctx context.Context, c sqldb.Conn, table, d
 			if fr.Checksum != "" {
 				sum = fr.Checksum
 			}
-			rows = append(rows, "(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, r.uuid(fr.DatasetID), fr.Path, fr.Formatter, fr.StorageClass, comp, sum, fr.FileSize)
-			locRows = append(locRows, "(?, ?)")
-			locArgs = append(locArgs, datastoreName, r.uuid(fr.DatasetID))
+			id := r.uuid(fr.DatasetID)
+			row := vals[i*len(cols) : (i+1)*len(cols)]
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = id, fr.Path, fr.Formatter, fr.StorageClass, comp, sum, fr.FileSize
+			rows[i] = row
+			loc := locVals[i*len(locCols) : (i+1)*len(locCols)]
+			loc[0], loc[1] = datastoreName, id
+			locRows[i] = loc
 		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T(table)+" (dataset_id, path, formatter, storage_class, component, checksum, file_size) VALUES "+strings.Join(rows, ", ")+conflict, args...); err != nil {
+		if _, err := c.Insert(ctx, table, cols, rows, on); err != nil {
+			if i := sqldb.FailedRow(err); i >= 0 && i < len(chunk) {
+				return fmt.Errorf("store file record of dataset %s (%s): %w", chunk[i].DatasetID, chunk[i].Path, err)
+			}
 			return fmt.Errorf("store file records: %w", err)
 		}
-		if _, err := c.Exec(ctx, "INSERT INTO "+r.db.T("dataset_location")+" (datastore_name, dataset_id) VALUES "+strings.Join(locRows, ", ")+" ON CONFLICT DO NOTHING", locArgs...); err != nil {
+		if _, err := c.Insert(ctx, "dataset_location", locCols, locRows, sqldb.SkipOnConflict); err != nil {
 			return fmt.Errorf("store dataset locations: %w", err)
 		}
 	}

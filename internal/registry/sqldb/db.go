@@ -220,6 +220,9 @@ type Conn struct {
 	q  Querier
 	db *DB
 	tx bool
+	// conn is the connection a PostgreSQL transaction runs on, which bulk
+	// inserts reach for COPY.
+	conn *sql.Conn
 }
 
 // retryFor bounds how long reads wait for a restarting server.
@@ -345,14 +348,34 @@ func (db *DB) Tx(ctx context.Context, fn func(Conn) error) error {
 	if db.ReadOnly {
 		return db.ReadOnlyError()
 	}
-	tx, err := db.SQL.BeginTx(ctx, nil)
+	begin := func() (*sql.Tx, *sql.Conn, error) {
+		if _, ok := db.Dialect.(postgres); !ok {
+			tx, err := db.SQL.BeginTx(ctx, nil)
+			return tx, nil, err
+		}
+		// On its own connection, so that bulk inserts can COPY on it.
+		sc, err := db.SQL.Conn(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		tx, err := sc.BeginTx(ctx, nil)
+		if err != nil {
+			sc.Close()
+			return nil, nil, err
+		}
+		return tx, sc, nil
+	}
+	tx, sc, err := begin()
 	for wait := (Conn{db: db}).retrying(); err != nil && db.Dialect.Transient(err) && wait(ctx); {
-		tx, err = db.SQL.BeginTx(ctx, nil) // nothing has happened yet: safe to repeat
+		tx, sc, err = begin() // nothing has happened yet: safe to repeat
 	}
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", db.Dialect.Classify(err))
 	}
-	if err := fn(Conn{q: tx, db: db, tx: true}); err != nil {
+	if sc != nil {
+		defer sc.Close()
+	}
+	if err := fn(Conn{q: tx, db: db, tx: true, conn: sc}); err != nil {
 		tx.Rollback()
 		return err
 	}
