@@ -45,7 +45,7 @@ func TestImport_BulkConflictNamed(t *testing.T) {
 		bundle := func(refs []dataset.Ref, fresh bool) *butler.Bundle {
 			var files []butler.BundleFile
 			for _, r := range refs {
-				id := r.ID
+				var id dataset.ID
 				if fresh {
 					id, _ = dataset.NewID(dataset.Unique, "raw", run, nil)
 				} else {
