@@ -220,11 +220,27 @@ func (b *Butler) verify(ctx context.Context, opts VerifyOptions, out chan<- Prob
 		return fmt.Errorf("verify: %w", err)
 	}
 	v.task = rep.Task("verify records", total)
-	err = b.reg.StreamStoredRecords(ctx, table, opts.PageSize, opts.RecordsOnly, func(page []registry.StoredRecord) error {
-		return v.checkRecords(ctx, page)
-	})
+	if opts.RecordsOnly {
+		// The registry finds the records without a dataset itself: only
+		// those are read.
+		err = b.reg.RecordsWithoutDataset(ctx, table, opts.PageSize, func(checked int, gone []registry.FileRecord) error {
+			v.stats.Datasets.Add(int64(checked))
+			v.task.Add(int64(checked))
+			for _, r := range gone {
+				if err := v.emit(ctx, Problem{Kind: ProblemRecordWithoutDataset, ID: r.DatasetID, Path: r.Path,
+					Message: "file record of a dataset that is not in the registry"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	} else {
+		err = b.reg.StreamStoredRecords(ctx, table, opts.PageSize, func(page []registry.StoredRecord) error {
+			return v.checkRecords(ctx, page)
+		})
+	}
 	if err == nil {
-		err = b.reg.StreamLocatedWithoutRecords(ctx, table, b.ds.Name(), opts.PageSize, func(ids []dataset.ID) error {
+		err = b.reg.LocatedWithoutRecords(ctx, table, b.ds.Name(), opts.PageSize, func(ids []dataset.ID) error {
 			for _, id := range ids {
 				if err := v.emit(ctx, Problem{Kind: ProblemNoFileRecord, ID: id, Message: "the datastore is said to hold the dataset, but it has no file record"}); err != nil {
 					return err
@@ -338,16 +354,6 @@ func (v *verifier) checkRefs(ctx context.Context, refs []dataset.Ref) error {
 func (v *verifier) emit(ctx context.Context, p Problem) error {
 	if p.Path != "" && p.URI == "" {
 		p.URI = v.b.ds.URI(p.Path)
-	}
-	if p.Kind == ProblemRecordWithoutDataset && p.Path == "" {
-		// A records-only pass read the keys alone.
-		recs, err := v.b.reg.FileRecords(ctx, v.b.ds.RecordsTable(), []dataset.ID{p.ID})
-		if err != nil {
-			return err
-		}
-		if rs := recs[p.ID]; len(rs) > 0 {
-			p.Path, p.URI = rs[0].Path, v.b.ds.URI(rs[0].Path)
-		}
 	}
 	if p.ID != (dataset.ID{}) && p.Kind != ProblemRecordWithoutDataset && p.DataID == nil {
 		ref, ok := v.refs[p.ID]
