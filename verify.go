@@ -129,7 +129,9 @@ type VerifyOptions struct {
 	RecordsOnly bool
 	// Workers is the number of artifacts checked at once (default 8).
 	Workers int
-	// PageSize is the number of records read per registry query (default 5000).
+	// PageSize is the number of records checked per registry read (default
+	// 5000): a page of a selection, or of the whole repository on SQLite
+	// (PostgreSQL reads each whole-repository check as one statement).
 	PageSize int
 	Progress progress.Reporter
 	// Stats, when set, is filled in as Verify runs.
@@ -154,6 +156,12 @@ func (o VerifyOptions) selection() bool {
 // read); items that could not be checked are ProblemUnchecked problems.
 // Memory stays bounded: records are read in pages, and orphans are found
 // with a sorted set of 8-byte hashes of the referenced keys.
+//
+// A records-only check of the whole repository reads only the records
+// that are problems (the registry finds them). On SQLite the registry is
+// read a page at a time and nothing is held between pages; on PostgreSQL
+// each check is one statement in a read-only transaction, streamed while
+// the sequence is consumed (MVCC: writers are not held up).
 func (b *Butler) Verify(ctx context.Context, opts VerifyOptions) iter.Seq2[Problem, error] {
 	return func(yield func(Problem, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
