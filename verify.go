@@ -223,7 +223,7 @@ func (b *Butler) verify(ctx context.Context, opts VerifyOptions, out chan<- Prob
 		return v.selected(ctx)
 	}
 	table := b.ds.RecordsTable()
-	total, err := b.reg.CountFileRecords(ctx, table)
+	total, err := b.reg.EstimateFileRecords(ctx, table)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}

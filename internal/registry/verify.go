@@ -529,3 +529,23 @@ func (r *Registry) CountFileRecords(ctx context.Context, table string) (int64, e
 	}
 	return n, nil
 }
+
+// EstimateFileRecords is about the number of rows of a file records table,
+// for a progress bar (0 when the table does not exist yet). SQLite gives its
+// largest rowid, read from the end of the table (counting the rows walks a
+// whole index: 0.6 s of a 1,000,000-record check), which is the count
+// unless rows were deleted; PostgreSQL counts them.
+func (r *Registry) EstimateFileRecords(ctx context.Context, table string) (int64, error) {
+	if r.postgres() {
+		return r.CountFileRecords(ctx, table)
+	}
+	c := r.db.Conn()
+	if ok, err := r.db.TableExists(ctx, c, table); err != nil || !ok {
+		return 0, err
+	}
+	var n sql.NullInt64
+	if err := c.QueryRow(ctx, "SELECT max(rowid) FROM "+r.db.T(table)).Scan(&n); err != nil {
+		return r.CountFileRecords(ctx, table) // a table without rowid
+	}
+	return n.Int64, nil
+}
