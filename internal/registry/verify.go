@@ -193,18 +193,26 @@ func (r *Registry) RecordsWithoutDataset(ctx context.Context, table string, page
 	}
 	const cols = "r.dataset_id, r.component, r.path"
 	notExists := "NOT EXISTS (SELECT 1 FROM " + r.db.T("dataset") + " d WHERE d.id = r.dataset_id)"
-	scan := func(rows *sql.Rows) ([]FileRecord, error) {
+	// scan reads rows of cols, handing them to page (when not nil) a
+	// pageSize at a time, and closes them; it returns the rest.
+	scan := func(rows *sql.Rows, page func([]FileRecord) error) ([]FileRecord, error) {
 		defer rows.Close()
 		var out []FileRecord
 		for rows.Next() {
+			if page != nil && len(out) == pageSize {
+				if err := page(out); err != nil {
+					return nil, err
+				}
+				out = nil
+			}
 			var idv any
 			fr := FileRecord{FileSize: -1}
 			if err := rows.Scan(&idv, &fr.Component, &fr.Path); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("read file records: %w", err)
 			}
 			id, err := parseUUID(idv)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("read file records: %w", err)
 			}
 			fr.DatasetID = id
 			if fr.Component == NullComponent {
@@ -212,7 +220,10 @@ func (r *Registry) RecordsWithoutDataset(ctx context.Context, table string, page
 			}
 			out = append(out, fr)
 		}
-		return out, rows.Err()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read file records: %w", err)
+		}
+		return out, nil
 	}
 	if r.postgres() {
 		return r.readOnlyStatements(ctx, func(q func(string, ...any) (*sql.Rows, error)) error {
@@ -224,9 +235,9 @@ func (r *Registry) RecordsWithoutDataset(ctx context.Context, table string, page
 			if err != nil {
 				return fmt.Errorf("read file records: %w", err)
 			}
-			gone, err := scan(rows)
+			gone, err := scan(rows, func(page []FileRecord) error { return fn(0, page) })
 			if err != nil {
-				return fmt.Errorf("read file records: %w", err)
+				return err
 			}
 			return fn(int(total), gone)
 		})
@@ -271,8 +282,10 @@ func (r *Registry) RecordsWithoutDataset(ctx context.Context, table string, page
 			if err != nil {
 				return fmt.Errorf("read file records: %w", err)
 			}
-			if gone, err = scan(rows); err != nil {
-				return fmt.Errorf("read file records: %w", err)
+			// The range holds about pageSize records (more only if some
+			// were added since its end was read): read whole, then handed on.
+			if gone, err = scan(rows, nil); err != nil {
+				return err
 			}
 		}
 		if err := fn(checked, gone); err != nil {
