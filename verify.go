@@ -2,6 +2,7 @@ package butler
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,7 +130,9 @@ type VerifyOptions struct {
 	RecordsOnly bool
 	// Workers is the number of artifacts checked at once (default 8).
 	Workers int
-	// PageSize is the number of records read per registry query (default 5000).
+	// PageSize is the number of records checked per registry read (default
+	// 5000): a page of a selection, or of the whole repository on SQLite
+	// (PostgreSQL reads each whole-repository check as one statement).
 	PageSize int
 	Progress progress.Reporter
 	// Stats, when set, is filled in as Verify runs.
@@ -154,6 +157,12 @@ func (o VerifyOptions) selection() bool {
 // read); items that could not be checked are ProblemUnchecked problems.
 // Memory stays bounded: records are read in pages, and orphans are found
 // with a sorted set of 8-byte hashes of the referenced keys.
+//
+// A records-only check of the whole repository reads only the records
+// that are problems (the registry finds them). On SQLite the registry is
+// read a page at a time and nothing is held between pages; on PostgreSQL
+// each check is one statement in a read-only transaction, streamed while
+// the sequence is consumed (MVCC: writers are not held up).
 func (b *Butler) Verify(ctx context.Context, opts VerifyOptions) iter.Seq2[Problem, error] {
 	return func(yield func(Problem, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
@@ -189,6 +198,7 @@ type verifier struct {
 	keys  []uint64 // hashes of the keys records refer to (with Orphans)
 	root  string   // local datastore root, "" for object stores
 	refs  map[dataset.ID]dataset.Ref
+	bufs  sync.Pool // *[]byte read buffers for checksums
 }
 
 func (b *Butler) verify(ctx context.Context, opts VerifyOptions, out chan<- Problem) error {
@@ -205,6 +215,7 @@ func (b *Butler) verify(ctx context.Context, opts VerifyOptions, out chan<- Prob
 		return fmt.Errorf("verify: %w: a records-only check reads no files; it cannot be combined with checksums or orphans", errs.ErrInvalid)
 	}
 	v := &verifier{b: b, opts: opts, out: out, stats: opts.Stats, seed: maphash.MakeSeed(), root: localRoot(b.ds.Backend)}
+	v.bufs.New = func() any { buf := make([]byte, 256<<10); return &buf }
 	if v.stats == nil {
 		v.stats = &VerifyStats{}
 	}
@@ -215,16 +226,32 @@ func (b *Butler) verify(ctx context.Context, opts VerifyOptions, out chan<- Prob
 		return v.selected(ctx)
 	}
 	table := b.ds.RecordsTable()
-	total, err := b.reg.CountFileRecords(ctx, table)
+	total, err := b.reg.EstimateFileRecords(ctx, table)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
 	v.task = rep.Task("verify records", total)
-	err = b.reg.StreamStoredRecords(ctx, table, opts.PageSize, opts.RecordsOnly, func(page []registry.StoredRecord) error {
-		return v.checkRecords(ctx, page)
-	})
+	if opts.RecordsOnly {
+		// The registry finds the records without a dataset itself: only
+		// those are read.
+		err = b.reg.RecordsWithoutDataset(ctx, table, opts.PageSize, func(checked int, gone []registry.FileRecord) error {
+			v.stats.Datasets.Add(int64(checked))
+			v.task.Add(int64(checked))
+			for _, r := range gone {
+				if err := v.emit(ctx, Problem{Kind: ProblemRecordWithoutDataset, ID: r.DatasetID, Path: r.Path,
+					Message: "file record of a dataset that is not in the registry"}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	} else {
+		err = b.reg.StreamStoredRecords(ctx, table, opts.PageSize, func(page []registry.StoredRecord) error {
+			return v.checkRecords(ctx, page)
+		})
+	}
 	if err == nil {
-		err = b.reg.StreamLocatedWithoutRecords(ctx, table, b.ds.Name(), opts.PageSize, func(ids []dataset.ID) error {
+		err = b.reg.LocatedWithoutRecords(ctx, table, b.ds.Name(), opts.PageSize, func(ids []dataset.ID) error {
 			for _, id := range ids {
 				if err := v.emit(ctx, Problem{Kind: ProblemNoFileRecord, ID: id, Message: "the datastore is said to hold the dataset, but it has no file record"}); err != nil {
 					return err
@@ -338,16 +365,6 @@ func (v *verifier) checkRefs(ctx context.Context, refs []dataset.Ref) error {
 func (v *verifier) emit(ctx context.Context, p Problem) error {
 	if p.Path != "" && p.URI == "" {
 		p.URI = v.b.ds.URI(p.Path)
-	}
-	if p.Kind == ProblemRecordWithoutDataset && p.Path == "" {
-		// A records-only pass read the keys alone.
-		recs, err := v.b.reg.FileRecords(ctx, v.b.ds.RecordsTable(), []dataset.ID{p.ID})
-		if err != nil {
-			return err
-		}
-		if rs := recs[p.ID]; len(rs) > 0 {
-			p.Path, p.URI = rs[0].Path, v.b.ds.URI(rs[0].Path)
-		}
 	}
 	if p.ID != (dataset.ID{}) && p.Kind != ProblemRecordWithoutDataset && p.DataID == nil {
 		ref, ok := v.refs[p.ID]
@@ -533,12 +550,16 @@ func (v *verifier) digest(ctx context.Context, open func() (io.ReadCloser, error
 	}
 	defer rc.Close()
 	h, _ := blake2b.New512(nil)
-	n, err := io.Copy(h, &ctxReader{ctx: ctx, r: rc})
+	// A buffer per worker, not one allocated per file: 100,000 files of
+	// 32 KiB buffers kept the garbage collector busy.
+	buf := v.bufs.Get().(*[]byte)
+	defer v.bufs.Put(buf)
+	n, err := io.CopyBuffer(h, &ctxReader{ctx: ctx, r: rc}, *buf)
 	v.stats.Bytes.Add(n)
 	if err != nil {
 		return n, "", err
 	}
-	return n, fmt.Sprintf("%x", h.Sum(nil)), nil
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 type ctxReader struct {

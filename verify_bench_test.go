@@ -83,13 +83,34 @@ func benchVerifyRecords(b *testing.B, dialect string) {
 
 // BenchmarkVerify_Files verifies BUTLER_BENCH_VERIFY_FILES real files (default
 // 2,000) of 16 KiB with checksums recorded: stat only, and with --checksums.
+// The files are ingested (moved) in runs of 1,000; BUTLER_BENCH_VERIFY_FILES_DIR
+// keeps the repository there for later rounds or the command line.
 func BenchmarkVerify_Files(b *testing.B) {
 	n := envInt("BUTLER_BENCH_VERIFY_FILES", 2000)
-	_, bt := newVerifyRepoTB(b)
-	pad := strings.Repeat("x", 16<<10)
-	for i := range n {
-		if _, err := bt.Put(b.Context(), []byte(fmt.Sprintf("v: %d\npad: %s\n", i, pad)), "dict", det(i%20), fmt.Sprintf("run%d", i/20)); err != nil {
-			b.Fatal(err)
+	const perRun = 1000
+	root := filepath.Join(b.TempDir(), "repo")
+	if d := os.Getenv("BUTLER_BENCH_VERIFY_FILES_DIR"); d != "" {
+		root = d
+	}
+	var bt *butler.Butler
+	if _, err := os.Stat(filepath.Join(root, "butler.yaml")); err == nil {
+		bt = repotest.Open(b, root)
+	} else {
+		bt = newVerifyRepoAt(b, root, perRun)
+		pad := strings.Repeat("x", 16<<10)
+		stage := b.TempDir()
+		for start := 0; start < n; start += perRun {
+			var files []butler.FileDataset
+			for i := start; i < min(n, start+perRun); i++ {
+				p := filepath.Join(stage, fmt.Sprintf("%d.yaml", i))
+				if err := os.WriteFile(p, []byte(fmt.Sprintf("v: %d\npad: %s\n", i, pad)), 0o644); err != nil {
+					b.Fatal(err)
+				}
+				files = append(files, butler.FileDataset{Path: p, DataID: det(i - start)})
+			}
+			if _, err := bt.Ingest(b.Context(), "dict", fmt.Sprintf("run%d", start/perRun), files, butler.IngestOptions{Transfer: "move", Parallel: 4}); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	for _, tc := range []struct {
@@ -110,21 +131,21 @@ func BenchmarkVerify_Files(b *testing.B) {
 	}
 }
 
-// newVerifyRepoTB is newVerifyRepo for benchmarks (SQLite, POSIX).
-func newVerifyRepoTB(b *testing.B) (string, *butler.Butler) {
+// newVerifyRepoAt is newVerifyRepo for benchmarks (SQLite, POSIX, at
+// root) with an instrument of detectors detectors.
+func newVerifyRepoAt(b *testing.B, root string, detectors int) *butler.Butler {
 	b.Helper()
 	seed := filepath.Join(b.TempDir(), "seed.yaml")
 	if err := os.WriteFile(seed, []byte("datastore:\n  checksum: true\n"), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	root := filepath.Join(b.TempDir(), "repo")
 	if _, err := butler.Create(b.Context(), root, butler.CreateOptions{SeedConfig: seed, Override: true}); err != nil {
 		b.Fatal(err)
 	}
 	bt := repotest.Open(b, root)
-	repotest.AddInstrument(b, bt, inst, 20)
+	repotest.AddInstrument(b, bt, inst, detectors)
 	if _, err := bt.RegisterDatasetType(b.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
 		b.Fatal(err)
 	}
-	return root, bt
+	return bt
 }

@@ -10,8 +10,11 @@
 // process on SQLite and PostgreSQL; `prune-datasets --purge`, `remove-runs`
 // and `transfer-datasets`; `import` (copy) and `ingest-zip` (copy) on
 // SQLite and PostgreSQL. BUTLER_FAULT_POINTS sets the kill points per
-// variant (default 4 on SQLite+POSIX, 2 with PostgreSQL or S3, so 44 in
-// all; 8 gives 112); -short skips the campaign.
+// variant (default 10 on SQLite+POSIX, 5 with PostgreSQL or S3, so 110 in
+// all); -short skips the campaign. Each variant makes its starting
+// repository once and copies it for every run (cloneRepo), and verify runs
+// in this process, so that a kill point costs little more than the killed
+// run and its rerun.
 //
 // Other faults: the faulty storage backend failing each call kind once
 // during put, ingest, import, purge and remove-runs (TestFaultyStorage);
@@ -54,17 +57,17 @@ func TestMain(m *testing.M) {
 }
 
 // points is the number of kill points of a variant: BUTLER_FAULT_POINTS when
-// set, else 4 for a cheap variant (SQLite and POSIX) and 2 for one on
-// PostgreSQL or S3, which keeps `go test ./internal/campaign` near two
-// minutes on a 2-core machine.
+// set, else 10 for a cheap variant (SQLite and POSIX) and 5 for one on
+// PostgreSQL or S3: 110 over the 14 variants, which keeps `go test
+// ./internal/campaign` near two minutes on a 2-core machine.
 func points(cheap bool) int {
 	if n, err := strconv.Atoi(os.Getenv("BUTLER_FAULT_POINTS")); err == nil && n > 0 {
 		return n
 	}
 	if cheap {
-		return 4
+		return 10
 	}
-	return 2
+	return 5
 }
 
 // tally counts what the campaign did.
@@ -77,13 +80,14 @@ func (c tally) String() string {
 		c.kills, c.finishedFirst, c.reruns, c.problems, c.repaired, c.left)
 }
 
-// verifyJSON runs `butler verify REPO --orphans --checksums` and returns the
+// verifyJSON runs `butler verify REPO --orphans --checksums` (in this process) and returns the
 // problem kinds it printed and its exit status.
 func verifyJSON(t *testing.T, root string, extra ...string) ([]string, int) {
 	t.Helper()
-	res := repotest.Run(t, append([]string{"verify", root, "--orphans", "--checksums", "--format", "json"}, extra...)...)
+	args := append([]string{"verify", root, "--orphans", "--checksums", "--format", "json"}, extra...)
+	stdout, stderr, code := runCLI(t, args...)
 	var kinds []string
-	sc := bufio.NewScanner(strings.NewReader(res.Stdout))
+	sc := bufio.NewScanner(strings.NewReader(stdout))
 	for sc.Scan() {
 		var obj map[string]any
 		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
@@ -93,10 +97,10 @@ func verifyJSON(t *testing.T, root string, extra ...string) ([]string, int) {
 			kinds = append(kinds, k)
 		}
 	}
-	if res.Code != 0 && res.Code != 1 {
-		t.Fatalf("verify %s: %s", root, res)
+	if code != 0 && code != 1 {
+		t.Fatalf("butler %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout, stderr)
 	}
-	return kinds, res.Code
+	return kinds, code
 }
 
 // afterKill checks the repository a kill left: clean, or repaired to clean
@@ -166,10 +170,11 @@ func killIngestRaws(t *testing.T, bin, src string, raws int, store, transfer str
 		cheap: store == "posix",
 		newRepo: func(t *testing.T) string {
 			root := filepath.Join(t.TempDir(), "repo")
-			repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, pgtest.SQLite, srv)...), root)...)
-			repotest.MustRun(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
+			mustCLI(t, append(append([]string{"create"}, templateSeed(t, pgtest.SQLite, srv)...), root)...)
+			mustCLI(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
 			return root
 		},
+		srv: srv,
 		command: func(root string) *exec.Cmd {
 			return exec.Command(bin, "ingest-raws", "--transfer", transfer, "--batch-size", "10", root, src)
 		},
@@ -181,7 +186,7 @@ func killIngestRaws(t *testing.T, bin, src string, raws int, store, transfer str
 // checkRaws checks that root has raws raws in LSSTCam/raw/all.
 func checkRaws(t *testing.T, root string, raws int) {
 	t.Helper()
-	out := repotest.MustRun(t, "query-datasets", root, "raw", "--collections", "LSSTCam/raw/all", "--format", "csv").Stdout
+	out := mustCLI(t, "query-datasets", root, "raw", "--collections", "LSSTCam/raw/all", "--format", "csv")
 	if n := strings.Count(strings.TrimSpace(out), "\n"); n != raws { // rows after the header
 		t.Errorf("%d raws, want %d", n, raws)
 	}
@@ -225,10 +230,13 @@ func TestKill_PutLoop(t *testing.T) {
 	pgtest.ForEachDialect(t, killPutLoop)
 }
 
-// putLoopRepo makes a repository on dialect for the put loop.
-func putLoopRepo(t *testing.T, dialect string) string {
+// putLoopRepo makes a repository for the put loop, created with the
+// `butler create` options createArgs (seedFor, templateSeed).
+func putLoopRepo(t *testing.T, createArgs []string) string {
 	t.Helper()
-	root, b := repotest.NewOn(t, dialect, butler.CreateOptions{})
+	root := filepath.Join(t.TempDir(), "repo")
+	mustCLI(t, append(append([]string{"create"}, createArgs...), root)...)
+	b := repotest.Open(t, root)
 	repotest.AddInstrument(t, b, "Dummy", loopN)
 	if _, err := b.RegisterDatasetType(t.Context(), "dict", "StructuredDataDict", []string{"instrument", "detector"}, false); err != nil {
 		t.Fatal(err)
@@ -270,7 +278,7 @@ func killPutLoop(t *testing.T, dialect string) {
 	v := variant{
 		name:    fmt.Sprintf("put loop of %d datasets on %s", loopN, dialect),
 		cheap:   dialect == pgtest.SQLite,
-		newRepo: func(t *testing.T) string { return putLoopRepo(t, dialect) },
+		newRepo: func(t *testing.T) string { return putLoopRepo(t, templateSeed(t, dialect, nil)) },
 		command: putLoopCmd,
 		check: func(t *testing.T, root string) {
 			if n := putLoopCheck(t, root); n != loopN {

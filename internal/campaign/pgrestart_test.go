@@ -51,7 +51,7 @@ func TestPostgresRestart(t *testing.T) {
 				}
 			}},
 		{"put loop",
-			func(t *testing.T) string { return putLoopRepo(t, pgtest.Postgres) },
+			func(t *testing.T) string { return putLoopRepo(t, seedFor(t, pgtest.Postgres, nil)) },
 			putLoopCmd,
 			func(t *testing.T, root string) {
 				if n := putLoopCheck(t, root); n != loopN {

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -20,7 +21,8 @@ import (
 type variant struct {
 	name    string
 	cheap   bool                            // SQLite and POSIX: more default points
-	newRepo func(t *testing.T) string       // a repository for one kill
+	newRepo func(t *testing.T) string       // the starting repository, copied for each run (see cloneRepo)
+	srv     *s3test.Server                  // the S3 server of its datastore, if any
 	command func(root string) *exec.Cmd     // the command killed, then rerun
 	check   func(t *testing.T, root string) // the complete run's outcome
 	rerun   func(t *testing.T, root string) // nil: command(root) must exit 0
@@ -32,43 +34,59 @@ func (v variant) kill(t *testing.T) tally {
 	t.Helper()
 	// A whole run, timed twice (the first on a cold cache is slower),
 	// to spread the kill points over it.
+	var ph phases
+	tmpl := ph.time("template", func() string { return v.newRepo(t) })
+	fresh := func() string { return cloneRepo(t, tmpl, v.srv) }
 	var whole time.Duration
-	for i := range 2 {
-		root := v.newRepo(t)
-		start := time.Now()
-		if out, err := v.command(root).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v\n%s", v.name, err, out)
+	ph.time("timing", func() string {
+		for i := range 2 {
+			root := fresh()
+			start := time.Now()
+			if out, err := v.command(root).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", v.name, err, out)
+			}
+			if d := time.Since(start); i == 0 || d < whole {
+				whole = d
+			}
+			if i == 0 {
+				v.check(t, root)
+			}
 		}
-		if d := time.Since(start); i == 0 || d < whole {
-			whole = d
-		}
-		if i == 0 {
-			v.check(t, root)
-		}
-	}
+		return ""
+	})
 	var c tally
 	n := points(v.cheap)
 	for i := range n {
-		root := v.newRepo(t)
+		root := ph.time("repo", fresh)
 		d := spread(whole, i, n)
-		if !killAt(t, v.command(root), d) {
-			c.finishedFirst++
-		} else {
-			c.kills++
-		}
-		afterKill(t, root, &c)
-		if v.rerun != nil {
-			v.rerun(t, root)
-		} else if out, err := v.command(root).CombinedOutput(); err != nil {
-			t.Errorf("kill at %v: the rerun failed: %v\n%s", d, err, out)
-		}
+		ph.time("kill", func() string {
+			if !killAt(t, v.command(root), d) {
+				c.finishedFirst++
+			} else {
+				c.kills++
+			}
+			return ""
+		})
+		ph.time("verify", func() string { afterKill(t, root, &c); return "" })
+		ph.time("rerun", func() string {
+			if v.rerun != nil {
+				v.rerun(t, root)
+			} else if out, err := v.command(root).CombinedOutput(); err != nil {
+				t.Errorf("kill at %v: the rerun failed: %v\n%s", d, err, out)
+			}
+			return ""
+		})
 		c.reruns++
-		v.check(t, root)
-		if left, _ := verifyJSON(t, root); len(left) > 0 {
-			c.left += len(left)
-			t.Errorf("kill at %v: after the rerun: %v", d, left)
-		}
+		ph.time("check", func() string { v.check(t, root); return "" })
+		ph.time("verify", func() string {
+			if left, _ := verifyJSON(t, root); len(left) > 0 {
+				c.left += len(left)
+				t.Errorf("kill at %v: after the rerun: %v", d, left)
+			}
+			return ""
+		})
 	}
+	t.Logf("PHASES %s: %s", v.name, &ph)
 	t.Logf("TALLY %s, whole run %v: %s", v.name, whole.Round(time.Millisecond), c)
 	if c.kills < n/2 {
 		t.Errorf("only %d of %d kills landed while %s ran", c.kills, n, v.name)
@@ -133,10 +151,11 @@ func TestKill_IngestRawsPostgres(t *testing.T) {
 				name: "ingest-raws --transfer copy into PostgreSQL+" + name,
 				newRepo: func(t *testing.T) string {
 					root := filepath.Join(t.TempDir(), "repo")
-					repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, pgtest.Postgres, srv)...), root)...)
-					repotest.MustRun(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
+					mustCLI(t, append(append([]string{"create"}, templateSeed(t, pgtest.Postgres, srv)...), root)...)
+					mustCLI(t, "register-instrument", root, "lsst.obs.lsst.LsstCam")
 					return root
 				},
+				srv: srv,
 				command: func(root string) *exec.Cmd {
 					return exec.Command(bin, "ingest-raws", "--transfer", "copy", "--batch-size", "10", root, src)
 				},
@@ -175,7 +194,7 @@ func TestKill_Import(t *testing.T) {
 			cheap: dialect == pgtest.SQLite,
 			newRepo: func(t *testing.T) string {
 				root := filepath.Join(t.TempDir(), "repo")
-				repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, dialect, nil)...), root)...)
+				mustCLI(t, append(append([]string{"create"}, templateSeed(t, dialect, nil)...), root)...)
 				return root
 			},
 			command: func(root string) *exec.Cmd {
@@ -243,7 +262,7 @@ func TestKill_IngestZip(t *testing.T) {
 			cheap: dialect == pgtest.SQLite,
 			newRepo: func(t *testing.T) string {
 				root := filepath.Join(t.TempDir(), "repo")
-				repotest.MustRun(t, append(append([]string{"create"}, seedFor(t, dialect, nil)...), root)...)
+				mustCLI(t, append(append([]string{"create"}, templateSeed(t, dialect, nil)...), root)...)
 				return root
 			},
 			command: func(root string) *exec.Cmd {
@@ -283,4 +302,35 @@ func TestIngestZip_Rerun(t *testing.T) {
 			t.Errorf("verify: %v", left)
 		}
 	})
+}
+
+// phases sums the time the campaign spends in each phase of its kill points.
+type phases struct {
+	names []string
+	d     map[string]time.Duration
+}
+
+func (p *phases) time(name string, fn func() string) string {
+	p.init()
+	if _, ok := p.d[name]; !ok {
+		p.names = append(p.names, name)
+	}
+	start := time.Now()
+	out := fn()
+	p.d[name] += time.Since(start)
+	return out
+}
+
+func (p *phases) init() {
+	if p.d == nil {
+		p.d = map[string]time.Duration{}
+	}
+}
+
+func (p *phases) String() string {
+	var parts []string
+	for _, n := range p.names {
+		parts = append(parts, fmt.Sprintf("%s %v", n, p.d[n].Round(time.Millisecond)))
+	}
+	return strings.Join(parts, ", ")
 }
