@@ -218,7 +218,10 @@ func writeText(w io.Writer, t *table) {
 			if i < len(row) {
 				s = pyStr(row[i])
 			}
-			s = strings.NewReplacer("\t", "\\t", "\n", "\\n").Replace(s)
+			if strings.ContainsAny(s, "\t\n") {
+				// Rare, and a Replacer per cell cost more than the query.
+				s = strings.ReplaceAll(strings.ReplaceAll(s, "\t", "\\t"), "\n", "\\n")
+			}
 			cells[r][i] = s
 			width[i] = max(width[i], utf8.RuneCountInString(s))
 		}
