@@ -190,13 +190,9 @@ func TestKill_Import(t *testing.T) {
 	all := map[string]int{"r0": perRun, "r1": perRun, "r2": perRun}
 	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		v := variant{
-			name:  "import (copy) on " + dialect,
-			cheap: dialect == pgtest.SQLite,
-			newRepo: func(t *testing.T) string {
-				root := filepath.Join(t.TempDir(), "repo")
-				mustCLI(t, append(append([]string{"create"}, templateSeed(t, dialect, nil)...), root)...)
-				return root
-			},
+			name:    "import (copy) on " + dialect,
+			cheap:   dialect == pgtest.SQLite,
+			newRepo: emptyRepo(dialect),
 			command: func(root string) *exec.Cmd {
 				return exec.Command(bin, "import", root, dir, "--transfer", "copy")
 			},
@@ -258,13 +254,9 @@ func TestKill_IngestZip(t *testing.T) {
 	all := map[string]int{"r0": perRun, "r1": perRun, "r2": perRun}
 	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		v := variant{
-			name:  "ingest-zip (copy) on " + dialect,
-			cheap: dialect == pgtest.SQLite,
-			newRepo: func(t *testing.T) string {
-				root := filepath.Join(t.TempDir(), "repo")
-				mustCLI(t, append(append([]string{"create"}, templateSeed(t, dialect, nil)...), root)...)
-				return root
-			},
+			name:    "ingest-zip (copy) on " + dialect,
+			cheap:   dialect == pgtest.SQLite,
+			newRepo: emptyRepo(dialect),
 			command: func(root string) *exec.Cmd {
 				return exec.Command(bin, "ingest-zip", root, zip, "--transfer-dimensions", "--transfer", "copy")
 			},
@@ -333,4 +325,14 @@ func (p *phases) String() string {
 		parts = append(parts, fmt.Sprintf("%s %v", n, p.d[n].Round(time.Millisecond)))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// emptyRepo makes a new empty repository of the dialect (the variants'
+// starting point when the command itself brings everything).
+func emptyRepo(dialect string) func(t *testing.T) string {
+	return func(t *testing.T) string {
+		root := filepath.Join(t.TempDir(), "repo")
+		mustCLI(t, append(append([]string{"create"}, templateSeed(t, dialect, nil)...), root)...)
+		return root
+	}
 }
