@@ -142,3 +142,28 @@ func (b *Butler) SetConnectionPool(open, idle int) { b.reg.SetPool(open, idle) }
 // chains or summaries is seen at most ttl late. 0 turns it off (the
 // default).
 func (b *Butler) SetSearchCache(ttl time.Duration) { b.reg.SetSearchCache(ttl) }
+
+// writeWhole copies r to target through a temporary file beside it, so target
+// is either whole or untouched. When want is not negative, a copy of any other
+// length is refused (naming the artifact's path) and leaves nothing behind.
+func writeWhole(target string, r io.Reader, name string, want int64) error {
+	tmp := target + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	n, err := f.ReadFrom(r)
+	if err == nil && want >= 0 && n != want {
+		err = fmt.Errorf("%w: %s: got %d bytes, the registry records %d", errs.ErrInvalid, name, n, want)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, target)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}

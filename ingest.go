@@ -392,20 +392,7 @@ func (b *Butler) copyOut(ctx context.Context, stored, target, mode string) error
 			return err
 		}
 		defer rc.Close()
-		tmp := target + ".tmp"
-		f, err := os.Create(tmp)
-		if err != nil {
-			return err
-		}
-		if _, err := f.ReadFrom(rc); err != nil {
-			f.Close()
-			os.Remove(tmp)
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		return os.Rename(tmp, target)
+		return writeWhole(target, rc, stored, -1)
 	}
 	return fmt.Errorf("transfer mode %q: %w for retrieving artifacts", mode, errs.ErrUnsupported)
 }

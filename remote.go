@@ -229,23 +229,7 @@ func (b server) download(ctx context.Context, a Artifact, target string) error {
 		return err
 	}
 	defer rc.Close()
-	tmp := target + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	n, err := f.ReadFrom(rc)
-	if err == nil && a.FileSize >= 0 && n != a.FileSize {
-		err = fmt.Errorf("%w: %s: got %d bytes, the registry records %d", errs.ErrInvalid, a.Path, n, a.FileSize)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, target)
+	return writeWhole(target, rc, a.Path, a.FileSize)
 }
 
 // collectionTree builds the tree from the server's collection info.
