@@ -506,6 +506,85 @@ func (b *Butler) anyDataID(ctx context.Context, s DataIDSearch, wide dimensions.
 	return fn(dimensions.DataID{})
 }
 
+// joinDatasetDataIDs streams the data IDs at which a dataset of every one of
+// the types exists: the natural join of each type's data IDs on the dimensions
+// they share, as upstream joins one dataset search per type (several
+// --datasets intersect; they do not add up). Rows keep the first type's order.
+func (b local) joinDatasetDataIDs(ctx context.Context, search DatasetSearch, types []string, fn func(dimensions.DataID) error) error {
+	var rows []dimensions.DataID
+	for i, t := range types {
+		search.Types = []string{t}
+		var found []dimensions.DataID
+		seen := map[string]bool{}
+		err := b.queryDatasets(ctx, search, func(r dataset.Ref) error {
+			if k := dataIDKey(r.DataID, nil); !seen[k] {
+				seen[k] = true
+				found = append(found, r.DataID)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			rows = found
+			continue
+		}
+		if len(rows) == 0 || len(found) == 0 {
+			return nil
+		}
+		var on []string // the dimensions this type shares with the rows so far
+		for k := range found[0] {
+			if _, ok := rows[0][k]; ok {
+				on = append(on, k)
+			}
+		}
+		sort.Strings(on)
+		byKey := map[string][]dimensions.DataID{}
+		for _, id := range found {
+			k := dataIDKey(id, on)
+			byKey[k] = append(byKey[k], id)
+		}
+		var joined []dimensions.DataID
+		for _, r := range rows {
+			for _, id := range byKey[dataIDKey(r, on)] {
+				m := make(dimensions.DataID, len(r)+len(id))
+				for k, v := range r {
+					m[k] = v
+				}
+				for k, v := range id {
+					m[k] = v
+				}
+				joined = append(joined, m)
+			}
+		}
+		rows = joined
+	}
+	for _, r := range rows {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dataIDKey renders the values of the named dimensions (all of them, in
+// sorted order, when names is nil) as one map key.
+func dataIDKey(id dimensions.DataID, names []string) string {
+	if names == nil {
+		names = make([]string, 0, len(id))
+		for k := range id {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+	}
+	var sb strings.Builder
+	for _, k := range names {
+		fmt.Fprintf(&sb, "%s=%v\x00", k, id[k])
+	}
+	return sb.String()
+}
+
 // CommonDimensions returns the dimensions (required and implied) that every
 // dataset type matching the patterns has, and the names of those types
 // (sorted); no dimensions when one of them is dimensionless (packages).
@@ -593,18 +672,28 @@ func (b local) searchDataIDs(ctx context.Context, s DataIDSearch, fn func(dimens
 		// none) relate to the records of the others, as upstream's join of
 		// the dataset search with the dimensions does.
 		wider := newSharedKeys(gDims)
-		err := b.queryDatasets(ctx, DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}, func(r dataset.Ref) error {
+		project := func(full dimensions.DataID) error {
 			id := dimensions.DataID{}
 			for _, name := range g.Names() {
-				v, ok := r.DataID[name]
+				v, ok := full[name]
 				if !ok {
-					wider.add(r.DataID)
+					wider.add(full)
 					return nil
 				}
 				id[name] = v
 			}
 			return emit(id)
-		})
+		}
+		search := DatasetSearch{Types: s.Datasets, Collections: s.Collections, Where: s.Where, Bind: s.Bind, DataID: s.DataID, WithImplied: true, OrderBy: s.OrderBy}
+		_, types, err := b.CommonDimensions(ctx, s.Datasets)
+		if err != nil {
+			return err
+		}
+		if len(types) > 1 {
+			err = b.joinDatasetDataIDs(ctx, search, types, project)
+		} else {
+			err = b.queryDatasets(ctx, search, func(r dataset.Ref) error { return project(r.DataID) })
+		}
 		if err == nil && !wider.empty() {
 			all := s
 			all.Datasets, all.Collections, all.Limit = nil, nil, 0
