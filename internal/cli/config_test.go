@@ -54,8 +54,8 @@ func TestCreate(t *testing.T) {
 		t.Parallel()
 		repo := filepath.Join(t.TempDir(), "new", "repo")
 		res := run(t, "create", repo)
-		if res.Stdout != "" {
-			t.Errorf("create printed %q on stdout", res.Stdout)
+		if res.Stdout != "" || res.Stderr != "" {
+			t.Errorf("create printed %q on stdout and %q on stderr; upstream prints nothing", res.Stdout, res.Stderr)
 		}
 		for _, name := range []string{"butler.yaml", "gen3.sqlite3"} {
 			if !exists(filepath.Join(repo, name)) {

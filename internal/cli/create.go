@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/gobutler/butler"
 	"github.com/spf13/cobra"
@@ -44,7 +43,7 @@ func runCreate(ctx context.Context, g *globals, o createOptions, args []string) 
 	if err != nil {
 		return err
 	}
+	// Silent on success, as upstream; the log (-v / --log-level INFO) names the config.
 	g.log.Info("created repository", "config", file)
-	fmt.Fprintf(g.stderr, "Created repository %s (config %s)\n", args[0], file)
 	return nil
 }
