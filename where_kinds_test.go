@@ -138,6 +138,16 @@ func TestQuerySuite_WhereKinds(t *testing.T) {
 		{"timespan IN", "exposure.timespan IN (" + tBetween + ")", "", "may not be used in IN expressions"},
 		{"timespan vs int", "exposure.timespan OVERLAPS 5", "", "invalid types timespan, int for OVERLAPS"},
 		{"timespan typo", "exposure.timespn OVERLAPS " + tBetween, "", "did you mean timespan?"},
+		// literals alone: constant conditions, on every dialect
+		{"literal true", "1 = 1", both, ""},
+		{"literal false", "1 = 2", "", ""},
+		{"literal string", "'a' != 'b'", both, ""},
+		{"literal arithmetic", "2 * 3 > 5", both, ""},
+		{"literal AND column", "1 < 2 AND exposure.seq_num = 440", e440, ""},
+		{"literal float", "1.5 < 2", both, ""},
+		{"literal time", tBefore + " < " + tBetween, both, ""},
+		{"literal IN", "3 IN (1..5)", both, ""},
+		{"literal NOT", "NOT (1 = 2)", both, ""},
 		// uuid, region: below (other elements)
 	}
 	visitCases := []whereCase{

@@ -108,6 +108,10 @@ type val struct {
 	kind       Kind
 	begin, end string
 	list       []val // a bound list, valid only as an IN item
+	// lit marks a value with no column in it (literals, binds and their
+	// arithmetic): PostgreSQL cannot type a parameter compared with another
+	// parameter, so two of them meeting are cast (see typedLiterals).
+	lit bool
 }
 
 func (t *translator) errAt(n query.Node, format string, a ...any) error {
@@ -242,15 +246,17 @@ func (t *translator) expr(n query.Node) (val, error) {
 		if !ok {
 			return val{}, t.errAt(n, "no value bound to :%s (use --bind %s=VALUE)", x.Name, x.Name)
 		}
-		return t.bindValue(n, ":"+x.Name, v)
+		bv, err := t.bindValue(n, ":"+x.Name, v)
+		bv.lit = bv.list == nil
+		return bv, err
 	case *query.StringLit:
-		return val{sql: t.value(x.Value), kind: KindString}, nil
+		return val{sql: t.value(x.Value), kind: KindString, lit: true}, nil
 	case *query.IntLit:
-		return val{sql: t.value(x.Value), kind: KindInt}, nil
+		return val{sql: t.value(x.Value), kind: KindInt, lit: true}, nil
 	case *query.FloatLit:
-		return val{sql: t.value(x.Value), kind: KindFloat}, nil
+		return val{sql: t.value(x.Value), kind: KindFloat, lit: true}, nil
 	case *query.TimeLit:
-		return val{sql: t.value(x.TAI), kind: KindTime}, nil
+		return val{sql: t.value(x.TAI), kind: KindTime, lit: true}, nil
 	case *query.UUIDLit:
 		return val{sql: t.value(fmt.Sprintf("%x", x.Value[:])), kind: KindUUID}, nil
 	case *query.RangeLit:
@@ -269,7 +275,7 @@ func (t *translator) expr(n query.Node) (val, error) {
 		case x.Op == "NOT" && (v.kind == KindBool || v.kind == KindUnknown):
 			return val{sql: "(NOT " + v.sql + ")", kind: KindBool}, nil
 		case x.Op != "NOT" && (numeric(v.kind) || v.kind == KindUnknown):
-			return val{sql: "(" + x.Op + v.sql + ")", kind: v.kind}, nil
+			return val{sql: "(" + x.Op + v.sql + ")", kind: v.kind, lit: v.lit}, nil
 		}
 		return val{}, t.errAt(n, "unary operator %s is not valid for an operand of type %s in %s", x.Op, v.kind, show(n))
 	case *query.Binary:
@@ -360,6 +366,7 @@ func (t *translator) binary(x *query.Binary) (val, error) {
 	bad := func() (val, error) {
 		return val{}, t.errAt(x, "invalid types %s, %s for operator %s in %s", l.kind, r.kind, x.Op, show(x))
 	}
+	l, r = typedLiterals(l, r)
 	switch op := x.Op; {
 	case op == "AND" || op == "OR":
 		if (l.kind != KindBool && l.kind != KindUnknown) || (r.kind != KindBool && r.kind != KindUnknown) {
@@ -382,8 +389,30 @@ func (t *translator) binary(x *query.Binary) (val, error) {
 		case l.kind == KindFloat || r.kind == KindFloat:
 			k = KindFloat
 		}
-		return val{sql: "(" + l.sql + " " + op + " " + r.sql + ")", kind: k}, nil
+		return val{sql: "(" + l.sql + " " + op + " " + r.sql + ")", kind: k, lit: l.lit && r.lit}, nil
 	}
+}
+
+// typedLiterals casts both sides when neither holds a column: a column gives
+// PostgreSQL the type of the parameter it meets, two parameters give it none
+// ("operator is not unique: unknown * unknown"). The casts are the same on
+// SQLite, where they are harmless.
+func typedLiterals(l, r val) (val, val) {
+	if !l.lit || !r.lit {
+		return l, r
+	}
+	cast := func(v val) val {
+		switch v.kind {
+		case KindInt, KindTime: // times are TAI nanoseconds
+			v.sql = "CAST(" + v.sql + " AS BIGINT)"
+		case KindFloat:
+			v.sql = "CAST(" + v.sql + " AS DOUBLE PRECISION)"
+		case KindString:
+			v.sql = "CAST(" + v.sql + " AS TEXT)"
+		}
+		return v
+	}
+	return cast(l), cast(r)
 }
 
 // compare translates X op Y for the six comparison operators, with
