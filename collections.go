@@ -266,7 +266,7 @@ func (b *Butler) RemoveRuns(ctx context.Context, names []string, unlinkFromChain
 		return 0, err
 	}
 	sort.Strings(orphans)
-	return n, b.ds.Remove(ctx, orphans)
+	return n, b.removeAfterCommit(ctx, "remove runs", orphans)
 }
 
 // Associate adds datasets to a TAGGED collection (registered when missing).

@@ -55,7 +55,7 @@ func (b *Butler) Prune(ctx context.Context, refs []dataset.Ref, opts PruneOption
 	}
 	// Files go after the commit: a crash in between leaves files without
 	// records (harmless, found by a repair), never records without files.
-	return b.ds.Remove(ctx, orphans)
+	return b.removeAfterCommit(ctx, what, orphans)
 }
 
 // pruneIn is the registry part of Prune, inside the caller's transaction: it
@@ -82,4 +82,15 @@ func (b *Butler) pruneIn(ctx context.Context, c *registry.Tx, refs []dataset.Ref
 		return b.zipOrphans(ctx, c, orphans)
 	}
 	return nil, nil
+}
+
+// removeAfterCommit deletes the files whose records a committed transaction
+// removed. An interrupt no longer stops it (the registry has already
+// changed), and a failure says that only files are left, which verify
+// --orphans finds and --repair removes.
+func (b *Butler) removeAfterCommit(ctx context.Context, what string, paths []string) error {
+	if err := b.ds.Remove(context.WithoutCancel(ctx), paths); err != nil {
+		return fmt.Errorf("%s: the registry entries are removed, but deleting their files failed (butler verify --orphans lists what is left): %w", what, err)
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/testutil/repotest"
+	"github.com/gobutler/butler/storage/faulty"
 )
 
 // TestPrune runs Butler.Prune (prune-datasets) on both dialects: each action
@@ -138,4 +139,47 @@ func TestPut_BesideAFilePendingRemoval(t *testing.T) {
 			t.Errorf("file %s: the dataset ID should appear only when a file is in the way", u)
 		}
 	})
+}
+
+// TestPrune_DeleteFails: when a file cannot be deleted after the registry
+// committed, the error says the entries are gone and how to find the file,
+// for a purge and for remove-runs, and the left file is what verify reports.
+func TestPrune_DeleteFails(t *testing.T) {
+	for _, cmd := range []string{"purge", "remove runs"} {
+		t.Run(cmd, func(t *testing.T) {
+			root, b := newRepo(t)
+			mustRun(t, b, "run")
+			ctx := t.Context()
+			ref, err := b.Put(ctx, []byte("x: 1\n"), "dict", det(1), "run")
+			if err != nil {
+				t.Fatal(err)
+			}
+			inj := &faulty.Once{Op: faulty.OpDelete}
+			fb, err := butler.Open(ctx, root, butler.OpenOptions{Writeable: true, Storage: faultyStorage(inj)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fb.Close()
+			if cmd == "purge" {
+				err = fb.Prune(ctx, []dataset.Ref{ref}, butler.PruneOptions{Purge: true, Unstore: true})
+			} else {
+				_, err = fb.RemoveRuns(ctx, []string{"run"}, false)
+			}
+			if !inj.Fired() || !errors.Is(err, faulty.ErrInjected) {
+				t.Fatalf("%s with the delete failing: %v (fired %v), want the injected error", cmd, err, inj.Fired())
+			}
+			what := map[string]string{"purge": "remove datasets", "remove runs": "remove runs"}[cmd]
+			for _, want := range []string{what + ": the registry entries are removed", "verify --orphans"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if _, err := b.Find(ctx, "dict", det(1), []string{"run"}); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("after the %s the dataset is still found: %v", cmd, err)
+			}
+			if files := repotest.DatastoreFiles(t, root); len(files) != 1 {
+				t.Errorf("files left = %v, want the one whose delete failed", files)
+			}
+		})
+	}
 }
