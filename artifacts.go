@@ -31,6 +31,15 @@ type Artifact struct {
 	auth string
 }
 
+// name is how messages name the artifact: its URI, or for a file of a
+// server its path (the URI of a signed URL holds a credential).
+func (a Artifact) name() string {
+	if a.auth != "" {
+		return a.Path
+	}
+	return a.URI
+}
+
 // Artifacts returns the stored files of the datasets (keyed by ID; a dataset
 // without files has no entry), in the order the datastore records them.
 func (b *Butler) Artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error) {

@@ -186,14 +186,11 @@ func (b *Butler) Components(ctx context.Context, typeName string) (all, readable
 // component the storage class does not have is errs.ErrInvalid naming the
 // valid ones; one this butler cannot compute is errs.ErrUnsupported.
 func (b *Butler) GetComponent(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string) (any, dataset.Ref, error) {
-	if err := b.be.unsupported("reading component " + typeName); err != nil {
-		return nil, dataset.Ref{}, err
-	}
 	parent, comp := dataset.SplitComponent(typeName)
 	if !isComponent(typeName) {
 		return nil, dataset.Ref{}, fmt.Errorf("get component of %s: %w: not a component dataset type name (want parent.component)", typeName, errs.ErrInvalid)
 	}
-	t, err := b.reg.DatasetType(ctx, parent)
+	t, err := b.be.datasetType(ctx, parent)
 	if err != nil {
 		return nil, dataset.Ref{}, err
 	}
@@ -234,18 +231,18 @@ func (b *Butler) ComponentOf(ctx context.Context, ref dataset.Ref, comp string) 
 	if _, err := b.component(t, comp); err != nil {
 		return nil, err
 	}
-	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), []dataset.ID{ref.ID})
+	arts, err := b.be.artifacts(ctx, []dataset.ID{ref.ID})
 	if err != nil {
 		return nil, err
 	}
-	rs := recs[ref.ID]
+	rs := arts[ref.ID]
 	if len(rs) != 1 {
 		if len(rs) == 0 {
 			return nil, fmt.Errorf("dataset %s: %w: it has no file in the datastore", ref, errs.ErrNotFound)
 		}
 		return nil, fmt.Errorf("dataset %s: %w: component %s of a dataset stored as %d component files", ref, errs.ErrUnsupported, comp, len(rs))
 	}
-	hdrs, err := b.readHeaders(ctx, rs[0].Path)
+	hdrs, err := b.readHeaders(ctx, rs[0])
 	if err != nil {
 		return nil, fmt.Errorf("read component %s of %s: %w", comp, ref, err)
 	}
@@ -256,7 +253,7 @@ func (b *Butler) ComponentOf(ctx context.Context, ref dataset.Ref, comp string) 
 	default:
 		box, err := exposureBox(hdrs, raw)
 		if err != nil {
-			return nil, fmt.Errorf("read component %s of %s (%s): %w", comp, ref, b.ds.URI(rs[0].Path), err)
+			return nil, fmt.Errorf("read component %s of %s (%s): %w", comp, ref, rs[0].name(), err)
 		}
 		switch comp {
 		case "bbox":
@@ -269,10 +266,26 @@ func (b *Butler) ComponentOf(ctx context.Context, ref dataset.Ref, comp string) 
 	}
 }
 
-// readHeaders reads every header of a stored FITS file; the data units are
-// skipped when the storage gives random access.
-func (b *Butler) readHeaders(ctx context.Context, path string) ([]*fits.Header, error) {
-	rc, err := b.ds.Open(ctx, path)
+// componentBytes reads the component a ref's type names ("raw.metadata",
+// with the parent's ID) as YAML.
+func (b *Butler) componentBytes(ctx context.Context, ref dataset.Ref) ([]byte, error) {
+	parent, comp := dataset.SplitComponent(ref.Type.Name)
+	pref := ref
+	if pt, err := b.be.datasetType(ctx, parent); err == nil {
+		pref.Type = pt
+	}
+	v, err := b.ComponentOf(ctx, pref, comp)
+	if err != nil {
+		return nil, err
+	}
+	return componentYAML(v)
+}
+
+// readHeaders reads every header of a stored FITS file. The data units are
+// skipped when the file is local; a file read through a server is read in
+// ranges, header by header, when its size is known.
+func (b *Butler) readHeaders(ctx context.Context, a Artifact) ([]*fits.Header, error) {
+	rc, err := b.be.openArtifact(ctx, a, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -281,24 +294,70 @@ func (b *Butler) readHeaders(ctx context.Context, path string) ([]*fits.Header, 
 		r    io.ReaderAt
 		size int64
 	)
-	if f, ok := rc.(*os.File); ok {
+	switch f, ok := rc.(*os.File); {
+	case ok:
 		fi, err := f.Stat()
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", b.ds.URI(path), err)
+			return nil, fmt.Errorf("read %s: %w", a.name(), err)
 		}
 		r, size = f, fi.Size()
-	} else {
+	case a.auth != "" && a.FileSize > 0:
+		ar := &artifactReader{ctx: ctx, b: b, a: a, first: rc}
+		defer ar.close()
+		r, size = ar, a.FileSize
+	default:
 		data, err := io.ReadAll(rc)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", b.ds.URI(path), err)
+			return nil, fmt.Errorf("read %s: %w", a.name(), err)
 		}
 		r, size = bytes.NewReader(data), int64(len(data))
 	}
 	hdrs, err := fits.ReadHeaders(r, size, 0)
 	if err != nil {
-		return nil, fmt.Errorf("read FITS headers of %s: %w", b.ds.URI(path), err)
+		return nil, fmt.Errorf("read FITS headers of %s: %w", a.name(), err)
 	}
 	return hdrs, nil
+}
+
+// artifactReader reads a remote artifact at offsets: sequential reads go on
+// with the open stream, a jump (past a data unit) opens a new one there, so
+// the headers of a large raw cost a few small requests, not the whole file.
+type artifactReader struct {
+	ctx   context.Context
+	b     *Butler
+	a     Artifact
+	first io.ReadCloser // the stream opened at 0, closed by the caller
+	rc    io.ReadCloser // the current stream, at pos
+	owned bool          // rc is closed here (it is not first)
+	pos   int64
+}
+
+func (r *artifactReader) close() {
+	if r.rc != nil && r.owned {
+		r.rc.Close()
+	}
+	r.rc = nil
+}
+
+func (r *artifactReader) ReadAt(p []byte, off int64) (int, error) {
+	if r.rc == nil && off == 0 && r.first != nil {
+		r.rc, r.first = r.first, nil // the caller still closes it
+		r.owned = false
+	}
+	if r.rc == nil || off != r.pos {
+		r.close()
+		rc, err := r.b.be.openArtifact(r.ctx, r.a, off)
+		if err != nil {
+			return 0, err
+		}
+		r.rc, r.pos, r.owned = rc, off, true
+	}
+	n, err := io.ReadFull(r.rc, p)
+	r.pos += int64(n)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // exposureMetadata is the metadata component of a FITS exposure. For a raw it

@@ -392,16 +392,7 @@ func (b *Butler) GetRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
 
 func (b local) getRef(ctx context.Context, ref dataset.Ref) ([]byte, error) {
 	if isComponent(ref.Type.Name) {
-		parent, comp := dataset.SplitComponent(ref.Type.Name)
-		pref := ref
-		if pt, err := b.reg.DatasetType(ctx, parent); err == nil {
-			pref.Type = pt
-		}
-		v, err := b.ComponentOf(ctx, pref, comp)
-		if err != nil {
-			return nil, err
-		}
-		return componentYAML(v)
+		return b.componentBytes(ctx, ref)
 	}
 	rc, fr, err := b.open(ctx, ref)
 	if err != nil {
@@ -434,11 +425,14 @@ func (b *Butler) GetValue(ctx context.Context, v any, typeName string, dataID di
 	if err != nil {
 		return ref, err
 	}
-	recs, err := b.reg.FileRecords(ctx, b.ds.RecordsTable(), []dataset.ID{ref.ID})
+	arts, err := b.be.artifacts(ctx, []dataset.ID{ref.ID})
 	if err != nil {
 		return ref, err
 	}
-	switch ext := path.Ext(recs[ref.ID][0].Path); ext {
+	if len(arts[ref.ID]) == 0 {
+		return ref, fmt.Errorf("get %s: %w: it has no file in the datastore", ref, errs.ErrNotFound)
+	}
+	switch ext := path.Ext(arts[ref.ID][0].Path); ext {
 	case ".json":
 		err = json.Unmarshal(data, v)
 	case ".yaml":

@@ -70,3 +70,40 @@ func TestGet_Component(t *testing.T) {
 		t.Errorf("get --format xml: exit %d, want 2", res.Code)
 	}
 }
+
+// TestGet_ComponentRemote: components read through `butler serve` are the
+// ones read locally, byte for byte (the headers are read in ranges from the
+// server's signed file URL), and the refusals say the same.
+func TestGet_ComponentRemote(t *testing.T) {
+	t.Parallel()
+	root, b := repotest.New(t)
+	b.Close()
+	files := rawtest.Write(t, t.TempDir(), "LATISS", 1, 0)
+	run(t, "register-instrument", root, "lsst.obs.lsst.Latiss")
+	run(t, "ingest-raws", root, files[0], "--transfer", "copy")
+	srv := serveRepo(t, root)
+	rows := jsonRows(t, run(t, "query-datasets", root, "raw", "--collections", "LATISS/raw/all", "--format", "json").Stdout)
+	if len(rows) != 1 {
+		t.Fatalf("%d raws, want 1", len(rows))
+	}
+	did := rows[0]["data_id"].(map[string]any)
+	for _, args := range [][]string{
+		{"raw.bbox"}, {"raw.dimensions", "--format", "json"}, {"raw.xy0"},
+		{"raw.metadata"}, {"raw.metadata", "--format", "json"},
+	} {
+		get := append([]string{"get", "R", args[0], "--collections", "LATISS/raw/all", "--data-id", "instrument=LATISS",
+			"--data-id", "exposure=" + jsonScalar(did["exposure"]), "--data-id", "detector=" + jsonScalar(did["detector"])}, args[1:]...)
+		local := append([]string{}, get...)
+		local[1] = root
+		want := run(t, local...)
+		got := srv.run(t, srv.token, get...)
+		if got.Code != 0 || got.Stdout != want.Stdout || len(want.Stdout) < 10 {
+			t.Errorf("get %s through the server: %s\nlocally:\n%.300s", strings.Join(args, " "), got, want.Stdout)
+		}
+	}
+	get := []string{"get", "R", "raw.wcs", "--collections", "LATISS/raw/all", "--data-id", "instrument=LATISS",
+		"--data-id", "exposure=" + jsonScalar(did["exposure"]), "--data-id", "detector=" + jsonScalar(did["detector"])}
+	if res := srv.run(t, srv.token, get...); res.Code != 1 || !strings.Contains(res.Stderr, "component wcs of storage class Exposure is not readable by this butler") {
+		t.Errorf("get raw.wcs through the server: %s", res)
+	}
+}
