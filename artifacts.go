@@ -104,6 +104,9 @@ func (b *Butler) ArtifactSize(ctx context.Context, a Artifact) (int64, error) {
 	if a.FileSize >= 0 {
 		return a.FileSize, nil
 	}
+	if err := b.be.unsupported("sizing a file without a recorded size"); err != nil {
+		return 0, err
+	}
 	return b.ds.Size(ctx, a.Path)
 }
 
@@ -116,6 +119,9 @@ type presigner interface {
 // GET until ttl has passed. Datastores that cannot sign URLs (local files,
 // zip members, direct-ingested URIs) give an error wrapping errs.ErrUnsupported.
 func (b *Butler) PresignArtifact(ctx context.Context, a Artifact, ttl time.Duration) (string, error) {
+	if err := b.be.unsupported("signing file URLs"); err != nil {
+		return "", err
+	}
 	p, ok := b.ds.Backend.(presigner)
 	if _, _, member := datastore.SplitZipMember(a.Path); !ok || member || datastore.IsURI(a.Path) {
 		return "", fmt.Errorf("presign %s: %w: the datastore cannot sign URLs for this file", a.URI, errs.ErrUnsupported)
@@ -127,6 +133,9 @@ func (b *Butler) PresignArtifact(ctx context.Context, a Artifact, ttl time.Durat
 // record fields as Find accepts them) with its implied dimensions and returns
 // the records of the group's elements, keyed by element name.
 func (b *Butler) ExpandDataID(ctx context.Context, dims []string, id dimensions.DataID) (dimensions.DataID, map[string]dimensions.Record, error) {
+	if err := b.be.unsupported("expanding data IDs"); err != nil {
+		return nil, nil, err
+	}
 	g, err := b.Universe.Group(dims...)
 	if err != nil {
 		return nil, nil, err
@@ -143,14 +152,22 @@ func (b *Butler) ExpandDataID(ctx context.Context, dims []string, id dimensions.
 // SetConnectionPool sizes the registry's database connection pool for a
 // long-running process that serves many requests at once: at most open
 // connections, idle of them kept open between requests (0 keeps a default).
-func (b *Butler) SetConnectionPool(open, idle int) { b.reg.SetPool(open, idle) }
+func (b *Butler) SetConnectionPool(open, idle int) {
+	if b.reg != nil { // a remote repository has no database of its own
+		b.reg.SetPool(open, idle)
+	}
+}
 
 // SetSearchCache keeps, for ttl, what a dataset search resolves before it
 // reads datasets (collections, chains, summaries), for a long-running
 // read-only process such as a server: a change another process makes to
 // chains or summaries is seen at most ttl late. 0 turns it off (the
 // default).
-func (b *Butler) SetSearchCache(ttl time.Duration) { b.reg.SetSearchCache(ttl) }
+func (b *Butler) SetSearchCache(ttl time.Duration) {
+	if b.reg != nil {
+		b.reg.SetSearchCache(ttl)
+	}
+}
 
 // writeWhole copies r to target through a temporary file beside it, so target
 // is either whole or untouched. When want is not negative, a copy of any other

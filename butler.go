@@ -278,8 +278,14 @@ func (b *Butler) Close() error { return b.be.close() }
 
 func (b local) close() error { return errors.Join(b.reg.Close(), b.ds.Backend.Close()) }
 
-// Config returns the expanded repository configuration.
-func (b *Butler) Config() *config.Config { return b.repo.Config }
+// Config returns the expanded repository configuration; a remote
+// repository's is the server's own, which it does not hand out.
+func (b *Butler) Config() (*config.Config, error) {
+	if err := b.be.unsupported("reading the repository configuration"); err != nil {
+		return nil, err
+	}
+	return b.repo.Config, nil
+}
 
 // IsWriteable reports whether the repository was opened for writing and the
 // database lets this user write.
@@ -316,6 +322,9 @@ const (
 // repositories are errs.ErrUnsupported. The collaborator also needs the
 // butler.yaml and their own db-auth entry.
 func (b *Butler) Share(ctx context.Context, role string, access ShareAccess) error {
+	if err := b.be.unsupported("sharing"); err != nil {
+		return err
+	}
 	a := registry.NoAccess
 	switch access {
 	case ShareReadOnly:

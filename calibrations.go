@@ -37,6 +37,9 @@ type Certification struct {
 // coll, by dataset type name, then begin. Dataset queries do not see datasets
 // that are only in CALIBRATION collections; this does.
 func (b *Butler) Certifications(ctx context.Context, coll string) ([]Certification, error) {
+	if err := b.be.unsupported("listing certifications"); err != nil {
+		return nil, err
+	}
 	certs, err := b.reg.Certifications(ctx, coll)
 	if err != nil {
 		return nil, err
@@ -63,6 +66,9 @@ func (b *Butler) Decertify(ctx context.Context, coll, typeName string, ts timesp
 // timespan of the data ID's exposure (or visit) record is used; CALIBRATION
 // collections are skipped when there is neither.
 func (b *Butler) FindAt(ctx context.Context, typeName string, dataID dimensions.DataID, collections []string, at *timespan.Timespan) (dataset.Ref, error) {
+	if err := b.be.unsupported("calibration lookups at a time"); err != nil {
+		return dataset.Ref{}, err
+	}
 	t, err := b.reg.DatasetType(ctx, typeName)
 	if err != nil {
 		return dataset.Ref{}, err

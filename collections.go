@@ -95,16 +95,25 @@ func (b local) chain(ctx context.Context, parent string) ([]string, error) {
 
 // ParentChains returns the CHAINED collections that directly hold name.
 func (b *Butler) ParentChains(ctx context.Context, name string) ([]string, error) {
+	if err := b.be.unsupported("listing parent chains"); err != nil {
+		return nil, err
+	}
 	return b.reg.ParentChains(ctx, name)
 }
 
 // Flatten expands chains into the ordered list of searched collections.
 func (b *Butler) Flatten(ctx context.Context, names []string) ([]string, error) {
+	if err := b.be.unsupported("flattening chains"); err != nil {
+		return nil, err
+	}
 	return b.reg.Flatten(ctx, names)
 }
 
 // CollectionDatasetTypes lists the dataset types a collection (or chain) holds.
 func (b *Butler) CollectionDatasetTypes(ctx context.Context, name string) ([]string, error) {
+	if err := b.be.unsupported("listing a collection's dataset types"); err != nil {
+		return nil, err
+	}
 	return b.reg.CollectionDatasetTypes(ctx, name)
 }
 

@@ -163,7 +163,7 @@ func (b *Butler) isExposure(name string) bool {
 // stored and derived components, sorted) and the ones this butler can read.
 func (b *Butler) Components(ctx context.Context, typeName string) (all, readable []string, err error) {
 	parent, _ := dataset.SplitComponent(typeName)
-	t, err := b.reg.DatasetType(ctx, parent)
+	t, err := b.be.datasetType(ctx, parent)
 	if err != nil {
 		return nil, nil, err
 	}

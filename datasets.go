@@ -263,6 +263,9 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 // PutValue encodes v with the formatter configured for the dataset type (JSON or
 // YAML) and puts it.
 func (b *Butler) PutValue(ctx context.Context, v any, typeName string, dataID dimensions.DataID, run string, opts ...PutOptions) (dataset.Ref, error) {
+	if err := b.checkWriteable("put " + typeName); err != nil {
+		return dataset.Ref{}, err
+	}
 	t, err := b.reg.DatasetType(ctx, typeName)
 	if err != nil {
 		return dataset.Ref{}, fmt.Errorf("put %s: %w", typeName, err)

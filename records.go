@@ -61,6 +61,9 @@ func (b *Butler) Records(ctx context.Context, element string, where dimensions.D
 	if !ok {
 		return nil, fmt.Errorf("dimension element %q: not in universe %d", element, b.Universe.Version)
 	}
+	if err := b.be.unsupported("reading dimension records by key"); err != nil {
+		return nil, err
+	}
 	return b.reg.RecordsOf(ctx, e, where)
 }
 

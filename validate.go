@@ -13,6 +13,9 @@ import (
 // types, minus ignore) has a file template and a known storage class; it
 // returns one line per problem.
 func (b *Butler) ValidateConfiguration(ctx context.Context, types, ignore []string) ([]string, error) {
+	if err := b.be.unsupported("validating the configuration"); err != nil {
+		return nil, err
+	}
 	dts, err := b.reg.DatasetTypes(ctx, types)
 	if err != nil {
 		return nil, err

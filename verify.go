@@ -170,6 +170,11 @@ func (b *Butler) Verify(ctx context.Context, opts VerifyOptions) iter.Seq2[Probl
 		out := make(chan Problem, 256)
 		errc := make(chan error, 1)
 		go func() {
+			if err := b.be.unsupported("verify"); err != nil {
+				errc <- err
+				close(out)
+				return
+			}
 			errc <- b.verify(ctx, opts, out)
 			close(out)
 		}()

@@ -35,7 +35,10 @@ func runConfigDump(ctx context.Context, g *globals, o configDumpOptions, args []
 		return err
 	}
 	defer b.Close()
-	cfg := b.Config()
+	cfg, err := b.Config()
+	if err != nil {
+		return err
+	}
 	var out []byte
 	if o.subset != "" {
 		v, ok := cfg.Get(o.subset)
