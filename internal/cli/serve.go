@@ -15,7 +15,7 @@ import (
 type serveOptions struct {
 	listen, repositories, auth, tokens string
 	tlsCert, tlsKey, publicURL         string
-	signingKeyFile                     string
+	signingKeyFile, gafaelfawrURL      string
 	cacheTTL                           time.Duration
 	dbConnections                      int
 }
@@ -40,8 +40,10 @@ A repository is then at http(s)://HOST/api/butler/repo/LABEL (its client configu
 
   --auth tokens       "Authorization: Bearer TOKEN" with a token of --tokens FILE
                       (made by 'butler token create'; re-read when it changes)
-  --auth gafaelfawr   trust X-Auth-Request-User and X-Auth-Request-Groups from an
-                      authenticating proxy (reach the server only through it)
+  --auth gafaelfawr   trust X-Auth-Request-User from an authenticating proxy (reach the
+                      server only through it); the user's groups come from Gafaelfawr's
+                      user-info route with the delegated X-Auth-Request-Token, at
+                      --gafaelfawr-url (as upstream; without it, from X-Auth-Request-Groups)
   --auth none         no authentication: everything is readable (loopback, private networks)
 
 Files of S3 datastores come back as presigned GET URLs (valid one hour); files of other
@@ -70,6 +72,7 @@ open, address in use), 2 usage error.`,
 	f.StringVar(&o.signingKeyFile, "signing-key-file", "", "file holding the key (at least 32 bytes) that signs file URLs (default: a random key per process)")
 	f.DurationVar(&o.cacheTTL, "cache-ttl", time.Second, "reuse what a dataset search resolves (collections, chains, summaries) for this long: changes by others show at most this late (0: off)")
 	f.IntVar(&o.dbConnections, "db-connections", 10, "database connections per repository, kept open")
+	f.StringVar(&o.gafaelfawrURL, "gafaelfawr-url", "", "base URL of Gafaelfawr (https://HOST), asked for users' groups under --auth gafaelfawr (default: $DAF_BUTLER_SERVER_GAFAELFAWR_URL)")
 	return cmd
 }
 
@@ -110,7 +113,7 @@ func runServe(ctx context.Context, g *globals, o serveOptions) error {
 	logger := slog.New(slog.NewJSONHandler(logw, nil))
 	s, err := server.New(ctx, server.Options{
 		Repositories: repos, Auth: mode, TokensFile: o.tokens, SigningKey: key, PublicURL: o.publicURL, Logger: logger,
-		SearchCacheTTL: noneIfZero(o.cacheTTL), DBConnections: o.dbConnections,
+		SearchCacheTTL: noneIfZero(o.cacheTTL), DBConnections: o.dbConnections, GafaelfawrURL: gafaelfawrURL(o, mode),
 	})
 	if err != nil {
 		return err
@@ -134,4 +137,16 @@ func noneIfZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// gafaelfawrURL is --gafaelfawr-url, or under --auth gafaelfawr upstream's
+// DAF_BUTLER_SERVER_GAFAELFAWR_URL (its "DISABLED" means none).
+func gafaelfawrURL(o serveOptions, mode server.AuthMode) string {
+	if o.gafaelfawrURL != "" || mode != server.AuthGafaelfawr {
+		return o.gafaelfawrURL
+	}
+	if u := os.Getenv("DAF_BUTLER_SERVER_GAFAELFAWR_URL"); u != "DISABLED" {
+		return u
+	}
+	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,9 +30,11 @@ const (
 	// file (`butler token create`), which gives the user and groups.
 	AuthTokens AuthMode = "tokens"
 	// AuthGafaelfawr: an authenticating proxy in front (Rubin's Gafaelfawr,
-	// upstream's rubin_science_platform mode) sets X-Auth-Request-User and
-	// X-Auth-Request-Groups; the server trusts them and must be reachable
-	// only through the proxy.
+	// upstream's rubin_science_platform mode) sets X-Auth-Request-User; the
+	// server trusts it and must be reachable only through the proxy. The
+	// user's groups come from Gafaelfawr's user-info route with the delegated
+	// X-Auth-Request-Token (Options.GafaelfawrURL), as upstream's server
+	// asks, or without a URL from an X-Auth-Request-Groups header.
 	AuthGafaelfawr AuthMode = "gafaelfawr"
 )
 
@@ -85,6 +88,11 @@ type Options struct {
 	SearchCacheTTL time.Duration
 	// Open opens a repository; nil: butler.Open, read-only.
 	Open func(ctx context.Context, config string) (*butler.Butler, error)
+	// GafaelfawrURL is the base URL of Gafaelfawr (https://host) whose
+	// /auth/api/v1/user-info gives a user's groups under AuthGafaelfawr;
+	// an answer is reused for GroupsTTL (5 min).
+	GafaelfawrURL string
+	GroupsTTL     time.Duration
 }
 
 // Server is the HTTP handler of `butler serve`.
@@ -97,6 +105,7 @@ type Server struct {
 	mux     *http.ServeMux
 	log     *slog.Logger
 	metrics *metrics
+	groups  *groupLookup // AuthGafaelfawr with a GafaelfawrURL
 	// queryHook, set by tests, runs as each streaming query starts (upstream's
 	// _block_query_for_unit_test).
 	queryHook func(ctx context.Context)
@@ -128,6 +137,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	def(&opts.URLLifetime, time.Hour)
 	def(&opts.RequestTimeout, 60*time.Second)
 	def(&opts.SearchCacheTTL, time.Second)
+	def(&opts.GroupsTTL, 5*time.Minute)
 	if opts.MaxQueries == 0 {
 		opts.MaxQueries = 25
 	}
@@ -167,6 +177,15 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.tokens = ts
+	}
+	if opts.GafaelfawrURL != "" {
+		if opts.Auth != AuthGafaelfawr {
+			return nil, fmt.Errorf("%w: a Gafaelfawr URL needs --auth gafaelfawr", errs.ErrInvalid)
+		}
+		if u, err := url.Parse(opts.GafaelfawrURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("%w: Gafaelfawr URL %q: want http(s)://HOST", errs.ErrInvalid, opts.GafaelfawrURL)
+		}
+		s.groups = newGroupLookup(opts.GafaelfawrURL, opts.GroupsTTL)
 	}
 	s.key = opts.SigningKey
 	if len(s.key) == 0 {
@@ -290,7 +309,7 @@ func (s *Server) repoRoute(h handlerFunc, streaming bool) http.HandlerFunc {
 		}
 		var rp *repo
 		if err == nil {
-			rp, err = s.authorize(r.PathValue("label"), user, groups)
+			rp, err = s.authorize(r, r.PathValue("label"), user, groups)
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -320,6 +339,9 @@ func (s *Server) authenticate(r *http.Request) (string, []string, error) {
 			// As upstream: the proxy must have set the header.
 			return "", nil, &httpError{status: http.StatusForbidden, detail: "Required X-Auth-Request-User header was not provided"}
 		}
+		if s.groups != nil {
+			return user, nil, nil // groups are looked up by authorize, when needed
+		}
 		var groups []string
 		for _, g := range strings.Split(r.Header.Get(AuthGroupsHeader), ",") {
 			if g = strings.TrimSpace(g); g != "" {
@@ -345,7 +367,7 @@ func (s *Server) authenticate(r *http.Request) (string, []string, error) {
 
 // authorize returns the repository if user may read it. An unknown label
 // and a repository outside the user's groups get the same answer.
-func (s *Server) authorize(label, user string, groups []string) (*repo, error) {
+func (s *Server) authorize(r *http.Request, label, user string, groups []string) (*repo, error) {
 	rp, ok := s.repos[label]
 	if s.opts.Auth == AuthNone {
 		if !ok {
@@ -353,7 +375,20 @@ func (s *Server) authorize(label, user string, groups []string) (*repo, error) {
 		}
 		return rp, nil
 	}
-	if ok && (rp.cfg.Public() || slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(rp.cfg.Groups, g) })) {
+	if ok && rp.cfg.Public() {
+		return rp, nil
+	}
+	if ok && s.groups != nil {
+		token := r.Header.Get(AuthTokenHeader)
+		if token == "" {
+			return nil, &httpError{status: http.StatusForbidden, detail: "Required X-Auth-Request-Token header was not provided"}
+		}
+		var err error
+		if groups, err = s.groups.groups(r.Context(), token); err != nil {
+			return nil, err
+		}
+	}
+	if ok && slices.ContainsFunc(groups, func(g string) bool { return slices.Contains(rp.cfg.Groups, g) }) {
 		return rp, nil
 	}
 	return nil, &httpError{status: http.StatusForbidden, detail: fmt.Sprintf("User %s does not have permission to access Butler repository '%s'", user, label)}
