@@ -24,9 +24,11 @@ func TestMain(m *testing.M) {
 // BenchmarkBulkBuild builds a registry-only raw repository of
 // $BUTLER_BENCH_BULK datasets (205 detectors per exposure; "1" means
 // 200,000) on SQLite and on PostgreSQL, and logs the insert rate of every
-// slice of 100,000 datasets, so that a rate that falls as the tables grow
-// shows. It reports the whole build's datasets/s. It only runs when
-// BUTLER_BENCH_BULK is set (a million takes about a minute); run it with
+// tenth of the build, so that a rate that falls as the tables grow shows,
+// with the CPU milliseconds per 1,000 datasets of this process and (for a
+// server on this machine) of PostgreSQL's processes. It reports the whole
+// build's datasets/s. It only runs when BUTLER_BENCH_BULK is set (a million
+// takes a few minutes); run it with
 // -benchtime 1x. BUTLER_BENCH_BULK_DIALECTS=sqlite (or postgres) runs one;
 // BUTLER_BENCH_BULK_BATCH sets the datasets per import transaction (50,000).
 func BenchmarkBulkBuild(b *testing.B) {
@@ -64,23 +66,43 @@ func BenchmarkBulkBuild(b *testing.B) {
 			var rate float64
 			for b.Loop() {
 				var slices []string
+				var rates, costs []float64 // per slice: datasets/s, CPU ms/1000 (both processes)
 				lastDone, lastT := 0, time.Duration(0)
-				o.Progress = func(done, total int, elapsed time.Duration) {
-					if done-lastDone < 100_000 && done < total {
-						return
-					}
-					slices = append(slices, fmt.Sprintf("%d-%dk: %.0f/s", lastDone/1000, done/1000,
-						float64(done-lastDone)/(elapsed-lastT).Seconds()))
-					lastDone, lastT = done, elapsed
+				// CPU of this process and, on a PostgreSQL server on this
+				// machine, of the server's processes.
+				server := func() float64 { return 0 }
+				if dialect == pgtest.Postgres {
+					server = serverCPU(b)
 				}
-				cpu0 := cpuSeconds()
+				cpu0, srv0 := cpuSeconds(), server()
+				lastCPU, lastSrv := cpu0, srv0
+				o.Progress = func(done, total int, elapsed time.Duration) {
+					if done*10/total == lastDone*10/total && done < total {
+						return // a slice per tenth of the build
+					}
+					cpu, srv := cpuSeconds(), server()
+					k := float64(done-lastDone) / 1000
+					slice := fmt.Sprintf("%d-%dk: %.0f/s, CPU/1000: %.0f ms", lastDone/1000, done/1000,
+						float64(done-lastDone)/(elapsed-lastT).Seconds(), 1e3*(cpu-lastCPU)/k)
+					if dialect == pgtest.Postgres {
+						slice += fmt.Sprintf(" + server %.0f ms", 1e3*(srv-lastSrv)/k)
+					}
+					slices = append(slices, slice)
+					rates = append(rates, float64(done-lastDone)/(elapsed-lastT).Seconds())
+					costs = append(costs, 1e3*(cpu-lastCPU+srv-lastSrv)/k)
+					lastDone, lastT, lastCPU, lastSrv = done, elapsed, cpu, srv
+				}
 				st, err := benchrepo.Build(b.Context(), filepath.Join(b.TempDir(), "repo"), o)
 				if err != nil {
 					b.Fatal(err)
 				}
 				rate = st.DatasetsPerS
-				b.Logf("%d datasets: records %.1f s, inserts %.1f s (%.0f datasets/s), this process's CPU %.1f s; per slice: %s",
-					st.Datasets, st.RecordsSeconds, st.InsertSeconds, st.DatasetsPerS, cpuSeconds()-cpu0, strings.Join(slices, ", "))
+				b.Logf("%d datasets: records %.1f s, inserts %.1f s (%.0f datasets/s), CPU: this process %.1f s, server %.1f s; per slice: %s",
+					st.Datasets, st.RecordsSeconds, st.InsertSeconds, st.DatasetsPerS, cpuSeconds()-cpu0, server()-srv0, strings.Join(slices, "; "))
+				if n := len(rates); n > 1 {
+					b.Logf("last tenth against the first: %.0f%% of the rate, %.0f%% of the CPU per dataset",
+						100*rates[n-1]/rates[0], 100*costs[n-1]/costs[0])
+				}
 				if dialect == pgtest.Postgres {
 					// A fresh schema for the next round.
 					o.Namespace = pgtest.Schema(b)
@@ -89,6 +111,63 @@ func BenchmarkBulkBuild(b *testing.B) {
 			b.ReportMetric(rate, "datasets/s")
 		})
 	}
+}
+
+// serverCPU returns a function giving the CPU seconds (user and system) used
+// so far by the PostgreSQL server of the tests: its postmaster, the backends
+// and background processes it runs, and those that have exited. It reads
+// /proc, so it gives 0 for a server on another machine.
+func serverCPU(b *testing.B) func() float64 {
+	var backend int
+	if err := pgtest.Admin(b).QueryRowContext(b.Context(), "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		b.Fatal(err)
+	}
+	st, ok := procStat(backend)
+	if !ok {
+		b.Logf("no /proc entry for the PostgreSQL backend %d: server CPU not measured", backend)
+		return func() float64 { return 0 }
+	}
+	postmaster := int(st.ppid)
+	return func() float64 {
+		pm, ok := procStat(postmaster)
+		if !ok {
+			return 0
+		}
+		ticks := pm.utime + pm.stime + pm.cutime + pm.cstime
+		dirs, _ := os.ReadDir("/proc")
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			if c, ok := procStat(pid); ok && int(c.ppid) == postmaster {
+				ticks += c.utime + c.stime
+			}
+		}
+		return float64(ticks) / 100 // USER_HZ
+	}
+}
+
+type stat struct{ ppid, utime, stime, cutime, cstime int64 }
+
+// procStat reads a process's parent and CPU ticks from /proc/PID/stat.
+func procStat(pid int) (stat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return stat{}, false
+	}
+	// The command name, in parentheses, may hold spaces: fields follow the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return stat{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return stat{}, false
+	}
+	n := func(k int) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
+	// After the name: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+	return stat{ppid: n(1), utime: n(11), stime: n(12), cutime: n(13), cstime: n(14)}, true
 }
 
 // cpuSeconds is the CPU time (user and system) this process has used.
