@@ -65,42 +65,52 @@ func BenchmarkBulkBuild(b *testing.B) {
 			o.Exposures, o.Detectors, o.PerNight, o.Batch = exposures, dets, 300, batch
 			var rate float64
 			for b.Loop() {
-				var slices []string
-				var rates, costs []float64 // per slice: datasets/s, CPU ms/1000 (both processes)
-				lastDone, lastT := 0, time.Duration(0)
 				// CPU of this process and, on a PostgreSQL server on this
 				// machine, of the server's processes.
 				server := func() float64 { return 0 }
 				if dialect == pgtest.Postgres {
 					server = serverCPU(b)
 				}
-				cpu0, srv0 := cpuSeconds(), server()
-				lastCPU, lastSrv := cpu0, srv0
+				type point struct {
+					done     int
+					elapsed  time.Duration
+					cpu, srv float64
+				}
+				marks := []point{{cpu: cpuSeconds(), srv: server()}}
 				o.Progress = func(done, total int, elapsed time.Duration) {
-					if done*10/total == lastDone*10/total && done < total {
+					last := marks[len(marks)-1]
+					if done*10/total == last.done*10/total && done < total {
 						return // a slice per tenth of the build
 					}
-					cpu, srv := cpuSeconds(), server()
-					k := float64(done-lastDone) / 1000
-					slice := fmt.Sprintf("%d-%dk: %.0f/s, CPU/1000: %.0f ms", lastDone/1000, done/1000,
-						float64(done-lastDone)/(elapsed-lastT).Seconds(), 1e3*(cpu-lastCPU)/k)
-					if dialect == pgtest.Postgres {
-						slice += fmt.Sprintf(" + server %.0f ms", 1e3*(srv-lastSrv)/k)
+					p := point{done, elapsed, cpuSeconds(), server()}
+					if done == total && len(marks) > 1 && done-last.done < total/20 {
+						marks[len(marks)-1] = p // a short remainder joins the last tenth
+						return
 					}
-					slices = append(slices, slice)
-					rates = append(rates, float64(done-lastDone)/(elapsed-lastT).Seconds())
-					costs = append(costs, 1e3*(cpu-lastCPU+srv-lastSrv)/k)
-					lastDone, lastT, lastCPU, lastSrv = done, elapsed, cpu, srv
+					marks = append(marks, p)
 				}
 				st, err := benchrepo.Build(b.Context(), filepath.Join(b.TempDir(), "repo"), o)
 				if err != nil {
 					b.Fatal(err)
 				}
 				rate = st.DatasetsPerS
+				var slices []string
+				var rates, costs []float64 // per slice: datasets/s, CPU ms per 1,000 (both processes)
+				for i := 1; i < len(marks); i++ {
+					a, z := marks[i-1], marks[i]
+					k := float64(z.done-a.done) / 1000
+					rates = append(rates, 1e3*k/(z.elapsed-a.elapsed).Seconds())
+					costs = append(costs, 1e3*(z.cpu-a.cpu+z.srv-a.srv)/k)
+					slice := fmt.Sprintf("%d-%dk: %.0f/s, CPU/1000: %.0f ms", a.done/1000, z.done/1000, rates[i-1], 1e3*(z.cpu-a.cpu)/k)
+					if dialect == pgtest.Postgres {
+						slice += fmt.Sprintf(" + server %.0f ms", 1e3*(z.srv-a.srv)/k)
+					}
+					slices = append(slices, slice)
+				}
 				b.Logf("%d datasets: records %.1f s, inserts %.1f s (%.0f datasets/s), CPU: this process %.1f s, server %.1f s; per slice: %s",
-					st.Datasets, st.RecordsSeconds, st.InsertSeconds, st.DatasetsPerS, cpuSeconds()-cpu0, server()-srv0, strings.Join(slices, "; "))
+					st.Datasets, st.RecordsSeconds, st.InsertSeconds, st.DatasetsPerS, cpuSeconds()-marks[0].cpu, server()-marks[0].srv, strings.Join(slices, "; "))
 				if n := len(rates); n > 1 {
-					b.Logf("last tenth against the first: %.0f%% of the rate, %.0f%% of the CPU per dataset",
+					b.Logf("last slice against the first: %.0f%% of the rate, %.0f%% of the CPU per dataset",
 						100*rates[n-1]/rates[0], 100*costs[n-1]/costs[0])
 				}
 				if dialect == pgtest.Postgres {
