@@ -961,7 +961,7 @@ func (r *Registry) summaryGovernors(ctx context.Context, st *storedType, colls [
 	id := q.DataID
 	ids := make([]string, len(colls))
 	for i, c := range colls {
-		ids[i] = fmt.Sprint(c.ID)
+		ids[i] = strconv.FormatInt(c.ID, 10)
 	}
 	for _, g := range st.Dimensions.Governors() {
 		if _, ok := q.DataID[g.Name]; ok {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -134,17 +134,37 @@ func pending(e *searchEntry) bool {
 // searchKey names a search's resolution: its type, collections, whether it
 // is find-first and the governor values it constrains.
 func searchKey(kind, typeName string, collections []string, findFirst bool, governors map[string]any) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s\x00%s\x00%t\x00%s", kind, typeName, findFirst, strings.Join(collections, "\x01"))
-	names := make([]string, 0, len(governors))
-	for g := range governors {
-		names = append(names, g)
+	var buf [160]byte // a server builds several keys per request: no fmt, one allocation
+	b := append(append(append(append(buf[:0], kind...), 0), typeName...), 0)
+	b = append(strconv.AppendBool(b, findFirst), 0)
+	for i, c := range collections {
+		if i > 0 {
+			b = append(b, 1)
+		}
+		b = append(b, c...)
 	}
-	sort.Strings(names)
-	for _, g := range names {
-		fmt.Fprintf(&sb, "\x00%s=%T:%v", g, governors[g], governors[g])
+	if len(governors) > 0 {
+		names := make([]string, 0, len(governors))
+		for g := range governors {
+			names = append(names, g)
+		}
+		sort.Strings(names)
+		for _, g := range names {
+			b = appendKeyValue(append(append(append(b, 0), g...), '='), governors[g])
+		}
 	}
-	return sb.String()
+	return string(b)
+}
+
+// appendKeyValue appends a value with its type to a cache key.
+func appendKeyValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return append(append(b, "string:"...), x...)
+	case int64:
+		return strconv.AppendInt(append(b, "int64:"...), x, 10)
+	}
+	return fmt.Appendf(b, "%T:%v", v, v)
 }
 
 // searchable returns the collections a dataset search of st reads: q's
@@ -194,12 +214,26 @@ func (r *Registry) datasetSQLShaped(st *storedType, colls []*Collection, q Datas
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "sql\x00%s\x00%d\x00%s\x00%t\x00%t\x00%t\x00%d\x00%s\x00", st.Name, st.id, st.tagTable, q.FindFirst, q.WithImplied, q.noJoins, q.Limit, strings.Join(keys, ","))
-	for _, c := range colls {
-		fmt.Fprintf(&sb, "%d:%d,", c.ID, c.Type)
+	var buf [256]byte
+	b := append(append(append(buf[:0], "sql\x00"...), st.Name...), 0)
+	b = append(strconv.AppendInt(b, st.id, 10), 0)
+	b = append(append(b, st.tagTable...), 0)
+	for _, f := range []bool{q.FindFirst, q.WithImplied, q.noJoins} {
+		b = append(strconv.AppendBool(b, f), 0)
 	}
-	sh, _ := cached(r, sb.String(), func() (sqlShape, error) {
+	b = append(strconv.AppendInt(b, int64(q.Limit), 10), 0)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, k...)
+	}
+	b = append(b, 0)
+	for _, c := range colls {
+		b = strconv.AppendInt(append(strconv.AppendInt(b, c.ID, 10), ':'), int64(c.Type), 10)
+		b = append(b, ',')
+	}
+	sh, _ := cached(r, string(b), func() (sqlShape, error) {
 		marked := q
 		marked.DataID = make(dimensions.DataID, len(q.DataID))
 		for _, k := range keys {
