@@ -521,10 +521,14 @@ func (c *client) closed(ctx context.Context) {
 // the scheduled time, so a slow answer delays and is charged to the
 // operations scheduled behind it (no coordinated omission).
 func (c *client) scheduled(ctx context.Context, first time.Time, period time.Duration, stop time.Time) {
+	timer := time.NewTimer(0) // one per client, reset for each wait
+	defer timer.Stop()
+	<-timer.C
 	for at := first; at.Before(stop) && ctx.Err() == nil; at = at.Add(period) {
 		if d := time.Until(at); d > 0 {
+			timer.Reset(d)
 			select {
-			case <-time.After(d):
+			case <-timer.C:
 			case <-ctx.Done():
 				return
 			}
