@@ -30,9 +30,16 @@ at --repo is reused) with a few small datasets with files beside, start 'butler 
 clients for --duration: find_dataset of one raw, the raws of one exposure
 (query/all_datasets), and downloads (get_file, then the signed URL). Reports requests/s,
 p50/p99 latency and errors per route, 429/503 refusals, and the server's RSS and CPU
-over time. The clients run in this process and share the machine with the server.`,
+over time. The clients run in this process and share the machine with the server.
+
+Without --rate each client sends its next request when the last is answered (a closed
+loop: the throughput the server sustains). With --rate N the clients together send N
+operations per second on a fixed schedule (an open loop, as wrk2), and each latency
+counts from the request's scheduled time, so requests delayed behind a slow one are
+charged for the wait; "late" counts those sent behind schedule.`,
 		Example: `  butler bench serve --repo /tmp/bs1m --db postgresql://localhost:5432/butler --namespace bs1m
-  butler bench serve --repo /tmp/bs --exposures 100 --clients 64 --duration 10s --mix find=100`,
+  butler bench serve --repo /tmp/bs --exposures 100 --clients 64 --duration 10s --mix find=100
+  butler bench serve --repo /tmp/bs1m --rate 5000 --mix find=100`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error { return runBenchServe(c.Context(), g, bo) },
 	}
@@ -47,6 +54,7 @@ over time. The clients run in this process and share the machine with the server
 	f.IntVar(&o.Files, "files", 200, "small datasets with files, for downloads")
 	f.IntVar(&o.Clients, "clients", 500, "concurrent clients")
 	f.DurationVar(&o.Duration, "duration", 30*time.Second, "length of the measured run")
+	f.Float64Var(&o.Rate, "rate", 0, "open loop: operations per second offered in all, on a fixed schedule over the clients, latency from the scheduled time (default: closed loop, as fast as answered)")
 	f.StringVar(&bo.mix, "mix", "find=90,query=5,download=5", "weights of the operations")
 	f.StringVar(&bo.binary, "binary", "", "butler binary whose serve is measured (default: this executable)")
 	f.StringArrayVar(&o.ServeArgs, "serve-arg", nil, "extra argument of 'butler serve' (repeatable)")
@@ -96,8 +104,12 @@ func runBenchServe(ctx context.Context, g *globals, bo benchServeOptions) error 
 	if bo.format != "table" {
 		return renderValue(g.stdout, bo.format, rep)
 	}
-	fmt.Fprintf(g.stdout, "%d clients for %.1f s over %d raws (%s), %d CPUs; server CPU %.1f s, load generator CPU %.1f s\n\n",
-		rep.Clients, rep.Seconds, rep.Datasets, rep.DB, rep.CPUs, rep.ServerCPU, rep.LoadCPU)
+	loop := "closed loop"
+	if rep.Rate > 0 {
+		loop = fmt.Sprintf("open loop at %.0f/s offered, %d sent late", rep.Rate, rep.Late)
+	}
+	fmt.Fprintf(g.stdout, "%d clients (%s) for %.1f s over %d raws (%s), %d CPUs; server CPU %.1f s, load generator CPU %.1f s\n\n",
+		rep.Clients, loop, rep.Seconds, rep.Datasets, rep.DB, rep.CPUs, rep.ServerCPU, rep.LoadCPU)
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "route\trequests\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\t429/503\t")
 	for _, r := range rep.Routes {

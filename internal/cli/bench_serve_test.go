@@ -69,6 +69,12 @@ func TestBenchServe_Small(t *testing.T) {
 		if rep.Build != nil || rep.Routes[3].Requests == 0 || rep.Routes[3].Errors > 0 {
 			t.Errorf("rerun: build %v, downloads %+v", rep.Build, rep.Routes[3])
 		}
+		// An open loop sends what its rate says, no more: 40 finds a
+		// second for 2 s over 4 clients.
+		rep = runBenchServe(t, "--repo", repo, "--clients", "4", "--duration", "2s", "--mix", "find=1", "--rate", "40")
+		if f := rep.Routes[0]; rep.Rate != 40 || f.Requests < 60 || f.Requests > 80 || f.Errors > 0 {
+			t.Errorf("open loop at 40/s for 2 s: rate %v, finds %+v, want 60 to 80", rep.Rate, f)
+		}
 	})
 }
 

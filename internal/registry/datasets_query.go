@@ -59,6 +59,10 @@ type DatasetQuery struct {
 	// with it on the dimensions they share. Where is then given here, not in
 	// the Where field above.
 	Extra *ExtraDimensions
+
+	// noJoins: the data ID holds required dimensions only and Datasets
+	// fills the implied ones itself; the SQL joins no dimension table.
+	noJoins bool
 }
 
 // ExtraDimensions is a dimension group wider than a dataset type's, with a
@@ -173,10 +177,23 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 	var fill *impliedFill
 	sqlQ := q
 	if bulk && q.WithImplied && len(q.OrderBy) == 0 && !hasCalibration(searchable) {
-		if fill, err = r.loadImplied(ctx, st, governed); err != nil {
+		if fill, err = r.loadImplied(ctx, st, governed, impliedRowsMax); err != nil {
 			return err
 		}
 		sqlQ.WithImplied = fill == nil
+	}
+	// A server's single searches (a find, the datasets of one exposure)
+	// fill them from the rows it keeps for the search cache's TTL, so their
+	// SQL reads the tags table alone.
+	var fetch func(*impliedStep, dimensions.DataID) ([]any, error)
+	if !bulk && fill == nil {
+		if fill, err = r.searchFill(ctx, st, searchable, q); err != nil {
+			return err
+		}
+		if fill != nil {
+			sqlQ.noJoins = true
+			fetch = r.fetchImplied(ctx)
+		}
 	}
 	var allowed map[string]bool // data IDs passing the exact spatial test, when one is needed
 	if sqlQ.Extra != nil {
@@ -322,7 +339,9 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 			}
 			ref.DataID[d] = v
 		}
-		fill.apply(ref.DataID)
+		if err := fill.fill(ref.DataID, fetch); err != nil {
+			return fmt.Errorf("query %s datasets: %w", q.Type, err)
+		}
 		if err := fn(ref); err != nil {
 			return err
 		}
@@ -378,7 +397,7 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		// The collection a dataset was found in (a TAGGED one, or its run).
 		from += " JOIN " + r.db.T("collection") + " tc ON tc.collection_id = t.collection_id"
 	}
-	if q.WithImplied || len(q.DataID) > 0 || q.Where != "" {
+	if (q.WithImplied || len(q.DataID) > 0 || q.Where != "") && !q.noJoins {
 		// Join each element whose key values are known, until no new implied values appear.
 		joined := map[string]bool{}
 		for progress := true; progress; {
@@ -942,7 +961,7 @@ func (r *Registry) summaryGovernors(ctx context.Context, st *storedType, colls [
 	id := q.DataID
 	ids := make([]string, len(colls))
 	for i, c := range colls {
-		ids[i] = fmt.Sprint(c.ID)
+		ids[i] = strconv.FormatInt(c.ID, 10)
 	}
 	for _, g := range st.Dimensions.Governors() {
 		if _, ok := q.DataID[g.Name]; ok {

@@ -17,18 +17,42 @@ import (
 // them in the query as before.
 const impliedRowsMax = 100_000
 
+// impliedSearchRowsMax bounds the element rows a server keeps (and rereads
+// once per search cache TTL) to fill the implied dimensions of single
+// searches; with more, their SQL joins the tables as before.
+const impliedSearchRowsMax = 20_000
+
+// fetchImplied reads the implied values of one record a fill lacks (the
+// step's keys taken from id), or nil when there is no such record.
+func (r *Registry) fetchImplied(ctx context.Context) func(s *impliedStep, id dimensions.DataID) ([]any, error) {
+	return func(s *impliedStep, id dimensions.DataID) ([]any, error) {
+		args := make([]any, len(s.keys))
+		for i, k := range s.keys {
+			args[i] = id[k]
+		}
+		one := impliedStep{keys: s.keys, implied: s.implied, values: map[string][]any{}}
+		if _, err := r.readImplied(ctx, s.one, args, &one); err != nil {
+			return nil, err
+		}
+		for _, v := range one.values {
+			return v, nil
+		}
+		return nil, nil
+	}
+}
+
 // impliedFill holds the implied dimension values of the elements a dataset
 // type's data IDs reach (exposure: physical_filter, group, day_obs; then
 // physical_filter: band), in the order datasetSQL would join them.
 type impliedFill struct {
 	steps []impliedStep
-	key   []byte // reused by apply
 }
 
 type impliedStep struct {
 	keys    []string         // the element's required dimensions, then itself
 	implied []string         // the implied dimensions this element fills
 	values  map[string][]any // by impliedKey of the keys' values
+	one     string           // the SELECT of one row's keys and implied values, by key
 }
 
 // impliedKey appends a key value to an element's lookup key: strings length
@@ -48,11 +72,20 @@ func impliedKey(b []byte, v any) []byte {
 // apply adds the implied values to a data ID holding the required ones, as
 // the joins would: nothing for a missing record or a NULL value.
 func (f *impliedFill) apply(id dimensions.DataID) {
+	f.fill(id, nil) // without fetch it cannot fail
+}
+
+// fill is apply; fetch, when set, reads the implied values of a record the
+// fill lacks (one added since the fill was read) from the database, so
+// that the values are those the joins would give.
+func (f *impliedFill) fill(id dimensions.DataID, fetch func(s *impliedStep, id dimensions.DataID) ([]any, error)) error {
 	if f == nil {
-		return
+		return nil
 	}
-	for _, s := range f.steps {
-		k := f.key[:0]
+	var buf [64]byte // the lookup key; a fill may be shared by concurrent searches
+	for i := range f.steps {
+		s := &f.steps[i]
+		k := buf[:0]
 		found := true
 		for _, name := range s.keys {
 			v, ok := id[name]
@@ -62,26 +95,32 @@ func (f *impliedFill) apply(id dimensions.DataID) {
 			}
 			k = impliedKey(k, v)
 		}
-		f.key = k
 		if !found {
 			continue
 		}
 		vals, ok := s.values[string(k)]
 		if !ok {
-			continue
+			if fetch == nil {
+				continue
+			}
+			var err error
+			if vals, err = fetch(s, id); err != nil {
+				return err
+			}
 		}
 		for i, name := range s.implied {
-			if vals[i] != nil {
+			if i < len(vals) && vals[i] != nil {
 				id[name] = vals[i]
 			}
 		}
 	}
+	return nil
 }
 
 // loadImplied reads the implied dimension values of the type's elements,
 // restricted to the governor values in known. It returns nil when the
-// elements hold more than impliedRowsMax rows.
-func (r *Registry) loadImplied(ctx context.Context, st *storedType, known dimensions.DataID) (*impliedFill, error) {
+// elements hold more than maxRows rows.
+func (r *Registry) loadImplied(ctx context.Context, st *storedType, known dimensions.DataID, maxRows int) (*impliedFill, error) {
 	// The same walk as datasetSQL's joins: an element is joined once its
 	// keys are known, and fills the implied dimensions still unknown.
 	have := map[string]bool{}
@@ -106,11 +145,12 @@ func (r *Registry) loadImplied(ctx context.Context, st *storedType, known dimens
 			}
 			joined[e.Name] = true
 			step := impliedStep{values: map[string][]any{}}
-			var cols, where []string
+			var cols, where, byKey []string
 			var args []any
 			for _, rq := range e.Required {
 				step.keys = append(step.keys, rq.Name)
 				cols = append(cols, r.db.Q(rq.Name))
+				byKey = append(byKey, r.db.Q(rq.Name)+" = ?")
 				if v, ok := known[rq.Name]; ok && rq.Governor {
 					where = append(where, r.db.Q(rq.Name)+" = ?")
 					args = append(args, v)
@@ -118,6 +158,7 @@ func (r *Registry) loadImplied(ctx context.Context, st *storedType, known dimens
 			}
 			step.keys = append(step.keys, e.Name)
 			cols = append(cols, r.db.Q(e.PrimaryKey().Name))
+			byKey = append(byKey, r.db.Q(e.PrimaryKey().Name)+" = ?")
 			for _, imp := range e.Implied {
 				if !have[imp.Name] {
 					have[imp.Name] = true
@@ -130,15 +171,16 @@ func (r *Registry) loadImplied(ctx context.Context, st *storedType, known dimens
 				continue
 			}
 			text := "SELECT " + strings.Join(cols, ", ") + " FROM " + r.db.T(e.Name)
+			step.one = text + " WHERE " + strings.Join(byKey, " AND ")
 			if len(where) > 0 {
 				text += " WHERE " + strings.Join(where, " AND ")
 			}
-			text += fmt.Sprintf(" LIMIT %d", impliedRowsMax-rowsRead+1)
+			text += fmt.Sprintf(" LIMIT %d", maxRows-rowsRead+1)
 			n, err := r.readImplied(ctx, text, args, &step)
 			if err != nil {
 				return nil, err
 			}
-			if rowsRead += n; rowsRead > impliedRowsMax {
+			if rowsRead += n; rowsRead > maxRows {
 				return nil, nil
 			}
 			fill.steps = append(fill.steps, step)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,7 +23,9 @@ import (
 // It is off unless SetSearchCache turns it on (servers do; a command line
 // process, which may write, never caches). Entries expire after the TTL:
 // a chain redefined or a collection's summary extended by another process
-// is seen at most one TTL late. Errors are never cached.
+// is seen at most one TTL (and one recomputation) late. Errors are never
+// cached. It also keeps the implied dimension values single searches fill
+// their data IDs with (searchFill).
 type searchCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
@@ -35,6 +37,9 @@ type searchEntry struct {
 	ready chan struct{} // closed when val and err are set
 	val   any
 	err   error
+	// refreshing: expired, and its successor is being computed (guarded
+	// by the cache's mu).
+	refreshing bool
 }
 
 // SetSearchCache keeps dataset search resolutions for ttl (0: off).
@@ -50,8 +55,11 @@ func (r *Registry) SetSearchCache(ttl time.Duration) {
 
 // cached returns the value of key, computing it with fn when the cache is
 // off, has no entry or the entry is older than the TTL. Concurrent callers
-// of a key being computed wait for that one computation (so that an entry
-// expiring under load is computed once, not once per request in flight).
+// of a key being computed for the first time wait for that one computation
+// (so that a search is not computed once per request in flight); while an
+// expired entry's successor is computed, the others use the expired value
+// rather than wait (a server under load would otherwise stall every
+// request of the key once per TTL).
 func cached[T any](r *Registry, key string, fn func() (T, error)) (T, error) {
 	r.mu.Lock()
 	c := r.search
@@ -70,7 +78,29 @@ func cached[T any](r *Registry, key string, fn func() (T, error)) (T, error) {
 		}
 		return e.val.(T), nil
 	}
-	if len(c.m) >= 10000 { // bounded: many distinct searches, drop the lot
+	if ok && e.err == nil {
+		if e.refreshing {
+			c.mu.Unlock()
+			return e.val.(T), nil
+		}
+		e.refreshing = true
+		c.mu.Unlock()
+		v, err := fn()
+		c.mu.Lock()
+		if err == nil {
+			if len(c.m) >= searchCacheMax {
+				clear(c.m)
+			}
+			done := make(chan struct{})
+			close(done)
+			c.m[key] = &searchEntry{at: now, ready: done, val: v}
+		} else {
+			e.refreshing = false // the next caller tries again
+		}
+		c.mu.Unlock()
+		return v, err
+	}
+	if len(c.m) >= searchCacheMax { // bounded: many distinct searches, drop the lot
 		clear(c.m)
 	}
 	e = &searchEntry{at: now, ready: make(chan struct{})}
@@ -89,6 +119,9 @@ func cached[T any](r *Registry, key string, fn func() (T, error)) (T, error) {
 	return v, err
 }
 
+// searchCacheMax bounds the entries of a search cache.
+const searchCacheMax = 10000
+
 func pending(e *searchEntry) bool {
 	select {
 	case <-e.ready:
@@ -101,17 +134,37 @@ func pending(e *searchEntry) bool {
 // searchKey names a search's resolution: its type, collections, whether it
 // is find-first and the governor values it constrains.
 func searchKey(kind, typeName string, collections []string, findFirst bool, governors map[string]any) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s\x00%s\x00%t\x00%s", kind, typeName, findFirst, strings.Join(collections, "\x01"))
-	names := make([]string, 0, len(governors))
-	for g := range governors {
-		names = append(names, g)
+	var buf [160]byte // a server builds several keys per request: no fmt, one allocation
+	b := append(append(append(append(buf[:0], kind...), 0), typeName...), 0)
+	b = append(strconv.AppendBool(b, findFirst), 0)
+	for i, c := range collections {
+		if i > 0 {
+			b = append(b, 1)
+		}
+		b = append(b, c...)
 	}
-	sort.Strings(names)
-	for _, g := range names {
-		fmt.Fprintf(&sb, "\x00%s=%T:%v", g, governors[g], governors[g])
+	if len(governors) > 0 {
+		names := make([]string, 0, len(governors))
+		for g := range governors {
+			names = append(names, g)
+		}
+		sort.Strings(names)
+		for _, g := range names {
+			b = appendKeyValue(append(append(append(b, 0), g...), '='), governors[g])
+		}
 	}
-	return sb.String()
+	return string(b)
+}
+
+// appendKeyValue appends a value with its type to a cache key.
+func appendKeyValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case string:
+		return append(append(b, "string:"...), x...)
+	case int64:
+		return strconv.AppendInt(append(b, "int64:"...), x, 10)
+	}
+	return fmt.Appendf(b, "%T:%v", v, v)
 }
 
 // searchable returns the collections a dataset search of st reads: q's
@@ -161,12 +214,26 @@ func (r *Registry) datasetSQLShaped(st *storedType, colls []*Collection, q Datas
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "sql\x00%s\x00%d\x00%s\x00%t\x00%t\x00%d\x00%s\x00", st.Name, st.id, st.tagTable, q.FindFirst, q.WithImplied, q.Limit, strings.Join(keys, ","))
-	for _, c := range colls {
-		fmt.Fprintf(&sb, "%d:%d,", c.ID, c.Type)
+	var buf [256]byte
+	b := append(append(append(buf[:0], "sql\x00"...), st.Name...), 0)
+	b = append(strconv.AppendInt(b, st.id, 10), 0)
+	b = append(append(b, st.tagTable...), 0)
+	for _, f := range []bool{q.FindFirst, q.WithImplied, q.noJoins} {
+		b = append(strconv.AppendBool(b, f), 0)
 	}
-	sh, _ := cached(r, sb.String(), func() (sqlShape, error) {
+	b = append(strconv.AppendInt(b, int64(q.Limit), 10), 0)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, k...)
+	}
+	b = append(b, 0)
+	for _, c := range colls {
+		b = strconv.AppendInt(append(strconv.AppendInt(b, c.ID, 10), ':'), int64(c.Type), 10)
+		b = append(b, ',')
+	}
+	sh, _ := cached(r, string(b), func() (sqlShape, error) {
 		marked := q
 		marked.DataID = make(dimensions.DataID, len(q.DataID))
 		for _, k := range keys {
@@ -183,4 +250,39 @@ func (r *Registry) datasetSQLShaped(st *storedType, colls []*Collection, q Datas
 		args[i] = a
 	}
 	return sh.text, args, sh.cols
+}
+
+// searchFill returns the implied dimension values a single search (a data
+// ID, no where expression) of st fills its data IDs with instead of joining
+// the dimension tables, or nil when it must join: the search cache is off
+// (a command line process reads the rows fresh), the search is not simple,
+// its data ID names more than the type's required dimensions, or the
+// elements hold more than impliedSearchRowsMax rows. The fill is read once
+// per TTL (under the governor values the search fixes); a record added
+// since is read when a dataset needs it, one updated is seen at most a TTL
+// (and a reread) late, as chains and summaries are.
+func (r *Registry) searchFill(ctx context.Context, st *storedType, colls []*Collection, q DatasetQuery) (*impliedFill, error) {
+	r.mu.Lock()
+	on := r.search != nil
+	r.mu.Unlock()
+	if !on || len(q.DataID) == 0 || q.Where != "" || q.Extra != nil || len(q.OrderBy) > 0 || len(q.Refine) > 0 || q.CalibTime != nil || hasCalibration(colls) {
+		return nil, nil
+	}
+	for k := range q.DataID {
+		if !slices.ContainsFunc(st.Dimensions.Required, func(e *dimensions.Element) bool { return e.Name == k }) {
+			return nil, nil
+		}
+	}
+	governors := dimensions.DataID{}
+	for _, g := range st.Dimensions.Governors() {
+		if v, ok := q.DataID[g.Name]; ok {
+			governors[g.Name] = v
+		}
+	}
+	type fillOrJoin struct{ f *impliedFill }
+	v, err := cached(r, searchKey("implied", st.Name, nil, false, governors), func() (fillOrJoin, error) {
+		f, err := r.loadImplied(ctx, st, governors, impliedSearchRowsMax)
+		return fillOrJoin{f}, err
+	})
+	return v.f, err
 }

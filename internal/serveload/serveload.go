@@ -8,6 +8,12 @@
 // latency percentiles per route, errors, refusals (429/503) and the
 // server's memory and CPU over time.
 //
+// It runs a closed loop (each client sends its next request when the last
+// is answered: the most the server sustains, at whatever latency) or, with
+// Options.Rate, an open loop at a fixed offered rate, whose latencies count
+// from each request's scheduled time as wrk2's do, so a stalled server is
+// charged for every request it delayed.
+//
 // The load generator and the server share the machine: on a small one the
 // clients' own CPU use bounds what the server can be shown to do (Report
 // has both processes' CPU time).
@@ -24,6 +30,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +61,12 @@ type Options struct {
 
 	Clients  int           // concurrent clients, each with its own token (500)
 	Duration time.Duration // of the measured run (30 s)
+	// Rate, when set, runs an open loop: operations are sent on a fixed
+	// schedule of Rate per second in all, spread over the clients, and
+	// their latency counts from their scheduled time (wrk2's corrected
+	// latency). Zero: a closed loop, each client sending its next request
+	// when the last is answered.
+	Rate float64
 	// Mix weighs the operations: find_dataset, one-exposure query,
 	// download (get_file + its URL). Default 90/5/5.
 	Find, Query, Download int
@@ -85,16 +98,21 @@ type Sample struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	Repo            string           `json:"repo"`
-	DB              string           `json:"db"`
-	Datasets        int              `json:"raws"`
-	Build           *benchrepo.Stats `json:"build,omitempty"`
-	Clients         int              `json:"clients"`
-	Seconds         float64          `json:"seconds"`
-	CPUs            int              `json:"cpus"`
-	Routes          []Route          `json:"routes"`
-	Errors          []string         `json:"first_errors,omitempty"`
-	ServerLogErrors int              `json:"server_log_errors"`
+	Repo     string           `json:"repo"`
+	DB       string           `json:"db"`
+	Datasets int              `json:"raws"`
+	Build    *benchrepo.Stats `json:"build,omitempty"`
+	Clients  int              `json:"clients"`
+	// Rate is the open loop's offered rate (operations per second; 0: a
+	// closed loop), Late how many operations were sent more than 1 ms
+	// behind their schedule (their client was still waiting for an answer).
+	Rate            float64  `json:"offered_rate,omitempty"`
+	Late            int      `json:"late,omitempty"`
+	Seconds         float64  `json:"seconds"`
+	CPUs            int      `json:"cpus"`
+	Routes          []Route  `json:"routes"`
+	Errors          []string `json:"first_errors,omitempty"`
+	ServerLogErrors int      `json:"server_log_errors"`
 	// ServerCPU and LoadCPU are the CPU seconds the server and the load
 	// generator (this process) used during the run.
 	ServerCPU float64  `json:"server_cpu_s"`
@@ -140,10 +158,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Binary == "" || o.Repo == "" {
 		return nil, fmt.Errorf("serve load: %w: a binary and a repository are needed", errs.ErrInvalid)
 	}
-	if o.Clients < 1 || o.Duration <= 0 || o.Find < 0 || o.Query < 0 || o.Download < 0 || o.Find+o.Query+o.Download == 0 {
+	if o.Clients < 1 || o.Duration <= 0 || o.Rate < 0 || o.Find < 0 || o.Query < 0 || o.Download < 0 || o.Find+o.Query+o.Download == 0 {
 		return nil, fmt.Errorf("serve load: %w: clients, duration and the mix must be positive", errs.ErrInvalid)
 	}
-	rep := &Report{Repo: o.Repo, DB: "sqlite", Clients: o.Clients, CPUs: numCPU()}
+	rep := &Report{Repo: o.Repo, DB: "sqlite", Clients: o.Clients, Rate: o.Rate, CPUs: numCPU()}
 	if _, err := os.Stat(filepath.Join(o.Repo, "butler.yaml")); errors.Is(err, os.ErrNotExist) {
 		st, err := benchrepo.Build(ctx, o.Repo, benchrepo.Options{Exposures: o.Exposures, Detectors: o.Detectors, PerNight: o.PerNight,
 			Batch: o.Batch, DB: o.DB, Namespace: o.Namespace, Logger: o.Logger, Progress: func(done, total int, el time.Duration) {
@@ -179,7 +197,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer srv.stop()
-	w.base = srv.url + "/api/butler/repo/" + label + "/"
+	w.path = "/api/butler/repo/" + label + "/"
+	w.base = srv.url + w.path
+	w.findBody = [3]string{`{"dataset_type":"raw","data_id":{"instrument":"LSSTCam","exposure":`, `,"detector":`,
+		`},"collections":[` + strconv.Quote(benchrepo.Run) + `],"timespan":null}`}
+	w.queryBody = [2]string{`{"collections":[` + strconv.Quote(benchrepo.Run) + `],"name":["raw"],"find_first":true,"data_id":{"instrument":"LSSTCam","exposure":`,
+		`},"where":"","bind":{},"limit":null,"with_dimension_records":false}`}
 	w.tokens = tokens
 	return rep, w.run(ctx, o, srv, rep)
 }
@@ -190,8 +213,13 @@ type workload struct {
 	detectors []int64
 	files     []dataset.Ref
 	raws      int
-	base      string
+	base      string // the repository's URL
+	path      string // and its path
 	tokens    []string
+	// The request bodies of a find (around the exposure and the detector)
+	// and a query (around the exposure).
+	findBody  [3]string
+	queryBody [2]string
 }
 
 // prepare puts the files (once) and reads the data IDs the clients use.
@@ -363,6 +391,7 @@ type tally struct {
 	lat     [nOps][]time.Duration
 	errors  [nOps]int
 	refused [nOps]int
+	late    int // open loop: requests sent behind their scheduled time
 	first   []string
 }
 
@@ -374,9 +403,10 @@ func (t *tally) fail(o op, format string, args ...any) {
 }
 
 func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report) error {
-	tr := &http.Transport{MaxIdleConns: o.Clients + 10, MaxIdleConnsPerHost: o.Clients + 10, DisableCompression: true, IdleConnTimeout: time.Minute}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: time.Minute}
+	u, err := url.Parse(w.base)
+	if err != nil {
+		return err
+	}
 	pid := srv.cmd.Process.Pid
 	cpu0, _ := procCPU(pid)
 	self0 := selfCPU()
@@ -384,6 +414,11 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 	stop := start.Add(o.Duration)
 	runCtx, cancel := context.WithDeadline(ctx, stop)
 	defer cancel()
+	// Downloads from elsewhere than the server (an S3 datastore's presigned
+	// URLs) go through net/http.
+	tr := &http.Transport{MaxIdleConns: o.Clients + 10, MaxIdleConnsPerHost: o.Clients + 10, DisableCompression: true, IdleConnTimeout: time.Minute}
+	defer tr.CloseIdleConnections()
+	other := &http.Client{Transport: tr, Timeout: time.Minute}
 	// The server's memory and CPU, once a second.
 	var samples []Sample
 	sampled := make(chan struct{})
@@ -407,10 +442,19 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 	}()
 	tallies := make([]*tally, o.Clients)
 	var wg sync.WaitGroup
-	for c := range o.Clients {
-		t := &tally{}
-		tallies[c] = t
-		wg.Go(func() { w.client(runCtx, hc, o, c, t) })
+	for i := range o.Clients {
+		c := &client{w: w, o: o, t: &tally{}, rng: rand.New(rand.NewPCG(uint64(i), 42)), other: other,
+			conn: &httpConn{addr: u.Host, deadline: stop}, host: u.Host, token: w.tokens[i]}
+		tallies[i] = c.t
+		if o.Rate > 0 {
+			// Open loop: the clients share the rate, each on a fixed
+			// schedule offset from the others'.
+			period := time.Duration(float64(o.Clients) / o.Rate * float64(time.Second))
+			first := start.Add(period * time.Duration(i) / time.Duration(o.Clients))
+			wg.Go(func() { c.scheduled(runCtx, first, period, stop) })
+		} else {
+			wg.Go(func() { c.closed(runCtx) })
+		}
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -438,6 +482,7 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 		rep.Routes = append(rep.Routes, r)
 	}
 	for _, t := range tallies {
+		rep.Late += t.late
 		for _, e := range t.first {
 			if len(rep.Errors) < 10 {
 				rep.Errors = append(rep.Errors, e)
@@ -448,125 +493,210 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 	return nil
 }
 
-// client runs operations back to back until ctx ends.
-func (w *workload) client(ctx context.Context, hc *http.Client, o Options, c int, t *tally) {
-	rng := rand.New(rand.NewPCG(uint64(c), 42))
-	token := w.tokens[c]
-	total := o.Find + o.Query + o.Download
+// client is one simulated client: its token, its connection and what it
+// measured.
+type client struct {
+	w           *workload
+	o           Options
+	t           *tally
+	rng         *rand.Rand
+	conn        *httpConn
+	host, token string
+	other       *http.Client
+	req, head   []byte // the request's body and the whole request, reused
+}
+
+// closed runs operations back to back until ctx ends (closed loop: the
+// next request waits for the last answer, so the clients' rate is what the
+// server sustains).
+func (c *client) closed(ctx context.Context) {
 	for ctx.Err() == nil {
-		exp := w.exposures[rng.IntN(len(w.exposures))]
-		switch n := rng.IntN(total); {
-		case n < o.Find:
-			det := w.detectors[rng.IntN(len(w.detectors))]
-			body := fmt.Sprintf(`{"dataset_type":"raw","data_id":{"instrument":"LSSTCam","exposure":%d,"detector":%d},"collections":[%q],"timespan":null}`, exp, det, benchrepo.Run)
-			w.call(ctx, hc, t, opFind, token, "POST", w.base+"v1/find_dataset", body, func(data []byte) error {
-				if !bytes.Contains(data, []byte(`"dataset_ref":{`)) {
-					return fmt.Errorf("no dataset found: %.200s", data)
-				}
-				return nil
-			})
-		case n < o.Find+o.Query:
-			body := fmt.Sprintf(`{"collections":[%q],"name":["raw"],"find_first":true,"data_id":{"instrument":"LSSTCam","exposure":%d},"where":"","bind":{},"limit":null,"with_dimension_records":false}`, benchrepo.Run, exp)
-			w.call(ctx, hc, t, opQuery, token, "POST", w.base+"v1/query/all_datasets", body, func(data []byte) error {
-				if bytes.Contains(data, []byte(`"type":"error"`)) {
-					return fmt.Errorf("query failed: %.300s", data)
-				}
-				if n := bytes.Count(data, []byte(`"run":`)); n != len(w.detectors) {
-					return fmt.Errorf("exposure %d: %d raws, want %d", exp, n, len(w.detectors))
-				}
-				return nil
-			})
-		default:
-			if len(w.files) == 0 {
-				continue
+		c.op(ctx, time.Now(), true)
+	}
+}
+
+// scheduled runs one operation every period from first until stop (open
+// loop, as wrk2 does): an operation is sent at its scheduled time, or at
+// once when the last answer came after it, and its latency counts from
+// the scheduled time, so a slow answer delays and is charged to the
+// operations scheduled behind it (no coordinated omission).
+func (c *client) scheduled(ctx context.Context, first time.Time, period time.Duration, stop time.Time) {
+	timer := time.NewTimer(0) // one per client, reset for each wait
+	defer timer.Stop()
+	<-timer.C
+	for at := first; at.Before(stop) && ctx.Err() == nil; at = at.Add(period) {
+		if d := time.Until(at); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return
 			}
-			f := w.files[rng.IntN(len(w.files))]
-			var url string
-			var size int64
-			ok := w.call(ctx, hc, t, opGetFile, token, "GET", w.base+"v1/get_file/"+f.ID.String(), "", func(data []byte) error {
-				var resp struct {
-					Artifact struct {
-						FileInfo []struct {
-							URL     string `json:"url"`
-							Records struct {
-								FileSize int64 `json:"file_size"`
-							} `json:"datastoreRecords"`
-						} `json:"file_info"`
-					} `json:"artifact"`
-				}
-				if err := json.Unmarshal(data, &resp); err != nil || len(resp.Artifact.FileInfo) != 1 {
-					return fmt.Errorf("get_file %s: %v: %.200s", f.ID, err, data)
-				}
-				url, size = resp.Artifact.FileInfo[0].URL, resp.Artifact.FileInfo[0].Records.FileSize
-				return nil
-			})
-			if ok {
-				w.call(ctx, hc, t, opDownload, "", "GET", url, "", func(data []byte) error {
-					if int64(len(data)) != size {
-						return fmt.Errorf("%s: %d bytes, want %d", f.ID, len(data), size)
-					}
-					return nil
-				})
+		} else if d < -time.Millisecond {
+			c.t.late++
+		}
+		c.op(ctx, at, false)
+	}
+}
+
+// op runs one operation chosen by the mix; latencies count from at.
+func (c *client) op(ctx context.Context, at time.Time, wait bool) {
+	w, o := c.w, c.o
+	rng := c.rng
+	exp := w.exposures[rng.IntN(len(w.exposures))]
+	switch n := rng.IntN(o.Find + o.Query + o.Download); {
+	case n < o.Find:
+		det := w.detectors[rng.IntN(len(w.detectors))]
+		body := append(append(append(append(append(c.body(), w.findBody[0]...), strconv.FormatInt(exp, 10)...), w.findBody[1]...), strconv.FormatInt(det, 10)...), w.findBody[2]...)
+		c.call(ctx, at, wait, opFind, "POST", w.path+"v1/find_dataset", true, body, func(data []byte) error {
+			if !bytes.Contains(data, []byte(`"dataset_ref":{`)) {
+				return fmt.Errorf("no dataset found: %.200s", data)
 			}
+			return nil
+		})
+	case n < o.Find+o.Query:
+		body := append(append(append(c.body(), w.queryBody[0]...), strconv.FormatInt(exp, 10)...), w.queryBody[1]...)
+		c.call(ctx, at, wait, opQuery, "POST", w.path+"v1/query/all_datasets", true, body, func(data []byte) error {
+			if bytes.Contains(data, []byte(`"type":"error"`)) {
+				return fmt.Errorf("query failed: %.300s", data)
+			}
+			if n := bytes.Count(data, []byte(`"run":`)); n != len(w.detectors) {
+				return fmt.Errorf("exposure %d: %d raws, want %d", exp, n, len(w.detectors))
+			}
+			return nil
+		})
+	default:
+		if len(w.files) == 0 {
+			return
+		}
+		f := w.files[rng.IntN(len(w.files))]
+		var link string
+		var size int64
+		ok := c.call(ctx, at, wait, opGetFile, "GET", w.path+"v1/get_file/"+f.ID.String(), true, nil, func(data []byte) error {
+			var resp struct {
+				Artifact struct {
+					FileInfo []struct {
+						URL     string `json:"url"`
+						Records struct {
+							FileSize int64 `json:"file_size"`
+						} `json:"datastoreRecords"`
+					} `json:"file_info"`
+				} `json:"artifact"`
+			}
+			if err := json.Unmarshal(data, &resp); err != nil || len(resp.Artifact.FileInfo) != 1 {
+				return fmt.Errorf("get_file %s: %v: %.200s", f.ID, err, data)
+			}
+			link, size = resp.Artifact.FileInfo[0].URL, resp.Artifact.FileInfo[0].Records.FileSize
+			return nil
+		})
+		if !ok {
+			return
+		}
+		check := func(data []byte) error {
+			if int64(len(data)) != size {
+				return fmt.Errorf("%s: %d bytes, want %d", f.ID, len(data), size)
+			}
+			return nil
+		}
+		u, err := url.Parse(link)
+		if err != nil {
+			c.t.fail(opDownload, "%v", err)
+			return
+		}
+		if u.Scheme == "http" && u.Host == c.host {
+			c.call(ctx, time.Now(), wait, opDownload, "GET", u.RequestURI(), false, nil, check)
+		} else {
+			c.callOther(ctx, link, check)
 		}
 	}
 }
 
-// call makes one request and checks its answer; 429 and 503 are counted
-// apart and waited out as their Retry-After says. A request cut by the end
-// of the run counts for nothing.
-func (w *workload) call(ctx context.Context, hc *http.Client, t *tally, o op, token, method, url, body string, check func([]byte) error) bool {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
+// body returns the reused request buffer, emptied.
+func (c *client) body() []byte { return c.req[:0] }
+
+// call makes one request on the client's connection and checks its answer;
+// 429 and 503 are counted apart and, in a closed loop, waited out as their
+// Retry-After says. A request cut by the end of the run counts for nothing.
+func (c *client) call(ctx context.Context, at time.Time, wait bool, o op, method, path string, auth bool, body []byte, check func([]byte) error) bool {
+	// The request line and headers go before the body, in one buffer.
+	head := append(c.head[:0], method...)
+	head = append(append(append(head, ' '), path...), " HTTP/1.1\r\nHost: "...)
+	head = append(head, c.host...)
+	if auth {
+		head = append(append(head, "\r\nAuthorization: Bearer "...), c.token...)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if body != nil {
+		head = append(head, "\r\nContent-Type: application/json\r\nContent-Length: "...)
+		head = strconv.AppendInt(head, int64(len(body)), 10)
+	}
+	head = append(append(head, "\r\n\r\n"...), body...)
+	c.head = head // both buffers, grown, are kept for the next request
+	if body != nil {
+		c.req = body
+	}
+	a, err := c.conn.roundTrip(head)
+	d := time.Since(at)
+	if ctx.Err() != nil || time.Now().After(c.conn.deadline) {
+		return false
+	}
 	if err != nil {
-		t.fail(o, "%v", err)
+		c.t.fail(o, "%v", err)
 		return false
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	start := time.Now()
-	resp, err := hc.Do(req)
-	if err != nil {
-		if ctx.Err() == nil {
-			t.fail(o, "%v", err)
-		}
-		return false
-	}
-	data, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	d := time.Since(start)
-	if ctx.Err() != nil {
-		return false
-	}
+	return c.tally(ctx, o, d, wait, a, check)
+}
+
+// tally counts an answer.
+func (c *client) tally(ctx context.Context, o op, d time.Duration, wait bool, a answer, check func([]byte) error) bool {
+	t := c.t
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+	case a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable:
 		t.refused[o]++
-		wait, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-		select {
-		case <-time.After(time.Duration(max(wait, 1)) * time.Second):
-		case <-ctx.Done():
+		if wait {
+			select {
+			case <-time.After(time.Duration(max(a.retryAfter, 1)) * time.Second):
+			case <-ctx.Done():
+			}
 		}
 		return false
-	case err != nil:
-		t.fail(o, "%v", err)
-		return false
-	case resp.StatusCode != http.StatusOK:
-		t.fail(o, "status %d: %.200s", resp.StatusCode, data)
+	case a.status != http.StatusOK:
+		t.fail(o, "status %d: %.200s", a.status, a.body)
 		return false
 	}
-	if err := check(data); err != nil {
+	if err := check(a.body); err != nil {
 		t.fail(o, "%v", err)
 		return false
 	}
 	t.lat[o] = append(t.lat[o], d)
 	return true
+}
+
+// callOther downloads from a URL off the server (net/http).
+func (c *client) callOther(ctx context.Context, link string, check func([]byte) error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", link, nil)
+	if err != nil {
+		c.t.fail(opDownload, "%v", err)
+		return
+	}
+	start := time.Now()
+	resp, err := c.other.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.t.fail(opDownload, "%v", err)
+		}
+		return
+	}
+	data, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		c.t.fail(opDownload, "%v", err)
+		return
+	}
+	c.tally(ctx, opDownload, d, false, answer{status: resp.StatusCode, body: data}, check)
 }
 
 func round(v float64, digits int) float64 {

@@ -66,6 +66,7 @@ func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // route, repository, status, bytes and duration. The query string (which
 // holds URL signatures) and headers (which hold tokens) are never logged.
 func (s *Server) logged(route string, h http.HandlerFunc) http.HandlerFunc {
+	rm := s.metrics.route(route)
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ri := &reqInfo{route: route}
@@ -79,7 +80,7 @@ func (s *Server) logged(route string, h http.HandlerFunc) http.HandlerFunc {
 				status = http.StatusOK
 			}
 			d := time.Since(start)
-			s.metrics.observe(route, status, d)
+			rm.observe(status, d)
 			s.log.LogAttrs(r.Context(), levelOf(status), "request",
 				slog.String("user", ri.user), slog.String("method", r.Method), slog.String("route", route),
 				slog.String("repo", r.PathValue("label")), slog.String("path", r.URL.Path),

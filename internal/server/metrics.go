@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,10 +53,29 @@ func newMetrics() *metrics {
 	return m
 }
 
-func (m *metrics) observe(route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	if status >= 500 {
-		m.errors.WithLabelValues(route).Inc()
+// routeMetrics are one route's series, looked up once, when first used (a
+// label lookup hashes its values: per request, it was a percent of a find's
+// CPU).
+type routeMetrics struct {
+	m               *metrics
+	route           string
+	okOnce, durOnce sync.Once
+	ok              prometheus.Counter // requests answered 200
+	duration        prometheus.Observer
+}
+
+func (m *metrics) route(route string) *routeMetrics { return &routeMetrics{m: m, route: route} }
+
+func (rm *routeMetrics) observe(status int, d time.Duration) {
+	if status == 200 {
+		rm.okOnce.Do(func() { rm.ok = rm.m.requests.WithLabelValues(rm.route, "200") })
+		rm.ok.Inc()
+	} else {
+		rm.m.requests.WithLabelValues(rm.route, strconv.Itoa(status)).Inc()
 	}
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	if status >= 500 {
+		rm.m.errors.WithLabelValues(rm.route).Inc()
+	}
+	rm.durOnce.Do(func() { rm.duration = rm.m.latency.WithLabelValues(rm.route) })
+	rm.duration.Observe(d.Seconds())
 }

@@ -50,13 +50,13 @@ type fixture struct {
 	refs map[string][]dataset.Ref // by run
 }
 
-func newFixture(t *testing.T, dialect string) *fixture {
+func newFixture(t testing.TB, dialect string) *fixture {
 	t.Helper()
 	root, b := repotest.NewOn(t, dialect, butler.CreateOptions{})
 	return fill(t, root, b)
 }
 
-func fill(t *testing.T, root string, b *butler.Butler) *fixture {
+func fill(t testing.TB, root string, b *butler.Butler) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	repotest.AddInstrument(t, b, inst, 5)
