@@ -69,13 +69,9 @@ func impliedKey(b []byte, v any) []byte {
 	return append(binary.AppendUvarint(append(b, 'o'), uint64(len(s))), s...)
 }
 
-// apply adds the implied values to a data ID holding the required ones, as
-// the joins would: nothing for a missing record or a NULL value.
-func (f *impliedFill) apply(id dimensions.DataID) {
-	f.fill(id, nil) // without fetch it cannot fail
-}
-
-// fill is apply; fetch, when set, reads the implied values of a record the
+// fill adds the implied values to a data ID holding the required ones, as
+// the joins would: nothing for a missing record or a NULL value. fetch, when
+// set, reads the implied values of a record the
 // fill lacks (one added since the fill was read) from the database, so
 // that the values are those the joins would give.
 func (f *impliedFill) fill(id dimensions.DataID, fetch func(s *impliedStep, id dimensions.DataID) ([]any, error)) error {
