@@ -232,13 +232,12 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 		// delete and is about to remove. Replacing it would let that removal
 		// take this dataset's file, so write beside it under a name only this
 		// dataset uses (verify --orphans finds the orphan).
-		if _, err := b.ds.Size(ctx, key); err == nil {
-			key = p + "_" + dsID.String() + extensionOf(formatter)
-		} else if !errors.Is(err, errs.ErrNotFound) {
-			return fmt.Errorf("check for a file at %s: %w", b.ds.URI(key), err)
-		}
+		// WriteNew refuses an existing file before reading r.
 		var err error
-		if st, err = b.ds.Write(ctx, key, r, size); err != nil {
+		if st, err = b.ds.WriteNew(ctx, key, r, size); errors.Is(err, errs.ErrConflict) {
+			st, err = b.ds.WriteNew(ctx, p+"_"+dsID.String()+extensionOf(formatter), r, size)
+		}
+		if err != nil {
 			return err
 		}
 		wrote = true
