@@ -189,7 +189,7 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 	for _, e := range t.Dimensions.Required {
 		required[e.Name] = full[e.Name]
 	}
-	if err := b.checkRun(ctx, run); err != nil {
+	if err := checkRunName(run); err != nil {
 		return dataset.Ref{}, err
 	}
 	dsID, err := dataset.NewID(o.IDMode, typeName, run, required)
@@ -212,9 +212,20 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 	// concurrent putter of the same data ID from writing the same file. The file
 	// is written (and synced) before the commit, and removed if the commit fails.
 	var st datastore.Stored
+	var runErr error
 	wrote := false
 	err = b.reg.Update(ctx, func(c *registry.Tx) error {
-		if _, err := c.RegisterRun(ctx, run, ""); err != nil {
+		// The run is looked up in the transaction (one read instead of one
+		// before it and another in RegisterRun), and registered if missing.
+		switch col, err := c.Collection(ctx, run); {
+		case err == nil && col.Type != dataset.Run:
+			runErr = notARun(col)
+			return runErr
+		case errors.Is(err, errs.ErrNotFound):
+			if _, err := c.RegisterRun(ctx, run, ""); err != nil {
+				return err
+			}
+		case err != nil:
 			return err
 		}
 		if err := c.InsertDatasets(ctx, typeName, run, []registry.NewDataset{{ID: dsID, DataID: required}}, false); err != nil {
@@ -232,13 +243,12 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 		// delete and is about to remove. Replacing it would let that removal
 		// take this dataset's file, so write beside it under a name only this
 		// dataset uses (verify --orphans finds the orphan).
-		if _, err := b.ds.Size(ctx, key); err == nil {
-			key = p + "_" + dsID.String() + extensionOf(formatter)
-		} else if !errors.Is(err, errs.ErrNotFound) {
-			return fmt.Errorf("check for a file at %s: %w", b.ds.URI(key), err)
-		}
+		// WriteNew refuses an existing file before reading r.
 		var err error
-		if st, err = b.ds.Write(ctx, key, r, size); err != nil {
+		if st, err = b.ds.WriteNew(ctx, key, r, size); errors.Is(err, errs.ErrConflict) {
+			st, err = b.ds.WriteNew(ctx, p+"_"+dsID.String()+extensionOf(formatter), r, size)
+		}
+		if err != nil {
 			return err
 		}
 		wrote = true
@@ -249,6 +259,9 @@ func (b *Butler) PutReader(ctx context.Context, r io.Reader, size int64, typeNam
 			DatasetID: dsID, Path: st.Path, Formatter: formatter, StorageClass: t.StorageClass, Checksum: st.Checksum, FileSize: st.Size,
 		}}, false)
 	})
+	if runErr != nil {
+		return dataset.Ref{}, runErr // as checkRun says it
+	}
 	if err != nil {
 		if wrote && !errors.Is(err, registry.ErrCommitUnknown) {
 			if rmErr := b.ds.Remove(context.WithoutCancel(ctx), []string{st.Path}); rmErr != nil {
@@ -288,8 +301,8 @@ func (b *Butler) PutValue(ctx context.Context, v any, typeName string, dataID di
 // checkRun refuses a run name that is invalid or exists as another collection
 // type; a missing run is registered later, inside the transaction that fills it.
 func (b *Butler) checkRun(ctx context.Context, run string) error {
-	if run == "" || len(run) > dataset.MaxCollectionName {
-		return fmt.Errorf("run %q: %w: a collection name must be 1 to %d characters", run, errs.ErrInvalid, dataset.MaxCollectionName)
+	if err := checkRunName(run); err != nil {
+		return err
 	}
 	c, err := b.reg.Collection(ctx, run)
 	if err != nil {
@@ -299,9 +312,13 @@ func (b *Butler) checkRun(ctx context.Context, run string) error {
 		return err
 	}
 	if c.Type != dataset.Run {
-		return fmt.Errorf("collection %q: %w: is %s, not a RUN", run, errs.ErrInvalid, c.Type)
+		return notARun(c)
 	}
 	return nil
+}
+
+func notARun(c *registry.Collection) error {
+	return fmt.Errorf("collection %q: %w: is %s, not a RUN", c.Name, errs.ErrInvalid, c.Type)
 }
 
 // Find returns the first dataset of the type with the data ID in the ordered

@@ -106,6 +106,17 @@ type Mover interface {
 	MoveFrom(ctx context.Context, src, key string) error
 }
 
+// NewPutter is implemented by backends that can write an object that must not
+// exist yet straight under its key, which costs less than Put's temporary object
+// and rename. An existing key fails with errs.ErrConflict before anything is
+// read from r, and is left alone. While PutNew runs, a reader may see the object
+// partly written; a failed or cancelled PutNew removes it, and a crash may leave
+// it partly written (as Put may leave a temporary object), so callers refer to
+// the key only after PutNew has returned. Fallback: Stat, then Put.
+type NewPutter interface {
+	PutNew(ctx context.Context, key string, r io.Reader, size int64) error
+}
+
 // Syncer is implemented by backends whose new entries become durable only when
 // their directories are synced; SyncKeys makes the given keys durable at once. A
 // caller that batches writes calls it before committing records that point at them.

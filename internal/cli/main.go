@@ -53,7 +53,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
-	root := newRootCmd(g)
+	root := newRootFor(g, args)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -65,6 +65,92 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 func newRootCmd(g *globals) *cobra.Command {
+	root := newRootBase(g)
+	for _, c := range commands() {
+		root.AddCommand(c.new(g))
+	}
+	for _, extra := range extraCommands {
+		root.AddCommand(extra(g))
+	}
+	addOptionsFileFlag(root)
+	return root
+}
+
+// newRootFor is the root command for args: with only the subcommand args run
+// when that is one of commands (building all of them, with their flags, was
+// a tenth of the CPU time of a short command such as create); with all of
+// them otherwise (help, completion, an unknown command, no command).
+func newRootFor(g *globals, args []string) *cobra.Command {
+	// Stubs stand in for the subcommands, so that cobra finds the one args
+	// name, skipping global flags and their values as it will when running.
+	probe := newRootBase(g)
+	for _, c := range commands() {
+		probe.AddCommand(&cobra.Command{Use: c.name, Run: func(*cobra.Command, []string) {}})
+	}
+	target, _, err := probe.Find(args)
+	if err != nil || target == probe || target.Parent() != probe {
+		return newRootCmd(g)
+	}
+	for _, c := range commands() {
+		if c.name == target.Name() {
+			root := newRootBase(g)
+			root.AddCommand(c.new(g))
+			addOptionsFileFlag(root)
+			return root
+		}
+	}
+	return newRootCmd(g)
+}
+
+// commands are the subcommands, each with its name (the first word of its
+// Use), so that Main can build just the one a command line runs.
+func commands() []namedCommand {
+	return []namedCommand{
+		{"create", newCreateCmd},
+		{"config-dump", newConfigDumpCmd},
+		{"config-validate", newConfigValidateCmd},
+		{"register-dataset-type", newRegisterDatasetTypeCmd},
+		{"remove-dataset-type", newRemoveDatasetTypeCmd},
+		{"query-dataset-types", newQueryDatasetTypesCmd},
+		{"query-collections", newQueryCollectionsCmd},
+		{"collection-chain", newCollectionChainCmd},
+		{"remove-collections", newRemoveCollectionsCmd},
+		{"remove-runs", newRemoveRunsCmd},
+		{"associate", newAssociateCmd},
+		{"prune-datasets", newPruneDatasetsCmd},
+		{"query-datasets", newQueryDatasetsCmd},
+		{"query-dimension-records", newQueryDimensionRecordsCmd},
+		{"query-data-ids", newQueryDataIDsCmd},
+		{"certify-calibrations", newCertifyCalibrationsCmd},
+		{"ingest-files", newIngestFilesCmd},
+		{"retrieve-artifacts", newRetrieveArtifactsCmd},
+		{"ingest-zip", newIngestZipCmd},
+		{"put", newPutCmd},
+		{"get", newGetCmd},
+		{"register-instrument", newRegisterInstrumentCmd},
+		{"ingest-raws", newIngestRawsCmd},
+		{"define-visits", newDefineVisitsCmd},
+		{"update-exposures-from-raws", newUpdateExposuresFromRawsCmd},
+		{"update-dimension-regions", newUpdateDimensionRegionsCmd},
+		{"generate-raws", newGenerateRawsCmd},
+		{"bench", newBenchCmd},
+		{"share", newShareCmd},
+		{"import", newImportCmd},
+		{"export", newExportCmd},
+		{"export-calibs", newExportCalibsCmd},
+		{"transfer-datasets", newTransferDatasetsCmd},
+		{"serve", newServeCmd},
+		{"token", newTokenCmd},
+	}
+}
+
+type namedCommand struct {
+	name string
+	new  func(*globals) *cobra.Command
+}
+
+// newRootBase is the root command with its flags and no subcommands.
+func newRootBase(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "butler",
 		Short: "Manage LSST data butler repositories",
@@ -91,47 +177,6 @@ Exit status: 0 success, 1 failure, 2 usage error, 3 partial failure (some files 
 	pf.BoolVar(&g.noLogTTY, "no-log-tty", false, "do not log to the terminal; only to --log-file")
 	pf.BoolVar(&g.progress, "progress", false, "show progress bars on long work")
 	pf.BoolVar(&g.noProgress, "no-progress", false, "never show progress bars")
-	root.AddCommand(
-		newCreateCmd(g),
-		newConfigDumpCmd(g),
-		newConfigValidateCmd(g),
-		newRegisterDatasetTypeCmd(g),
-		newRemoveDatasetTypeCmd(g),
-		newQueryDatasetTypesCmd(g),
-		newQueryCollectionsCmd(g),
-		newCollectionChainCmd(g),
-		newRemoveCollectionsCmd(g),
-		newRemoveRunsCmd(g),
-		newAssociateCmd(g),
-		newPruneDatasetsCmd(g),
-		newQueryDatasetsCmd(g),
-		newQueryDimensionRecordsCmd(g),
-		newQueryDataIDsCmd(g),
-		newCertifyCalibrationsCmd(g),
-		newIngestFilesCmd(g),
-		newRetrieveArtifactsCmd(g),
-		newIngestZipCmd(g),
-		newPutCmd(g),
-		newGetCmd(g),
-		newRegisterInstrumentCmd(g),
-		newIngestRawsCmd(g),
-		newDefineVisitsCmd(g),
-		newUpdateExposuresFromRawsCmd(g),
-		newUpdateDimensionRegionsCmd(g),
-		newGenerateRawsCmd(g),
-		newBenchCmd(g),
-		newShareCmd(g),
-		newImportCmd(g),
-		newExportCmd(g),
-		newExportCalibsCmd(g),
-		newTransferDatasetsCmd(g),
-		newServeCmd(g),
-		newTokenCmd(g),
-	)
-	for _, extra := range extraCommands {
-		root.AddCommand(extra(g))
-	}
-	addOptionsFileFlag(root)
 	return root
 }
 

@@ -596,9 +596,7 @@ func toNode(v any) *yaml.Node {
 	case *mapping:
 		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 		for _, k := range t.keys {
-			kn := &yaml.Node{}
-			_ = kn.Encode(k) // a string always encodes
-			n.Content = append(n.Content, kn, toNode(t.vals[k]))
+			n.Content = append(n.Content, toNode(k), toNode(t.vals[k]))
 		}
 		return n
 	case []any:
@@ -611,12 +609,88 @@ func toNode(v any) *yaml.Node {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: formatFloat(t)}
 	case nil:
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(t)}
+	case int:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(t)}
+	case int64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(t, 10)}
+	case string:
+		if utf8.ValidString(t) {
+			return stringNode(t)
+		}
 	}
 	n := &yaml.Node{}
 	if err := n.Encode(v); err != nil {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: fmt.Sprint(v)}
 	}
 	return n
+}
+
+// stringNode is the node yaml.Node.Encode makes of the valid UTF-8 string s,
+// without its round trip through YAML text (an encoder and a parser per
+// scalar, most of the time of writing butler.yaml). A newline asks for the
+// literal style; YAML 1.1 booleans and base-60 numbers are double-quoted, as
+// the encoder quotes them for older readers; any other string that would not
+// read back as a string is quoted by the encoder itself, because of the tag.
+func stringNode(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	switch {
+	case strings.Contains(s, "\n"):
+		n.Style = yaml.LiteralStyle
+	case isYAML11Bool(s) || isBase60(s):
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+// isYAML11Bool reports whether s is one of YAML 1.1's boolean words.
+func isYAML11Bool(s string) bool {
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+		"on", "On", "ON", "off", "Off", "OFF":
+		return true
+	}
+	return false
+}
+
+// isBase60 reports whether s is a YAML 1.1 sexagesimal number such as
+// 190:20:30 or -1:30.5: [-+]digit[digits_]*(:[0-5]?digit)+(.[digits_]*)?
+func isBase60(s string) bool {
+	if !strings.Contains(s, ":") {
+		return false
+	}
+	s = strings.TrimLeft(s[:1], "-+") + s[1:]
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return false
+	}
+	i := 1
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '_') {
+		i++
+	}
+	groups := 0
+	for i < len(s) && s[i] == ':' {
+		i++
+		j := i
+		for j < len(s) && j-i < 2 && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		switch {
+		case j == i, j-i == 2 && s[i] > '5':
+			return false
+		}
+		i, groups = j, groups+1
+	}
+	if groups == 0 {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '_') {
+			i++
+		}
+	}
+	return i == len(s)
 }
 
 // formatFloat keeps a float a float on reload ("16.0", not "16").

@@ -80,32 +80,21 @@ type parsedDefault struct {
 	err error
 }
 
-// packagedDefaults parses the packaged default files layers reads (each
-// component's file and each datastore class's) once per process
-// (configuration layering ran for every repository opened or created, and
-// parsing these files was most of it). Files only included by those
-// (formatters.yaml, writeRecipes.yaml, composites.yaml) are parsed where they
-// are included, not on their own as well. The parsed mappings are never
-// changed: layers hands them out read-only.
+// packagedDefaults returns the packaged default files layers reads (each
+// component's file and each datastore class's), parsed, once per process
+// (configuration layering runs for every repository opened or created). They
+// come already parsed from packed_defaults.bin (see packed.go). Files only
+// included by those (formatters.yaml, writeRecipes.yaml, composites.yaml) are
+// parsed where they are included, not on their own as well. The parsed
+// mappings are never changed: layers hands them out read-only.
 var packagedDefaults = sync.OnceValue(func() map[string]parsedDefault {
-	out := map[string]parsedDefault{}
-	sub, err := fs.Sub(embedded, "defaults")
+	files, err := decodePacked(packedDefaults)
 	if err != nil {
-		panic(err) // the embedded directory is part of the binary
+		panic(err) // packed_defaults.bin is part of the binary; TestPackedDefaults_Current checks it
 	}
-	var names []string
-	for _, c := range components {
-		names = append(names, c.file)
-	}
-	for _, cls := range []string{FileDatastoreClass, ChainedDatastoreClass, InMemoryDatastoreClass} {
-		names = append(names, datastoreDefaultFile(cls))
-	}
-	for _, p := range names {
-		if _, err := fs.Stat(sub, p); err != nil {
-			continue // no packaged file of that name
-		}
-		m, err := (&loader{fsys: sub}).loadMapping(p)
-		out[p] = parsedDefault{m, err}
+	out := make(map[string]parsedDefault, len(files))
+	for name, m := range files {
+		out[name] = parsedDefault{m: m}
 	}
 	return out
 })

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"golang.org/x/crypto/blake2b"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -137,16 +138,39 @@ type Stored struct {
 
 // Write stores the bytes of r at key atomically.
 func (d *Datastore) Write(ctx context.Context, key string, r io.Reader, size int64) (Stored, error) {
-	sum, _ := blake2b.New512(nil) // upstream records blake2b hex digests
+	return d.write(ctx, key, r, size, d.Backend.Put)
+}
+
+// WriteNew is Write for a key that must not hold a file yet: an existing one is
+// an error wrapping errs.ErrConflict, returned before r is read, and the file
+// there is left alone. A backend that can (storage.NewPutter) writes the file in
+// place, without Put's temporary file and rename; the others are asked for the
+// key first.
+func (d *Datastore) WriteNew(ctx context.Context, key string, r io.Reader, size int64) (Stored, error) {
+	if np, ok := d.Backend.(storage.NewPutter); ok {
+		return d.write(ctx, key, r, size, np.PutNew)
+	}
+	switch _, err := d.Backend.Stat(ctx, key); {
+	case err == nil:
+		return Stored{}, fmt.Errorf("write %s: %w: a file is there", d.Backend.URI(key), errs.ErrConflict)
+	case !errors.Is(err, errs.ErrNotFound):
+		return Stored{}, fmt.Errorf("check for a file at %s: %w", d.Backend.URI(key), err)
+	}
+	return d.Write(ctx, key, r, size)
+}
+
+func (d *Datastore) write(ctx context.Context, key string, r io.Reader, size int64, put func(context.Context, string, io.Reader, int64) error) (Stored, error) {
+	var sum hash.Hash
 	if d.cfg.Checksum {
+		sum, _ = blake2b.New512(nil) // upstream records blake2b hex digests
 		r = io.TeeReader(r, sum)
 	}
 	cr := &countingReader{r: r}
-	if err := d.Backend.Put(ctx, key, cr, size); err != nil {
+	if err := put(ctx, key, cr, size); err != nil {
 		return Stored{}, fmt.Errorf("write %s: %w", d.Backend.URI(key), err)
 	}
 	st := Stored{Path: key, Size: cr.n}
-	if d.cfg.Checksum {
+	if sum != nil {
 		st.Checksum = fmt.Sprintf("%x", sum.Sum(nil))
 	}
 	return st, nil

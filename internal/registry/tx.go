@@ -48,6 +48,11 @@ func (tx *Tx) RegisterRun(ctx context.Context, name, doc string) (bool, error) {
 	return tx.r.registerRun(ctx, tx.c, name, doc)
 }
 
+// Collection looks up the named collection inside the transaction.
+func (tx *Tx) Collection(ctx context.Context, name string) (*Collection, error) {
+	return tx.r.lookupCollection(ctx, tx.c, name)
+}
+
 // ChainIn reads the children of a CHAINED collection inside the transaction.
 func (tx *Tx) ChainIn(ctx context.Context, parent string) ([]string, error) {
 	return tx.r.chainIn(ctx, tx.c, parent)

@@ -183,6 +183,55 @@ func TestPut_NoTemporaryFilesLeft(t *testing.T) {
 	}
 }
 
+// TestPutNew: an existing key is refused before the body is read and kept as it
+// was; a failed or cancelled PutNew leaves no file; missing directories are made.
+func TestPutNew(t *testing.T) {
+	root := t.TempDir()
+	b := open(t, root)
+	put(t, b, "d/keep", "keep")
+	r := strings.NewReader("new")
+	if err := b.PutNew(t.Context(), "d/keep", r, 3); !errors.Is(err, errs.ErrConflict) {
+		t.Errorf("PutNew over a file: error = %v, want errs.ErrConflict", err)
+	}
+	if r.Len() != 3 {
+		t.Errorf("PutNew over a file read %d bytes of the body, want none", 3-r.Len())
+	}
+	if err := b.PutNew(t.Context(), "d", strings.NewReader("x"), 1); !errors.Is(err, errs.ErrConflict) {
+		t.Errorf("PutNew over a directory: error = %v, want errs.ErrConflict", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, tt := range []struct {
+		name, key string
+		ctx       context.Context
+		r         io.Reader
+		size      int64
+		want      error
+	}{
+		{"short body", "d/short", t.Context(), strings.NewReader("abc"), 10, errs.ErrInvalid},
+		{"long body", "d/long", t.Context(), strings.NewReader("abcdef"), 3, errs.ErrInvalid},
+		{"broken source", "d/broken", t.Context(), io.MultiReader(strings.NewReader("abc"), errReader{}), -1, nil},
+		{"cancelled", "d/cancelled", ctx, strings.NewReader("abc"), 3, context.Canceled},
+	} {
+		err := b.PutNew(tt.ctx, tt.key, tt.r, tt.size)
+		if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
+			t.Errorf("%s: PutNew(%q) error = %v, want %v", tt.name, tt.key, err, tt.want)
+		}
+	}
+	if err := b.PutNew(t.Context(), "a/b/new", strings.NewReader("new"), 3); err != nil {
+		t.Fatalf("PutNew(a/b/new): %v", err)
+	}
+	want := []string{"a/", "a/b/", "a/b/new", "d/", "d/keep"}
+	if got := files(t, root); !equal(got, want) {
+		t.Errorf("files after PutNew calls = %q, want %q", got, want)
+	}
+	for key, want := range map[string]string{"d/keep": "keep", "a/b/new": "new"} {
+		if got, err := os.ReadFile(filepath.Join(root, key)); err != nil || string(got) != want {
+			t.Errorf("%s holds %q, %v; want %q", key, got, err, want)
+		}
+	}
+}
+
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("broken source") }
