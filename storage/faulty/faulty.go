@@ -258,3 +258,25 @@ func (b *Backend) MoveFrom(ctx context.Context, src, key string) error {
 	}
 	return b.write(OpMove, key, func() error { return m.MoveFrom(ctx, src, key) })
 }
+
+// PutNew injects faults around the inner backend's PutNew (as OpPut), so that
+// fault tests cover the in-place write a POSIX datastore makes for a new
+// dataset; over a backend without one it does what the datastore does then:
+// Stat, then Put.
+func (b *Backend) PutNew(ctx context.Context, key string, r io.Reader, size int64) error {
+	np, ok := b.inner.(storage.NewPutter)
+	if !ok {
+		switch _, err := b.Stat(ctx, key); {
+		case err == nil:
+			return fmt.Errorf("%w: %s is there", errs.ErrConflict, key)
+		case !errors.Is(err, errs.ErrNotFound):
+			return err
+		}
+		return b.Put(ctx, key, r, size)
+	}
+	if _, err := b.inner.Stat(ctx, key); err == nil {
+		// The conflict is found before anything is written: not a write to fail.
+		return np.PutNew(ctx, key, r, size)
+	}
+	return b.write(OpPut, key, func() error { return np.PutNew(ctx, key, r, size) })
+}

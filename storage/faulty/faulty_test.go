@@ -189,3 +189,32 @@ func TestOnce(t *testing.T) {
 		})
 	}
 }
+
+// PutNew passes the inner backend's in-place write through the fault: a
+// failure before the write leaves nothing, one after it leaves the file
+// (the caller's record never points at it), and a key that is taken is a
+// conflict that does not count as a write.
+func TestPutNew(t *testing.T) {
+	ctx := t.Context()
+	for _, after := range []bool{false, true} {
+		inner := newPosix(t)
+		inj := faulty.NthWrite(0)
+		inj.AfterWrite = after
+		b := faulty.Wrap(inner, inj)
+		err := b.PutNew(ctx, "a/x", strings.NewReader("x"), 1)
+		if !errors.Is(err, faulty.ErrInjected) {
+			t.Fatalf("after=%v: PutNew = %v, want the injected fault", after, err)
+		}
+		if got := keys(t, inner); (len(got) == 1) != after {
+			t.Errorf("after=%v: keys %v after the failed write", after, got)
+		}
+	}
+	inner := newPosix(t)
+	if err := inner.Put(ctx, "a/x", strings.NewReader("old"), 3); err != nil {
+		t.Fatal(err)
+	}
+	inj := faulty.NthWrite(0)
+	if err := faulty.Wrap(inner, inj).PutNew(ctx, "a/x", strings.NewReader("new"), 3); !errors.Is(err, errs.ErrConflict) || inj.Fired() {
+		t.Errorf("PutNew over a taken key = %v (fault fired %v), want a conflict and no fault", err, inj.Fired())
+	}
+}
