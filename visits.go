@@ -92,6 +92,10 @@ type visitRecords struct {
 	definition []dimensions.Record
 	membership []dimensions.Record
 	regions    []dimensions.Record
+	// visitPixels and regionPixels are the common skypix pixels of the
+	// visit's region and of each of regions (for their overlap rows).
+	visitPixels  []uint64
+	regionPixels [][]uint64
 }
 
 // DefineVisits groups the instrument's exposures into visits and writes their
@@ -220,6 +224,18 @@ func (b *Butler) DefineVisits(ctx context.Context, instrument string, opts Defin
 		legacySystem = &v
 	}
 	builder := &visitBuilder{u: u, inst: inst, cam: cam, padding: padding, merge: cfg.MergeExposures, registered: registered, systems: systems, legacySystem: legacySystem}
+	if u.CommonSkyPix != nil {
+		if builder.envelope, err = registry.SkypixEnvelope(u); err != nil {
+			return res, fmt.Errorf("define visits: %w", err)
+		}
+	}
+	// On PostgreSQL, foreign-key checks into detector and visit must be
+	// planned with statistics (see registry.RefreshKeyStats); visit's come
+	// after the first batch when it starts empty.
+	if err := b.reg.RefreshKeyStats(ctx, "detector", "visit"); err != nil {
+		return res, fmt.Errorf("define visits: %w", err)
+	}
+	statsAfterFirst := true
 
 	batch := opts.BatchSize
 	if batch <= 0 {
@@ -268,10 +284,19 @@ func (b *Butler) DefineVisits(ctx context.Context, instrument string, opts Defin
 		var c visitCounts
 		err := b.reg.Update(ctx, func(tx *registry.Tx) error {
 			c = visitCounts{}
+			if err := tx.PreferIndexScans(ctx); err != nil {
+				return err
+			}
 			return b.writeVisits(ctx, tx, bt.recs, opts, &c)
 		})
 		if err != nil {
 			return res, err
+		}
+		if statsAfterFirst && c.new > 0 {
+			statsAfterFirst = false
+			if err := b.reg.RefreshKeyStats(ctx, "visit"); err != nil {
+				return res, fmt.Errorf("define visits: %w", err)
+			}
 		}
 		res.Skipped += c.skipped
 		res.New += c.new
@@ -324,6 +349,7 @@ func (b *Butler) writeVisits(ctx context.Context, tx *registry.Tx, recs []visitR
 		}
 	}
 	var newVisits, updVisits, defs, members, newRegions, replRegions []dimensions.Record
+	var visitPixels, regionPixels [][]uint64
 	var syncDefs []dimensions.Record
 	for i, r := range recs {
 		st := states[i]
@@ -331,9 +357,11 @@ func (b *Butler) writeVisits(ctx context.Context, tx *registry.Tx, recs []visitR
 		switch {
 		case !st.Exists:
 			newVisits = append(newVisits, r.visit)
+			visitPixels = append(visitPixels, r.visitPixels)
 			defs = append(defs, r.definition...)
 			members = append(members, r.membership...)
 			newRegions = append(newRegions, r.regions...)
+			regionPixels = append(regionPixels, r.regionPixels...)
 			c.new++
 			continue
 		case st.Diff != "" && !(opts.UpdateRecords || opts.Incremental):
@@ -370,7 +398,7 @@ func (b *Butler) writeVisits(ctx context.Context, tx *registry.Tx, recs []visitR
 			c.partial++
 		}
 	}
-	if err := tx.InsertNewRecords(ctx, "visit", newVisits); err != nil {
+	if err := insertNewRegions(ctx, tx, "visit", newVisits, visitPixels); err != nil {
 		return err
 	}
 	if err := tx.InsertRecords(ctx, "visit", updVisits, registry.InsertReplace); err != nil {
@@ -389,7 +417,7 @@ func (b *Butler) writeVisits(ctx context.Context, tx *registry.Tx, recs []visitR
 			return err
 		}
 	}
-	if err := tx.InsertNewRecords(ctx, "visit_detector_region", newRegions); err != nil {
+	if err := insertNewRegions(ctx, tx, "visit_detector_region", newRegions, regionPixels); err != nil {
 		return err
 	}
 	if err := tx.InsertRecords(ctx, "visit_detector_region", replRegions, registry.InsertReplace); err != nil {
@@ -397,6 +425,16 @@ func (b *Butler) writeVisits(ctx context.Context, tx *registry.Tx, recs []visitR
 	}
 	c.regions += len(newRegions) + len(replRegions)
 	return nil
+}
+
+// insertNewRegions writes new records of a spatial element with the skypix
+// pixels the builder computed (when it could: a universe without a common
+// skypix has none).
+func insertNewRegions(ctx context.Context, tx *registry.Tx, element string, recs []dimensions.Record, pixels [][]uint64) error {
+	if len(pixels) != len(recs) {
+		return tx.InsertNewRecords(ctx, element, recs)
+	}
+	return tx.InsertNewRegions(ctx, element, recs, pixels)
 }
 
 // selectedExposures streams the exposure records of the instrument that the
@@ -505,6 +543,9 @@ type visitBuilder struct {
 	registered   map[int64]bool
 	systems      []visits.VisitSystem
 	legacySystem *int64
+	// envelope gives the common skypix pixels of a region (nil without a
+	// common skypix).
+	envelope func(sphgeom.Region) []uint64
 }
 
 func (vb *visitBuilder) build(d visits.Definition) (visitRecords, error) {
@@ -549,6 +590,12 @@ func (vb *visitBuilder) build(d visits.Definition) (visitRecords, error) {
 		out.regions = append(out.regions, dimensions.Record{Element: vdrElem, Values: map[string]any{
 			"instrument": vb.inst, "visit": d.ID, "detector": int64(det), "region": poly.Encode(),
 		}})
+		if vb.envelope != nil {
+			out.regionPixels = append(out.regionPixels, vb.envelope(poly))
+		}
+	}
+	if vb.envelope != nil {
+		out.visitPixels = vb.envelope(visitRegion)
 	}
 
 	f := visits.Aggregate(d.Exposures)
