@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gobutler/butler/dimensions"
@@ -53,7 +54,8 @@ type DefineVisitsOptions struct {
 	// groupExposures.name, computeVisitRegions.active.padding, ...
 	ConfigFile string
 	Config     []string
-	// BatchSize is the number of visits written per transaction (default 16).
+	// BatchSize is the number of visits written per transaction
+	// (DefaultVisitBatch when 0).
 	BatchSize int
 	// Progress, when set, counts visits written.
 	Progress progress.Reporter
@@ -239,24 +241,27 @@ func (b *Butler) DefineVisits(ctx context.Context, instrument string, opts Defin
 
 	batch := opts.BatchSize
 	if batch <= 0 {
-		batch = 16
+		batch = DefaultVisitBatch
 	}
 	task := progress.OrDiscard(opts.Progress).Task("Computing regions and inserting visits", int64(len(defs)))
 	defer task.Done()
 
-	// Regions of the next batch are computed while the current one is written.
+	// Regions are computed in chunks of at most visitChunk visits while
+	// earlier ones are written; a transaction takes chunks until it holds
+	// batch visits, so that its size does not set the memory held.
 	type built struct {
 		recs []visitRecords
 		err  error
 	}
+	chunk := min(batch, visitChunk)
 	ch := make(chan built, 1)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		defer close(ch)
-		for s := 0; s < len(defs); s += batch {
+		for s := 0; s < len(defs); s += chunk {
 			var out built
-			for _, d := range defs[s:min(s+batch, len(defs))] {
+			for _, d := range defs[s:min(s+chunk, len(defs))] {
 				vr, err := builder.build(d)
 				if err != nil {
 					out.err = err
@@ -274,42 +279,128 @@ func (b *Butler) DefineVisits(ctx context.Context, instrument string, opts Defin
 			}
 		}
 	}()
-	for bt := range ch {
-		if bt.err != nil {
-			return res, fmt.Errorf("define visits: %w", bt.err)
+	// Transactions are written one at a time until the first has committed
+	// (and, on PostgreSQL, visit's statistics are refreshed), then by
+	// b.reg.Writers() writers at once: on PostgreSQL the server's work per
+	// row (foreign-key checks and index entries) is most of the cost, and
+	// two server processes do it twice as fast. A failure stops the others
+	// after their transaction.
+	var (
+		mu       sync.Mutex // guards res, firstErr, more and the counts
+		firstErr error
+		more     = b.reg.Writers() - 1
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
 		}
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
+		mu.Unlock()
+		cancel() // the builder stops; the other writers find ch closed
+	}
+	// write writes one transaction: first and the chunks after it, up to
+	// batch visits. It reports false when ch is drained.
+	write := func(first built) (bool, error) {
 		var c visitCounts
+		visitsIn, open := 0, true
 		err := b.reg.Update(ctx, func(tx *registry.Tx) error {
-			c = visitCounts{}
+			c, visitsIn = visitCounts{}, 0
 			if err := tx.PreferIndexScans(ctx); err != nil {
 				return err
 			}
-			return b.writeVisits(ctx, tx, bt.recs, opts, &c)
+			for bt := first; ; {
+				if bt.err != nil {
+					return fmt.Errorf("define visits: %w", bt.err)
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if err := b.writeVisits(ctx, tx, bt.recs, opts, &c); err != nil {
+					return err
+				}
+				if visitsIn += len(bt.recs); visitsIn >= batch {
+					return nil
+				}
+				if bt, open = <-ch; !open {
+					return nil
+				}
+			}
 		})
 		if err != nil {
-			return res, err
+			return open, err
 		}
-		if statsAfterFirst && c.new > 0 {
-			statsAfterFirst = false
-			if err := b.reg.RefreshKeyStats(ctx, "visit"); err != nil {
-				return res, fmt.Errorf("define visits: %w", err)
-			}
-		}
+		mu.Lock()
 		res.Skipped += c.skipped
 		res.New += c.new
 		res.FullyUpdated += c.full
 		res.PartiallyUpdated += c.partial
 		res.DetectorRegions += c.regions
-		task.Add(int64(len(bt.recs)))
+		refresh := statsAfterFirst && c.new > 0
+		if refresh {
+			statsAfterFirst = false
+		}
+		mu.Unlock()
+		task.Add(int64(visitsIn))
+		if refresh {
+			if err := b.reg.RefreshKeyStats(ctx, "visit"); err != nil {
+				return open, fmt.Errorf("define visits: %w", err)
+			}
+		}
+		return open, nil
+	}
+	var writer func()
+	writer = func() {
+		defer wg.Done()
+		for {
+			bt, ok := <-ch
+			if !ok {
+				return
+			}
+			if cctx.Err() != nil && ctx.Err() == nil {
+				return // another writer failed
+			}
+			if err := ctx.Err(); err != nil {
+				fail(err)
+				return
+			}
+			open, err := write(bt)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if !open {
+				return
+			}
+			mu.Lock()
+			for ; more > 0; more-- {
+				wg.Add(1)
+				go writer()
+			}
+			mu.Unlock()
+		}
+	}
+	wg.Add(1)
+	go writer()
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err() // cancelled while the builder waited
+	}
+	if firstErr != nil {
+		return res, firstErr
 	}
 	res.Elapsed = time.Since(start)
 	b.log.Info("Finished writing database records for visits", "visits", res.Visits, "unchanged", res.Skipped, "new", res.New,
 		"updated_with_regions", res.FullyUpdated, "updated_without_regions", res.PartiallyUpdated)
 	return res, nil
 }
+
+// DefaultVisitBatch is the number of visits DefineVisits writes per
+// transaction unless told otherwise.
+const DefaultVisitBatch = 64
+
+// visitChunk is the most visits whose records are built (and held) at once.
+const visitChunk = 16
 
 type visitCounts struct{ skipped, new, full, partial, regions int }
 

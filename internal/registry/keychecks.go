@@ -57,3 +57,14 @@ func (tx *Tx) PreferIndexScans(ctx context.Context) error {
 	_, err := tx.c.Exec(ctx, "SET LOCAL enable_seqscan = off")
 	return err
 }
+
+// Writers is how many transactions writing disjoint rows are worth running
+// at once: two on PostgreSQL, whose server checks each transaction's
+// foreign keys and fills its indexes in a process of its own, one on SQLite,
+// which takes one writer at a time.
+func (r *Registry) Writers() int {
+	if r.db.Dialect.Name() == "postgresql" {
+		return 2
+	}
+	return 1
+}
