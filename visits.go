@@ -259,7 +259,14 @@ func (b *Butler) DefineVisits(ctx context.Context, instrument string, opts Defin
 	defer cancel()
 	go func() {
 		defer close(ch)
+		// Chunks do not straddle batches, so that a lone writer's
+		// transactions hold batch visits exactly.
 		for s := 0; s < len(defs); s += chunk {
+			if rest := batch - s%batch; rest < chunk {
+				chunk = rest
+			} else {
+				chunk = min(batch, visitChunk)
+			}
 			var out built
 			for _, d := range defs[s:min(s+chunk, len(defs))] {
 				vr, err := builder.build(d)
