@@ -547,7 +547,7 @@ func TestDefineVisitsInterrupted(t *testing.T) {
 }
 
 // TestDefineVisitsInterruptedLargeBatch interrupts a run whose transactions
-// hold more visits than are built at once (20 visits, built 16 and 4): the
+// hold more visits than are built at once (20 visits, built 8, 8 and 4): the
 // first transaction is committed whole, with every region of its visits,
 // and nothing of the second (on PostgreSQL the second writer starts only
 // after the first commit).
