@@ -546,6 +546,37 @@ func TestDefineVisitsInterrupted(t *testing.T) {
 	})
 }
 
+// TestDefineVisitsInterruptedLargeBatch interrupts a run whose transactions
+// hold more visits than are built at once (20 visits, built 8, 8 and 4): the
+// first transaction is committed whole, with every region of its visits,
+// and nothing of the second (on PostgreSQL the second writer starts only
+// after the first commit).
+func TestDefineVisitsInterruptedLargeBatch(t *testing.T) {
+	specs := make([]expSpec, 40)
+	for i := range specs {
+		seq := int64(i + 1)
+		specs[i] = expSpec{seq: seq, start: seq, end: seq, ra: float64(i)}
+	}
+	forEachDialect(t, func(t *testing.T, b *butler.Butler) {
+		visitRepo(t, b, specs)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		_, err := b.DefineVisits(ctx, "LSSTCam", butler.DefineVisitsOptions{BatchSize: 20, Progress: cancelAfterFirst{cancel}})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("interrupted run: %v, want context.Canceled", err)
+		}
+		for el, want := range map[string]int{"visit": 20, "visit_definition": 20, "visit_system_membership": 20, "visit_detector_region": 20 * 205} {
+			if n := countRecords(t, b, el); n != want {
+				t.Errorf("%d %s records after the first transaction, want %d", n, el, want)
+			}
+		}
+		res, err := b.DefineVisits(t.Context(), "LSSTCam", butler.DefineVisitsOptions{BatchSize: 20})
+		if err != nil || res.Skipped != 20 || res.New != 20 || countRecords(t, b, "visit_detector_region") != 40*205 {
+			t.Errorf("second run: %+v, %v", res, err)
+		}
+	})
+}
+
 // TestDefineVisitsOldUniverses defines visits in repositories of older
 // universes: 0 (one visit system on the visit and its definitions, no
 // visit_system_membership, no azimuth), 2 (day_obs a visit field, legacy

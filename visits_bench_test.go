@@ -2,6 +2,7 @@ package butler_test
 
 import (
 	"flag"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -13,14 +14,26 @@ import (
 	"github.com/gobutler/butler/internal/testutil/repotest"
 )
 
-var defineVisitsN = flag.Int("define-visits.exposures", 500, "LSSTCam exposures of BenchmarkDefineVisits (issue #14's target: 5000)")
+var defineVisitsN = flag.Int("define-visits.exposures", 0, "LSSTCam exposures of BenchmarkDefineVisits (default 500; 5000, issue #14's size, with BUTLER_BENCH_1M=1)")
+
+var defineVisitsBatch = flag.Int("define-visits.batch", 0, "visits per transaction of BenchmarkDefineVisits (0: DefineVisits' default)")
 
 // BenchmarkDefineVisits defines one-to-one visits for N registry-only
-// LSSTCam exposures (-define-visits.exposures, default 500) with their 205
-// detector regions each, on SQLite and PostgreSQL. It reports detector
-// regions written per second and the peak Go heap while defining.
+// LSSTCam exposures with their 205 detector regions each, on SQLite and
+// PostgreSQL: N is -define-visits.exposures, else 5,000 (1,025,000 regions,
+// issue #14's size; minutes) with BUTLER_BENCH_1M=1, else 500. It reports
+// detector regions written per second, the peak Go heap while defining, and
+// (on Linux) the CPU milliseconds per 1,000 regions of this process
+// (client-cpu) and of the private PostgreSQL server it started (server-cpu),
+// which compare runs on a busy machine better than wall time.
 func BenchmarkDefineVisits(b *testing.B) {
 	n := *defineVisitsN
+	if n <= 0 {
+		n = 500
+		if os.Getenv("BUTLER_BENCH_1M") != "" {
+			n = 5000
+		}
+	}
 	specs := make([]expSpec, n)
 	for i := range specs {
 		seq := int64(i + 1)
@@ -29,6 +42,8 @@ func BenchmarkDefineVisits(b *testing.B) {
 	for _, dialect := range []string{pgtest.SQLite, pgtest.Postgres} {
 		b.Run(dialect, func(b *testing.B) {
 			regions := 0
+			var clientCPU, serverCPU float64
+			cpuOK := true
 			var peak atomic.Uint64
 			for b.Loop() {
 				b.StopTimer()
@@ -55,9 +70,14 @@ func BenchmarkDefineVisits(b *testing.B) {
 						}
 					}
 				}()
+				self0, srv0, ok0 := cpuSeconds()
 				b.StartTimer()
-				res, err := bt.DefineVisits(b.Context(), "LSSTCam", butler.DefineVisitsOptions{})
+				res, err := bt.DefineVisits(b.Context(), "LSSTCam", butler.DefineVisitsOptions{BatchSize: *defineVisitsBatch})
 				b.StopTimer()
+				self1, srv1, ok1 := cpuSeconds()
+				cpuOK = cpuOK && ok0 && ok1
+				clientCPU += self1 - self0
+				serverCPU += srv1 - srv0
 				close(stop)
 				wg.Wait()
 				if err != nil {
@@ -72,6 +92,12 @@ func BenchmarkDefineVisits(b *testing.B) {
 			}
 			b.ReportMetric(float64(regions)/b.Elapsed().Seconds(), "regions/s")
 			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+			if cpuOK && regions > 0 {
+				b.ReportMetric(clientCPU*1e6/float64(regions), "client-cpu-ms/1k-regions")
+				if dialect == pgtest.Postgres && serverCPU > 0 {
+					b.ReportMetric(serverCPU*1e6/float64(regions), "server-cpu-ms/1k-regions")
+				}
+			}
 		})
 	}
 }

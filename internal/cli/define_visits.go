@@ -84,7 +84,7 @@ computeVisitRegions.active.mergeExposures, ignoreNonScienceExposures.`,
 		f.BoolVar(s.dst, s.name, false, s.help)
 		f.BoolVar(&n.off, "no-"+s.name, false, "(default) the opposite of --"+s.name+".")
 	}
-	f.IntVar(&o.batch, "batch-size", 16, "visits written per database transaction")
+	f.IntVar(&o.batch, "batch-size", butler.DefaultVisitBatch, "visits written per database transaction")
 	addFormatFlag(cmd, &o.format)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -168,12 +169,19 @@ func (r *Registry) insertRecords(ctx context.Context, c sqldb.Conn, element stri
 // insertNewRecords writes records that must not exist yet in bulk
 // (Conn.Insert), then their skypix overlap rows: insertRecords with
 // InsertNew, but with overlap rows written without a conflict clause, for
-// callers that checked the records are new (define-visits). A failure names
-// the element and the record that failed.
-func (r *Registry) insertNewRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record) error {
+// callers that checked the records are new (define-visits). pixels, when not
+// nil, holds each record's common skypix pixels (SkypixEnvelope of its
+// region), computed by the caller; else they are computed here. Rows are
+// written in primary-key order, so that each B-tree takes them at a few
+// places rather than all over. A failure names the element and the record
+// that failed.
+func (r *Registry) insertNewRecords(ctx context.Context, c sqldb.Conn, element string, recs []dimensions.Record, pixels [][]uint64) error {
 	e, ok := r.Universe.Element(element)
 	if !ok || !e.HasTable() {
 		return fmt.Errorf("insert %s records: %w: no such stored dimension element", element, errs.ErrInvalid)
+	}
+	if pixels != nil && len(pixels) != len(recs) {
+		return fmt.Errorf("insert %s records: %w: %d pixel sets for %d records", element, errs.ErrInvalid, len(pixels), len(recs))
 	}
 	if e.Governor {
 		return r.insertRecords(ctx, c, element, recs, InsertNew)
@@ -183,14 +191,163 @@ func (r *Registry) insertNewRecords(ctx context.Context, c sqldb.Conn, element s
 			return err
 		}
 	}
+	recs, pixels = sortByKey(elementTable(e, r.Universe.Version).PrimaryKey, recs, pixels)
 	fields, cols := r.recordColumns(e)
 	if err := r.bulkRecords(ctx, c, e, fields, cols, recs, sqldb.FailOnConflict); err != nil {
 		return err
 	}
 	if e.Spatial != "" && r.Universe.CommonSkyPix != nil && len(recs) > 0 {
-		return r.writeSkypixOverlapsOf(ctx, c, e, recs, false, true)
+		return r.insertFreshOverlaps(ctx, c, e, recs, pixels)
 	}
 	return nil
+}
+
+// sortByKey returns recs (and their pixels) sorted by the values of the key
+// fields, leaving the caller's slices as they were.
+func sortByKey(key []string, recs []dimensions.Record, pixels [][]uint64) ([]dimensions.Record, [][]uint64) {
+	less := func(a, b dimensions.Record) int {
+		for _, k := range key {
+			if c := compareKey(a.Values[k], b.Values[k]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	}
+	if slices.IsSortedFunc(recs, less) {
+		return recs, pixels
+	}
+	order := make([]int, len(recs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return less(recs[i], recs[j]) })
+	sorted := make([]dimensions.Record, len(recs))
+	var px [][]uint64
+	if pixels != nil {
+		px = make([][]uint64, len(recs))
+	}
+	for i, o := range order {
+		sorted[i] = recs[o]
+		if pixels != nil {
+			px[i] = pixels[o]
+		}
+	}
+	return sorted, px
+}
+
+// compareKey orders key values: integers by value, strings by bytes, and
+// anything else as equal (left in the caller's order).
+func compareKey(a, b any) int {
+	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			return strings.Compare(x, y)
+		}
+	case int64, int, int32:
+		if y, ok := keyInt(b); ok {
+			xi, _ := keyInt(x)
+			return cmp.Compare(xi, y)
+		}
+	}
+	return 0
+}
+
+func keyInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	}
+	return 0, false
+}
+
+// SkypixEnvelope returns the function that gives the common skypix (htm7)
+// pixels whose rows in <element>_skypix_overlap stand for a region: those of
+// its envelope, as daf_butler stores them. It is safe for concurrent use.
+func SkypixEnvelope(u *dimensions.Universe) (func(sphgeom.Region) []uint64, error) {
+	if u.CommonSkyPix == nil {
+		return nil, fmt.Errorf("skypix envelope: %w: universe %d has no common skypix dimension", errs.ErrUnsupported, u.Version)
+	}
+	htm, err := sphgeom.NewHtm(u.CommonSkyPix.SkyPixLevel)
+	if err != nil {
+		return nil, err
+	}
+	return func(region sphgeom.Region) []uint64 {
+		var out []uint64
+		for idx := range htm.Envelope(region, 0).All() {
+			out = append(out, idx)
+		}
+		return out
+	}, nil
+}
+
+// insertFreshOverlaps writes the skypix overlap rows of records just
+// inserted (so none of their rows can exist) with Conn.Insert: COPY on
+// PostgreSQL. recs are in primary-key order, so the rows are too.
+func (r *Registry) insertFreshOverlaps(ctx context.Context, c sqldb.Conn, e *dimensions.Element, recs []dimensions.Record, pixels [][]uint64) error {
+	sp := r.Universe.CommonSkyPix
+	var envelope func(sphgeom.Region) []uint64
+	if pixels == nil {
+		var err error
+		if envelope, err = SkypixEnvelope(r.Universe); err != nil {
+			return err
+		}
+	}
+	dims := e.Dimensions()
+	cols := []string{"skypix_system", "skypix_level"}
+	for _, d := range dims {
+		cols = append(cols, d.Name)
+	}
+	cols = append(cols, "skypix_index")
+	var rows [][]any
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		_, err := c.Insert(ctx, e.Name+"_skypix_overlap", cols, rows, sqldb.FailOnConflict)
+		rows = rows[:0]
+		if err != nil {
+			return fmt.Errorf("write %s skypix overlaps: %w", e.Name, err)
+		}
+		return nil
+	}
+	for i, rec := range recs {
+		var px []uint64
+		if pixels != nil {
+			px = pixels[i]
+		} else {
+			b, ok := rec.Values["region"].([]byte)
+			if !ok || len(b) == 0 {
+				continue
+			}
+			region, err := sphgeom.Decode(b)
+			if err != nil {
+				return fmt.Errorf("%s record %s: region: %w: %w", e.Name, rec.DataID(), errs.ErrInvalid, err)
+			}
+			px = envelope(region)
+		}
+		for _, idx := range px {
+			row := make([]any, 0, len(cols))
+			row = append(row, sp.SkyPixSystem, int64(sp.SkyPixLevel))
+			for _, d := range dims {
+				if d == e {
+					row = append(row, rec.Values[e.PrimaryKey().Name])
+				} else {
+					row = append(row, rec.Values[d.Name])
+				}
+			}
+			rows = append(rows, append(row, int64(idx)))
+		}
+		if len(rows) >= bulkRows {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }
 
 // bulkRecords writes records of e with Conn.Insert, naming the record that
@@ -221,15 +378,8 @@ func (r *Registry) bulkRecords(ctx context.Context, c sqldb.Conn, e *dimensions.
 // per pixel, as daf_butler does; spatial queries join on them and then test the
 // regions exactly. With replace, a record's old rows are removed first.
 func (r *Registry) writeSkypixOverlaps(ctx context.Context, c sqldb.Conn, e *dimensions.Element, recs []dimensions.Record, replace bool) error {
-	return r.writeSkypixOverlapsOf(ctx, c, e, recs, replace, false)
-}
-
-// writeSkypixOverlapsOf is writeSkypixOverlaps; fresh says the records were
-// just inserted, so none of their overlap rows can exist and the INSERTs
-// need no conflict clause (half the cost on PostgreSQL).
-func (r *Registry) writeSkypixOverlapsOf(ctx context.Context, c sqldb.Conn, e *dimensions.Element, recs []dimensions.Record, replace, fresh bool) error {
 	sp := r.Universe.CommonSkyPix
-	htm, err := sphgeom.NewHtm(sp.SkyPixLevel)
+	envelope, err := SkypixEnvelope(r.Universe)
 	if err != nil {
 		return err
 	}
@@ -240,10 +390,7 @@ func (r *Registry) writeSkypixOverlapsOf(ctx context.Context, c sqldb.Conn, e *d
 		keyCols[i] = r.db.Q(d.Name)
 	}
 	cols := "skypix_system, skypix_level, " + strings.Join(keyCols, ", ") + ", skypix_index"
-	onConflict := " ON CONFLICT DO NOTHING"
-	if fresh {
-		onConflict = ""
-	}
+	const onConflict = " ON CONFLICT DO NOTHING"
 	var rows []string
 	var args []any
 	flush := func() error {
@@ -285,7 +432,7 @@ func (r *Registry) writeSkypixOverlapsOf(ctx context.Context, c sqldb.Conn, e *d
 		if err != nil {
 			return fmt.Errorf("%s record %s: region: %w: %w", e.Name, rec.DataID(), errs.ErrInvalid, err)
 		}
-		for idx := range htm.Envelope(region, 0).All() {
+		for _, idx := range envelope(region) {
 			rows = append(rows, ph)
 			args = append(args, sp.SkyPixSystem, sp.SkyPixLevel)
 			args = append(args, keys...)

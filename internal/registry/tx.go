@@ -136,11 +136,22 @@ func (tx *Tx) SyncRecords(ctx context.Context, element string, recs []dimensions
 	return tx.r.syncRecords(ctx, tx.c, element, recs, update)
 }
 
-// InsertNewRecords writes records known to be new with multi-row INSERTs
-// (a record that exists fails the statement).
+// InsertNewRecords writes records known to be new in bulk (a record that
+// exists fails the statement), in primary-key order.
 func (tx *Tx) InsertNewRecords(ctx context.Context, element string, recs []dimensions.Record) error {
 	tx.r.recordsWritten(element)
-	return tx.r.insertNewRecords(ctx, tx.c, element, recs)
+	return tx.r.insertNewRecords(ctx, tx.c, element, recs, nil)
+}
+
+// InsertNewRegions is InsertNewRecords for records of a spatial element
+// whose skypix overlap pixels the caller computed with SkypixEnvelope:
+// pixels[i] are those of recs[i]'s region.
+func (tx *Tx) InsertNewRegions(ctx context.Context, element string, recs []dimensions.Record, pixels [][]uint64) error {
+	tx.r.recordsWritten(element)
+	if pixels == nil {
+		pixels = [][]uint64{}
+	}
+	return tx.r.insertNewRecords(ctx, tx.c, element, recs, pixels)
 }
 
 // CompareRecords reports, for each record, whether one with its data ID is
