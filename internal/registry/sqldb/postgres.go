@@ -570,9 +570,17 @@ func (e *transientError) Unwrap() error        { return e.err }
 
 // IsTransient reports whether err (from a Conn or Tx) means the connection
 // was lost before anything was committed, so the whole operation may be run again.
+//
+// A connection lost while rows were being read (rows.Next, Scan, Err come
+// straight from database/sql, not through Classify) counts too: for a read
+// nothing needs committing, and a write's transaction fails before its commit
+// (a lost commit is ErrCommitUnknown, never transient).
 func IsTransient(err error) bool {
 	var t *transientError
-	return errors.As(err, &t)
+	if errors.As(err, &t) {
+		return true
+	}
+	return !errors.Is(err, ErrCommitUnknown) && postgres{}.Transient(err)
 }
 
 // inheritGrants gives new tables (and their sequences) the privileges that

@@ -3,9 +3,12 @@ package sqldb
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gobutler/butler/errs"
@@ -413,5 +416,24 @@ func TestPostgres_TxLostConnectionIsTransient(t *testing.T) {
 	var sum int
 	if err := db.Conn().QueryRow(ctx, "SELECT coalesce(sum(x), 0) FROM "+db.T("n")).Scan(&sum); err != nil || sum != 3 {
 		t.Errorf("committed rows sum to %d (%v), want 3: only the retried transaction", sum, err)
+	}
+}
+
+// A connection lost while rows are read comes from database/sql unclassified
+// (rows.Next, Scan, Err); it is still transient, and a lost commit never is.
+func TestIsTransient_Unclassified(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("find dict: %w", io.ErrUnexpectedEOF), true},
+		{fmt.Errorf("scan: %w", syscall.ECONNRESET), true},
+		{fmt.Errorf("%w: %w: %w", errs.ErrBusy, ErrCommitUnknown, io.ErrUnexpectedEOF), false},
+		{fmt.Errorf("find: %w", context.Canceled), false},
+		{errors.New("no such column"), false},
+	} {
+		if got := IsTransient(tc.err); got != tc.want {
+			t.Errorf("IsTransient(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
