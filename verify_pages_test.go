@@ -97,7 +97,7 @@ func TestVerify_PostgresReadsDatasetsOnce(t *testing.T) {
 	}
 	for _, recordsOnly := range []bool{true, false} {
 		t.Run(fmt.Sprintf("records-only=%v", recordsOnly), func(t *testing.T) {
-			before := tuplesRead(t, admin, schema, nil)
+			before := tuplesRead(t, admin, schema, readTables, "file_datastore_records", nil)
 			b, err := butler.Open(t.Context(), root, butler.OpenOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -122,7 +122,7 @@ func TestVerify_PostgresReadsDatasetsOnce(t *testing.T) {
 			// (21 × 2,050 rows), and the locations and records from the page
 			// to the end. One statement reads each table once, or once per
 			// parallel worker of a hash join that each build their own table.
-			after := tuplesRead(t, admin, schema, before)
+			after := tuplesRead(t, admin, schema, readTables, "file_datastore_records", before)
 			for _, table := range readTables {
 				read := after[table] - before[table]
 				t.Logf("verify read %d rows of %s for %d datasets", read, table, n)
@@ -137,12 +137,12 @@ func TestVerify_PostgresReadsDatasetsOnce(t *testing.T) {
 // readTables are the tables whose reads TestVerify_PostgresReadsDatasetsOnce counts.
 var readTables = []string{"dataset", "dataset_location", "file_datastore_records"}
 
-// tuplesRead is the number of rows PostgreSQL has read from each of
-// readTables in schema, by sequential scans and index fetches. The server's
-// backends send their counts when they end, a little later than the client
-// closes them: given the previous counts, it waits until they have stopped
-// changing.
-func tuplesRead(t *testing.T, admin *sql.DB, schema string, prev map[string]int64) map[string]int64 {
+// tuplesRead is the number of rows PostgreSQL has read from each of tables
+// in schema, by sequential scans and index fetches. The server's backends
+// send their counts when they end, a little later than the client closes
+// them: it waits until the counts have stopped changing and, given the
+// previous counts, until those of grown have grown.
+func tuplesRead(t *testing.T, admin *sql.DB, schema string, tables []string, grown string, prev map[string]int64) map[string]int64 {
 	t.Helper()
 	read := func() map[string]int64 {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -156,7 +156,7 @@ func tuplesRead(t *testing.T, admin *sql.DB, schema string, prev map[string]int6
 			t.Fatal(err)
 		}
 		out := map[string]int64{}
-		for _, table := range readTables {
+		for _, table := range tables {
 			var n int64
 			if err := conn.QueryRowContext(ctx, `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables
 				WHERE schemaname = $1 AND relname = $2`, schema, table).Scan(&n); err != nil {
@@ -167,14 +167,11 @@ func tuplesRead(t *testing.T, admin *sql.DB, schema string, prev map[string]int6
 		return out
 	}
 	n := read()
-	if prev == nil {
-		return n
-	}
 	stable, deadline := 0, time.Now().Add(20*time.Second)
 	for stable < 4 && time.Now().Before(deadline) {
 		time.Sleep(300 * time.Millisecond)
 		m := read()
-		if maps.Equal(m, n) && m["file_datastore_records"] > prev["file_datastore_records"] {
+		if maps.Equal(m, n) && (prev == nil || m[grown] > prev[grown]) {
 			stable++
 		} else {
 			stable = 0

@@ -1,12 +1,8 @@
 package butler_test
 
 import (
-	"context"
-	"database/sql"
-	"maps"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/gobutler/butler"
 	"github.com/gobutler/butler/internal/testutil/pgtest"
@@ -45,7 +41,7 @@ func TestDefineVisits_KeyChecksUsePrimaryKeys(t *testing.T) {
 		var before map[string]int64
 		if schema != "" {
 			b.Close() // its connections' counts reach the server's statistics
-			before = keyTableReads(t, pgtest.Admin(t), schema, nil)
+			before = tuplesRead(t, pgtest.Admin(t), schema, keyTables, "visit", nil)
 			b = repotest.Open(t, root)
 		}
 		res, err := b.DefineVisits(t.Context(), "LSSTCam", butler.DefineVisitsOptions{BatchSize: 3})
@@ -62,7 +58,7 @@ func TestDefineVisits_KeyChecksUsePrimaryKeys(t *testing.T) {
 			return // SQLite checks keys through the parents' primary key indexes
 		}
 		b.Close()
-		after := keyTableReads(t, pgtest.Admin(t), schema, before)
+		after := tuplesRead(t, pgtest.Admin(t), schema, keyTables, "visit", before)
 		for _, table := range keyTables {
 			read := after[table] - before[table]
 			perRegion := float64(read) / float64(res.DetectorRegions)
@@ -76,45 +72,3 @@ func TestDefineVisits_KeyChecksUsePrimaryKeys(t *testing.T) {
 
 // keyTables are the parents TestDefineVisits_KeyChecksUsePrimaryKeys watches.
 var keyTables = []string{"visit", "detector"}
-
-// keyTableReads is the number of rows PostgreSQL has read from each of
-// keyTables in schema, by sequential scans and index fetches. Given the
-// previous counts, it waits until the ended backends' counts have arrived.
-func keyTableReads(t *testing.T, admin *sql.DB, schema string, prev map[string]int64) map[string]int64 {
-	t.Helper()
-	read := func() map[string]int64 {
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		defer cancel()
-		conn, err := admin.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]int64{}
-		for _, table := range keyTables {
-			var n int64
-			if err := conn.QueryRowContext(ctx, `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables
-				WHERE schemaname = $1 AND relname = $2`, schema, table).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			out[table] = n
-		}
-		return out
-	}
-	n := read()
-	stable, deadline := 0, time.Now().Add(20*time.Second)
-	for stable < 4 && time.Now().Before(deadline) {
-		time.Sleep(300 * time.Millisecond)
-		m := read()
-		if maps.Equal(m, n) && (prev == nil || m["visit"] > prev["visit"]) {
-			stable++
-		} else {
-			stable = 0
-		}
-		n = m
-	}
-	return n
-}
