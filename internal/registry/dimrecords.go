@@ -319,15 +319,10 @@ func (r *Registry) insertFreshOverlaps(ctx context.Context, c sqldb.Conn, e *dim
 		if pixels != nil {
 			px = pixels[i]
 		} else {
-			b, ok := rec.Values["region"].([]byte)
-			if !ok || len(b) == 0 {
-				continue
+			var err error
+			if px, err = recordPixels(e, rec, envelope); err != nil {
+				return err
 			}
-			region, err := sphgeom.Decode(b)
-			if err != nil {
-				return fmt.Errorf("%s record %s: region: %w: %w", e.Name, rec.DataID(), errs.ErrInvalid, err)
-			}
-			px = envelope(region)
 		}
 		for _, idx := range px {
 			row := make([]any, 0, len(cols))
@@ -424,15 +419,11 @@ func (r *Registry) writeSkypixOverlaps(ctx context.Context, c sqldb.Conn, e *dim
 				return fmt.Errorf("replace %s skypix overlaps: %w", e.Name, err)
 			}
 		}
-		b, ok := rec.Values["region"].([]byte)
-		if !ok || len(b) == 0 {
-			continue
-		}
-		region, err := sphgeom.Decode(b)
+		px, err := recordPixels(e, rec, envelope)
 		if err != nil {
-			return fmt.Errorf("%s record %s: region: %w: %w", e.Name, rec.DataID(), errs.ErrInvalid, err)
+			return err
 		}
-		for _, idx := range envelope(region) {
+		for _, idx := range px {
 			rows = append(rows, ph)
 			args = append(args, sp.SkyPixSystem, sp.SkyPixLevel)
 			args = append(args, keys...)
@@ -890,4 +881,18 @@ func (r *Registry) syncRecords(ctx context.Context, c sqldb.Conn, element string
 		return 0, err
 	}
 	return len(fresh) + len(changed), nil
+}
+
+// recordPixels is the envelope of a record's region in the common skypix
+// system: none for a record without a region.
+func recordPixels(e *dimensions.Element, rec dimensions.Record, envelope func(sphgeom.Region) []uint64) ([]uint64, error) {
+	b, ok := rec.Values["region"].([]byte)
+	if !ok || len(b) == 0 {
+		return nil, nil
+	}
+	region, err := sphgeom.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s record %s: region: %w: %w", e.Name, rec.DataID(), errs.ErrInvalid, err)
+	}
+	return envelope(region), nil
 }
