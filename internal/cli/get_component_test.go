@@ -14,18 +14,8 @@ import (
 // cannot read, or that the storage class lacks, fail with one clear line.
 func TestGet_Component(t *testing.T) {
 	t.Parallel()
-	root, b := repotest.New(t)
-	b.Close()
-	files := rawtest.Write(t, t.TempDir(), "LATISS", 1, 0)
-	run(t, "register-instrument", root, "lsst.obs.lsst.Latiss")
-	run(t, "ingest-raws", root, files[0], "--transfer", "symlink")
-	rows := jsonRows(t, run(t, "query-datasets", root, "raw", "--collections", "LATISS/raw/all", "--format", "json").Stdout)
-	if len(rows) != 1 {
-		t.Fatalf("%d raws, want 1", len(rows))
-	}
-	did := rows[0]["data_id"].(map[string]any)
-	get := []string{"get", root, "", "--collections", "LATISS/raw/all", "--data-id", "instrument=LATISS",
-		"--data-id", "exposure=" + jsonScalar(did["exposure"]), "--data-id", "detector=" + jsonScalar(did["detector"])}
+	root, dataID := latissRaw(t, "symlink")
+	get := append([]string{"get", root, "", "--collections", "LATISS/raw/all"}, dataID...)
 	with := func(typ string, more ...string) []string {
 		args := append([]string(nil), get...)
 		args[2] = typ
@@ -76,23 +66,13 @@ func TestGet_Component(t *testing.T) {
 // server's signed file URL), and the refusals say the same.
 func TestGet_ComponentRemote(t *testing.T) {
 	t.Parallel()
-	root, b := repotest.New(t)
-	b.Close()
-	files := rawtest.Write(t, t.TempDir(), "LATISS", 1, 0)
-	run(t, "register-instrument", root, "lsst.obs.lsst.Latiss")
-	run(t, "ingest-raws", root, files[0], "--transfer", "copy")
+	root, dataID := latissRaw(t, "copy")
 	srv := serveRepo(t, root)
-	rows := jsonRows(t, run(t, "query-datasets", root, "raw", "--collections", "LATISS/raw/all", "--format", "json").Stdout)
-	if len(rows) != 1 {
-		t.Fatalf("%d raws, want 1", len(rows))
-	}
-	did := rows[0]["data_id"].(map[string]any)
 	for _, args := range [][]string{
 		{"raw.bbox"}, {"raw.dimensions", "--format", "json"}, {"raw.xy0"},
 		{"raw.metadata"}, {"raw.metadata", "--format", "json"},
 	} {
-		get := append([]string{"get", "R", args[0], "--collections", "LATISS/raw/all", "--data-id", "instrument=LATISS",
-			"--data-id", "exposure=" + jsonScalar(did["exposure"]), "--data-id", "detector=" + jsonScalar(did["detector"])}, args[1:]...)
+		get := append(append([]string{"get", "R", args[0], "--collections", "LATISS/raw/all"}, dataID...), args[1:]...)
 		local := append([]string{}, get...)
 		local[1] = root
 		want := run(t, local...)
@@ -101,9 +81,27 @@ func TestGet_ComponentRemote(t *testing.T) {
 			t.Errorf("get %s through the server: %s\nlocally:\n%.300s", strings.Join(args, " "), got, want.Stdout)
 		}
 	}
-	get := []string{"get", "R", "raw.wcs", "--collections", "LATISS/raw/all", "--data-id", "instrument=LATISS",
-		"--data-id", "exposure=" + jsonScalar(did["exposure"]), "--data-id", "detector=" + jsonScalar(did["detector"])}
+	get := append([]string{"get", "R", "raw.wcs", "--collections", "LATISS/raw/all"}, dataID...)
 	if res := srv.run(t, srv.token, get...); res.Code != 1 || !strings.Contains(res.Stderr, "component wcs of storage class Exposure is not readable by this butler") {
 		t.Errorf("get raw.wcs through the server: %s", res)
 	}
+}
+
+// latissRaw makes a repository holding one synthetic LATISS raw, ingested
+// with transfer, and returns its root and the raw's data ID as --data-id
+// arguments.
+func latissRaw(t *testing.T, transfer string) (string, []string) {
+	t.Helper()
+	root, b := repotest.New(t)
+	b.Close()
+	files := rawtest.Write(t, t.TempDir(), "LATISS", 1, 0)
+	run(t, "register-instrument", root, "lsst.obs.lsst.Latiss")
+	run(t, "ingest-raws", root, files[0], "--transfer", transfer)
+	rows := jsonRows(t, run(t, "query-datasets", root, "raw", "--collections", "LATISS/raw/all", "--format", "json").Stdout)
+	if len(rows) != 1 {
+		t.Fatalf("%d raws, want 1", len(rows))
+	}
+	did := rows[0]["data_id"].(map[string]any)
+	return root, []string{"--data-id", "instrument=LATISS",
+		"--data-id", "exposure=" + jsonScalar(did["exposure"]), "--data-id", "detector=" + jsonScalar(did["detector"])}
 }
