@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
@@ -39,6 +40,8 @@ type Butler struct {
 	log        *slog.Logger
 	writeable  bool
 	storageCls map[string]config.StorageClassDef
+	// remoteClasses loads storageCls of a remote repository once (storageClasses).
+	remoteClasses sync.Once
 	// be answers the read methods: the registry and datastore above, or a
 	// server's client for a repository opened by URL (reg, ds and repo are
 	// then nil; see backend.go).

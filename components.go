@@ -114,7 +114,7 @@ var readableComponents = []string{"bbox", "dimensions", "metadata", "xy0"}
 // known one this butler cannot compute is errs.ErrUnsupported.
 func (b *Butler) component(t dataset.Type, comp string) (string, error) {
 	parent, _ := dataset.SplitComponent(t.Name)
-	def, ok := b.storageCls[t.StorageClass]
+	def, ok := b.storageClasses()[t.StorageClass]
 	if !ok {
 		return "", fmt.Errorf("dataset type %s: %w: storage class %s is not defined in this repository, so its components are unknown",
 			parent, errs.ErrInvalid, t.StorageClass)
@@ -144,13 +144,29 @@ func (b *Butler) component(t dataset.Type, comp string) (string, error) {
 	return sc, nil
 }
 
+// storageClasses returns the repository's storage classes. A remote
+// repository's are the packaged defaults, as upstream's remote client uses
+// its own; they are read when a component first needs them, not at every
+// open (0.4 ms).
+func (b *Butler) storageClasses() map[string]config.StorageClassDef {
+	b.remoteClasses.Do(func() {
+		if b.storageCls != nil || !b.IsRemote() {
+			return
+		}
+		if defs, err := config.Defaults(nil); err == nil {
+			b.storageCls, _ = config.StorageClasses(defs)
+		}
+	})
+	return b.storageCls
+}
+
 // isExposure reports whether the storage class is Exposure or inherits from it.
 func (b *Butler) isExposure(name string) bool {
 	for range 32 { // an inheritsFrom cycle is refused when the classes are read
 		if name == "Exposure" {
 			return true
 		}
-		def, ok := b.storageCls[name]
+		def, ok := b.storageClasses()[name]
 		if !ok || def.InheritsFrom == "" {
 			return false
 		}
@@ -167,7 +183,7 @@ func (b *Butler) Components(ctx context.Context, typeName string) (all, readable
 	if err != nil {
 		return nil, nil, err
 	}
-	def := b.storageCls[t.StorageClass]
+	def := b.storageClasses()[t.StorageClass]
 	all = slices.Sorted(maps.Keys(def.Components))
 	all = append(all, slices.Sorted(maps.Keys(def.DerivedComponents))...)
 	slices.Sort(all)
@@ -205,7 +221,7 @@ func (b *Butler) GetComponent(ctx context.Context, typeName string, dataID dimen
 	if err != nil {
 		return nil, ref, err
 	}
-	return v, componentRef(ref, comp, b.storageCls), nil
+	return v, componentRef(ref, comp, b.storageClasses()), nil
 }
 
 // componentRef is the ref of a component of a parent dataset.

@@ -17,7 +17,6 @@ import (
 	"github.com/gobutler/butler/dataset"
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
-	"github.com/gobutler/butler/internal/config"
 	"github.com/gobutler/butler/internal/datastore"
 	"github.com/gobutler/butler/internal/registry"
 	"github.com/gobutler/butler/remote"
@@ -57,11 +56,6 @@ func openRemote(ctx context.Context, ref string, opts OpenOptions) (*Butler, err
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	b := &Butler{Root: c.URL(), Universe: c.Universe(), log: log}
-	// Storage classes are the packaged defaults, as upstream's remote client
-	// uses its own: they say which components a dataset type has.
-	if defs, err := config.Defaults(nil); err == nil {
-		b.storageCls, _ = config.StorageClasses(defs)
-	}
 	b.be = server{b, c}
 	return b, nil
 }
