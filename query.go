@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -511,13 +513,24 @@ func (b *Butler) anyDataID(ctx context.Context, s DataIDSearch, wide dimensions.
 // they share, as upstream joins one dataset search per type (several
 // --datasets intersect; they do not add up). Rows keep the first type's order.
 func (b local) joinDatasetDataIDs(ctx context.Context, search DatasetSearch, types []string, fn func(dimensions.DataID) error) error {
+	elements := func(names []string) []*dimensions.Element {
+		out := make([]*dimensions.Element, len(names))
+		for i, n := range names {
+			out[i] = b.Universe.MustElement(n)
+		}
+		return out
+	}
 	var rows []dimensions.DataID
 	for i, t := range types {
 		search.Types = []string{t}
 		var found []dimensions.DataID
+		var all []*dimensions.Element // the type's data ID keys (one set for all its datasets)
 		seen := map[string]bool{}
 		err := b.queryDatasets(ctx, search, func(r dataset.Ref) error {
-			if k := dataIDKey(r.DataID, nil); !seen[k] {
+			if all == nil {
+				all = elements(slices.Sorted(maps.Keys(r.DataID)))
+			}
+			if k := recordKey(all, r.DataID); !seen[k] {
 				seen[k] = true
 				found = append(found, r.DataID)
 			}
@@ -539,15 +552,15 @@ func (b local) joinDatasetDataIDs(ctx context.Context, search DatasetSearch, typ
 				on = append(on, k)
 			}
 		}
-		sort.Strings(on)
+		onElems := elements(on)
 		byKey := map[string][]dimensions.DataID{}
 		for _, id := range found {
-			k := dataIDKey(id, on)
+			k := recordKey(onElems, id)
 			byKey[k] = append(byKey[k], id)
 		}
 		var joined []dimensions.DataID
 		for _, r := range rows {
-			for _, id := range byKey[dataIDKey(r, on)] {
+			for _, id := range byKey[recordKey(onElems, r)] {
 				m := make(dimensions.DataID, len(r)+len(id))
 				for k, v := range r {
 					m[k] = v
@@ -566,23 +579,6 @@ func (b local) joinDatasetDataIDs(ctx context.Context, search DatasetSearch, typ
 		}
 	}
 	return nil
-}
-
-// dataIDKey renders the values of the named dimensions (all of them, in
-// sorted order, when names is nil) as one map key.
-func dataIDKey(id dimensions.DataID, names []string) string {
-	if names == nil {
-		names = make([]string, 0, len(id))
-		for k := range id {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-	}
-	var sb strings.Builder
-	for _, k := range names {
-		fmt.Fprintf(&sb, "%s=%v\x00", k, id[k])
-	}
-	return sb.String()
 }
 
 // CommonDimensions returns the dimensions (required and implied) that every
