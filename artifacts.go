@@ -158,6 +158,16 @@ func (b *Butler) SetConnectionPool(open, idle int) {
 	}
 }
 
+// WarmConnectionPool opens n database connections now and keeps them idle in
+// the pool (see SetConnectionPool), so that a server's first requests find
+// them open. A remote repository has none to open.
+func (b *Butler) WarmConnectionPool(ctx context.Context, n int) error {
+	if b.reg == nil {
+		return nil
+	}
+	return b.reg.WarmPool(ctx, n)
+}
+
 // SetSearchCache keeps, for ttl, what a dataset search resolves before it
 // reads datasets (collections, chains, summaries), for a long-running
 // read-only process such as a server: a change another process makes to

@@ -38,8 +38,13 @@ func deferGC() {
 	// The memory limit forces the first collection; the sentinel becomes
 	// garbage in it, and its cleanup restores the settings.
 	type sentinel struct{ _ [64]byte }
+	// A command that chose its own settings meanwhile (serve) keeps them.
 	runtime.AddCleanup(new(sentinel), func(struct{}) {
-		debug.SetGCPercent(percent)
-		debug.SetMemoryLimit(limit)
+		if prev := debug.SetGCPercent(percent); prev != -1 {
+			debug.SetGCPercent(prev)
+		}
+		if prev := debug.SetMemoryLimit(limit); prev != gcFreeHeap {
+			debug.SetMemoryLimit(prev)
+		}
 	}, struct{}{})
 }

@@ -54,6 +54,7 @@ charged for the wait; "late" counts those sent behind schedule.`,
 	f.IntVar(&o.Files, "files", 200, "small datasets with files, for downloads")
 	f.IntVar(&o.Clients, "clients", 500, "concurrent clients")
 	f.DurationVar(&o.Duration, "duration", 30*time.Second, "length of the measured run")
+	f.DurationVar(&o.Warmup, "warmup", 5*time.Second, "the same load before the measured run, its latencies reported apart (connections being set up); negative: none")
 	f.Float64Var(&o.Rate, "rate", 0, "open loop: operations per second offered in all, on a fixed schedule over the clients, latency from the scheduled time (default: closed loop, as fast as answered)")
 	f.StringVar(&bo.mix, "mix", "find=90,query=5,download=5", "weights of the operations")
 	f.StringVar(&bo.binary, "binary", "", "butler binary whose serve is measured (default: this executable)")
@@ -108,12 +109,12 @@ func runBenchServe(ctx context.Context, g *globals, bo benchServeOptions) error 
 	if rep.Rate > 0 {
 		loop = fmt.Sprintf("open loop at %.0f/s offered, %d sent late", rep.Rate, rep.Late)
 	}
-	fmt.Fprintf(g.stdout, "%d clients (%s) for %.1f s over %d raws (%s), %d CPUs; server CPU %.1f s, load generator CPU %.1f s\n\n",
-		rep.Clients, loop, rep.Seconds, rep.Datasets, rep.DB, rep.CPUs, rep.ServerCPU, rep.LoadCPU)
+	fmt.Fprintf(g.stdout, "%d clients (%s) for %.1f s after %.0f s of warm-up over %d raws (%s), %d CPUs; server CPU %.1f s, load generator CPU %.1f s\n\n",
+		rep.Clients, loop, rep.Seconds, rep.Warmup, rep.Datasets, rep.DB, rep.CPUs, rep.ServerCPU, rep.LoadCPU)
 	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "route\trequests\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\t429/503\t")
+	fmt.Fprintln(tw, "route\trequests\treq/s\tp50 ms\tp99 ms\tmax ms\terrors\t429/503\twarm-up p99 ms\t")
 	for _, r := range rep.Routes {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%d\t\n", r.Route, r.Requests, r.PerSecond, r.P50MS, r.P99MS, r.MaxMS, r.Errors, r.Refused)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%.2f\t\n", r.Route, r.Requests, r.PerSecond, r.P50MS, r.P99MS, r.MaxMS, r.Errors, r.Refused, r.WarmupP99MS)
 	}
 	tw.Flush()
 	fmt.Fprint(g.stdout, "\nserver RSS (MiB) over time:")

@@ -51,7 +51,7 @@ func TestBenchServe_Small(t *testing.T) {
 	pgtest.ForEachDialect(t, func(t *testing.T, dialect string) {
 		repo := filepath.Join(t.TempDir(), "repo")
 		args := append(dbArgs(t, dialect), "--repo", repo, "--exposures", "3", "--detectors", "4", "--per-night", "2",
-			"--files", "3", "--clients", "6", "--duration", "2s", "--mix", "find=4,query=1,download=1")
+			"--files", "3", "--clients", "6", "--duration", "2s", "--warmup", "-1s", "--mix", "find=4,query=1,download=1")
 		rep := runBenchServe(t, args...)
 		if rep.Datasets != 12 || rep.Build == nil {
 			t.Errorf("built %d raws (%v), want 12", rep.Datasets, rep.Build)
@@ -61,19 +61,26 @@ func TestBenchServe_Small(t *testing.T) {
 				t.Errorf("%s: %d requests, %d errors (%v)", r.Route, r.Requests, r.Errors, rep.Errors)
 			}
 		}
+		if rep.Warmup != 0 || rep.Routes[0].WarmupRequests != 0 {
+			t.Errorf("--warmup -1s: warm-up %v s, %d warm-up finds", rep.Warmup, rep.Routes[0].WarmupRequests)
+		}
 		if len(rep.Samples) == 0 || rep.Samples[0].RSSMiB <= 0 || rep.ServerLogErrors > 0 {
 			t.Errorf("server samples %v, %d logged errors", rep.Samples, rep.ServerLogErrors)
 		}
 		// A second run reuses the repository and its files.
-		rep = runBenchServe(t, "--repo", repo, "--clients", "2", "--duration", "1s", "--mix", "download=1")
+		rep = runBenchServe(t, "--repo", repo, "--clients", "2", "--duration", "1s", "--warmup", "-1s", "--mix", "download=1")
 		if rep.Build != nil || rep.Routes[3].Requests == 0 || rep.Routes[3].Errors > 0 {
 			t.Errorf("rerun: build %v, downloads %+v", rep.Build, rep.Routes[3])
 		}
 		// An open loop sends what its rate says, no more: 40 finds a
-		// second for 2 s over 4 clients.
-		rep = runBenchServe(t, "--repo", repo, "--clients", "4", "--duration", "2s", "--mix", "find=1", "--rate", "40")
+		// second for 2 s over 4 clients, after 1 s of warm-up whose 40
+		// finds are reported apart.
+		rep = runBenchServe(t, "--repo", repo, "--clients", "4", "--duration", "2s", "--warmup", "1s", "--mix", "find=1", "--rate", "40")
 		if f := rep.Routes[0]; rep.Rate != 40 || f.Requests < 60 || f.Requests > 80 || f.Errors > 0 {
 			t.Errorf("open loop at 40/s for 2 s: rate %v, finds %+v, want 60 to 80", rep.Rate, f)
+		}
+		if f := rep.Routes[0]; rep.Warmup != 1 || f.WarmupRequests < 30 || f.WarmupRequests > 50 || f.WarmupP99MS <= 0 {
+			t.Errorf("1 s of warm-up at 40/s: %v s, %d finds (p99 %v ms), want 30 to 50", rep.Warmup, f.WarmupRequests, f.WarmupP99MS)
 		}
 	})
 }

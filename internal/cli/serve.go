@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/gobutler/butler/internal/server"
@@ -107,6 +109,7 @@ func runServe(ctx context.Context, g *globals, o serveOptions) error {
 			return fmt.Errorf("signing key %s: %d bytes, want at least 32", o.signingKeyFile, len(key))
 		}
 	}
+	serverGC()
 	// The access log is written in batches (every 100 ms), not a write per request.
 	logw := server.NewLogWriter(g.stderr, 100*time.Millisecond)
 	defer logw.Close()
@@ -149,4 +152,22 @@ func gafaelfawrURL(o serveOptions, mode server.AuthMode) string {
 		return u
 	}
 	return ""
+}
+
+// serverGCPercent is the garbage collector's GOGC while serving. A server's
+// live heap is small (20-30 MiB over a 1M-dataset registry) and nearly all it
+// allocates is per-request garbage: at the default 100 it collected every few
+// hundred requests, and the collections with the stack copies they cause were
+// a tenth of its CPU at 4,500 finds/s. At 400 the heap still stays flat, a
+// few times the live size.
+const serverGCPercent = 400
+
+// serverGC sets the collector for a long-running server, unless the user
+// chose GOGC or GOMEMLIMIT.
+func serverGC() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(serverGCPercent)
+	debug.SetMemoryLimit(math.MaxInt64)
 }

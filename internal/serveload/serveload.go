@@ -61,6 +61,12 @@ type Options struct {
 
 	Clients  int           // concurrent clients, each with its own token (500)
 	Duration time.Duration // of the measured run (30 s)
+	// Warmup is how long the same load runs before the measured run
+	// starts (5 s; negative: none). Its requests are checked and their
+	// errors counted, but their latencies are reported apart: they include
+	// the clients' 500 connection handshakes and the server's first use of
+	// each pooled database connection, which a running server has behind it.
+	Warmup time.Duration
 	// Rate, when set, runs an open loop: operations are sent on a fixed
 	// schedule of Rate per second in all, spread over the clients, and
 	// their latency counts from their scheduled time (wrk2's corrected
@@ -83,7 +89,10 @@ type Route struct {
 	P50MS     float64 `json:"p50_ms"`
 	P99MS     float64 `json:"p99_ms"`
 	MaxMS     float64 `json:"max_ms"`
-	Errors    int     `json:"errors"`
+	// WarmupRequests and WarmupP99MS are the warm-up's, not counted above.
+	WarmupRequests int     `json:"warmup_requests,omitempty"`
+	WarmupP99MS    float64 `json:"warmup_p99_ms,omitempty"`
+	Errors         int     `json:"errors"`
 	// Refused counts 429 and 503 answers (retried after Retry-After, as
 	// the clients do); they are not in Requests.
 	Refused int `json:"refused"`
@@ -109,6 +118,7 @@ type Report struct {
 	Rate            float64  `json:"offered_rate,omitempty"`
 	Late            int      `json:"late,omitempty"`
 	Seconds         float64  `json:"seconds"`
+	Warmup          float64  `json:"warmup_s,omitempty"`
 	CPUs            int      `json:"cpus"`
 	Routes          []Route  `json:"routes"`
 	Errors          []string `json:"first_errors,omitempty"`
@@ -138,6 +148,10 @@ func (o *Options) defaults() {
 	if o.Duration == 0 {
 		o.Duration = 30 * time.Second
 	}
+	if o.Warmup == 0 {
+		o.Warmup = 5 * time.Second
+	}
+	o.Warmup = max(o.Warmup, 0)
 	if o.Find == 0 && o.Query == 0 && o.Download == 0 {
 		o.Find, o.Query, o.Download = 90, 5, 5
 	}
@@ -389,6 +403,8 @@ var opNames = [nOps]string{"find_dataset", "query_all_datasets", "get_file", "do
 // tally is what one client measured.
 type tally struct {
 	lat     [nOps][]time.Duration
+	warm    [nOps][]time.Duration // latencies of the warm-up, apart
+	from    time.Time             // the measured run's start
 	errors  [nOps]int
 	refused [nOps]int
 	late    int // open loop: requests sent behind their scheduled time
@@ -408,9 +424,8 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 		return err
 	}
 	pid := srv.cmd.Process.Pid
-	cpu0, _ := procCPU(pid)
-	self0 := selfCPU()
-	start := time.Now()
+	begin := time.Now() // of the warm-up; the measured run starts after it
+	start := begin.Add(o.Warmup)
 	stop := start.Add(o.Duration)
 	runCtx, cancel := context.WithDeadline(ctx, stop)
 	defer cancel()
@@ -422,8 +437,15 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 	// The server's memory and CPU, once a second.
 	var samples []Sample
 	sampled := make(chan struct{})
+	var cpu0, self0 float64
 	go func() {
 		defer close(sampled)
+		select { // the counters start with the measured run
+		case <-time.After(time.Until(start)):
+		case <-runCtx.Done():
+		}
+		cpu0, _ = procCPU(pid)
+		self0 = selfCPU()
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
@@ -443,14 +465,14 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 	tallies := make([]*tally, o.Clients)
 	var wg sync.WaitGroup
 	for i := range o.Clients {
-		c := &client{w: w, o: o, t: &tally{}, rng: rand.New(rand.NewPCG(uint64(i), 42)), other: other,
+		c := &client{w: w, o: o, t: &tally{from: start}, rng: rand.New(rand.NewPCG(uint64(i), 42)), other: other,
 			conn: &httpConn{addr: u.Host, deadline: stop}, host: u.Host, token: w.tokens[i]}
 		tallies[i] = c.t
 		if o.Rate > 0 {
 			// Open loop: the clients share the rate, each on a fixed
 			// schedule offset from the others'.
 			period := time.Duration(float64(o.Clients) / o.Rate * float64(time.Second))
-			first := start.Add(period * time.Duration(i) / time.Duration(o.Clients))
+			first := begin.Add(period * time.Duration(i) / time.Duration(o.Clients))
 			wg.Go(func() { c.scheduled(runCtx, first, period, stop) })
 		} else {
 			wg.Go(func() { c.closed(runCtx) })
@@ -459,16 +481,18 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 	wg.Wait()
 	elapsed := time.Since(start)
 	<-sampled
+	rep.Warmup = o.Warmup.Seconds()
 	cpu1, _ := procCPU(pid)
 	rep.Seconds = round(elapsed.Seconds(), 2)
 	rep.ServerCPU = round(cpu1-cpu0, 2)
 	rep.LoadCPU = round(selfCPU()-self0, 2)
 	rep.Samples = samples
 	for k := range nOps {
-		var lat []time.Duration
+		var lat, warm []time.Duration
 		r := Route{Route: opNames[k]}
 		for _, t := range tallies {
 			lat = append(lat, t.lat[k]...)
+			warm = append(warm, t.warm[k]...)
 			r.Errors += t.errors[k]
 			r.Refused += t.refused[k]
 		}
@@ -478,6 +502,11 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 		if len(lat) > 0 {
 			ms := func(p float64) float64 { return round(float64(lat[int(p*float64(len(lat)-1))])/1e6, 2) }
 			r.P50MS, r.P99MS, r.MaxMS = ms(.5), ms(.99), ms(1)
+		}
+		if len(warm) > 0 {
+			slices.Sort(warm)
+			r.WarmupRequests = len(warm)
+			r.WarmupP99MS = round(float64(warm[int(.99*float64(len(warm)-1))])/1e6, 2)
 		}
 		rep.Routes = append(rep.Routes, r)
 	}
@@ -532,7 +561,7 @@ func (c *client) scheduled(ctx context.Context, first time.Time, period time.Dur
 			case <-ctx.Done():
 				return
 			}
-		} else if d < -time.Millisecond {
+		} else if d < -time.Millisecond && !at.Before(c.t.from) {
 			c.t.late++
 		}
 		c.op(ctx, at, false)
@@ -643,11 +672,11 @@ func (c *client) call(ctx context.Context, at time.Time, wait bool, o op, method
 		c.t.fail(o, "%v", err)
 		return false
 	}
-	return c.tally(ctx, o, d, wait, a, check)
+	return c.tally(ctx, o, at, d, wait, a, check)
 }
 
-// tally counts an answer.
-func (c *client) tally(ctx context.Context, o op, d time.Duration, wait bool, a answer, check func([]byte) error) bool {
+// tally counts an answer to a request scheduled (or sent) at at.
+func (c *client) tally(ctx context.Context, o op, at time.Time, d time.Duration, wait bool, a answer, check func([]byte) error) bool {
 	t := c.t
 	switch {
 	case a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable:
@@ -667,7 +696,11 @@ func (c *client) tally(ctx context.Context, o op, d time.Duration, wait bool, a 
 		t.fail(o, "%v", err)
 		return false
 	}
-	t.lat[o] = append(t.lat[o], d)
+	if at.Before(t.from) {
+		t.warm[o] = append(t.warm[o], d)
+	} else {
+		t.lat[o] = append(t.lat[o], d)
+	}
 	return true
 }
 
@@ -696,7 +729,7 @@ func (c *client) callOther(ctx context.Context, link string, check func([]byte) 
 		c.t.fail(opDownload, "%v", err)
 		return
 	}
-	c.tally(ctx, opDownload, d, false, answer{status: resp.StatusCode, body: data}, check)
+	c.tally(ctx, opDownload, start, d, false, answer{status: resp.StatusCode, body: data}, check)
 }
 
 func round(v float64, digits int) float64 {

@@ -210,6 +210,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 		b.SetConnectionPool(opts.DBConnections, opts.DBConnections)
 		b.SetSearchCache(max(opts.SearchCacheTTL, 0))
+		if err := b.WarmConnectionPool(ctx, opts.DBConnections); err != nil {
+			b.Close()
+			s.Close()
+			return nil, fmt.Errorf("repository %s: %w", label, err)
+		}
 		rp := &repo{label: label, cfg: cfg, b: b}
 		if opts.DBConnections > 0 {
 			rp.turns = make(chan struct{}, opts.DBConnections)
