@@ -356,6 +356,52 @@ func (b local) find(ctx context.Context, typeName string, dataID dimensions.Data
 	return *ref, nil
 }
 
+// FindEach is Find for each of dataIDs (one dataset type, one search path):
+// refs[i] is the dataset of dataIDs[i] when errs[i] is nil, and a missing
+// one is an error wrapping errs.ErrNotFound, as Find says. In a repository
+// of its own, the data IDs are looked up in one query where they name the
+// same dimensions, which is how a server answers the finds that arrive while
+// its database connections are busy.
+func (b *Butler) FindEach(ctx context.Context, typeName string, dataIDs []dimensions.DataID, collections []string) ([]dataset.Ref, []error) {
+	refs := make([]dataset.Ref, len(dataIDs))
+	fails := make([]error, len(dataIDs))
+	l, ok := b.be.(local)
+	t, err := b.DatasetType(ctx, typeName)
+	if !ok || len(dataIDs) < 2 || err != nil || t.IsCalibration || len(collections) == 0 {
+		for i, id := range dataIDs {
+			refs[i], fails[i] = b.Find(ctx, typeName, id, collections)
+		}
+		return refs, fails
+	}
+	var ids []dimensions.DataID
+	var at []int // the dataIDs index of each of ids
+	for i, dataID := range dataIDs {
+		dataID, err := l.rewriteDataID(ctx, t.Dimensions, false, dataID)
+		if err != nil {
+			fails[i] = fmt.Errorf("find %s: %w", typeName, err)
+			continue
+		}
+		id, err := b.Universe.Normalize(t.Dimensions, dataID)
+		if err != nil {
+			fails[i] = fmt.Errorf("find %s: %w", typeName, err)
+			continue
+		}
+		ids, at = append(ids, id), append(at, i)
+	}
+	found, err := b.reg.FindDatasets(ctx, typeName, ids, collections)
+	for j, i := range at {
+		switch {
+		case err != nil:
+			fails[i] = fmt.Errorf("find %s %s: %w", typeName, ids[j], err)
+		case found[j] == nil:
+			fails[i] = fmt.Errorf("dataset %s %s: %w in collections %s", typeName, ids[j], errs.ErrNotFound, strings.Join(collections, ", "))
+		default:
+			refs[i] = *found[j]
+		}
+	}
+	return refs, fails
+}
+
 // Open returns a reader of a stored dataset's file.
 func (b *Butler) Open(ctx context.Context, ref dataset.Ref) (io.ReadCloser, error) {
 	rc, _, err := b.open(ctx, ref)

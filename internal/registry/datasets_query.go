@@ -33,6 +33,10 @@ type DatasetQuery struct {
 	FindFirst   bool
 	// DataID restricts required (or implied, via joins) dimension values by equality.
 	DataID dimensions.DataID
+	// DataIDs, when set, restricts required dimension values to one of
+	// these tuples (all with the same keys, none of them in DataID): the
+	// finds of many data IDs in one query (FindDatasets).
+	DataIDs []dimensions.DataID
 	// Where is an extra SQL condition over the selected columns, using the aliases
 	// that Columns reports; set by the query planner. Args are its bind values.
 	Where string
@@ -161,7 +165,7 @@ func (r *Registry) Datasets(ctx context.Context, q DatasetQuery, fn func(dataset
 		return nil
 	}
 	// A listing of everything in the collections: possibly millions of rows.
-	bulk := q.Limit == 0 && q.Where == "" && len(q.DataID) == 0 && len(q.IDs) == 0 && len(q.Refine) == 0
+	bulk := q.Limit == 0 && q.Where == "" && len(q.DataID) == 0 && len(q.DataIDs) == 0 && len(q.IDs) == 0 && len(q.Refine) == 0
 	governed, err := r.summaryGovernors(ctx, st, searchable, q)
 	if err != nil {
 		return err
@@ -397,7 +401,7 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		// The collection a dataset was found in (a TAGGED one, or its run).
 		from += " JOIN " + r.db.T("collection") + " tc ON tc.collection_id = t.collection_id"
 	}
-	if (q.WithImplied || len(q.DataID) > 0 || q.Where != "") && !q.noJoins {
+	if (q.WithImplied || len(q.DataID) > 0 || len(q.DataIDs) > 0 || q.Where != "") && !q.noJoins {
 		// Join each element whose key values are known, until no new implied values appear.
 		joined := map[string]bool{}
 		for progress := true; progress; {
@@ -456,6 +460,9 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		} else {
 			where = append(where, "1 = 0") // a dimension the type cannot have
 		}
+	}
+	if len(q.DataIDs) > 0 {
+		where = append(where, dataIDsIn(q.DataIDs, colExpr, &args))
 	}
 	if len(q.IDs) > 0 {
 		ph := make([]string, len(q.IDs))
@@ -585,6 +592,43 @@ func (r *Registry) datasetSQL(st *storedType, colls []*Collection, q DatasetQuer
 		sqlText += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
 	return sqlText, args, cols
+}
+
+// dataIDsIn is the condition that the row's data ID is one of ids (all with
+// the keys of the first): (a, b) IN ((?, ?), (?, ?)), or a IN (?, ?) for one
+// key. It appends the values to args.
+func dataIDsIn(ids []dimensions.DataID, colExpr map[string]string, args *[]any) string {
+	keys := make([]string, 0, len(ids[0]))
+	for k := range ids[0] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	cols := make([]string, len(keys))
+	for i, k := range keys {
+		if colExpr[k] == "" {
+			return "1 = 0" // a dimension the type cannot have
+		}
+		cols[i] = colExpr[k]
+	}
+	tuple := "?"
+	lhs := cols[0]
+	if len(keys) > 1 {
+		tuple = "(" + strings.Repeat("?, ", len(keys)-1) + "?)"
+		lhs = "(" + strings.Join(cols, ", ") + ")"
+	}
+	var sb strings.Builder
+	sb.WriteString(lhs + " IN (")
+	for i, id := range ids {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString(tuple)
+		for _, k := range keys {
+			*args = append(*args, id[k])
+		}
+	}
+	sb.WriteString(")")
+	return sb.String()
 }
 
 func hasCalibration(colls []*Collection) bool {
@@ -765,6 +809,97 @@ func (r *Registry) FindDataset(ctx context.Context, typeName string, id dimensio
 		return nil
 	})
 	return found, err
+}
+
+// FindDatasets is FindDataset for each of ids, in one query where it can:
+// the refs in the order of ids, nil where there is none. A server gathers
+// the finds that arrive while its connections are busy into one call.
+// Data IDs that do not all name the same required dimensions of the type are
+// looked up one by one.
+func (r *Registry) FindDatasets(ctx context.Context, typeName string, ids []dimensions.DataID, collections []string) ([]*dataset.Ref, error) {
+	out := make([]*dataset.Ref, len(ids))
+	one := func() error {
+		for i, id := range ids {
+			ref, err := r.FindDataset(ctx, typeName, id, collections)
+			if err != nil {
+				return err
+			}
+			out[i] = ref
+		}
+		return nil
+	}
+	if len(ids) < 2 {
+		return out, one()
+	}
+	st, err := r.storedType(ctx, r.db.Conn(), typeName)
+	if err != nil {
+		return nil, err
+	}
+	common, varying, ok := splitDataIDs(st.Dimensions, ids)
+	if !ok {
+		return out, one()
+	}
+	index := make(map[string][]int, len(ids))
+	for i, id := range ids {
+		k := requiredKey(varying, func(d string) any { return id[d] })
+		index[k] = append(index[k], i)
+	}
+	tuples := make([]dimensions.DataID, 0, len(index))
+	seen := make(map[string]bool, len(index))
+	for _, id := range ids {
+		k := requiredKey(varying, func(d string) any { return id[d] })
+		if seen[k] {
+			continue // asked twice: one tuple answers both
+		}
+		seen[k] = true
+		t := make(dimensions.DataID, len(varying))
+		for _, d := range varying {
+			t[d] = id[d]
+		}
+		tuples = append(tuples, t)
+	}
+	// Padded to a power of two with repeats of the last, so that a server's
+	// batches of any size share a few statements (each is prepared once per
+	// pooled connection).
+	for n := len(tuples); n&(n-1) != 0; n++ {
+		tuples = append(tuples, tuples[len(tuples)-1])
+	}
+	err = r.Datasets(ctx, DatasetQuery{Type: typeName, Collections: collections, FindFirst: true, DataID: common, DataIDs: tuples}, func(ref dataset.Ref) error {
+		for _, i := range index[requiredKey(varying, func(d string) any { return ref.DataID[d] })] {
+			out[i] = &ref
+		}
+		return nil
+	})
+	return out, err
+}
+
+// splitDataIDs divides the keys of ids into those with one value in all of
+// them (common, with that value) and the others (varying, sorted). ok is
+// false unless every id has the same keys, all required dimensions of g, at
+// least one of them varying.
+func splitDataIDs(g dimensions.Group, ids []dimensions.DataID) (common dimensions.DataID, varying []string, ok bool) {
+	required := g.RequiredNames()
+	common = dimensions.DataID{}
+	for k, v := range ids[0] {
+		if !slices.Contains(required, k) {
+			return nil, nil, false
+		}
+		same := true
+		for _, id := range ids[1:] {
+			w, has := id[k]
+			if !has || len(id) != len(ids[0]) {
+				return nil, nil, false
+			}
+			same = same && fmt.Sprint(w) == fmt.Sprint(v)
+		}
+		if same {
+			common[k] = v
+		} else {
+			varying = append(varying, k)
+		}
+	}
+	sort.Strings(varying)
+	return common, varying, len(varying) > 0
 }
 
 // Dataset returns the dataset with the given ID, or nil.

@@ -206,7 +206,7 @@ func (r *Registry) datasetSQLShaped(st *storedType, colls []*Collection, q Datas
 	r.mu.Lock()
 	on := r.search != nil
 	r.mu.Unlock()
-	if !on || q.Where != "" || q.Extra != nil || len(q.OrderBy) > 0 || len(q.Refine) > 0 || len(q.IDs) > 0 || q.CalibTime != nil || hasCalibration(colls) {
+	if !on || q.Where != "" || q.Extra != nil || len(q.OrderBy) > 0 || len(q.Refine) > 0 || len(q.IDs) > 0 || len(q.DataIDs) > 0 || q.CalibTime != nil || hasCalibration(colls) {
 		return r.datasetSQL(st, colls, q)
 	}
 	keys := make([]string, 0, len(q.DataID))

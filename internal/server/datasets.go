@@ -165,8 +165,9 @@ func withDefaults(g dimensions.Group, id, defaults dimensions.DataID) dimensions
 }
 
 // find resolves a find_dataset-like request: the ref, or nil when no
-// dataset matches.
-func (s *Server) find(ctx context.Context, c *call, typeName string, rawID, rawDefaults map[string]any, collections []string, ts *[2]int64) (*dataset.Ref, error) {
+// dataset matches. A find without a timespan goes through via when it is
+// set (the repository's finder).
+func (s *Server) find(ctx context.Context, c *call, typeName string, rawID, rawDefaults map[string]any, collections []string, ts *[2]int64, via *finder) (*dataset.Ref, error) {
 	b := c.repo.b
 	id, err := dataIDOf(rawID)
 	if err != nil {
@@ -187,6 +188,8 @@ func (s *Server) find(ctx context.Context, c *call, typeName string, rawID, rawD
 	if ts != nil {
 		span := timespan.Timespan{Begin: ts[0], End: ts[1]}
 		ref, err = b.FindAt(ctx, typeName, id, collections, &span)
+	} else if via != nil {
+		ref, err = via.find(ctx, typeName, id, collections)
 	} else {
 		ref, err = b.Find(ctx, typeName, id, collections)
 	}
@@ -210,7 +213,19 @@ func (s *Server) findDataset(ctx context.Context, c *call) error {
 	if err := decode(c.r, &req); err != nil {
 		return err
 	}
-	ref, err := s.find(ctx, c, req.DatasetType, req.DataID, req.DefaultDataID, req.Collections, req.Timespan)
+	// The route takes no connection turn (repoRoute): a plain find waits for
+	// the finder's, the others take one here.
+	var via *finder
+	if req.Timespan == nil && !req.DimensionRecords {
+		via = c.repo.finder
+	} else {
+		release, err := c.repo.admit(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	ref, err := s.find(ctx, c, req.DatasetType, req.DataID, req.DefaultDataID, req.Collections, req.Timespan, via)
 	if err != nil {
 		return err
 	}

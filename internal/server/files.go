@@ -130,7 +130,7 @@ func (s *Server) getFileByDataID(ctx context.Context, c *call) error {
 	if err := decode(c.r, &req); err != nil {
 		return err
 	}
-	ref, err := s.find(ctx, c, req.DatasetType, req.DataID, req.DefaultDataID, req.Collections, req.Timespan)
+	ref, err := s.find(ctx, c, req.DatasetType, req.DataID, req.DefaultDataID, req.Collections, req.Timespan, nil)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,9 @@ type metrics struct {
 	inFlight prometheus.Gauge
 	queries  prometheus.Gauge
 	refusals *prometheus.CounterVec
-	handler  http.Handler
+	// findBatch is how many finds each find query answered.
+	findBatch prometheus.Histogram
+	handler   http.Handler
 }
 
 func newMetrics() *metrics {
@@ -46,8 +48,12 @@ func newMetrics() *metrics {
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "butler_query_refusals_total", Help: "Streaming queries refused by the concurrency limits, by reason (server, user).",
 		}, []string{"reason"}),
+		findBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "butler_find_batch_size", Help: "find_dataset requests answered by one database query (more when they queue up).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.errors, m.latency, m.inFlight, m.queries, m.refusals,
+	m.reg.MustRegister(m.requests, m.errors, m.latency, m.inFlight, m.queries, m.refusals, m.findBatch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,6 +123,31 @@ type repo struct {
 	// random, which under load left some requests waiting seconds behind
 	// hundreds that came later (p99 8x the median).
 	turns chan struct{}
+	// finder answers find_dataset requests, several in one query when they
+	// queue up.
+	finder *finder
+}
+
+// findWorkers is how many finder workers a repository gets: two per CPU
+// the server may use, at most one per connection. Fewer workers make
+// bigger batches when the server falls behind: on 2 cores, 4 workers
+// answered 7,000 finds/s with a p99 of 15 ms where 10 gave 29 ms.
+func findWorkers(connections int) int {
+	return max(1, min(connections, 2*runtime.GOMAXPROCS(0)))
+}
+
+// admit waits for one of the repository's connection turns; release gives
+// it back.
+func (rp *repo) admit(ctx context.Context) (release func(), err error) {
+	if rp.turns == nil {
+		return func() {}, nil
+	}
+	select {
+	case rp.turns <- struct{}{}:
+		return func() { <-rp.turns }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // New opens every repository of opts (any failing is an error naming it) and
@@ -219,6 +245,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		if opts.DBConnections > 0 {
 			rp.turns = make(chan struct{}, opts.DBConnections)
 		}
+		rp.finder = newFinder(b, rp.turns, findWorkers(opts.DBConnections), opts.RequestTimeout, s.metrics.findBatch)
 		s.repos[label] = rp
 	}
 	s.routes()
@@ -229,6 +256,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 func (s *Server) Close() error {
 	var errList []error
 	for _, r := range s.repos {
+		if r.finder != nil {
+			r.finder.close()
+		}
 		errList = append(errList, r.b.Close())
 	}
 	return errors.Join(errList...)
@@ -292,13 +322,14 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+repoPrefix+"/dataset/{id}/download", s.logged("download", s.download))
 	v1 := func(pattern, route string, h handlerFunc, streaming bool) {
 		method, path, _ := strings.Cut(pattern, " ")
-		m.HandleFunc(method+" "+repoPrefix+"/v1/"+path, s.logged(route, s.repoRoute(h, streaming)))
+		m.HandleFunc(method+" "+repoPrefix+"/v1/"+path, s.logged(route, s.repoRoute(h, streaming, !streaming)))
 	}
 	v1("GET universe", "universe", s.universe, false)
 	v1("GET dataset_type/{name}", "dataset_type", s.getDatasetType, false)
 	v1("GET dataset/{id}", "dataset", s.getDataset, false)
 	v1("POST datasets", "datasets", s.getManyDatasets, false)
-	v1("POST find_dataset", "find_dataset", s.findDataset, false)
+	// Its finds take connection turns themselves (finder), a batch at a time.
+	m.HandleFunc("POST "+repoPrefix+"/v1/find_dataset", s.logged("find_dataset", s.repoRoute(s.findDataset, false, false)))
 	v1("POST expand_data_id", "expand_data_id", s.expandDataID, false)
 	v1("GET get_file/{id}", "get_file", s.getFile, false)
 	v1("POST get_file_by_data_id", "get_file_by_data_id", s.getFileByDataID, false)
@@ -316,8 +347,9 @@ func (s *Server) routes() {
 }
 
 // repoRoute authenticates and authorizes a repository route, then runs h
-// with the request's limits.
-func (s *Server) repoRoute(h handlerFunc, streaming bool) http.HandlerFunc {
+// with the request's limits: a non-streaming one within RequestTimeout and,
+// when admit says so, once one of the repository's connection turns is its.
+func (s *Server) repoRoute(h handlerFunc, streaming, admit bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, groups, err := s.authenticate(r)
 		if err == nil {
@@ -336,15 +368,14 @@ func (s *Server) repoRoute(h handlerFunc, streaming bool) http.HandlerFunc {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, s.opts.RequestTimeout)
 			defer cancel()
-			if rp.turns != nil {
-				select {
-				case rp.turns <- struct{}{}:
-					defer func() { <-rp.turns }()
-				case <-ctx.Done():
-					s.writeError(w, r, ctx.Err())
-					return
-				}
+		}
+		if admit {
+			release, err := rp.admit(ctx)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
 			}
+			defer release()
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
 		if err := h(ctx, &call{repo: rp, user: user, w: w, r: r}); err != nil {
