@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gobutler/butler/errs"
@@ -31,6 +32,10 @@ type DB struct {
 	wal bool
 	// pgSeen, on PostgreSQL, tells a statement's first execution (see once.go).
 	pgSeen *pgFirstUse
+	// tables holds the names of tables seen to exist outside a transaction:
+	// the registry never drops one, so the answer stays true (a server asked
+	// for the file records table at every get_file, a catalog query each).
+	tables sync.Map
 }
 
 // sqliteMmapSize bounds the memory map of a bulk read (SQLite's own limit,
@@ -418,6 +423,9 @@ func (db *DB) CreateTables(ctx context.Context, c Conn, tables []Table) error {
 
 // TableExists reports whether a table exists.
 func (db *DB) TableExists(ctx context.Context, c Conn, name string) (bool, error) {
+	if _, ok := db.tables.Load(name); ok {
+		return true, nil
+	}
 	var n int
 	var err error
 	if db.Dialect.Name() == "sqlite" {
@@ -425,6 +433,10 @@ func (db *DB) TableExists(ctx context.Context, c Conn, name string) (bool, error
 	} else {
 		// pg_tables, unlike information_schema, lists tables the user has no grant on.
 		err = c.QueryRow(ctx, "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname=? AND tablename=?", db.Schema, name).Scan(&n)
+	}
+	if err == nil && n > 0 && !c.tx {
+		// Inside a transaction the table may be its own, gone if it rolls back.
+		db.tables.Store(name, true)
 	}
 	return n > 0, err
 }
