@@ -124,6 +124,9 @@ func runBenchServe(ctx context.Context, g *globals, bo benchServeOptions) error 
 		}
 	}
 	fmt.Fprintln(g.stdout)
+	if rep.FindsPerQuery > 0 {
+		fmt.Fprintf(g.stdout, "finds per database query: %.2f\n", rep.FindsPerQuery)
+	}
 	for _, e := range rep.Errors {
 		fmt.Fprintln(g.stdout, "error:", e)
 	}

@@ -125,9 +125,12 @@ type Report struct {
 	ServerLogErrors int      `json:"server_log_errors"`
 	// ServerCPU and LoadCPU are the CPU seconds the server and the load
 	// generator (this process) used during the run.
-	ServerCPU float64  `json:"server_cpu_s"`
-	LoadCPU   float64  `json:"load_cpu_s"`
-	Samples   []Sample `json:"server_samples"`
+	ServerCPU float64 `json:"server_cpu_s"`
+	// FindsPerQuery is how many finds the server answered per database
+	// query (its butler_find_batch_size metric over the whole run).
+	FindsPerQuery float64  `json:"finds_per_query,omitempty"`
+	LoadCPU       float64  `json:"load_cpu_s"`
+	Samples       []Sample `json:"server_samples"`
 }
 
 const label = "main"
@@ -519,6 +522,7 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 		}
 	}
 	rep.ServerLogErrors = srv.logErrors()
+	rep.FindsPerQuery = findsPerQuery(ctx, srv.url)
 	return nil
 }
 
@@ -738,4 +742,41 @@ func round(v float64, digits int) float64 {
 		p *= 10
 	}
 	return float64(int64(v*p+0.5)) / p
+}
+
+// findsPerQuery reads the server's butler_find_batch_size sum and count
+// from its /metrics; 0 when it cannot.
+func findsPerQuery(ctx context.Context, base string) float64 {
+	u, err := url.Parse(base)
+	if err != nil {
+		return 0
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", u.Scheme+"://"+u.Host+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var sum, count float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		f, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil {
+			continue
+		}
+		switch name {
+		case "butler_find_batch_size_sum":
+			sum = f
+		case "butler_find_batch_size_count":
+			count = f
+		}
+	}
+	if count == 0 {
+		return 0
+	}
+	return round(sum/count, 2)
 }

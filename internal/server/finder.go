@@ -92,6 +92,15 @@ func (f *finder) work() {
 		case <-f.stop:
 			return
 		}
+		if f.turns != nil {
+			select {
+			case f.turns <- struct{}{}:
+			case <-f.stop:
+				return
+			}
+		}
+		// Gathered once the connection is ours: what arrived while other
+		// requests held them joins this query.
 	gather:
 		for len(batch) < maxFindBatch {
 			select {
@@ -99,13 +108,6 @@ func (f *finder) work() {
 				batch = append(batch, r)
 			default:
 				break gather
-			}
-		}
-		if f.turns != nil {
-			select {
-			case f.turns <- struct{}{}:
-			case <-f.stop:
-				return
 			}
 		}
 		f.answer(batch)
