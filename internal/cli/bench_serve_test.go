@@ -61,6 +61,9 @@ func TestBenchServe_Small(t *testing.T) {
 				t.Errorf("%s: %d requests, %d errors (%v)", r.Route, r.Requests, r.Errors, rep.Errors)
 			}
 		}
+		if rep.FindsPerQuery < 1 {
+			t.Errorf("finds per database query %v, want at least 1 (the server's butler_find_batch_size)", rep.FindsPerQuery)
+		}
 		if rep.Warmup != 0 || rep.Routes[0].WarmupRequests != 0 {
 			t.Errorf("--warmup -1s: warm-up %v s, %d warm-up finds", rep.Warmup, rep.Routes[0].WarmupRequests)
 		}
