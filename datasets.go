@@ -366,8 +366,13 @@ func (b *Butler) FindEach(ctx context.Context, typeName string, dataIDs []dimens
 	refs := make([]dataset.Ref, len(dataIDs))
 	fails := make([]error, len(dataIDs))
 	l, ok := b.be.(local)
-	t, err := b.DatasetType(ctx, typeName)
-	if !ok || len(dataIDs) < 2 || err != nil || t.IsCalibration || len(collections) == 0 {
+	ok = ok && len(dataIDs) > 1 && len(collections) > 0
+	var t dataset.Type
+	var err error
+	if ok {
+		t, err = b.DatasetType(ctx, typeName)
+	}
+	if !ok || err != nil || t.IsCalibration {
 		for i, id := range dataIDs {
 			refs[i], fails[i] = b.Find(ctx, typeName, id, collections)
 		}

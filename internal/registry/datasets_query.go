@@ -839,24 +839,18 @@ func (r *Registry) FindDatasets(ctx context.Context, typeName string, ids []dime
 	if !ok {
 		return out, one()
 	}
-	index := make(map[string][]int, len(ids))
+	index := make(map[string][]int, len(ids)) // the ids with each varying value
+	var tuples []dimensions.DataID
 	for i, id := range ids {
 		k := requiredKey(varying, func(d string) any { return id[d] })
+		if _, asked := index[k]; !asked { // asked twice: one tuple answers both
+			t := make(dimensions.DataID, len(varying))
+			for _, d := range varying {
+				t[d] = id[d]
+			}
+			tuples = append(tuples, t)
+		}
 		index[k] = append(index[k], i)
-	}
-	tuples := make([]dimensions.DataID, 0, len(index))
-	seen := make(map[string]bool, len(index))
-	for _, id := range ids {
-		k := requiredKey(varying, func(d string) any { return id[d] })
-		if seen[k] {
-			continue // asked twice: one tuple answers both
-		}
-		seen[k] = true
-		t := make(dimensions.DataID, len(varying))
-		for _, d := range varying {
-			t[d] = id[d]
-		}
-		tuples = append(tuples, t)
 	}
 	// Padded to a power of two with repeats of the last, so that a server's
 	// batches of any size share a few statements (each is prepared once per

@@ -23,9 +23,7 @@ func (r *Registry) SetPool(open, idle int) {
 
 // WarmPool opens n pooled connections at once and leaves them idle, so that
 // a server's first requests do not each wait for a connection handshake (a
-// new PostgreSQL backend costs a few milliseconds of the server's CPU; 500
-// clients arriving together queued behind them for up to a second). SQLite
-// needs none.
+// new PostgreSQL backend costs a few milliseconds). SQLite needs none.
 func (r *Registry) WarmPool(ctx context.Context, n int) error {
 	if r.db.Dialect.Name() == "sqlite" || n <= 0 {
 		return nil

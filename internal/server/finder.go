@@ -17,9 +17,9 @@ const maxFindBatch = 64
 
 // finder answers a repository's find_dataset requests through a few
 // workers, each holding one of the repository's connection turns while it
-// runs a query. A worker takes every find waiting when it starts (up to
-// maxFindBatch) and answers those of one dataset type and search path in one
-// query (Butler.FindEach). When the server keeps up, each find is a query of
+// runs a query. Once it holds the turn, a worker takes every find waiting
+// (up to maxFindBatch) and answers those of one dataset type and search path
+// in one query (Butler.FindEach). When the server keeps up, each find is a query of
 // its own, as before; when it falls behind, the finds that queue up share
 // queries, and the database round trips and statement executions that were
 // half the CPU of a find are paid once per batch: the server slows down
