@@ -126,10 +126,10 @@ type Report struct {
 	// ServerCPU and LoadCPU are the CPU seconds the server and the load
 	// generator (this process) used during the run.
 	ServerCPU float64 `json:"server_cpu_s"`
+	LoadCPU   float64 `json:"load_cpu_s"`
 	// FindsPerQuery is how many finds the server answered per database
 	// query (its butler_find_batch_size metric over the whole run).
 	FindsPerQuery float64  `json:"finds_per_query,omitempty"`
-	LoadCPU       float64  `json:"load_cpu_s"`
 	Samples       []Sample `json:"server_samples"`
 }
 
