@@ -166,21 +166,33 @@ func (r *Registry) deleteFileRecords(ctx context.Context, c sqldb.Conn, table st
 		end := min(start+batchRows, len(ids))
 		ph, args := r.idList(ids[start:end])
 		in := "(" + ph + ")"
-		rows, err := c.Query(ctx, "SELECT DISTINCT path FROM "+r.db.T(table)+" WHERE dataset_id IN "+in, args...)
+		// The paths come from the DELETE itself, not from a SELECT before it:
+		// a concurrent purge of the same datasets that committed first leaves
+		// this DELETE nothing (it waits on the rows, then finds them gone), so
+		// it must not name their path as an orphan. By then a new dataset of
+		// the same data ID may have been written there.
+		rows, err := c.Query(ctx, "DELETE FROM "+r.db.T(table)+" WHERE dataset_id IN "+in+" RETURNING path", args...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("delete file records: %w", err)
 		}
 		var paths []string
+		seen := map[string]bool{}
 		for rows.Next() {
 			var p string
 			if err := rows.Scan(&p); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, fmt.Errorf("delete file records: %w", err)
 			}
-			paths = append(paths, p)
+			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+			}
 		}
-		rows.Close()
-		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T(table)+" WHERE dataset_id IN "+in, args...); err != nil {
+		err = rows.Err()
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return nil, fmt.Errorf("delete file records: %w", err)
 		}
 		if _, err := c.Exec(ctx, "DELETE FROM "+r.db.T("dataset_location")+" WHERE dataset_id IN "+in, args...); err != nil {
