@@ -12,6 +12,7 @@ import (
 	"github.com/gobutler/butler/dimensions"
 	"github.com/gobutler/butler/errs"
 	"github.com/gobutler/butler/internal/datastore"
+	"github.com/gobutler/butler/internal/registry"
 )
 
 // Artifact is one stored file of a dataset, as the datastore's record
@@ -54,14 +55,41 @@ func (b local) artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID]
 	out := make(map[dataset.ID][]Artifact, len(recs))
 	for id, rs := range recs {
 		for _, r := range rs {
-			out[id] = append(out[id], Artifact{
-				DatasetID: id, Path: r.Path, URI: b.ds.URI(r.Path),
-				Formatter: r.Formatter, StorageClass: r.StorageClass, Component: r.Component,
-				Checksum: r.Checksum, FileSize: r.FileSize,
-			})
+			out[id] = append(out[id], b.artifactOf(r))
 		}
 	}
 	return out, nil
+}
+
+// DatasetArtifacts returns the dataset with the given ID (an error wrapping
+// errs.ErrNotFound when there is none) and its stored files, as Dataset and
+// Artifacts do, with one database query fewer (a server's get_file).
+func (b *Butler) DatasetArtifacts(ctx context.Context, id dataset.ID) (dataset.Ref, []Artifact, error) {
+	return b.be.datasetArtifacts(ctx, id)
+}
+
+func (b local) datasetArtifacts(ctx context.Context, id dataset.ID) (dataset.Ref, []Artifact, error) {
+	ref, recs, err := b.reg.DatasetFiles(ctx, id, b.ds.RecordsTable())
+	if err != nil {
+		return dataset.Ref{}, nil, err
+	}
+	if ref == nil {
+		return dataset.Ref{}, nil, fmt.Errorf("dataset %s: %w", id, errs.ErrNotFound)
+	}
+	arts := make([]Artifact, len(recs))
+	for i, r := range recs {
+		arts[i] = b.artifactOf(r)
+	}
+	return *ref, arts, nil
+}
+
+// artifactOf is the Artifact of a file record.
+func (b local) artifactOf(r registry.FileRecord) Artifact {
+	return Artifact{
+		DatasetID: r.DatasetID, Path: r.Path, URI: b.ds.URI(r.Path),
+		Formatter: r.Formatter, StorageClass: r.StorageClass, Component: r.Component,
+		Checksum: r.Checksum, FileSize: r.FileSize,
+	}
 }
 
 // OpenArtifact reads an artifact from byte off to its end.

@@ -37,6 +37,7 @@ type backend interface {
 
 	// Files (get_file and the URLs it hands out).
 	artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID][]Artifact, error)
+	datasetArtifacts(ctx context.Context, id dataset.ID) (dataset.Ref, []Artifact, error)
 	openArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error)
 	getRef(ctx context.Context, ref dataset.Ref) ([]byte, error)
 	retrieveArtifacts(ctx context.Context, refs []dataset.Ref, dest string, opts RetrieveOptions) ([]string, error)

@@ -154,6 +154,15 @@ func (b server) artifacts(ctx context.Context, ids []dataset.ID) (map[dataset.ID
 	return out, nil
 }
 
+func (b server) datasetArtifacts(ctx context.Context, id dataset.ID) (dataset.Ref, []Artifact, error) {
+	ref, err := b.remote.Dataset(ctx, id)
+	if err != nil {
+		return dataset.Ref{}, nil, err
+	}
+	arts, err := b.files(ctx, id)
+	return ref, arts, err
+}
+
 func (b server) openArtifact(ctx context.Context, a Artifact, off int64) (io.ReadCloser, error) {
 	return b.remote.OpenFile(ctx, remote.File{URL: a.URI, Auth: a.auth, Path: a.Path}, off)
 }

@@ -115,7 +115,7 @@ func runServe(ctx context.Context, g *globals, o serveOptions) error {
 	defer logw.Close()
 	logger := slog.New(slog.NewJSONHandler(logw, nil))
 	s, err := server.New(ctx, server.Options{
-		Repositories: repos, Auth: mode, TokensFile: o.tokens, SigningKey: key, PublicURL: o.publicURL, Logger: logger,
+		Repositories: repos, Auth: mode, TokensFile: o.tokens, SigningKey: key, PublicURL: o.publicURL, Logger: logger, AccessLog: logw,
 		SearchCacheTTL: noneIfZero(o.cacheTTL), DBConnections: o.dbConnections, GafaelfawrURL: gafaelfawrURL(o, mode),
 	})
 	if err != nil {

@@ -906,6 +906,67 @@ func (r *Registry) Dataset(ctx context.Context, id dataset.ID) (*dataset.Ref, er
 	if err != nil {
 		return nil, fmt.Errorf("look up dataset %s: %w", id, err)
 	}
+	return r.datasetOf(ctx, id, typeID, runID)
+}
+
+// DatasetFiles returns the dataset with the given ID (nil when there is
+// none) and its file records in table, as Dataset and FileRecords would, in
+// two queries instead of three: the records come with the dataset row (a
+// server's get_file asks for both).
+func (r *Registry) DatasetFiles(ctx context.Context, id dataset.ID, table string) (*dataset.Ref, []FileRecord, error) {
+	c := r.db.Conn()
+	if ok, err := r.db.TableExists(ctx, c, table); err != nil || !ok {
+		if err != nil {
+			return nil, nil, err
+		}
+		ref, err := r.Dataset(ctx, id)
+		return ref, nil, err
+	}
+	rows, err := c.Query(ctx, "SELECT d.dataset_type_id, d.run_id, f.path, f.formatter, f.storage_class, f.component, f.checksum, f.file_size FROM "+
+		r.db.T("dataset")+" d LEFT JOIN "+r.db.T(table)+" f ON f.dataset_id = d.id WHERE d.id = ?", r.uuid(id))
+	if err != nil {
+		return nil, nil, fmt.Errorf("look up dataset %s: %w", id, err)
+	}
+	var typeID, runID int64
+	found := false
+	var recs []FileRecord
+	for rows.Next() {
+		var path, formatter, storageClass, component, sum sql.NullString
+		var size sql.NullInt64
+		if err := rows.Scan(&typeID, &runID, &path, &formatter, &storageClass, &component, &sum, &size); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("look up dataset %s: %w", id, err)
+		}
+		found = true
+		if !path.Valid {
+			continue // no file records (LEFT JOIN)
+		}
+		fr := FileRecord{DatasetID: id, Path: path.String, Formatter: formatter.String, StorageClass: storageClass.String,
+			Component: component.String, Checksum: sum.String, FileSize: -1}
+		if size.Valid {
+			fr.FileSize = size.Int64
+		}
+		if fr.Component == NullComponent {
+			fr.Component = ""
+		}
+		recs = append(recs, fr)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("look up dataset %s: %w", id, err)
+	}
+	if !found {
+		return nil, nil, nil
+	}
+	ref, err := r.datasetOf(ctx, id, typeID, runID)
+	if ref == nil || err != nil {
+		return nil, nil, err
+	}
+	return ref, recs, nil
+}
+
+// datasetOf reads the dataset of the given type and run with the given ID.
+func (r *Registry) datasetOf(ctx context.Context, id dataset.ID, typeID, runID int64) (*dataset.Ref, error) {
 	if err := r.loadTypes(ctx, r.db.Conn()); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -633,6 +634,32 @@ func TestDialects_FileRecords(t *testing.T) {
 		})
 		if strings.Join(orphans, ",") != "run/flatish/0.yaml" {
 			t.Errorf("orphaned paths = %v, want only run/flatish/0.yaml (1.yaml is still used)", orphans)
+		}
+		// DatasetFiles answers as Dataset and FileRecords do: with records,
+		// without (deleted above), for no dataset, and with no records table.
+		missing, _ := dataset.NewID(dataset.Unique, "flatish", "run", nil)
+		for _, id := range append(slices.Clone(ids), missing) {
+			ref, recs, err := r.DatasetFiles(ctx, id, "file_datastore_records")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRef, err := r.Dataset(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRecs, err := r.FileRecords(ctx, "file_datastore_records", []dataset.ID{id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(wantRef, ref); d != "" {
+				t.Errorf("DatasetFiles(%s) ref (-Dataset +DatasetFiles):\n%s", id, d)
+			}
+			if d := cmp.Diff(wantRecs[id], recs); d != "" {
+				t.Errorf("DatasetFiles(%s) records (-FileRecords +DatasetFiles):\n%s", id, d)
+			}
+		}
+		if ref, recs, err := r.DatasetFiles(ctx, ids[2], "no_such_records"); err != nil || ref == nil || ref.ID != ids[2] || len(recs) != 0 {
+			t.Errorf("DatasetFiles without a records table: %v, %v, %v; want the dataset and no records", ref, recs, err)
 		}
 	})
 }

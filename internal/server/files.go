@@ -72,11 +72,18 @@ func (s *Server) filePayload(ctx context.Context, c *call, id dataset.ID) (*file
 	if err != nil {
 		return nil, err
 	}
-	if len(arts[id]) == 0 {
+	return s.payloadOf(ctx, c, id, arts[id])
+}
+
+// payloadOf is filePayload of the artifacts of dataset id. The artifacts are
+// remembered for a moment for the download that usually follows.
+func (s *Server) payloadOf(ctx context.Context, c *call, id dataset.ID, arts []butler.Artifact) (*fileInfoPayload, error) {
+	if len(arts) == 0 {
 		return nil, nil
 	}
+	c.repo.recent.put(id, arts)
 	p := &fileInfoPayload{DatastoreType: "file", FileInfo: []fileInfoJSON{}}
-	for _, a := range arts[id] {
+	for _, a := range arts {
 		u, err := s.fileURL(ctx, c, a)
 		if err != nil {
 			return nil, err
@@ -104,14 +111,18 @@ func (s *Server) getFile(ctx context.Context, c *call) error {
 	if err != nil {
 		return err
 	}
-	ref, err := c.repo.b.Dataset(ctx, id)
+	ref, arts, err := c.repo.b.DatasetArtifacts(ctx, id)
 	if errors.Is(err, errs.ErrNotFound) {
 		return &userError{typ: errDatasetNotFound, err: detailError(fmt.Sprintf("Dataset ID %s not found", id))}
 	}
 	if err != nil {
 		return err
 	}
-	return s.answerFile(ctx, c, ref, "uuid")
+	p, err := s.payloadOf(ctx, c, id, arts)
+	if err != nil {
+		return err
+	}
+	return s.writeFile(c, ref, p, "uuid")
 }
 
 func (s *Server) answerFile(ctx context.Context, c *call, ref dataset.Ref, how string) error {
@@ -119,6 +130,11 @@ func (s *Server) answerFile(ctx context.Context, c *call, ref dataset.Ref, how s
 	if err != nil {
 		return err
 	}
+	return s.writeFile(c, ref, p, how)
+}
+
+// writeFile writes get_file's answer.
+func (s *Server) writeFile(c *call, ref dataset.Ref, p *fileInfoPayload, how string) error {
 	s.logFileAccess(c, ref, how)
 	writeJSON(c.w, http.StatusOK, getFileResponse{DatasetRef: refJSON(c.repo.b.Universe, ref, nil, nil), Artifact: p})
 	return nil
@@ -208,17 +224,39 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	arts, err := rp.b.Artifacts(ctx, []dataset.ID{id})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	// The get_file that signed the URL has usually just read the records
+	// (a client downloads right away); they are trusted for as long as the
+	// repository's search cache trusts what it read, and only if the file
+	// opens.
+	var rc io.ReadCloser
+	arts, ok := rp.recent.get(id)
+	if ok {
+		ok = false
+		for _, a := range arts {
+			if a.Component == component && a.FileSize >= 0 {
+				if f, err := rp.b.OpenArtifact(ctx, a, 0); err == nil {
+					rc, ok = f, true
+				}
+			}
+		}
 	}
-	for _, a := range arts[id] {
+	if !ok {
+		all, err := rp.b.Artifacts(ctx, []dataset.ID{id})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		arts = all[id]
+	}
+	for _, a := range arts {
 		if a.Component != component {
 			continue
 		}
 		size, err := rp.b.ArtifactSize(ctx, a)
 		if err != nil {
+			if rc != nil {
+				rc.Close()
+			}
 			s.writeError(w, r, err)
 			return
 		}
@@ -230,7 +268,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", ct)
 		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 		w.Header().Set("Cache-Control", "private, max-age=3600")
-		rs := &artifactReader{ctx: ctx, b: rp.b, a: a, size: size}
+		rs := &artifactReader{ctx: ctx, b: rp.b, a: a, size: size, rc: rc}
 		defer rs.Close()
 		http.ServeContent(w, r, "", time.Time{}, rs)
 		return

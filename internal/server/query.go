@@ -51,27 +51,46 @@ func (s *Server) stream(ctx context.Context, c *call, produce func(ctx context.C
 	// Proxies (nginx, the Kubernetes ingress) must not hold keep-alives back.
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if flusher != nil {
-		flusher.Flush()
-	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pages := make(chan any, 1)
+	// The producer holds each page back until the next one (or its end)
+	// comes, so that the last page is known: it goes out unflushed, with
+	// the end of the response, and a one-page answer (the usual query) is
+	// one write to the socket with the header, not three.
+	pages := make(chan streamPage, 1)
 	done := make(chan error, 1)
 	go func() {
 		defer close(pages)
 		if s.queryHook != nil {
 			s.queryHook(ctx)
 		}
-		done <- produce(ctx, func(p any) error {
+		send := func(p streamPage) error {
 			select {
 			case pages <- p:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+		}
+		var pending any
+		err := produce(ctx, func(p any) error {
+			if pending != nil {
+				if err := send(streamPage{page: pending}); err != nil {
+					return err
+				}
+			}
+			pending = p
+			return nil
 		})
+		// A page before a user error still goes out, before the error line.
+		var ue *userError
+		if pending != nil && (err == nil || errors.As(err, &ue)) {
+			if serr := send(streamPage{page: pending, last: err == nil}); err == nil {
+				err = serr
+			}
+		}
+		done <- err
 	}()
 	// finish stops the producer and waits for it, draining what it sent.
 	finish := func() error {
@@ -80,16 +99,21 @@ func (s *Server) stream(ctx context.Context, c *call, produce func(ctx context.C
 		}
 		return <-done
 	}
-	write := func(line []byte) error {
+	write := func(line []byte, flush bool) error {
 		if _, err := w.Write(line); err != nil {
 			return err
 		}
-		if flusher != nil {
+		if flush && flusher != nil {
 			flusher.Flush()
 		}
 		return nil
 	}
-	timer := time.NewTimer(s.opts.KeepAlive)
+	// The header goes out at the first page, or after headerWait without
+	// one (so that a client sees the status of a slow query at once), then
+	// a keep-alive line after each KeepAlive of silence.
+	flushed := false
+	wait := min(headerWait, s.opts.KeepAlive)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
 		select {
@@ -102,23 +126,24 @@ func (s *Server) stream(ctx context.Context, c *call, produce func(ctx context.C
 				var ue *userError
 				if errors.As(err, &ue) {
 					line, _ := marshal(object{{"type", "error"}, {"error", errorResponse{ErrorType: ue.typ, Detail: ue.err.Error()}}})
-					write(append(line, '\n'))
+					write(append(line, '\n'), false)
 					return nil
 				}
 				if ctx.Err() != nil {
 					return nil // the client went away
 				}
-				s.log.Error("streaming query failed", "route", routeOf(c.r), "user", c.user, "err", err.Error())
+				s.log.Error("streaming query failed", "route", routeOf(c.w), "user", c.user, "err", err.Error())
 				panic(http.ErrAbortHandler)
 			}
-			line, err := marshal(p)
+			line, err := marshal(p.page)
 			if err == nil {
-				err = write(append(line, '\n'))
+				err = write(append(line, '\n'), !p.last)
 			}
 			if err != nil {
 				finish()
 				return nil
 			}
+			flushed = true
 			if !timer.Stop() {
 				select {
 				case <-timer.C:
@@ -127,7 +152,15 @@ func (s *Server) stream(ctx context.Context, c *call, produce func(ctx context.C
 			}
 			timer.Reset(s.opts.KeepAlive)
 		case <-timer.C:
-			if err := write(keepAliveLine); err != nil {
+			if !flushed {
+				flushed = true
+				if flusher != nil {
+					flusher.Flush()
+				}
+				timer.Reset(s.opts.KeepAlive - wait)
+				continue
+			}
+			if err := write(keepAliveLine, true); err != nil {
 				finish()
 				return nil
 			}
@@ -138,6 +171,16 @@ func (s *Server) stream(ctx context.Context, c *call, produce func(ctx context.C
 		}
 	}
 }
+
+// streamPage is a page of a streamed answer; last says no other follows.
+type streamPage struct {
+	page any
+	last bool
+}
+
+// headerWait is how long a streamed answer's status and headers wait for
+// its first page before they are sent alone.
+const headerWait = 50 * time.Millisecond
 
 // bindValue converts a ColumnLiteral bind value to ours.
 func bindValue(name string, lit columnLiteral) (any, error) {

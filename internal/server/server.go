@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gobutler/butler"
@@ -65,6 +66,10 @@ type Options struct {
 	PublicURL string
 	// Logger receives the access log (one JSON line per request) and errors.
 	Logger *slog.Logger
+	// AccessLog, when set, receives the access-log lines instead of Logger,
+	// written directly in the JSON Logger's shape (cheaper: a line per
+	// request). Each line is one Write.
+	AccessLog io.Writer
 	// Query limits, as upstream's: MaxQueries (25) streaming queries at once
 	// per server (then 503), MaxQueriesPerUser (2) per user (then 429), each
 	// refusal with Retry-After: RetryAfter (5 s).
@@ -107,6 +112,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	groups  *groupLookup // AuthGafaelfawr with a GafaelfawrURL
+	// lines holds the buffers access-log lines are built in.
+	lines sync.Pool
 	// queryHook, set by tests, runs as each streaming query starts (upstream's
 	// _block_query_for_unit_test).
 	queryHook func(ctx context.Context)
@@ -126,6 +133,8 @@ type repo struct {
 	// finder answers find_dataset requests, several in one query when they
 	// queue up.
 	finder *finder
+	// recent holds the files get_file has just read, for their downloads.
+	recent *recentFiles
 }
 
 // findWorkers is how many finder workers a repository gets: two per CPU
@@ -241,7 +250,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			s.Close()
 			return nil, fmt.Errorf("repository %s: %w", label, err)
 		}
-		rp := &repo{label: label, cfg: cfg, b: b}
+		rp := &repo{label: label, cfg: cfg, b: b, recent: newRecentFiles(opts.SearchCacheTTL)}
 		if opts.DBConnections > 0 {
 			rp.turns = make(chan struct{}, opts.DBConnections)
 		}
@@ -353,7 +362,7 @@ func (s *Server) repoRoute(h handlerFunc, streaming, admit bool) http.HandlerFun
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, groups, err := s.authenticate(r)
 		if err == nil {
-			setUser(r, user)
+			setUser(w, user)
 		}
 		var rp *repo
 		if err == nil {
@@ -476,9 +485,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case butler.IsTransient(err):
 		w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.RetryAfter/time.Second)))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"detail": "The repository's database is unavailable; try again"})
-		s.log.Error("request failed", "route", routeOf(r), "err", err.Error())
+		s.log.Error("request failed", "route", routeOf(w), "err", err.Error())
 	default:
-		s.log.Error("request failed", "route", routeOf(r), "user", userOf(r), "request_id", r.Header.Get(ClientRequestIDHeader), "err", err.Error())
+		s.log.Error("request failed", "route", routeOf(w), "user", userOf(w), "request_id", r.Header.Get(ClientRequestIDHeader), "err", err.Error())
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "Internal Server Error"})
 	}
 }
