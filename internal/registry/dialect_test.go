@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"sort"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
