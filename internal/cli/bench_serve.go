@@ -36,7 +36,9 @@ Without --rate each client sends its next request when the last is answered (a c
 loop: the throughput the server sustains). With --rate N the clients together send N
 operations per second on a fixed schedule (an open loop, as wrk2), and each latency
 counts from the request's scheduled time, so requests delayed behind a slow one are
-charged for the wait; "late" counts those sent behind schedule.`,
+charged for the wait; "late" counts those sent behind schedule. The warm-up's rate ramps
+up from a tenth of --rate, so the measured run starts from the steady state, not from
+the backlog of every client connecting at once.`,
 		Example: `  butler bench serve --repo /tmp/bs1m --db postgresql://localhost:5432/butler --namespace bs1m
   butler bench serve --repo /tmp/bs --exposures 100 --clients 64 --duration 10s --mix find=100
   butler bench serve --repo /tmp/bs1m --rate 5000 --mix find=100`,
@@ -54,7 +56,7 @@ charged for the wait; "late" counts those sent behind schedule.`,
 	f.IntVar(&o.Files, "files", 200, "small datasets with files, for downloads")
 	f.IntVar(&o.Clients, "clients", 500, "concurrent clients")
 	f.DurationVar(&o.Duration, "duration", 30*time.Second, "length of the measured run")
-	f.DurationVar(&o.Warmup, "warmup", 5*time.Second, "the same load before the measured run, its latencies reported apart (connections being set up); negative: none")
+	f.DurationVar(&o.Warmup, "warmup", 5*time.Second, "the same load before the measured run, its latencies reported apart (connections being set up; with --rate the rate ramps up from a tenth over it); negative: none")
 	f.Float64Var(&o.Rate, "rate", 0, "open loop: operations per second offered in all, on a fixed schedule over the clients, latency from the scheduled time (default: closed loop, as fast as answered)")
 	f.StringVar(&bo.mix, "mix", "find=90,query=5,download=5", "weights of the operations")
 	f.StringVar(&bo.binary, "binary", "", "butler binary whose serve is measured (default: this executable)")

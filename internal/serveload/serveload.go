@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -476,7 +477,7 @@ func (w *workload) run(ctx context.Context, o Options, srv *served, rep *Report)
 			// schedule offset from the others'.
 			period := time.Duration(float64(o.Clients) / o.Rate * float64(time.Second))
 			first := begin.Add(period * time.Duration(i) / time.Duration(o.Clients))
-			wg.Go(func() { c.scheduled(runCtx, first, period, stop) })
+			wg.Go(func() { c.scheduled(runCtx, begin, first, period, stop) })
 		} else {
 			wg.Go(func() { c.closed(runCtx) })
 		}
@@ -552,12 +553,20 @@ func (c *client) closed(ctx context.Context) {
 // loop, as wrk2 does): an operation is sent at its scheduled time, or at
 // once when the last answer came after it, and its latency counts from
 // the scheduled time, so a slow answer delays and is charged to the
-// operations scheduled behind it (no coordinated omission).
-func (c *client) scheduled(ctx context.Context, first time.Time, period time.Duration, stop time.Time) {
+// operations scheduled behind it (no coordinated omission). During the
+// warm-up (from begin to the tally's from) the rate ramps up from a tenth
+// of the full rate, so that the measured run starts from the steady state
+// rather than from the backlog of 500 clients connecting at once.
+func (c *client) scheduled(ctx context.Context, begin, first time.Time, period time.Duration, stop time.Time) {
 	timer := time.NewTimer(0) // one per client, reset for each wait
 	defer timer.Stop()
 	<-timer.C
-	for at := first; at.Before(stop) && ctx.Err() == nil; at = at.Add(period) {
+	warm := c.t.from.Sub(begin)
+	for v := first.Sub(begin); ctx.Err() == nil; v += period {
+		at := begin.Add(rampTime(v, warm))
+		if !at.Before(stop) {
+			return
+		}
 		if d := time.Until(at); d > 0 {
 			timer.Reset(d)
 			select {
@@ -570,6 +579,28 @@ func (c *client) scheduled(ctx context.Context, first time.Time, period time.Dur
 		}
 		c.op(ctx, at, false)
 	}
+}
+
+// rampTime maps a schedule at the full rate onto one whose rate ramps up
+// during a warm-up of length warm: the rate is max(0.1, t/warm) of the full
+// rate at time t, and the operation due at v on the full-rate schedule is
+// sent when the ramped schedule has done as much (v = the integral of the
+// rate to t), so the full rate holds from the end of the warm-up on.
+func rampTime(v, warm time.Duration) time.Duration {
+	if warm <= 0 {
+		return v
+	}
+	w, x := warm.Seconds(), v.Seconds()
+	var t float64
+	switch {
+	case x <= 0.01*w: // the first tenth of the warm-up, at a tenth of the rate
+		t = 10 * x
+	case x <= 0.505*w: // then linearly up to the full rate
+		t = math.Sqrt(2 * w * (x - 0.005*w))
+	default:
+		t = w + x - 0.505*w
+	}
+	return time.Duration(t * float64(time.Second))
 }
 
 // op runs one operation chosen by the mix; latencies count from at.

@@ -299,17 +299,21 @@ func marshal(v any) ([]byte, error) {
 // dataIDObject orders a data ID as DataCoordinate.mapping does: the group's
 // required dimensions, then its implied ones (those present).
 func dataIDObject(g dimensions.Group, id dimensions.DataID) object {
-	o := object{}
-	seen := map[string]bool{}
-	for _, e := range append(append([]*dimensions.Element(nil), g.Required...), g.Implied...) {
-		if v, ok := id[e.Name]; ok && v != nil {
-			o = append(o, member{e.Name, v})
-			seen[e.Name] = true
+	// No map or copied element list: a query page makes thousands of these.
+	o := make(object, 0, len(id))
+	for _, els := range [2][]*dimensions.Element{g.Required, g.Implied} {
+		for _, e := range els {
+			if v, ok := id[e.Name]; ok && v != nil {
+				o = append(o, member{e.Name, v})
+			}
 		}
 	}
+	if len(o) == len(id) {
+		return o
+	}
 	var rest []string
-	for k := range id {
-		if !seen[k] && id[k] != nil {
+	for k, v := range id {
+		if v != nil && !g.Has(k) {
 			rest = append(rest, k)
 		}
 	}
