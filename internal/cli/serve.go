@@ -73,7 +73,7 @@ open, address in use), 2 usage error.`,
 	f.StringVar(&o.publicURL, "public-url", "", "base URL clients reach the server at, for the file URLs it signs (default: from each request)")
 	f.StringVar(&o.signingKeyFile, "signing-key-file", "", "file holding the key (at least 32 bytes) that signs file URLs (default: a random key per process)")
 	f.DurationVar(&o.cacheTTL, "cache-ttl", time.Second, "reuse what a dataset search resolves (collections, chains, summaries) for this long: changes by others show at most this late (0: off)")
-	f.IntVar(&o.dbConnections, "db-connections", 10, "database connections per repository, kept open")
+	f.IntVar(&o.dbConnections, "db-connections", 0, "database connections per repository, kept open (default: 2 per CPU, at least 4)")
 	f.StringVar(&o.gafaelfawrURL, "gafaelfawr-url", "", "base URL of Gafaelfawr (https://HOST), asked for users' groups under --auth gafaelfawr (default: $DAF_BUTLER_SERVER_GAFAELFAWR_URL)")
 	return cmd
 }

@@ -277,31 +277,39 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 }
 
 // artifactReader is an io.ReadSeeker over a stored file, opening it at the
-// offset a seek left (a ranged read of the store) only when read.
+// offset a seek left (a ranged read of the store) only when read. A seek
+// does not close an open file: ServeContent seeks to the end and back to
+// learn the size, and a file opened at 0 is then read as it is.
 type artifactReader struct {
 	ctx       context.Context
 	b         *butler.Butler
 	a         butler.Artifact
 	size, off int64
 	rc        io.ReadCloser
+	rcOff     int64 // where rc reads next
 }
 
 func (r *artifactReader) Read(p []byte) (int, error) {
 	if r.off >= r.size {
 		return 0, io.EOF
 	}
+	if r.rc != nil && r.rcOff != r.off {
+		r.rc.Close()
+		r.rc = nil
+	}
 	if r.rc == nil {
 		rc, err := r.b.OpenArtifact(r.ctx, r.a, r.off)
 		if err != nil {
 			return 0, err
 		}
-		r.rc = rc
+		r.rc, r.rcOff = rc, r.off
 	}
 	if rest := r.size - r.off; int64(len(p)) > rest {
 		p = p[:rest]
 	}
 	n, err := r.rc.Read(p)
 	r.off += int64(n)
+	r.rcOff += int64(n)
 	if err == io.EOF && r.off < r.size {
 		err = io.ErrUnexpectedEOF
 	}
@@ -322,10 +330,6 @@ func (r *artifactReader) Seek(offset int64, whence int) (int64, error) {
 	}
 	if to < 0 {
 		return 0, fmt.Errorf("seek: negative position %d", to)
-	}
-	if to != r.off && r.rc != nil {
-		r.rc.Close()
-		r.rc = nil
 	}
 	r.off = to
 	return to, nil
