@@ -915,10 +915,11 @@ func (r *Registry) Dataset(ctx context.Context, id dataset.ID) (*dataset.Ref, er
 // server's get_file asks for both).
 func (r *Registry) DatasetFiles(ctx context.Context, id dataset.ID, table string) (*dataset.Ref, []FileRecord, error) {
 	c := r.db.Conn()
-	if ok, err := r.db.TableExists(ctx, c, table); err != nil || !ok {
-		if err != nil {
-			return nil, nil, err
-		}
+	ok, err := r.db.TableExists(ctx, c, table)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
 		ref, err := r.Dataset(ctx, id)
 		return ref, nil, err
 	}
@@ -941,15 +942,7 @@ func (r *Registry) DatasetFiles(ctx context.Context, id dataset.ID, table string
 		if !path.Valid {
 			continue // no file records (LEFT JOIN)
 		}
-		fr := FileRecord{DatasetID: id, Path: path.String, Formatter: formatter.String, StorageClass: storageClass.String,
-			Component: component.String, Checksum: sum.String, FileSize: -1}
-		if size.Valid {
-			fr.FileSize = size.Int64
-		}
-		if fr.Component == NullComponent {
-			fr.Component = ""
-		}
-		recs = append(recs, fr)
+		recs = append(recs, fileRecord(id, path.String, formatter.String, storageClass.String, component.String, sum, size))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

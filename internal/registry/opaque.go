@@ -126,10 +126,10 @@ func (r *Registry) FileRecords(ctx context.Context, table string, ids []dataset.
 		}
 		for rows.Next() {
 			var idv any
-			var fr FileRecord
+			var path, formatter, storageClass, component string
 			var sum sql.NullString
 			var size sql.NullInt64
-			if err := rows.Scan(&idv, &fr.Path, &fr.Formatter, &fr.StorageClass, &fr.Component, &sum, &size); err != nil {
+			if err := rows.Scan(&idv, &path, &formatter, &storageClass, &component, &sum, &size); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -138,14 +138,7 @@ func (r *Registry) FileRecords(ctx context.Context, table string, ids []dataset.
 				rows.Close()
 				return nil, err
 			}
-			fr.DatasetID, fr.Checksum, fr.FileSize = id, sum.String, -1
-			if size.Valid {
-				fr.FileSize = size.Int64
-			}
-			if fr.Component == NullComponent {
-				fr.Component = ""
-			}
-			out[id] = append(out[id], fr)
+			out[id] = append(out[id], fileRecord(id, path, formatter, storageClass, component, sum, size))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -153,6 +146,19 @@ func (r *Registry) FileRecords(ctx context.Context, table string, ids []dataset.
 		}
 	}
 	return out, nil
+}
+
+// fileRecord is the FileRecord of a row of a file records table: no
+// checksum is "", no size -1, the null component "".
+func fileRecord(id dataset.ID, path, formatter, storageClass, component string, sum sql.NullString, size sql.NullInt64) FileRecord {
+	fr := FileRecord{DatasetID: id, Path: path, Formatter: formatter, StorageClass: storageClass, Component: component, Checksum: sum.String, FileSize: -1}
+	if size.Valid {
+		fr.FileSize = size.Int64
+	}
+	if fr.Component == NullComponent {
+		fr.Component = ""
+	}
+	return fr
 }
 
 // deleteFileRecords removes the records of datasets and returns the paths no other

@@ -237,6 +237,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 				if f, err := rp.b.OpenArtifact(ctx, a, 0); err == nil {
 					rc, ok = f, true
 				}
+				break
 			}
 		}
 	}
